@@ -1,0 +1,138 @@
+# twine: build, test, install.
+# Sources are found by wildcard, so adding a file to a layer needs no edit here.
+#   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
+#   make test | test-all | sanitize | bench | install PREFIX=/usr/local | clean
+
+UNAME     := $(shell uname -s)
+ifeq ($(UNAME),Linux)
+DEFAULT_BACKEND := epoll
+else
+DEFAULT_BACKEND := kqueue
+endif
+BACKEND   ?= $(DEFAULT_BACKEND)
+BACKENDS  := epoll kqueue poll select
+ifeq ($(filter $(BACKEND),$(BACKENDS)),)
+$(error BACKEND must be one of: $(BACKENDS))
+endif
+
+VERSION   := 0.1.0
+SOVERSION := 0
+PREFIX    ?= /usr/local
+
+CC        ?= cc
+BUILDROOT ?= build
+OUT       := $(BUILDROOT)/$(BACKEND)
+WARN      := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
+OPT       ?= -O2 -g
+CFLAGS    += -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
+CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_BACKEND_NAME='"$(BACKEND)"'
+CFLAGS    += $(EXTRA_CFLAGS)
+LDFLAGS   += $(EXTRA_LDFLAGS)
+LIBS      := -lpthread -lresolv
+
+# Library: every layer, and exactly one backend.
+LAYERS        := reactor deferred endpoints protocols
+ALL_BACKEND_C := $(wildcard reactor/backend_*.c)
+LIB_SRCS      := $(filter-out $(ALL_BACKEND_C),$(foreach l,$(LAYERS),$(wildcard $(l)/*.c))) \
+                 reactor/backend_$(BACKEND).c
+
+# Linux has no kqueue: the kqueue backend runs on twine's emulation of it (tests/support/kqueue).
+ifeq ($(BACKEND)-$(UNAME),kqueue-Linux)
+LIB_SRCS  += $(wildcard tests/support/kqueue/*.c)
+CPPFLAGS  += -Itests/support/kqueue
+endif
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
+STATIC    := $(OUT)/libtwine.a
+SHARED    := $(OUT)/libtwine.so.$(VERSION)
+
+# Tests: tests/test_*.c, each its own cmocka binary, linked with tests/support/*.c.
+TEST_SRCS    := $(wildcard tests/test_*.c)
+TEST_BINS    := $(TEST_SRCS:tests/%.c=$(OUT)/tests/%)
+SUPPORT_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/support/*.c))
+
+# twined: cli/*.c
+CLI_OBJS  := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard cli/*.c))
+TWINED    := $(OUT)/twined
+
+EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
+
+.PHONY: all lib test test-all sanitize bench install uninstall clean examples FORCE
+.DEFAULT_GOAL := all
+
+all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
+lib: $(BUILDROOT)/libtwine.a $(BUILDROOT)/libtwine.so
+examples: $(EXAMPLE_BINS)
+
+# build/libtwine.* always hold the most recently built backend; build/BACKEND/ keeps each one.
+$(BUILDROOT)/libtwine.a: $(STATIC) FORCE
+	@cmp -s $< $@ || cp $< $@
+$(BUILDROOT)/libtwine.so: $(SHARED) FORCE
+	@cmp -s $< $(BUILDROOT)/libtwine.so.$(VERSION) || cp $< $(BUILDROOT)/libtwine.so.$(VERSION)
+	@ln -sf libtwine.so.$(VERSION) $(BUILDROOT)/libtwine.so.$(SOVERSION)
+	@ln -sf libtwine.so.$(SOVERSION) $@
+$(BUILDROOT)/twined: $(TWINED) FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(STATIC): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+$(SHARED): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libtwine.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(TWINED): $(CLI_OBJS) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
+
+$(OUT)/tests/%: $(OUT)/obj/tests/%.o $(SUPPORT_OBJS) $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(STATIC) -lcmocka $(LIBS)
+
+$(OUT)/examples/%: $(OUT)/obj/examples/%.o $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+
+# Run every test binary; report all failures, fail if any failed.
+test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED))
+	@echo "== twine tests, backend $(BACKEND) =="
+	@failed=""; for t in $(TEST_BINS); do \
+	  TWINE_BUILD=$(OUT) $$t || failed="$$failed $$(basename $$t)"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED ($(BACKEND)):$$failed"; exit 1; fi; \
+	echo "== all tests passed, backend $(BACKEND) =="
+
+test-all:
+	@set -e; for b in $(BACKENDS); do $(MAKE) --no-print-directory BACKEND=$$b test; done
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+sanitize:
+	@$(MAKE) --no-print-directory BUILDROOT=$(BUILDROOT)/sanitize OPT="-O1 -g" \
+	  EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 test
+
+bench: lib
+	@$(MAKE) --no-print-directory -C bench BACKEND=$(BACKEND) TWINE_BUILD=$(abspath $(OUT))
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/twine
+	install -m 644 include/twine/*.h $(DESTDIR)$(PREFIX)/include/twine/
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libtwine.a
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libtwine.so.$(VERSION)
+	ln -sf libtwine.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtwine.so.$(SOVERSION)
+	ln -sf libtwine.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libtwine.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' twine.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc
+	$(if $(CLI_OBJS),install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(TWINED) $(DESTDIR)$(PREFIX)/bin/twined)
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/twine $(DESTDIR)$(PREFIX)/lib/libtwine.* \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc $(DESTDIR)$(PREFIX)/bin/twined
+
+clean:
+	rm -rf $(BUILDROOT)
+
+FORCE:
+
+-include $(shell find $(OUT)/obj -name '*.d' 2>/dev/null)

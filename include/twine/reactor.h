@@ -1,0 +1,182 @@
+/* twine reactor: the event loop that owns every file descriptor, timer and thread of a twine program.
+ *
+ * Threads: a reactor and everything reached through it belong to the thread that runs it. The one
+ * exception is tw_call_from_thread(), which any thread may call at any time. Several reactors may run
+ * in several threads of one process; they share nothing.
+ *
+ * Callbacks: every callback the reactor runs returns int: 0 when all went well, or a negative error
+ * (a -errno or TW_E* code) to report a failure. The reactor reports it through its log hook and goes
+ * on; it never stops or aborts because of a callback.
+ *
+ * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is read
+ * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds(). */
+#ifndef TWINE_REACTOR_H
+#define TWINE_REACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tw_reactor tw_reactor;
+typedef struct tw_delayed_call tw_delayed_call;
+
+/* The callback type for timers, thread calls, triggers and thread-pool work. */
+typedef int (*tw_fn)(void *arg);
+
+/* ---- lifetime and running -------------------------------------------------------------------- */
+
+/* A new reactor, or NULL with *err (if err is not NULL) set to a negative errno. */
+TW_API tw_reactor *tw_reactor_new(int *err);
+
+/* Frees the reactor: closes every fd it still owns (their watchers do not run), drops pending timers
+ * and thread calls without running them, stops and joins the thread pool. Not from a callback. */
+TW_API void tw_reactor_free(tw_reactor *r);
+
+/* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
+ * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped. */
+TW_API int tw_reactor_run(tw_reactor *r);
+
+/* Asks run() to return: at the end of the current turn the "shutdown" event fires (before, during,
+ * after). TW_ENOTRUNNING when not running or already stopping (Twisted's ReactorNotRunning). */
+TW_API int tw_reactor_stop(tw_reactor *r);
+
+/* Runs one turn: waits at most timeout seconds (0 polls, negative waits until something happens),
+ * then dispatches ready fds, calls from threads and due timers. Returns the number of callbacks
+ * run, or a negative error. For tests, tools and for embedding twine in another loop. */
+TW_API int tw_reactor_iterate(tw_reactor *r, double timeout);
+
+TW_API bool tw_reactor_running(const tw_reactor *r);
+
+/* "epoll", "kqueue", "poll" or "select": the backend compiled into this library. */
+TW_API const char *tw_reactor_backend(void);
+
+/* Runs fn once the reactor is running: at once if it already is, else after the startup triggers. */
+TW_API int tw_call_when_running(tw_reactor *r, tw_fn fn, void *arg);
+
+/* ---- time and timers ------------------------------------------------------------------------- */
+
+/* The reactor's cached monotonic time: nanoseconds / seconds since an arbitrary origin. */
+TW_API int64_t tw_reactor_now(const tw_reactor *r);
+TW_API double tw_reactor_seconds(const tw_reactor *r);
+
+/* Replaces the monotonic clock (tests use a controllable clock, as Twisted's task.Clock).
+ * fn returns nanoseconds; NULL restores the system clock. The cached time is refreshed at once. */
+typedef int64_t (*tw_clock_fn)(void *ctx);
+TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
+
+/* Schedules fn(arg) after delay seconds (negative counts as 0). Calls with the same deadline run in
+ * the order they were scheduled. A call scheduled from a timer callback never runs in the same turn,
+ * even with delay 0, so timers cannot starve I/O. NULL on bad arguments or out of memory.
+ *
+ * The handle belongs to the reactor. It stays valid while the call is active, during its own callback,
+ * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns or
+ * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one. */
+TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg);
+
+/* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to run
+ * (also from inside its own callback) and TW_EALREADYCANCELLED after a cancel. */
+TW_API int tw_delayed_call_cancel(tw_delayed_call *dc);
+TW_API int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now);
+TW_API int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later);
+TW_API bool tw_delayed_call_active(const tw_delayed_call *dc);
+TW_API bool tw_delayed_call_called(const tw_delayed_call *dc);
+TW_API bool tw_delayed_call_cancelled(const tw_delayed_call *dc);
+/* The time it is (or was) due, in the units of tw_reactor_seconds(). */
+TW_API double tw_delayed_call_get_time(const tw_delayed_call *dc);
+TW_API tw_delayed_call *tw_delayed_call_ref(tw_delayed_call *dc);
+TW_API void tw_delayed_call_unref(tw_delayed_call *dc);
+
+/* Number of active (pending, not cancelled) delayed calls. */
+TW_API size_t tw_reactor_pending_calls(const tw_reactor *r);
+
+/* ---- file descriptors -------------------------------------------------------------------------
+ * Level-triggered on every backend: a reader runs on every turn in which its fd is readable (or hung
+ * up, or in error: read() then tells which), a writer on every turn in which it is writable. On one fd
+ * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg); removing
+ * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused earlier
+ * in the same turn. A watcher that returns a negative error is reported and removed, so a broken
+ * handler cannot spin. */
+typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
+
+/* 0, -EBADF (fd < 0), -EMFILE (fd beyond what the backend can watch, e.g. FD_SETSIZE for select),
+ * -ENOMEM. Errors the kernel reports later (a closed fd, say) are logged and drop the watcher. */
+TW_API int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+TW_API int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+TW_API int tw_reactor_remove_reader(tw_reactor *r, int fd);
+TW_API int tw_reactor_remove_writer(tw_reactor *r, int fd);
+TW_API bool tw_reactor_is_reading(const tw_reactor *r, int fd);
+TW_API bool tw_reactor_is_writing(const tw_reactor *r, int fd);
+
+/* Removes every reader and writer the user added (not the reactor's own internal ones). Returns how
+ * many fds lost watchers. */
+TW_API size_t tw_reactor_remove_all(tw_reactor *r);
+
+/* The one way to close an fd the reactor may know: removes its watchers, forgets its kernel
+ * registration, drops any event still pending for it in this turn, then close()s it (EINTR counts as
+ * closed, never retried). Returns 0 or a negative errno from close(). */
+TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
+
+/* ---- threads ----------------------------------------------------------------------------------- */
+
+/* The only thread-safe twine call. Queues fn(arg) to run in the reactor thread on its next turn; calls
+ * from one thread run in the order made; many calls wake the loop once. -ENOMEM, or -ESHUTDOWN once
+ * the reactor is being freed (fn will not run). */
+TW_API int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg);
+
+/* Runs fn(arg) on one of the reactor's pool threads (created on demand, at most the pool size, FIFO
+ * queue). fn must not touch the reactor except through tw_call_from_thread. Stopped and joined during
+ * shutdown: work queued but not started by then is dropped. -ENOMEM, -ESHUTDOWN. */
+TW_API int tw_reactor_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
+
+/* Twisted's suggestThreadPoolSize: at most n threads (n >= 1, default TW_THREAD_POOL_DEFAULT). */
+#define TW_THREAD_POOL_DEFAULT 10
+TW_API int tw_reactor_set_thread_pool_size(tw_reactor *r, unsigned n);
+
+/* ---- system events: startup and shutdown -----------------------------------------------------------
+ * Twisted's addSystemEventTrigger. Triggers of one phase run in the order added. The "before shutdown"
+ * phase may hold the shutdown (e.g. until connections have closed): tw_reactor_hold_shutdown() from a
+ * before-shutdown trigger, tw_reactor_release_shutdown() later; the "during" phase starts once every
+ * hold is released, and the reactor keeps serving I/O and timers meanwhile. */
+typedef enum { TW_EVENT_STARTUP, TW_EVENT_SHUTDOWN } tw_system_event;
+typedef enum { TW_PHASE_BEFORE, TW_PHASE_DURING, TW_PHASE_AFTER } tw_phase;
+
+/* A positive trigger id, or a negative error (-EINVAL for a bad phase or event). */
+TW_API long tw_reactor_add_trigger(tw_reactor *r, tw_phase phase, tw_system_event event, tw_fn fn,
+                                   void *arg);
+/* -ENOENT for an unknown or already-run trigger. A removed trigger that has not run never runs. */
+TW_API int tw_reactor_remove_trigger(tw_reactor *r, long id);
+TW_API void tw_reactor_hold_shutdown(tw_reactor *r);
+TW_API void tw_reactor_release_shutdown(tw_reactor *r);
+
+/* ---- signals ------------------------------------------------------------------------------------
+ * Opt-in: SIGINT and SIGTERM become an orderly tw_reactor_stop() (through a self-pipe, so any thread
+ * may receive them), and SIGPIPE is ignored so a write to a closed pipe returns EPIPE instead of
+ * killing the process. Sockets never raise SIGPIPE whether or not this is called. One reactor per
+ * process may own the signal handlers; -EBUSY if another does. */
+TW_API int tw_reactor_install_signal_handlers(tw_reactor *r);
+/* Restores the dispositions that were in place before install. */
+TW_API void tw_reactor_uninstall_signal_handlers(tw_reactor *r);
+/* The signal that stopped the reactor, or 0. */
+TW_API int tw_reactor_exit_signal(const tw_reactor *r);
+
+/* ---- logging -------------------------------------------------------------------------------------
+ * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure, an
+ * accept that hit EMFILE) go to the log hook; the default writes "twine: LEVEL: message" to stderr. */
+typedef enum { TW_LOG_DEBUG, TW_LOG_INFO, TW_LOG_WARN, TW_LOG_ERROR, TW_LOG_CRITICAL } tw_log_level;
+typedef void (*tw_log_fn)(void *ctx, tw_log_level level, const char *message);
+
+/* fn NULL restores the default. */
+TW_API void tw_reactor_set_logger(tw_reactor *r, tw_log_fn fn, void *ctx);
+TW_API void tw_reactor_log(tw_reactor *r, tw_log_level level, const char *fmt, ...) TW_PRINTF(3, 4);
+TW_API const char *tw_log_level_name(tw_log_level level);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,10 @@
+/* twine: an event-driven networking framework in C, in the spirit of Twisted.
+ * Include this one header to get the whole public API. */
+#ifndef TWINE_H
+#define TWINE_H
+
+#include "error.h"
+#include "reactor.h"
+#include "failure.h"
+
+#endif
