@@ -6,5 +6,7 @@
 #include "error.h"
 #include "reactor.h"
 #include "failure.h"
+#include "protocol.h"
+#include "transport.h"
 
 #endif

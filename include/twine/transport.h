@@ -1,0 +1,205 @@
+/* twine transports: TCP and UNIX stream connections (Twisted's ITransport, ITCPTransport,
+ * IConsumer and IPushProducer), listening ports (IListeningPort) and outgoing connections by
+ * numeric address (IConnector). Protocols and factories are in protocol.h. */
+#ifndef TWINE_TRANSPORT_H
+#define TWINE_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "error.h"
+#include "failure.h"
+#include "protocol.h"
+#include "reactor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- limits and defaults ---------------------------------------------------------------------- */
+
+/* Size of the one read buffer every connection of a reactor reads into. */
+#define TW_TRANSPORT_READ_BUFFER_SIZE 65536
+/* Reads per readiness event at most (a read that fills the buffer is followed by another, up to
+ * this many), so one busy connection cannot starve the others. */
+#define TW_TRANSPORT_READS_PER_WAKE 4
+/* Bytes a protocol may leave unconsumed before the connection is closed (ValueError): a bound on
+ * what a peer can make the transport hold when the protocol does not set a tighter one. */
+#define TW_TRANSPORT_UNCONSUMED_MAX (64u * 1024 * 1024)
+/* Default write-buffer water marks: a streaming producer is paused when the bytes queued for
+ * writing exceed the high mark and resumed when they fall to the low mark or below. */
+#define TW_TRANSPORT_HIGH_WATER_DEFAULT 65536
+#define TW_TRANSPORT_LOW_WATER_DEFAULT 16384
+/* Buffers handed to one sendmsg() at most. */
+#define TW_TRANSPORT_IOV_MAX 64
+/* Listening: default backlog (Twisted's), and the bounds of the adaptive accepts per readiness. */
+#define TW_PORT_BACKLOG_DEFAULT 50
+#define TW_PORT_ACCEPTS_INITIAL 100
+#define TW_PORT_ACCEPTS_MAX 1000
+/* Seconds a port stops accepting when out of file descriptors even after shedding load. */
+#define TW_PORT_EMFILE_PAUSE 0.1
+/* Outgoing connections: default connect timeout in seconds (Twisted's). */
+#define TW_CONNECT_TIMEOUT_DEFAULT 30.0
+
+/* ---- addresses ---------------------------------------------------------------------------------
+ * A printable socket address, small enough for the stack (Twisted's IPv4Address, IPv6Address,
+ * UNIXAddress). host is numeric ("127.0.0.1", "::1", "fe80::1%eth0"); path is the UNIX path
+ * (empty for an unnamed socket). */
+typedef enum { TW_ADDRESS_TCP4 = 1, TW_ADDRESS_TCP6, TW_ADDRESS_UNIX } tw_address_type;
+#define TW_ADDRESS_HOST_MAX 64
+#define TW_ADDRESS_PATH_MAX 108
+struct tw_address {
+    tw_address_type type;
+    uint16_t port;
+    char host[TW_ADDRESS_HOST_MAX];
+    char path[TW_ADDRESS_PATH_MAX];
+};
+
+/* Fills out from a kernel sockaddr: 0, or -EAFNOSUPPORT for another family. */
+TW_API int tw_address_from_sockaddr(tw_address *out, const struct sockaddr *sa, socklen_t len);
+/* "tcp:127.0.0.1:8080", "tcp6:[::1]:8080" or "unix:/path" into buf (always NUL-terminated when
+ * size > 0). Returns the length it needed (as snprintf), or a negative error for a bad address. */
+TW_API int tw_address_format(const tw_address *a, char *buf, size_t size);
+
+/* ---- producers and consumers -------------------------------------------------------------------
+ * Twisted's IPushProducer / IPullProducer: something that writes into a consumer (a transport) and
+ * can be told to pause, resume or stop. A streaming (push) producer writes on its own and is paused
+ * above the consumer's high-water mark and resumed at the low one; a pull producer
+ * (streaming=false) is asked for more (resume_producing) each time the consumer's buffer drains.
+ * The producer struct is copied at registration; self must stay valid until it is unregistered or
+ * stop_producing has been called. Ops return 0 or a negative error (logged). */
+typedef struct tw_producer_ops {
+    int (*pause_producing)(void *self);
+    int (*resume_producing)(void *self);
+    int (*stop_producing)(void *self);
+} tw_producer_ops;
+
+typedef struct tw_producer {
+    const tw_producer_ops *ops;
+    void *self;
+} tw_producer;
+
+/* ---- transports --------------------------------------------------------------------------------
+ * A connected stream socket owned by twine: created by a port or connector, freed by twine after its
+ * protocol's connection_lost and destroy have run. Never free it yourself; close it. Every function
+ * takes the transport of a protocol that is connected (p->transport between connection_made and the
+ * end of connection_lost); calls from inside connection_lost are accepted and do nothing harmful. */
+
+/* Writes data. With nothing queued it is sent at once; whatever the kernel does not take is copied
+ * and sent when the socket is writable. 0, or -ENOTCONN (dropped) once the transport is closed or
+ * its write side is shut. Writes after lose_connection() are still sent (as Twisted).
+ * Write errors are not returned: they close the connection with TW_CONNECTION_LOST. */
+TW_API int tw_transport_write(tw_transport *t, const void *data, size_t len);
+/* Writes several buffers in order, as one sendmsg() when possible; copies what it must keep. */
+TW_API int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int iovcnt);
+/* Lends buf without copying it: release(arg) runs once the transport no longer needs buf (sent,
+ * or dropped by a close), possibly before this call returns. release may be NULL. On -ENOTCONN
+ * release has already run. */
+TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
+                                   void (*release)(void *arg), void *arg);
+
+/* Closes after everything queued has been written; reason TW_CONNECTION_DONE. Reading stops at
+ * once. Idempotent. A registered streaming producer that is not paused does not hold the close. */
+TW_API void tw_transport_lose_connection(tw_transport *t);
+/* Closes now: queued data is dropped and the peer gets a reset (SO_LINGER 0). connection_lost runs
+ * with TW_CONNECTION_ABORTED on a later turn, never from inside this call. Idempotent. */
+TW_API void tw_transport_abort_connection(tw_transport *t);
+/* Half-close: after the queued data is written, shut the write side down (the peer sees EOF) and
+ * call write_connection_lost. Later writes are dropped. Reading goes on. */
+TW_API void tw_transport_lose_write_connection(tw_transport *t);
+
+/* Back-pressure on what this transport reads (a transport is a push producer of its input). */
+TW_API void tw_transport_pause_producing(tw_transport *t);
+TW_API void tw_transport_resume_producing(tw_transport *t);
+/* = lose_connection (Twisted's stopProducing). */
+TW_API void tw_transport_stop_producing(tw_transport *t);
+/* This transport as a producer, to register with another transport (a proxy's two halves). */
+TW_API tw_producer tw_transport_as_producer(tw_transport *t);
+
+/* Consumer side. -EBUSY if a producer is already registered (Twisted's RuntimeError); on a closed
+ * transport the producer is told to stop at once and -ENOTCONN is returned. */
+TW_API int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
+                                          bool streaming);
+TW_API void tw_transport_unregister_producer(tw_transport *t);
+
+/* Water marks of this transport's write buffer: 0, or -EINVAL unless low <= high and high > 0.
+ * With no producer registered, the transport pauses its own reading while its write buffer is
+ * above the high mark, so a peer that does not read cannot make it buffer without bound. */
+TW_API int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low);
+/* Bytes queued for writing (not yet taken by the kernel). */
+TW_API size_t tw_transport_write_buffer_size(const tw_transport *t);
+
+/* Socket addresses: 0 or a negative errno (-ENOTCONN once closed). */
+TW_API int tw_transport_get_host(const tw_transport *t, tw_address *out);
+TW_API int tw_transport_get_peer(const tw_transport *t, tw_address *out);
+/* TCP_NODELAY (on by default for TCP) and SO_KEEPALIVE (off by default). -EOPNOTSUPP on UNIX
+ * sockets. */
+TW_API int tw_transport_set_tcp_nodelay(tw_transport *t, bool on);
+TW_API int tw_transport_set_tcp_keepalive(tw_transport *t, bool on);
+/* The protocol this transport drives (embedded in the transport), the reactor, and the socket
+ * (for socket options; do not read, write or close it). */
+TW_API tw_protocol *tw_transport_protocol(tw_transport *t);
+TW_API tw_reactor *tw_transport_reactor(const tw_transport *t);
+TW_API int tw_transport_fd(const tw_transport *t);
+/* Open transports of r (for tests and tools). */
+TW_API size_t tw_transport_count(tw_reactor *r);
+
+/* ---- listening ports ---------------------------------------------------------------------------
+ * Each accepted connection gets factory->ops->build_protocol, then connection_made. The factory is
+ * borrowed and must outlive the port and its connections. NULL with *err (if err is not NULL) set
+ * to a negative errno on failure (-EADDRINUSE, -EACCES, -EINVAL for a bad interface or path).
+ * backlog <= 0 means TW_PORT_BACKLOG_DEFAULT. Port 0 picks a free port: ask tw_port_get_host. */
+typedef struct tw_port tw_port;
+
+/* interface: a numeric IPv4 address, NULL for any ("0.0.0.0"). */
+TW_API tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
+                              tw_factory *factory, int *err);
+/* interface: a numeric IPv6 address (scope allowed: "fe80::1%eth0"), NULL for any ("::").
+ * The socket is IPv6-only. */
+TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
+                               tw_factory *factory, int *err);
+/* A stale socket file at path (nobody listening) is replaced; a live one is -EADDRINUSE. The file
+ * is removed by tw_port_stop_listening. -ENAMETOOLONG if path does not fit a sockaddr_un. */
+TW_API tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
+                               int *err);
+
+/* Stops accepting, closes the socket (and removes a UNIX socket file), calls the factory's doStop
+ * and frees the port (after the current accept loop when called from inside one). Connections
+ * already accepted stay open. Returns 0. */
+TW_API int tw_port_stop_listening(tw_port *port);
+TW_API int tw_port_get_host(const tw_port *port, tw_address *out);
+/* Connections accepted so far, and accepts shed because the process was out of descriptors. */
+TW_API uint64_t tw_port_accepted(const tw_port *port);
+TW_API uint64_t tw_port_shed(const tw_port *port);
+/* Upper bound of accepts per readiness event (1 disables the multi-accept loop; for benchmarks).
+ * -EINVAL for 0. The adaptive count (Twisted's numberAccepts) grows up to this bound. */
+TW_API int tw_port_set_max_accepts(tw_port *port, unsigned max);
+
+/* ---- outgoing connections ----------------------------------------------------------------------
+ * A non-blocking connect. On success the factory builds the protocol and connection_made runs; on
+ * failure factory->ops->client_connection_failed runs (always on a later turn, never from inside
+ * these calls). timeout in seconds: 0 means TW_CONNECT_TIMEOUT_DEFAULT, negative means none.
+ * The connector is freed by twine right after connection_made or client_connection_failed has
+ * been called; do not use it afterwards. NULL with *err set on bad arguments or when no socket can
+ * be made (-EINVAL, -EAFNOSUPPORT, -EMFILE, -ENOMEM). */
+
+/* host: a numeric IPv4 or IPv6 address. */
+TW_API tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, double timeout,
+                                    tw_factory *factory, int *err);
+TW_API tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, socklen_t len,
+                                         double timeout, tw_factory *factory, int *err);
+TW_API tw_connector *tw_connect_unix(tw_reactor *r, const char *path, double timeout,
+                                     tw_factory *factory, int *err);
+/* Abandons a connection in progress: client_connection_failed runs now with
+ * TW_CONNECTING_CANCELLED_ERROR and the connector is freed. */
+TW_API int tw_connector_stop_connecting(tw_connector *c);
+/* The address being connected to. */
+TW_API int tw_connector_get_destination(const tw_connector *c, tw_address *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
