@@ -35,6 +35,7 @@ typedef struct tw_failure tw_failure;
 #define TW_QUEUE_OVERFLOW "QueueOverflow"
 #define TW_QUEUE_UNDERFLOW "QueueUnderflow"
 #define TW_VALUE_ERROR "ValueError"
+#define TW_MEMORY_ERROR "MemoryError"
 
 /* A new failure, or NULL when out of memory. type must be a string that outlives the failure (a
  * literal). code is a negative errno / TW_E* code, or 0. message is printf-formatted. */
@@ -60,6 +61,14 @@ TW_API void tw_failure_set_cause(tw_failure *f, tw_failure *cause);
 TW_API bool tw_failure_check(const tw_failure *f, const char *type);
 /* "Type: message" into buf (always NUL-terminated); returns buf. */
 TW_API char *tw_failure_describe(const tw_failure *f, char *buf, unsigned long size);
+
+/* A shared, static MemoryError failure (code -ENOMEM) for when a failure cannot be allocated: never
+ * NULL, ref/unref do nothing to it, set_cause/set_index leave it unchanged. */
+TW_API tw_failure *tw_failure_nomem(void);
+
+/* FirstError's index: which input of a deferred list failed first; -1 for any other failure. */
+TW_API long tw_failure_index(const tw_failure *f);
+TW_API void tw_failure_set_index(tw_failure *f, long index);
 
 #ifdef __cplusplus
 }
