@@ -28,7 +28,7 @@ CFLAGS    += -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
 CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_BACKEND_NAME='"$(BACKEND)"'
 CFLAGS    += $(EXTRA_CFLAGS)
 LDFLAGS   += $(EXTRA_LDFLAGS)
-LIBS      := -lpthread -lresolv
+LIBS      := -lpthread -lresolv -lm
 
 # Library: every layer, and exactly one backend.
 LAYERS        := reactor deferred endpoints protocols

@@ -34,8 +34,10 @@ typedef int (*tw_fn)(void *arg);
 /* A new reactor, or NULL with *err (if err is not NULL) set to a negative errno. */
 TW_API tw_reactor *tw_reactor_new(int *err);
 
-/* Frees the reactor: closes every fd it still owns (their watchers do not run), drops pending timers
- * and thread calls without running them, stops and joins the thread pool. Not from a callback. */
+/* Frees the reactor: stops and joins the thread pool (queued work still runs), forgets every watcher
+ * (user fds stay open: whoever opened them closes them, as transports do at shutdown), drops pending
+ * timers and calls from threads without running them, closes the reactor's own fds. Delayed-call
+ * handles still referenced become invalid. Not from a callback. */
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
@@ -130,8 +132,9 @@ TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
 TW_API int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Runs fn(arg) on one of the reactor's pool threads (created on demand, at most the pool size, FIFO
- * queue). fn must not touch the reactor except through tw_call_from_thread. Stopped and joined during
- * shutdown: work queued but not started by then is dropped. -ENOMEM, -ESHUTDOWN. */
+ * queue). fn must not touch the reactor except through tw_call_from_thread; a negative return is
+ * reported through the log hook. The pool stops during the "during shutdown" phase: work already queued
+ * still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started), -ESHUTDOWN. */
 TW_API int tw_reactor_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Twisted's suggestThreadPoolSize: at most n threads (n >= 1, default TW_THREAD_POOL_DEFAULT). */

@@ -1,0 +1,252 @@
+/* Fd watchers: the per-fd table, the user-space mirror of the kernel interest set, and dispatch.
+ * Interest changes only mark an fd dirty; tw_fds_flush() pushes the net change of each dirty fd to
+ * the backend once per turn, so a reader toggled on and off within a turn costs no syscall. Dispatch
+ * checks each event against the fd's generation and its current interest, so a watcher removed, an
+ * fd closed, or an fd number reused earlier in the turn never sees a stale event. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reactor/internal.h"
+
+#define READY_INITIAL 256
+#define READY_MAX 65536
+
+int tw_fds_init(tw_fd_table *t)
+{
+    *t = (tw_fd_table){0};
+    t->ready = malloc(READY_INITIAL * sizeof *t->ready);
+    if (!t->ready)
+        return -ENOMEM;
+    t->ready_cap = READY_INITIAL;
+    return 0;
+}
+
+void tw_fds_free(tw_fd_table *t)
+{
+    free(t->slots);
+    free(t->dirty);
+    free(t->ready);
+    *t = (tw_fd_table){0};
+}
+
+/* A full event array means more fds may be ready than we could take: grow it for next time. */
+void tw_fds_grow_ready(tw_fd_table *t, int nready)
+{
+    if (nready < t->ready_cap || t->ready_cap >= READY_MAX)
+        return;
+    tw_ready *bigger = realloc(t->ready, 2 * (size_t)t->ready_cap * sizeof *bigger);
+    if (bigger) {
+        t->ready = bigger;
+        t->ready_cap *= 2;
+    }
+}
+
+static tw_fd_slot *slot_for(tw_fd_table *t, int fd)
+{
+    if (fd < t->nslots)
+        return &t->slots[fd];
+    int n = t->nslots ? t->nslots : 64;
+    while (n <= fd)
+        n *= 2;
+    tw_fd_slot *slots = realloc(t->slots, (size_t)n * sizeof *slots);
+    if (!slots)
+        return NULL;
+    memset(slots + t->nslots, 0, (size_t)(n - t->nslots) * sizeof *slots);
+    t->slots = slots;
+    t->nslots = n;
+    return &t->slots[fd];
+}
+
+static const tw_fd_slot *find_slot(const tw_reactor *r, int fd)
+{
+    return fd >= 0 && fd < r->fds.nslots ? &r->fds.slots[fd] : NULL;
+}
+
+static int mark_dirty(tw_fd_table *t, int fd)
+{
+    tw_fd_slot *s = &t->slots[fd];
+    if (s->dirty)
+        return 0;
+    if (t->ndirty == t->dirty_cap) {
+        int cap = t->dirty_cap ? t->dirty_cap * 2 : 64;
+        int *dirty = realloc(t->dirty, (size_t)cap * sizeof *dirty);
+        if (!dirty)
+            return -ENOMEM;
+        t->dirty = dirty;
+        t->dirty_cap = cap;
+    }
+    t->dirty[t->ndirty++] = fd;
+    s->dirty = 1;
+    return 0;
+}
+
+static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *arg)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!fn)
+        return -EINVAL;
+    int err = tw_backend_check_fd(r->backend, fd);
+    if (err)
+        return err;
+    tw_fd_slot *s = slot_for(&r->fds, fd);
+    if (!s)
+        return -ENOMEM;
+    if (!(s->want & bit) && (err = mark_dirty(&r->fds, fd)) < 0)
+        return err;
+    s = &r->fds.slots[fd];
+    if (bit == TW_BE_READ) {
+        s->read_fn = fn;
+        s->read_arg = arg;
+    } else {
+        s->write_fn = fn;
+        s->write_arg = arg;
+    }
+    s->want |= bit;
+    return 0;
+}
+
+static int clear_watcher(tw_reactor *r, int fd, unsigned bit)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fd >= r->fds.nslots || !(r->fds.slots[fd].want & bit))
+        return 0;
+    r->fds.slots[fd].want &= ~bit;
+    /* If the dirty list cannot grow the kernel keeps the interest for now; dispatch filters by want. */
+    mark_dirty(&r->fds, fd);
+    return 0;
+}
+
+int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
+{
+    return set_watcher(r, fd, TW_BE_READ, fn, arg);
+}
+
+int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
+{
+    return set_watcher(r, fd, TW_BE_WRITE, fn, arg);
+}
+
+int tw_reactor_remove_reader(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_READ); }
+
+int tw_reactor_remove_writer(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_WRITE); }
+
+bool tw_reactor_is_reading(const tw_reactor *r, int fd)
+{
+    const tw_fd_slot *s = find_slot(r, fd);
+    return s && (s->want & TW_BE_READ);
+}
+
+bool tw_reactor_is_writing(const tw_reactor *r, int fd)
+{
+    const tw_fd_slot *s = find_slot(r, fd);
+    return s && (s->want & TW_BE_WRITE);
+}
+
+int tw_fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
+{
+    int err = set_watcher(r, fd, TW_BE_READ, fn, arg);
+    if (!err)
+        r->fds.slots[fd].internal = 1;
+    return err;
+}
+
+size_t tw_reactor_remove_all(tw_reactor *r)
+{
+    size_t removed = 0;
+    for (int fd = 0; fd < r->fds.nslots; fd++) {
+        tw_fd_slot *s = &r->fds.slots[fd];
+        if (s->internal || !s->want)
+            continue;
+        s->want = 0;
+        mark_dirty(&r->fds, fd);
+        removed++;
+    }
+    return removed;
+}
+
+int tw_reactor_close_fd(tw_reactor *r, int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fd < r->fds.nslots) {
+        tw_fd_slot *s = &r->fds.slots[fd];
+        /* Forget the registration now, while the fd is still open (a dup of it may live on). */
+        if (s->kernel)
+            tw_backend_update(r->backend, fd, s->kernel, 0, s->gen);
+        s->kernel = 0;
+        s->want = 0;
+        s->internal = 0;
+        s->gen++;
+    }
+    /* On Linux the fd is released even when close() fails with EINTR: never retry. */
+    if (close(fd) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
+int tw_fds_flush(tw_reactor *r)
+{
+    tw_fd_table *t = &r->fds;
+    for (int i = 0; i < t->ndirty; i++) {
+        int fd = t->dirty[i];
+        tw_fd_slot *s = &t->slots[fd];
+        s->dirty = 0;
+        if (s->want == s->kernel)
+            continue;
+        int err = tw_backend_update(r->backend, fd, s->kernel, s->want, s->gen);
+        if (err < 0) {
+            tw_reactor_log(r, TW_LOG_ERROR, "cannot watch fd %d: %s; its watchers are removed", fd,
+                           tw_strerror(err));
+            s->want = 0;
+            if (s->kernel)
+                tw_backend_update(r->backend, fd, s->kernel, 0, s->gen);
+            s->kernel = 0;
+            continue;
+        }
+        s->kernel = s->want;
+    }
+    t->ndirty = 0;
+    return 0;
+}
+
+/* Runs one watcher; a failing one is reported and removed so that it cannot spin. */
+static void run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, void *arg)
+{
+    int err = fn(r, ev.fd, arg);
+    if (err >= 0)
+        return;
+    tw_reactor_log(r, TW_LOG_ERROR, "%s of fd %d failed: %s; watcher removed",
+                   bit == TW_BE_READ ? "reader" : "writer", ev.fd, tw_strerror(err));
+    if (r->fds.slots[ev.fd].gen == ev.gen)
+        clear_watcher(r, ev.fd, bit);
+}
+
+int tw_fds_dispatch(tw_reactor *r, int nready)
+{
+    int ran = 0;
+    for (int i = 0; i < nready; i++) {
+        tw_ready ev = r->fds.ready[i];
+        if (ev.fd < 0 || ev.fd >= r->fds.nslots)
+            continue;
+        /* Re-read the slot before each call: callbacks may grow (move) the table or close the fd. */
+        tw_fd_slot *s = &r->fds.slots[ev.fd];
+        if (s->gen != ev.gen)
+            continue;
+        if ((ev.mask & TW_BE_READ) && (s->want & TW_BE_READ)) {
+            run_watcher(r, ev, TW_BE_READ, s->read_fn, s->read_arg);
+            ran++;
+            s = &r->fds.slots[ev.fd];
+            if (s->gen != ev.gen)
+                continue;
+        }
+        if ((ev.mask & TW_BE_WRITE) && (s->want & TW_BE_WRITE)) {
+            run_watcher(r, ev, TW_BE_WRITE, s->write_fn, s->write_arg);
+            ran++;
+        }
+    }
+    return ran;
+}

@@ -1,0 +1,153 @@
+/* The reactor's private state, shared by the files of reactor/ (and nothing else).
+ * Each part has its own file: fds.c (watchers and the kernel interest mirror), timers.c (the timer
+ * heap), threads.c (calls from other threads), threadpool.c, triggers.c, signals.c, log.c. */
+#ifndef TWINE_REACTOR_INTERNAL_H
+#define TWINE_REACTOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "reactor/backend.h"
+#include "twine/reactor.h"
+
+/* ---- fd watchers (fds.c) ---- */
+typedef struct {
+    tw_io_fn read_fn;
+    tw_io_fn write_fn;
+    void *read_arg;
+    void *write_arg;
+    uint32_t gen;      /* bumped on close: events of an earlier incarnation are dropped */
+    uint8_t want;      /* TW_BE_READ|TW_BE_WRITE the user asked for */
+    uint8_t kernel;    /* what the backend was last told */
+    uint8_t dirty;     /* queued in dirty[] for the next flush */
+    uint8_t internal;  /* the reactor's own (waker, signal pipe): kept by remove_all */
+} tw_fd_slot;
+
+typedef struct {
+    tw_fd_slot *slots;
+    int nslots;
+    int *dirty;
+    int ndirty, dirty_cap;
+    tw_ready *ready;
+    int ready_cap;
+} tw_fd_table;
+
+int tw_fds_init(tw_fd_table *t);
+void tw_fds_free(tw_fd_table *t);
+int tw_fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+int tw_fds_flush(tw_reactor *r);
+int tw_fds_dispatch(tw_reactor *r, int nready);
+void tw_fds_grow_ready(tw_fd_table *t, int nready);
+
+/* ---- timers (timers.c) ---- */
+typedef struct {
+    int64_t at;
+    tw_delayed_call *dc;
+} tw_heap_entry;
+
+typedef struct tw_dc_chunk tw_dc_chunk;
+
+typedef struct {
+    tw_heap_entry *heap;
+    uint32_t count, cap;
+    uint64_t next_seq;
+    tw_delayed_call **due;  /* calls collected for the current turn */
+    uint32_t ndue, due_cap;
+    tw_delayed_call *free_list;
+    tw_dc_chunk *chunks;
+} tw_timer_heap;
+
+void tw_timers_init(tw_timer_heap *h);
+void tw_timers_free(tw_timer_heap *h);
+/* Nanoseconds until the earliest deadline (>= 0), or -1 when no call is pending. */
+int64_t tw_timers_next_wait(const tw_reactor *r);
+/* Collects every call due at r->now, then runs them in order. Returns how many ran. */
+int tw_timers_run_due(tw_reactor *r);
+
+/* ---- calls from threads (threads.c) ---- */
+typedef struct tw_thread_call tw_thread_call;
+
+typedef struct {
+    pthread_mutex_t lock;
+    tw_thread_call *head, *tail;
+    atomic_bool wake_pending;
+    bool closed;
+    int wake_fd;   /* read end (the eventfd itself on Linux) */
+    int wake_wfd;  /* write end */
+} tw_thread_calls;
+
+int tw_thread_calls_init(tw_reactor *r);
+void tw_thread_calls_free(tw_reactor *r);
+
+/* ---- thread pool (threadpool.c) ---- */
+typedef struct tw_work tw_work;
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    tw_work *head, *tail;
+    pthread_t *threads;
+    unsigned nthreads, idle, max, queued;
+    bool stopping;
+} tw_thread_pool;
+
+void tw_pool_init(tw_thread_pool *p);
+/* Lets queued work finish, then joins every thread. Idempotent. */
+void tw_pool_stop(tw_thread_pool *p);
+
+/* ---- system event triggers (triggers.c) ---- */
+typedef struct {
+    long id;
+    tw_phase phase;
+    tw_system_event event;
+    tw_fn fn;
+    void *arg;
+} tw_trigger;
+
+typedef struct {
+    tw_trigger *items;
+    size_t count, cap;
+    long next_id;
+} tw_triggers;
+
+void tw_triggers_free(tw_triggers *t);
+/* Runs (and consumes) the triggers of one phase of one event, in the order added. */
+void tw_triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase);
+
+/* ---- signals (signals.c) ---- */
+void tw_signals_release(tw_reactor *r);
+
+/* ---- the reactor ---- */
+typedef enum {
+    TW_STATE_IDLE,      /* never run */
+    TW_STATE_STARTING,  /* inside the startup triggers */
+    TW_STATE_RUNNING,
+    TW_STATE_STOPPING,  /* stop() called; shutdown triggers pending or held */
+    TW_STATE_STOPPED,   /* run() returned; cannot run again */
+} tw_run_state;
+
+struct tw_reactor {
+    tw_backend *backend;
+    tw_fd_table fds;
+    tw_timer_heap timers;
+    tw_thread_calls calls;
+    tw_thread_pool pool;
+    tw_triggers triggers;
+    int64_t now;
+    tw_clock_fn clock_fn;
+    void *clock_ctx;
+    tw_log_fn log_fn;
+    void *log_ctx;
+    tw_run_state state;
+    bool in_turn;            /* guards against re-entrant iterate() */
+    bool shutdown_begun;     /* "before shutdown" triggers have run */
+    unsigned shutdown_holds;
+    int exit_signal;
+    int signal_fd;           /* read end of the signal self-pipe, -1 when not installed */
+};
+
+void tw_reactor_update_time(tw_reactor *r);
+/* Reports a callback's negative return through the log hook. */
+void tw_report_callback_error(tw_reactor *r, const char *what, int err);
+
+#endif

@@ -1,0 +1,64 @@
+/* The log hook and error names. Failures nobody can be handed (a callback's error, an unhandled
+ * deferred failure) are reported here; the default writes one line to stderr. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reactor/internal.h"
+
+#define TW_LOG_LINE_MAX 1024
+
+const char *tw_log_level_name(tw_log_level level)
+{
+    static const char *const names[] = {"debug", "info", "warning", "error", "critical"};
+    return (unsigned)level <= TW_LOG_CRITICAL ? names[level] : "unknown";
+}
+
+static void log_to_stderr(void *ctx, tw_log_level level, const char *message)
+{
+    (void)ctx;
+    fprintf(stderr, "twine: %s: %s\n", tw_log_level_name(level), message);
+}
+
+void tw_reactor_set_logger(tw_reactor *r, tw_log_fn fn, void *ctx)
+{
+    r->log_fn = fn ? fn : log_to_stderr;
+    r->log_ctx = fn ? ctx : NULL;
+}
+
+void tw_reactor_log(tw_reactor *r, tw_log_level level, const char *fmt, ...)
+{
+    char line[TW_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (r)
+        r->log_fn(r->log_ctx, level, line);
+    else
+        log_to_stderr(NULL, level, line);
+}
+
+void tw_report_callback_error(tw_reactor *r, const char *what, int err)
+{
+    tw_reactor_log(r, TW_LOG_ERROR, "error in %s: %s", what, tw_strerror(err));
+}
+
+const char *tw_strerror(int err)
+{
+    switch (err) {
+    case TW_EALREADYCALLED: return "already called";
+    case TW_EALREADYCANCELLED: return "already cancelled";
+    case TW_ENOTRUNNING: return "reactor not running";
+    case TW_EALREADYRUNNING: return "reactor already running";
+    case TW_ENOTRESTARTABLE: return "reactor not restartable";
+    case TW_ECALLBACK: return "callback failed";
+    case TW_EOVERFLOW: return "queue overflow";
+    case TW_EUNDERFLOW: return "queue underflow";
+    case TW_EPARSE: return "malformed input";
+    default: break;
+    }
+    if (err < 0 && err > -4096)
+        return strerror(-err);  /* glibc's table is static; no thread-safety issue for valid codes */
+    return err == 0 ? "success" : "unknown error";
+}

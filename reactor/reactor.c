@@ -1,0 +1,192 @@
+/* The reactor: creation, the turn of the loop, run/stop and the startup/shutdown sequence.
+ * One turn: push interest changes to the kernel, wait (bounded by the next timer), read the clock
+ * once, run ready fd watchers (calls from threads arrive this way too), then run the timers that
+ * were due at that instant. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "reactor/internal.h"
+
+static int64_t system_clock(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void tw_reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
+
+tw_reactor *tw_reactor_new(int *err)
+{
+    int e = -ENOMEM;
+    tw_reactor *r = calloc(1, sizeof *r);
+    if (!r)
+        goto fail;
+    r->signal_fd = -1;
+    r->clock_fn = system_clock;
+    tw_reactor_set_logger(r, NULL, NULL);
+    tw_timers_init(&r->timers);
+    tw_pool_init(&r->pool);
+    if ((e = tw_fds_init(&r->fds)) < 0)
+        goto fail_fds;
+    if ((e = tw_backend_new(&r->backend)) < 0)
+        goto fail_backend;
+    if ((e = tw_thread_calls_init(r)) < 0)
+        goto fail_calls;
+    tw_reactor_update_time(r);
+    return r;
+fail_calls:
+    tw_backend_free(r->backend);
+fail_backend:
+    tw_fds_free(&r->fds);
+fail_fds:
+    free(r);
+fail:
+    if (err)
+        *err = e;
+    return NULL;
+}
+
+void tw_reactor_free(tw_reactor *r)
+{
+    if (!r)
+        return;
+    tw_pool_stop(&r->pool);
+    pthread_mutex_destroy(&r->pool.lock);
+    pthread_cond_destroy(&r->pool.cond);
+    tw_signals_release(r);
+    tw_thread_calls_free(r);
+    tw_backend_free(r->backend);
+    tw_fds_free(&r->fds);
+    tw_timers_free(&r->timers);
+    tw_triggers_free(&r->triggers);
+    free(r);
+}
+
+const char *tw_reactor_backend(void) { return tw_backend_name(); }
+
+bool tw_reactor_running(const tw_reactor *r)
+{
+    return r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING;
+}
+
+int64_t tw_reactor_now(const tw_reactor *r) { return r->now; }
+
+double tw_reactor_seconds(const tw_reactor *r) { return (double)r->now / 1e9; }
+
+void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx)
+{
+    r->clock_fn = fn ? fn : system_clock;
+    r->clock_ctx = fn ? ctx : NULL;
+    tw_reactor_update_time(r);
+}
+
+/* The wait of one turn: the caller's bound, shortened by the next timer; 0 while a stop is pending. */
+static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
+{
+    if (r->state == TW_STATE_STOPPING && !r->shutdown_begun)
+        return 0;
+    int64_t timer_wait = tw_timers_next_wait(r);
+    if (timer_wait < 0)
+        return max_wait;
+    return max_wait < 0 || timer_wait < max_wait ? timer_wait : max_wait;
+}
+
+static int turn(tw_reactor *r, int64_t max_wait)
+{
+    r->in_turn = true;
+    tw_fds_flush(r);
+    int n = tw_backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
+    tw_reactor_update_time(r);
+    int ran = 0;
+    if (n < 0) {
+        tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw_backend_name(), tw_strerror(n));
+    } else {
+        ran = tw_fds_dispatch(r, n);
+        tw_fds_grow_ready(&r->fds, n);
+    }
+    ran += tw_timers_run_due(r);
+    r->in_turn = false;
+    return n < 0 ? n : ran;
+}
+
+int tw_reactor_iterate(tw_reactor *r, double timeout)
+{
+    if (r->in_turn)
+        return TW_EALREADYRUNNING;
+    if (isnan(timeout))
+        return -EINVAL;
+    int64_t max_wait = timeout < 0 ? -1 : timeout > 1e9 ? (int64_t)1e18 : (int64_t)ceil(timeout * 1e9);
+    return turn(r, max_wait);
+}
+
+int tw_reactor_stop(tw_reactor *r)
+{
+    if (r->state != TW_STATE_RUNNING && r->state != TW_STATE_STARTING)
+        return TW_ENOTRUNNING;
+    r->state = TW_STATE_STOPPING;
+    return 0;
+}
+
+static void fire_startup(tw_reactor *r)
+{
+    r->state = TW_STATE_STARTING;
+    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_BEFORE);
+    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_DURING);
+    if (r->state == TW_STATE_STARTING)
+        r->state = TW_STATE_RUNNING;
+    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_AFTER);
+}
+
+/* Advances the shutdown once stop() was called; true when run() may return. */
+static bool shutdown_step(tw_reactor *r)
+{
+    if (r->state != TW_STATE_STOPPING)
+        return false;
+    if (!r->shutdown_begun) {
+        r->shutdown_begun = true;
+        tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_BEFORE);
+    }
+    if (r->shutdown_holds > 0)
+        return false;
+    tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_DURING);
+    tw_pool_stop(&r->pool);
+    tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_AFTER);
+    return true;
+}
+
+int tw_reactor_run(tw_reactor *r)
+{
+    if (r->state == TW_STATE_STOPPED)
+        return TW_ENOTRESTARTABLE;
+    if (r->state != TW_STATE_IDLE || r->in_turn)
+        return TW_EALREADYRUNNING;
+    fire_startup(r);
+    int err = 0;
+    while (!shutdown_step(r)) {
+        int n = turn(r, -1);
+        if (n < 0 && n != -EINTR) {
+            err = n;
+            break;
+        }
+    }
+    r->state = TW_STATE_STOPPED;
+    return err;
+}
+
+int tw_call_when_running(tw_reactor *r, tw_fn fn, void *arg)
+{
+    if (!r || !fn)
+        return -EINVAL;
+    if (tw_reactor_running(r)) {
+        int err = fn(arg);
+        if (err < 0)
+            tw_report_callback_error(r, "call when running", err);
+        return 0;
+    }
+    long id = tw_reactor_add_trigger(r, TW_PHASE_AFTER, TW_EVENT_STARTUP, fn, arg);
+    return id < 0 ? (int)id : 0;
+}

@@ -1,0 +1,105 @@
+/* Opt-in signal handling: SIGINT and SIGTERM become an orderly stop, SIGPIPE is ignored.
+ * A handler can only write to a self-pipe; the reactor reads the signal number from it in its own
+ * thread and stops there. Signal dispositions are process-wide, so exactly one reactor may own them:
+ * this file holds the only process-wide state in twine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "reactor/internal.h"
+
+static const int stop_signals[] = {SIGINT, SIGTERM};
+#define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
+
+static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static tw_reactor *owner;
+static volatile sig_atomic_t signal_wfd = -1;
+static struct sigaction saved_stop[NSTOP], saved_pipe;
+
+static void on_signal(int signum)
+{
+    int saved_errno = errno;
+    unsigned char byte = (unsigned char)signum;
+    if (signal_wfd >= 0 && write(signal_wfd, &byte, 1) < 0) {
+        /* A full pipe already holds a pending stop. */
+    }
+    errno = saved_errno;
+}
+
+static int read_signals(tw_reactor *r, int fd, void *arg)
+{
+    (void)arg;
+    unsigned char sigs[64];
+    ssize_t n;
+    while ((n = read(fd, sigs, sizeof sigs)) > 0 || (n < 0 && errno == EINTR)) {
+        for (ssize_t i = 0; i < n; i++) {
+            if (!r->exit_signal)
+                r->exit_signal = sigs[i];
+            tw_reactor_log(r, TW_LOG_INFO, "received %s, shutting down",
+                           sigs[i] == SIGINT ? "SIGINT" : "SIGTERM");
+        }
+        if (n > 0 && r->state == TW_STATE_RUNNING)
+            tw_reactor_stop(r);
+    }
+    return 0;
+}
+
+static int open_self_pipe(int fds[2])
+{
+    if (pipe(fds) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+int tw_reactor_install_signal_handlers(tw_reactor *r)
+{
+    pthread_mutex_lock(&owner_lock);
+    int err = owner == r ? 0 : owner ? -EBUSY : 0;
+    int fds[2];
+    if (owner || err || (err = open_self_pipe(fds)) < 0)
+        goto out;
+    if ((err = tw_fds_add_internal_reader(r, fds[0], read_signals, NULL)) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        goto out;
+    }
+    r->signal_fd = fds[0];
+    signal_wfd = fds[1];
+    owner = r;
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NSTOP; i++)
+        sigaction(stop_signals[i], &sa, &saved_stop[i]);
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &saved_pipe);
+out:
+    pthread_mutex_unlock(&owner_lock);
+    return err;
+}
+
+void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
+{
+    pthread_mutex_lock(&owner_lock);
+    if (owner == r) {
+        for (size_t i = 0; i < NSTOP; i++)
+            sigaction(stop_signals[i], &saved_stop[i], NULL);
+        sigaction(SIGPIPE, &saved_pipe, NULL);
+        int wfd = signal_wfd;
+        signal_wfd = -1;
+        close(wfd);
+        tw_reactor_close_fd(r, r->signal_fd);
+        r->signal_fd = -1;
+        owner = NULL;
+    }
+    pthread_mutex_unlock(&owner_lock);
+}
+
+void tw_signals_release(tw_reactor *r) { tw_reactor_uninstall_signal_handlers(r); }
+
+int tw_reactor_exit_signal(const tw_reactor *r) { return r->exit_signal; }

@@ -1,0 +1,141 @@
+/* tw_call_from_thread: the one thread-safe entry point. Callers append to a mutex-guarded FIFO and
+ * wake the loop through an eventfd (a pipe where there is none) only when no wake-up is pending yet,
+ * so a storm of calls costs one write. The loop clears the pending flag, drains the fd, then takes
+ * the whole list at once: a call added after that is sure to write a new wake-up. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/eventfd.h>
+#endif
+
+#include "reactor/internal.h"
+
+struct tw_thread_call {
+    tw_fn fn;
+    void *arg;
+    tw_thread_call *next;
+};
+
+static int open_waker(tw_thread_calls *c)
+{
+#ifdef __linux__
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    c->wake_fd = c->wake_wfd = fd;
+#else
+    int fds[2];
+    if (pipe(fds) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    c->wake_fd = fds[0];
+    c->wake_wfd = fds[1];
+#endif
+    return 0;
+}
+
+static void wake(tw_thread_calls *c)
+{
+    uint64_t one = 1;
+    /* EAGAIN means the counter or pipe is already full: the loop is awake anyway. */
+    while (write(c->wake_wfd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+static void drain(int fd)
+{
+    char buf[256];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0 || (n < 0 && errno == EINTR))
+            continue;
+        return;
+    }
+}
+
+static void free_calls(tw_thread_call *call)
+{
+    while (call) {
+        tw_thread_call *next = call->next;
+        free(call);
+        call = next;
+    }
+}
+
+static int run_thread_calls(tw_reactor *r, int fd, void *arg)
+{
+    (void)arg;
+    tw_thread_calls *c = &r->calls;
+    atomic_store(&c->wake_pending, false);
+    drain(fd);
+    pthread_mutex_lock(&c->lock);
+    tw_thread_call *call = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->lock);
+    while (call) {
+        tw_thread_call *next = call->next;
+        int err = call->fn(call->arg);
+        if (err < 0)
+            tw_report_callback_error(r, "call from thread", err);
+        free(call);
+        call = next;
+    }
+    return 0;
+}
+
+int tw_thread_calls_init(tw_reactor *r)
+{
+    tw_thread_calls *c = &r->calls;
+    int err = open_waker(c);
+    if (err)
+        return err;
+    pthread_mutex_init(&c->lock, NULL);
+    atomic_init(&c->wake_pending, false);
+    return tw_fds_add_internal_reader(r, c->wake_fd, run_thread_calls, NULL);
+}
+
+void tw_thread_calls_free(tw_reactor *r)
+{
+    tw_thread_calls *c = &r->calls;
+    pthread_mutex_lock(&c->lock);
+    c->closed = true;
+    tw_thread_call *call = c->head;
+    c->head = c->tail = NULL;
+    pthread_mutex_unlock(&c->lock);
+    free_calls(call);
+    tw_reactor_close_fd(r, c->wake_fd);
+    if (c->wake_wfd != c->wake_fd)
+        close(c->wake_wfd);
+    pthread_mutex_destroy(&c->lock);
+}
+
+int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
+{
+    if (!r || !fn)
+        return -EINVAL;
+    tw_thread_call *call = malloc(sizeof *call);
+    if (!call)
+        return -ENOMEM;
+    *call = (tw_thread_call){fn, arg, NULL};
+    tw_thread_calls *c = &r->calls;
+    pthread_mutex_lock(&c->lock);
+    if (c->closed) {
+        pthread_mutex_unlock(&c->lock);
+        free(call);
+        return -ESHUTDOWN;
+    }
+    if (c->tail)
+        c->tail->next = call;
+    else
+        c->head = call;
+    c->tail = call;
+    pthread_mutex_unlock(&c->lock);
+    if (!atomic_exchange(&c->wake_pending, true))
+        wake(c);
+    return 0;
+}
