@@ -1,0 +1,211 @@
+/* Shared helpers for reactor tests: controllable clock, captured log, fd/thread counting and a
+ * loopback TCP pair. See reactor_test.h. */
+#include "reactor_test.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- controllable clock ------------------------------------------------------------------------ */
+
+static int64_t test_clock_read(void *ctx)
+{
+    return ((tw_test_clock *)ctx)->ns;
+}
+
+void tw_test_clock_install(tw_reactor *r, tw_test_clock *c)
+{
+    c->ns = TW_TEST_CLOCK_START_NS;
+    tw_reactor_set_clock(r, test_clock_read, c);
+}
+
+void tw_test_clock_advance(tw_test_clock *c, double seconds)
+{
+    c->ns += (int64_t)(seconds * 1e9 + 0.5);
+}
+
+/* ---- captured log -------------------------------------------------------------------------------- */
+
+static void test_log_append(tw_test_log *log, const char *s)
+{
+    size_t n = strlen(s);
+    size_t room = sizeof log->text - 1 - log->len;
+    if (n > room)
+        n = room;
+    memcpy(log->text + log->len, s, n);
+    log->len += n;
+    log->text[log->len] = '\0';
+}
+
+static void test_log_hook(void *ctx, tw_log_level level, const char *message)
+{
+    tw_test_log *log = ctx;
+    pthread_mutex_lock(&log->lock);
+    log->count++;
+    if (level >= TW_LOG_ERROR)
+        log->errors++;
+    log->last_level = level;
+    test_log_append(log, message);
+    test_log_append(log, "\n");
+    pthread_mutex_unlock(&log->lock);
+}
+
+void tw_test_log_install(tw_reactor *r, tw_test_log *log)
+{
+    memset(log, 0, sizeof *log);
+    pthread_mutex_init(&log->lock, NULL);
+    tw_reactor_set_logger(r, test_log_hook, log);
+}
+
+int tw_test_log_count(tw_test_log *log)
+{
+    pthread_mutex_lock(&log->lock);
+    int n = log->count;
+    pthread_mutex_unlock(&log->lock);
+    return n;
+}
+
+int tw_test_log_errors(tw_test_log *log)
+{
+    pthread_mutex_lock(&log->lock);
+    int n = log->errors;
+    pthread_mutex_unlock(&log->lock);
+    return n;
+}
+
+bool tw_test_log_contains(tw_test_log *log, const char *needle)
+{
+    pthread_mutex_lock(&log->lock);
+    bool found = strstr(log->text, needle) != NULL;
+    pthread_mutex_unlock(&log->lock);
+    return found;
+}
+
+void tw_test_log_destroy(tw_test_log *log)
+{
+    pthread_mutex_destroy(&log->lock);
+}
+
+/* ---- process resources --------------------------------------------------------------------------- */
+
+static int count_dir_entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+int tw_test_count_open_fds(void)
+{
+    int n = count_dir_entries("/proc/self/fd");
+    /* opendir() itself holds one fd while counting. */
+    return n < 0 ? -1 : n - 1;
+}
+
+int tw_test_count_threads(void)
+{
+    return count_dir_entries("/proc/self/task");
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tw_test_wait_threads_at_most(int want, double timeout_seconds)
+{
+    /* A joined thread may still be listed for a moment while the kernel finishes its exit. */
+    double deadline = monotonic_seconds() + timeout_seconds;
+    int n = tw_test_count_threads();
+    while (n > want && monotonic_seconds() < deadline) {
+        sched_yield();
+        n = tw_test_count_threads();
+    }
+    return n;
+}
+
+/* ---- sockets ------------------------------------------------------------------------------------- */
+
+void tw_test_set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static int listen_loopback(struct sockaddr_in *addr)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0)
+        return -errno;
+    socklen_t len = sizeof *addr;
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(l, (struct sockaddr *)addr, sizeof *addr) < 0 || listen(l, 1) < 0 ||
+        getsockname(l, (struct sockaddr *)addr, &len) < 0) {
+        int e = -errno;
+        close(l);
+        return e;
+    }
+    return l;
+}
+
+int tw_test_tcp_pair(int fds[2])
+{
+    struct sockaddr_in addr;
+    int l = listen_loopback(&addr);
+    if (l < 0)
+        return l;
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        int e = -errno;
+        if (c >= 0)
+            close(c);
+        close(l);
+        return e;
+    }
+    int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    int e = s < 0 ? -errno : 0;
+    close(l);
+    if (s < 0) {
+        close(c);
+        return e;
+    }
+    tw_test_set_nonblocking(c);
+    tw_test_set_nonblocking(s);
+    fds[0] = c;
+    fds[1] = s;
+    return 0;
+}
+
+bool tw_test_iterate_until(tw_reactor *r, const volatile bool *flag, double timeout_seconds)
+{
+    /* Each turn blocks until something happens, so this does not spin; the deadline only bounds a
+     * broken test. It reads the real clock, so it also works on a reactor with a test clock. */
+    double deadline = monotonic_seconds() + timeout_seconds;
+    while (!*flag) {
+        double left = deadline - monotonic_seconds();
+        if (left <= 0)
+            break;
+        if (tw_reactor_iterate(r, left < 0.5 ? left : 0.5) < 0)
+            break;
+    }
+    return *flag;
+}

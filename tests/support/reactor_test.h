@@ -1,0 +1,74 @@
+/* Shared helpers for tests that drive a reactor: a controllable clock (Twisted's task.Clock), a
+ * logger that captures what the reactor reports, and counters of open fds and live threads so a
+ * test can prove it leaked neither. Any test binary may use them. */
+#ifndef TWINE_TESTS_REACTOR_TEST_H
+#define TWINE_TESTS_REACTOR_TEST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <twine/reactor.h>
+
+/* ---- controllable clock ------------------------------------------------------------------------ */
+
+/* A clock that only moves when the test says so. Starts at a large arbitrary value so that code
+ * which wrongly assumes time starts at zero shows up. */
+#define TW_TEST_CLOCK_START_NS INT64_C(1000000000000)
+
+typedef struct {
+    int64_t ns;
+} tw_test_clock;
+
+/* Puts the reactor on the clock c, set to TW_TEST_CLOCK_START_NS. */
+void tw_test_clock_install(tw_reactor *r, tw_test_clock *c);
+/* Moves the clock forward; the reactor sees the new time on its next turn. */
+void tw_test_clock_advance(tw_test_clock *c, double seconds);
+
+/* ---- captured log -------------------------------------------------------------------------------- */
+
+#define TW_TEST_LOG_TEXT_MAX 8192
+
+/* Everything the reactor logged since install, concatenated one message per line. Thread-safe, since
+ * some messages may come from pool threads. */
+typedef struct {
+    pthread_mutex_t lock;
+    int count;                     /* messages of any level */
+    int errors;                    /* messages at TW_LOG_ERROR or above */
+    tw_log_level last_level;
+    char text[TW_TEST_LOG_TEXT_MAX];
+    size_t len;
+} tw_test_log;
+
+void tw_test_log_install(tw_reactor *r, tw_test_log *log);
+/* Copies of the counters, read under the lock. */
+int tw_test_log_count(tw_test_log *log);
+int tw_test_log_errors(tw_test_log *log);
+/* Does the captured text contain needle? */
+bool tw_test_log_contains(tw_test_log *log, const char *needle);
+void tw_test_log_destroy(tw_test_log *log);
+
+/* ---- process resources --------------------------------------------------------------------------- */
+
+/* Entries in /proc/self/fd and /proc/self/task, or -1 when /proc is not there. */
+int tw_test_count_open_fds(void);
+int tw_test_count_threads(void);
+
+/* Waits (without sleeping as synchronisation: it polls /proc, bounded by timeout) until the thread
+ * count drops to at most want; returns the last count. Threads that have been joined are already gone,
+ * so this only matters for threads that exit asynchronously. */
+int tw_test_wait_threads_at_most(int want, double timeout_seconds);
+
+/* ---- sockets ------------------------------------------------------------------------------------- */
+
+/* A connected loopback TCP pair (client, accepted server), both non-blocking. 0 or -errno. */
+int tw_test_tcp_pair(int fds[2]);
+/* Sets O_NONBLOCK on both ends. */
+void tw_test_set_nonblocking(int fd);
+
+/* Runs blocking turns until *flag is true or timeout_seconds of real time pass; returns *flag. For
+ * waiting on other threads, which wake the reactor through tw_call_from_thread. */
+bool tw_test_iterate_until(tw_reactor *r, const volatile bool *flag, double timeout_seconds);
+
+#endif
