@@ -6,6 +6,7 @@
 #include "error.h"
 #include "reactor.h"
 #include "failure.h"
+#include "deferred.h"
 #include "protocol.h"
 #include "transport.h"
 
