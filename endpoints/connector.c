@@ -1,0 +1,281 @@
+/* Outgoing TCP and UNIX connections by numeric address (Twisted's BaseClient / Connector): a
+ * non-blocking connect, completion on writability (SO_ERROR tells the real errno), a connect
+ * timeout, and stop_connecting. Success hands the socket to a stream transport. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "endpoints/net.h"
+
+struct tw_connector {
+    tw_net *net;
+    tw_factory *factory;
+    int fd;
+    int pending_error;            /* connect() failed at once: reported on a later turn */
+    bool done;                    /* resolved: client_connection_failed or connection_made ran */
+    tw_delayed_call *timeout_call;
+    tw_delayed_call *soon_call;   /* delivers pending_error */
+    struct sockaddr_storage dest;
+    socklen_t dest_len;
+    tw_connector *next, *prev;
+};
+
+static void unlink_connector(tw_connector *c)
+{
+    tw_net *net = c->net;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        net->connectors = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+static void cancel_call(tw_delayed_call **dc)
+{
+    if (*dc)
+        tw_delayed_call_cancel(*dc);
+    *dc = NULL;
+}
+
+/* Ends the attempt: timers off, out of the list. The fd is closed unless it was handed over. */
+static void finish(tw_connector *c, bool close_fd)
+{
+    c->done = true;
+    cancel_call(&c->timeout_call);
+    cancel_call(&c->soon_call);
+    unlink_connector(c);
+    if (close_fd && c->fd >= 0)
+        tw_sock_close(c->net->r, c->fd);
+    else if (c->fd >= 0)
+        tw_reactor_remove_writer(c->net->r, c->fd);
+    c->fd = -1;
+}
+
+static void release(tw_connector *c)
+{
+    tw_net *net = c->net;
+    tw_factory_do_stop(c->factory);
+    free(c);
+    tw_net_release(net);
+}
+
+/* Tells the factory (the connector is finished already) and frees the connector. */
+static void report_failure(tw_connector *c, tw_failure *reason)
+{
+    tw_factory *f = c->factory;
+    if (f->ops && f->ops->client_connection_failed)
+        f->ops->client_connection_failed(f, c, reason);
+    if (reason)
+        tw_failure_unref(reason);
+    release(c);
+}
+
+static void fail(tw_connector *c, tw_failure *reason)
+{
+    finish(c, true);
+    report_failure(c, reason);
+}
+
+static void fail_errno(tw_connector *c, int err)
+{
+    fail(c, tw_sock_failure(NULL, err, "connect"));
+}
+
+static void succeed(tw_connector *c)
+{
+    int fd = c->fd;
+    bool tcp = c->dest.ss_family != AF_UNIX;
+    finish(c, false);
+    tw_transport *t = tw_stream_new(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0));
+    tw_factory *f = c->factory;
+    tw_address peer;
+    tw_address_from_sockaddr(&peer, (const struct sockaddr *)&c->dest, c->dest_len);
+    int rc = t ? 0 : -ENOMEM;
+    if (t) {
+        t->proto.factory = f;
+        rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, &peer, &t->proto)
+                                               : -ECONNREFUSED;
+        t->proto.transport = t;
+        t->proto.factory = f;
+    }
+    if (rc < 0) {
+        if (t)
+            tw_stream_discard(t);
+        else
+            tw_sock_close(c->net->r, fd);
+        report_failure(c, tw_failure_new(TW_CONNECT_ERROR, rc, "build_protocol refused the connection: %s",
+                               tw_strerror(rc)));
+        return;
+    }
+    /* The transport now owns the fd and the factory use (it calls doStop when it closes). */
+    tw_net *net = c->net;
+    net->refs++;
+    free(c);
+    tw_net_release(net);
+    tw_stream_start(t);
+    tw_net_release(net);
+}
+
+static int on_writable(tw_reactor *r, int fd, void *arg)
+{
+    (void)r;
+    tw_connector *c = arg;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY || err == EINTR)
+        return 0;
+    if (err)
+        fail_errno(c, -err);
+    else
+        succeed(c);
+    return 0;
+}
+
+static int timeout_fired(void *arg)
+{
+    tw_connector *c = arg;
+    c->timeout_call = NULL;
+    fail(c, tw_failure_new(TW_TIMEOUT_ERROR, -ETIMEDOUT, "User timeout caused connection failure."));
+    return 0;
+}
+
+static int soon_fired(void *arg)
+{
+    tw_connector *c = arg;
+    c->soon_call = NULL;
+    fail_errno(c, c->pending_error);
+    return 0;
+}
+
+/* Starts the connect; errors that connect() reports at once wait for a later turn. */
+static int start(tw_connector *c, double timeout)
+{
+    tw_reactor *r = c->net->r;
+    int rc;
+    do
+        rc = connect(c->fd, (const struct sockaddr *)&c->dest, c->dest_len);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno != EINPROGRESS) {
+        c->pending_error = -errno;
+        c->soon_call = tw_call_later(r, 0, soon_fired, c);
+        return c->soon_call ? 0 : -ENOMEM;
+    }
+    rc = tw_reactor_add_writer(r, c->fd, on_writable, c);
+    if (rc < 0)
+        return rc;
+    if (timeout == 0)
+        timeout = TW_CONNECT_TIMEOUT_DEFAULT;
+    if (timeout > 0 && !(c->timeout_call = tw_call_later(r, timeout, timeout_fired, c)))
+        return -ENOMEM;
+    return 0;
+}
+
+tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, socklen_t len,
+                                  double timeout, tw_factory *factory, int *err)
+{
+    int rc = -EINVAL;
+    tw_connector *c = NULL;
+    tw_net *net = NULL;
+    if (!r || !sa || !factory || len > sizeof c->dest || len < sizeof(sa_family_t))
+        goto out;
+    rc = -EAFNOSUPPORT;
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 && sa->sa_family != AF_UNIX)
+        goto out;
+    if (!(net = tw_net_acquire(r, &rc)))
+        goto out;
+    rc = -ENOMEM;
+    if (!(c = calloc(1, sizeof *c)))
+        goto out;
+    c->net = net;
+    c->factory = factory;
+    memcpy(&c->dest, sa, len);
+    c->dest_len = len;
+    if ((c->fd = rc = tw_sock_stream(sa->sa_family)) < 0)
+        goto out;
+    if (sa->sa_family != AF_UNIX)
+        tw_sock_set_flag(c->fd, IPPROTO_TCP, TCP_NODELAY, true);
+    if ((rc = tw_factory_do_start(factory)) < 0)
+        goto out;
+    if ((rc = start(c, timeout)) < 0) {
+        tw_factory_do_stop(factory);
+        goto out;
+    }
+    c->next = net->connectors;
+    if (net->connectors)
+        net->connectors->prev = c;
+    net->connectors = c;
+    return c;
+out:
+    if (c) {
+        cancel_call(&c->timeout_call);
+        cancel_call(&c->soon_call);
+        if (c->fd >= 0)
+            tw_sock_close(r, c->fd);
+        free(c);
+    }
+    if (net)
+        tw_net_release(net);
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, double timeout,
+                             tw_factory *factory, int *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = tw_sock_parse_ip(AF_UNSPEC, host, port, &ss, &len);
+    if (rc < 0) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return tw_connect_sockaddr(r, (struct sockaddr *)&ss, len, timeout, factory, err);
+}
+
+tw_connector *tw_connect_unix(tw_reactor *r, const char *path, double timeout, tw_factory *factory,
+                              int *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = tw_sock_parse_unix(path, &ss, &len);
+    if (rc < 0) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return tw_connect_sockaddr(r, (struct sockaddr *)&ss, len, timeout, factory, err);
+}
+
+int tw_connector_stop_connecting(tw_connector *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->done)
+        return TW_EALREADYCALLED;
+    fail(c, tw_failure_new(TW_CONNECTING_CANCELLED_ERROR, -ECANCELED,
+                           "The connection attempt was cancelled."));
+    return 0;
+}
+
+int tw_connector_get_destination(const tw_connector *c, tw_address *out)
+{
+    if (!c || !out)
+        return -EINVAL;
+    return tw_address_from_sockaddr(out, (const struct sockaddr *)&c->dest, c->dest_len);
+}
+
+void tw_connector_fail_all(tw_net *net)
+{
+    while (net->connectors)
+        fail(net->connectors, tw_failure_new(TW_CONNECTION_LOST, 0,
+                                              "Connection to the other side was lost: reactor shutdown."));
+}

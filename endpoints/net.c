@@ -1,0 +1,147 @@
+/* The per-reactor network context: one read buffer shared by every connection of a reactor, the
+ * table of open transports (by fd), the lists of ports and connectors, and the "during shutdown"
+ * trigger that closes them all (Twisted's disconnectAll). Found by reactor through a small locked
+ * registry, consulted only when a port or an outgoing connection is created. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoints/net.h"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static tw_net *registry;
+
+static tw_net *registry_find_locked(tw_reactor *r)
+{
+    for (tw_net *n = registry; n; n = n->next_global)
+        if (n->r == r)
+            return n;
+    return NULL;
+}
+
+tw_net *tw_net_find(tw_reactor *r)
+{
+    pthread_mutex_lock(&registry_lock);
+    tw_net *n = registry_find_locked(r);
+    pthread_mutex_unlock(&registry_lock);
+    return n;
+}
+
+static void close_all_transports(tw_net *net)
+{
+    for (int fd = 0; fd < net->conns_cap; fd++) {
+        tw_transport *t = net->conns[fd];
+        if (t)
+            tw_stream_close_now(t, TW_CLOSE_LOST, 0, "reactor shutdown");
+    }
+}
+
+/* Reactor shutdown: stop listening, fail connects in progress, lose every connection. */
+static int net_on_shutdown(void *arg)
+{
+    tw_net *net = arg;
+    net->trigger_id = 0;
+    net->refs++; /* closing the last connection must not free the context under this loop */
+    tw_port_stop_all(net);
+    tw_connector_fail_all(net);
+    close_all_transports(net);
+    tw_net_release(net);
+    return 0;
+}
+
+static tw_net *net_create(tw_reactor *r, int *err)
+{
+    tw_net *net = calloc(1, sizeof *net);
+    if (net)
+        net->rbuf = malloc(TW_TRANSPORT_READ_BUFFER_SIZE);
+    if (!net || !net->rbuf) {
+        if (net)
+            free(net);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    net->r = r;
+    long id = tw_reactor_add_trigger(r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, net_on_shutdown, net);
+    if (id < 0) {
+        free(net->rbuf);
+        free(net);
+        *err = (int)id;
+        return NULL;
+    }
+    net->trigger_id = id;
+    return net;
+}
+
+tw_net *tw_net_acquire(tw_reactor *r, int *err)
+{
+    int dummy;
+    if (!err)
+        err = &dummy;
+    pthread_mutex_lock(&registry_lock);
+    tw_net *net = registry_find_locked(r);
+    if (!net) {
+        net = net_create(r, err);
+        if (net) {
+            net->next_global = registry;
+            registry = net;
+        }
+    }
+    if (net)
+        net->refs++;
+    pthread_mutex_unlock(&registry_lock);
+    return net;
+}
+
+void tw_net_release(tw_net *net)
+{
+    if (--net->refs > 0)
+        return;
+    pthread_mutex_lock(&registry_lock);
+    for (tw_net **p = &registry; *p; p = &(*p)->next_global) {
+        if (*p == net) {
+            *p = net->next_global;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (net->trigger_id > 0)
+        tw_reactor_remove_trigger(net->r, net->trigger_id);
+    free(net->conns);
+    free(net->rbuf);
+    free(net);
+}
+
+int tw_net_add_conn(tw_net *net, tw_transport *t, int fd)
+{
+    if (fd >= net->conns_cap) {
+        int cap = net->conns_cap ? net->conns_cap : 64;
+        while (cap <= fd)
+            cap *= 2;
+        tw_transport **c = realloc(net->conns, (size_t)cap * sizeof *c);
+        if (!c)
+            return -ENOMEM;
+        memset(c + net->conns_cap, 0, (size_t)(cap - net->conns_cap) * sizeof *c);
+        net->conns = c;
+        net->conns_cap = cap;
+    }
+    net->conns[fd] = t;
+    net->nconns++;
+    net->refs++;
+    return 0;
+}
+
+void tw_net_remove_conn(tw_net *net, int fd)
+{
+    if (fd < 0 || fd >= net->conns_cap || !net->conns[fd])
+        return;
+    net->conns[fd] = NULL;
+    net->nconns--;
+    tw_net_release(net);
+}
+
+size_t tw_transport_count(tw_reactor *r)
+{
+    tw_net *net = r ? tw_net_find(r) : NULL;
+    return net ? net->nconns : 0;
+}

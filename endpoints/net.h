@@ -1,0 +1,137 @@
+/* Private interface of the socket layer (endpoints/): the per-reactor network context that every
+ * transport, port and connector of one reactor shares (the one read buffer, the open connections,
+ * the shutdown trigger), and the calls the files of endpoints/ make into each other. */
+#ifndef TWINE_ENDPOINTS_NET_H
+#define TWINE_ENDPOINTS_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "twine/transport.h"
+
+/* ---- the per-reactor context (net.c) ----------------------------------------------------------- */
+typedef struct tw_net {
+    tw_reactor *r;
+    char *rbuf;               /* TW_TRANSPORT_READ_BUFFER_SIZE bytes, shared by every connection */
+    tw_transport **conns;     /* open transports, indexed by fd */
+    int conns_cap;
+    size_t nconns;
+    tw_port *ports;           /* listening ports (list through tw_port.next) */
+    tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
+    unsigned refs;            /* transports + ports + connectors + callers inside the context */
+    long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
+    struct tw_net *next_global;
+} tw_net;
+
+/* The context of r, created on first use (holds one reference): NULL and *err on failure. */
+tw_net *tw_net_acquire(tw_reactor *r, int *err);
+/* The context of r if there is one (no reference taken). */
+tw_net *tw_net_find(tw_reactor *r);
+/* Drops a reference; the last one frees the context and removes its shutdown trigger. */
+void tw_net_release(tw_net *net);
+int tw_net_add_conn(tw_net *net, tw_transport *t, int fd);
+void tw_net_remove_conn(tw_net *net, int fd);
+
+/* ---- sockets (socket.c) ------------------------------------------------------------------------ */
+/* A non-blocking, close-on-exec stream socket, or a negative errno. */
+int tw_sock_stream(int family);
+/* Numeric host and port into a sockaddr of the given family (AF_INET or AF_INET6; AF_UNSPEC takes
+ * either). -EINVAL for a host that is not a numeric address of that family. */
+int tw_sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
+                     socklen_t *len);
+/* -ENAMETOOLONG when path does not fit, -EINVAL for an empty path. */
+int tw_sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len);
+int tw_sock_set_flag(int fd, int level, int option, bool on);
+/* Closes an fd through the reactor, keeping errno intact for the caller's report. */
+void tw_sock_close(tw_reactor *r, int fd);
+/* A failure of the given type (NULL: Twisted's name for the errno, as tw_failure_from_errno) for a
+ * negative code, with context ("connect", "read", ...). NULL only when out of memory. */
+tw_failure *tw_sock_failure(const char *type, int code, const char *context);
+
+/* ---- stream transports (stream.c, stream_write.c) --------------------------------------------- */
+enum {
+    TW_T_TCP = 1u << 0,            /* TCP socket (not UNIX) */
+    TW_T_CLIENT = 1u << 1,         /* made by a connector: doStop the factory at close */
+    TW_T_CONNECTED = 1u << 2,      /* connection_made has been called */
+    TW_T_DISCONNECTING = 1u << 3,  /* lose_connection: close once the buffer is flushed */
+    TW_T_READ_CLOSED = 1u << 4,    /* the peer's EOF reached a half-closeable protocol */
+    TW_T_WRITE_CLOSING = 1u << 5,  /* lose_write_connection: shut the write side once flushed */
+    TW_T_WRITE_SHUT = 1u << 6,     /* shutdown(SHUT_WR) done */
+    TW_T_PAUSED_USER = 1u << 7,    /* pause_producing */
+    TW_T_PAUSED_FULL = 1u << 8,    /* own write buffer above the high mark, no producer */
+    TW_T_READING = 1u << 9,        /* reader registered with the reactor */
+    TW_T_WRITING = 1u << 10,       /* writer registered with the reactor */
+    TW_T_IN_DISPATCH = 1u << 11,   /* a reactor callback of this transport is running */
+    TW_T_CLOSE_PENDING = 1u << 12, /* close decided; finishes when the dispatch ends */
+    TW_T_ABORTING = 1u << 13,      /* abort_connection: close on a later turn */
+    TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
+    TW_T_NODELAY_SET = 1u << 15,   /* TCP_NODELAY known to be on already (inherited) */
+};
+
+/* Why a transport closes: the failure type connection_lost gets. */
+typedef enum {
+    TW_CLOSE_DONE = 1,
+    TW_CLOSE_LOST,
+    TW_CLOSE_ABORTED,
+    TW_CLOSE_ERROR, /* a protocol op returned an error, or too much input was left unconsumed */
+} tw_close_kind;
+
+typedef struct tw_wchunk tw_wchunk;
+
+/* Everything a connection needs only sometimes; allocated on demand and freed when back to idle,
+ * so an idle connection is just struct tw_transport. */
+typedef struct tw_stream_ext {
+    tw_wchunk *head, *tail;
+    size_t queued;
+    size_t high_water, low_water;
+    char *unconsumed;
+    size_t unconsumed_len, unconsumed_cap;
+    tw_producer producer;
+    bool has_producer, streaming, producer_paused;
+    tw_close_kind close_kind;
+    int close_code;
+    const char *close_context;
+    tw_delayed_call *close_call;
+} tw_stream_ext;
+
+struct tw_transport {
+    tw_protocol proto; /* first: the protocol's address is the transport's */
+    tw_net *net;
+    tw_stream_ext *ext;
+    int fd;
+    uint32_t flags;
+};
+
+/* A transport for a connected socket (not yet started); NULL on ENOMEM (fd untouched). */
+tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags);
+/* Frees a transport that was never started, closing its fd. */
+void tw_stream_discard(tw_transport *t);
+/* Registers the transport, starts reading and calls connection_made. 0 or a negative errno (then
+ * the transport has been discarded and the protocol destroyed). */
+int tw_stream_start(tw_transport *t);
+/* Closes now and delivers connection_lost (shutdown, and the end of a dispatch). */
+void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
+/* Asks for a close: finished at the end of the current dispatch, or on a later turn. */
+void tw_stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
+tw_stream_ext *tw_stream_ext_get(tw_transport *t);
+void tw_stream_ext_maybe_free(tw_transport *t);
+/* Adds or removes the reader to match the flags. */
+void tw_stream_update_reading(tw_transport *t);
+void tw_stream_dispatch_begin(tw_transport *t);
+void tw_stream_dispatch_end(tw_transport *t);
+
+/* Write side (stream_write.c). */
+int tw_stream_on_writable(tw_reactor *r, int fd, void *arg);
+/* Drops the write queue, releasing lent buffers. */
+void tw_stream_drop_queue(tw_transport *t);
+/* Called when the queue has just become empty: producers, pending close, pending half-close. */
+void tw_stream_drained(tw_transport *t);
+
+/* ---- ports and connectors (port.c, connector.c) ------------------------------------------------ */
+/* Stops every port and fails every connection in progress (reactor shutdown). */
+void tw_port_stop_all(tw_net *net);
+void tw_connector_fail_all(tw_net *net);
+
+#endif

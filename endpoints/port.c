@@ -1,0 +1,424 @@
+/* Listening ports (Twisted's tcp.Port and unix.Port): TCP4, TCP6 and UNIX listening sockets, the
+ * adaptive multi-accept loop, and recovery from running out of file descriptors (a reserved spare
+ * fd sheds the pending connections; if that is not enough the port pauses on a timer, never spins). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "endpoints/net.h"
+
+struct tw_port {
+    tw_net *net;
+    tw_factory *factory;
+    int fd;
+    int reserve_fd;          /* spare fd given up to accept-and-close when out of fds; -1 if none */
+    tw_address_type type;
+    unsigned number_accepts; /* Twisted's adaptive numberAccepts */
+    unsigned max_accepts;
+    uint64_t accepted, shed;
+    tw_delayed_call *resume_call;
+    bool in_accept, stop_requested, nodelay_probed, nodelay_inherited;
+    char *unix_path;
+    tw_port *next, *prev;
+};
+
+static int port_on_readable(tw_reactor *r, int fd, void *arg);
+
+static void reserve_spare(tw_port *port)
+{
+    if (port->reserve_fd < 0)
+        port->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* ---- accepting ---------------------------------------------------------------------------------- */
+
+/* TCP_NODELAY is inherited from the listening socket on some kernels: probe the first accepted
+ * socket once, and skip the per-connection setsockopt when it is. */
+static void accepted_nodelay(tw_port *port, tw_transport *t)
+{
+    if (!port->nodelay_probed) {
+        int v = 0;
+        socklen_t len = sizeof v;
+        port->nodelay_probed = true;
+        port->nodelay_inherited =
+            getsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
+    }
+    if (!port->nodelay_inherited)
+        tw_sock_set_flag(t->fd, IPPROTO_TCP, TCP_NODELAY, true);
+}
+
+static void start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss, socklen_t len)
+{
+    uint32_t flags = port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP;
+    tw_transport *t = tw_stream_new(port->net, fd, flags);
+    if (!t) {
+        tw_sock_close(port->net->r, fd);
+        return;
+    }
+    tw_address peer;
+    if (tw_address_from_sockaddr(&peer, (const struct sockaddr *)ss, len) < 0) {
+        memset(&peer, 0, sizeof peer);
+        peer.type = port->type;
+    }
+    tw_factory *f = port->factory;
+    t->proto.factory = f;
+    int rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, &peer, &t->proto)
+                                               : -ECONNREFUSED;
+    t->proto.transport = t;
+    t->proto.factory = f;
+    if (rc < 0) { /* refused: close at once, as Twisted does when buildProtocol returns None */
+        tw_stream_discard(t);
+        return;
+    }
+    if (flags & TW_T_TCP)
+        accepted_nodelay(port, t);
+    tw_stream_start(t);
+}
+
+static void resume_listening(tw_port *port)
+{
+    reserve_spare(port);
+    tw_reactor_add_reader(port->net->r, port->fd, port_on_readable, port);
+}
+
+static int resume_fired(void *arg)
+{
+    tw_port *port = arg;
+    port->resume_call = NULL;
+    resume_listening(port);
+    return 0;
+}
+
+/* Still out of descriptors after shedding: stop watching the socket for a while so a
+ * level-triggered listener cannot spin, and try again on a timer (nginx's way). */
+static void pause_listening(tw_port *port, int err)
+{
+    tw_reactor_log(port->net->r, TW_LOG_WARN,
+                   "accept: %s; not accepting for %g s", tw_strerror(err), TW_PORT_EMFILE_PAUSE);
+    tw_reactor_remove_reader(port->net->r, port->fd);
+    if (!port->resume_call)
+        port->resume_call = tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port);
+    if (!port->resume_call) /* cannot schedule: better to retry on the next turn than to stall */
+        resume_listening(port);
+}
+
+/* EMFILE/ENFILE: give up the spare fd, accept-and-close what is pending (shedding load rather
+ * than leaving it in the backlog to wake us forever), then take the spare again. */
+static void shed_load(tw_port *port, int err)
+{
+    if (port->reserve_fd < 0) {
+        pause_listening(port, err);
+        return;
+    }
+    close(port->reserve_fd); /* never registered with the reactor: it only holds a slot */
+    port->reserve_fd = -1;
+    unsigned shed = 0;
+    int last = 0;
+    while (shed < TW_PORT_ACCEPTS_MAX) {
+        int fd = accept4(port->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            last = errno;
+            if (last == EINTR || last == ECONNABORTED)
+                continue;
+            break;
+        }
+        close(fd);
+        shed++;
+    }
+    port->shed += shed;
+    reserve_spare(port);
+    tw_reactor_log(port->net->r, TW_LOG_WARN, "accept: %s; closed %u pending connection%s",
+                   tw_strerror(err), shed, shed == 1 ? "" : "s");
+    if (port->reserve_fd < 0 || last == EMFILE || last == ENFILE)
+        pause_listening(port, err);
+}
+
+/* Accept errors: true to keep accepting in this round. */
+static bool accept_error(tw_port *port, int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED: /* the peer gave up while in the backlog */
+    case EPROTO:
+    case EPERM:        /* a firewall said no */
+        return true;
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return false;
+    case EMFILE:
+    case ENFILE:
+        shed_load(port, -err);
+        return false;
+    default:
+        tw_reactor_log(port->net->r, TW_LOG_ERROR, "Could not accept new connection: %s",
+                       tw_strerror(-err));
+        return false;
+    }
+}
+
+static void port_free(tw_port *port);
+
+static int port_on_readable(tw_reactor *r, int fd, void *arg)
+{
+    (void)r;
+    tw_port *port = arg;
+    unsigned n = 0, tries = 0;
+    port->in_accept = true;
+    while (n < port->number_accepts && tries++ < 2 * port->number_accepts && !port->stop_requested) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (accept_error(port, errno))
+                continue;
+            break;
+        }
+        n++;
+        port->accepted++;
+        start_connection(port, c, &ss, len);
+    }
+    if (n == port->number_accepts)
+        port->number_accepts += 20;
+    else
+        port->number_accepts = n > 0 ? n : 1;
+    if (port->number_accepts > port->max_accepts)
+        port->number_accepts = port->max_accepts;
+    port->in_accept = false;
+    if (port->stop_requested)
+        port_free(port);
+    return 0;
+}
+
+/* ---- listening ---------------------------------------------------------------------------------- */
+
+/* A UNIX socket file nobody listens on is stale: connecting to it is refused. */
+static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return -EADDRINUSE;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return -errno;
+    int rc = connect(probe, (const struct sockaddr *)ss, len);
+    int err = errno;
+    close(probe);
+    if (rc == 0 || err == EAGAIN)
+        return -EADDRINUSE; /* someone is listening (EAGAIN: with a full backlog) */
+    if (err == ECONNREFUSED && unlink(path) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
+                           int family)
+{
+    if (family != AF_UNIX && tw_sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true) < 0)
+        return -errno;
+    if (family == AF_INET6 && tw_sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true) < 0)
+        return -errno;
+    if (family != AF_UNIX)
+        tw_sock_set_flag(fd, IPPROTO_TCP, TCP_NODELAY, true); /* inherited by accepted sockets */
+    if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+        return -errno;
+    if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0)
+        return -errno;
+    return 0;
+}
+
+static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, socklen_t len,
+                          int backlog, tw_factory *factory, const char *unix_path, int *err)
+{
+    int family = ss->ss_family, rc = 0;
+    tw_net *net = tw_net_acquire(r, &rc);
+    if (!net)
+        goto fail;
+    tw_port *port = calloc(1, sizeof *port);
+    if (!port || (unix_path && !(port->unix_path = strdup(unix_path)))) {
+        rc = -ENOMEM;
+        goto fail_port;
+    }
+    port->fd = -1;
+    if (unix_path && (rc = clear_stale_unix(ss, len, unix_path)) < 0)
+        goto fail_port;
+    if ((port->fd = rc = tw_sock_stream(family)) < 0)
+        goto fail_port;
+    if ((rc = bind_and_listen(port->fd, ss, len, backlog, family)) < 0)
+        goto fail_port;
+    if ((rc = tw_reactor_add_reader(r, port->fd, port_on_readable, port)) < 0)
+        goto fail_unlink;
+    if ((rc = tw_factory_do_start(factory)) < 0)
+        goto fail_unlink;
+    port->net = net;
+    port->factory = factory;
+    port->type = family == AF_INET ? TW_ADDRESS_TCP4 : family == AF_INET6 ? TW_ADDRESS_TCP6
+                                                                        : TW_ADDRESS_UNIX;
+    port->number_accepts = TW_PORT_ACCEPTS_INITIAL;
+    port->max_accepts = TW_PORT_ACCEPTS_MAX;
+    port->reserve_fd = -1;
+    reserve_spare(port);
+    port->next = net->ports;
+    if (net->ports)
+        net->ports->prev = port;
+    net->ports = port;
+    return port;
+fail_unlink:
+    if (unix_path)
+        unlink(unix_path);
+fail_port:
+    if (port && port->fd >= 0)
+        tw_sock_close(r, port->fd);
+    if (port)
+        free(port->unix_path);
+    free(port);
+    tw_net_release(net);
+fail:
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+static bool listen_args_ok(tw_reactor *r, tw_factory *factory, int *err)
+{
+    if (r && factory)
+        return true;
+    if (err)
+        *err = -EINVAL;
+    return false;
+}
+
+static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *interface,
+                          int backlog, tw_factory *factory, int *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!listen_args_ok(r, factory, err))
+        return NULL;
+    if (!interface)
+        interface = family == AF_INET ? "0.0.0.0" : "::";
+    int rc = tw_sock_parse_ip(family, interface, port, &ss, &len);
+    if (rc < 0) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return listen_on(r, &ss, len, backlog, factory, NULL, err);
+}
+
+tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
+                       tw_factory *factory, int *err)
+{
+    return listen_ip(r, AF_INET, port, interface, backlog, factory, err);
+}
+
+tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
+                        tw_factory *factory, int *err)
+{
+    return listen_ip(r, AF_INET6, port, interface, backlog, factory, err);
+}
+
+tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
+                        int *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (!listen_args_ok(r, factory, err))
+        return NULL;
+    int rc = tw_sock_parse_unix(path, &ss, &len);
+    if (rc < 0) {
+        if (err)
+            *err = rc;
+        return NULL;
+    }
+    return listen_on(r, &ss, len, backlog, factory, path, err);
+}
+
+/* ---- stopping ----------------------------------------------------------------------------------- */
+
+static void port_free(tw_port *port)
+{
+    tw_net *net = port->net;
+    if (port->prev)
+        port->prev->next = port->next;
+    else
+        net->ports = port->next;
+    if (port->next)
+        port->next->prev = port->prev;
+    free(port->unix_path);
+    free(port);
+    tw_net_release(net);
+}
+
+int tw_port_stop_listening(tw_port *port)
+{
+    if (!port)
+        return -EINVAL;
+    if (port->stop_requested)
+        return 0;
+    port->stop_requested = true;
+    if (port->resume_call)
+        tw_delayed_call_cancel(port->resume_call);
+    port->resume_call = NULL;
+    tw_sock_close(port->net->r, port->fd);
+    if (port->reserve_fd >= 0)
+        close(port->reserve_fd);
+    if (port->unix_path)
+        unlink(port->unix_path);
+    tw_factory_do_stop(port->factory);
+    if (!port->in_accept)
+        port_free(port);
+    return 0;
+}
+
+void tw_port_stop_all(tw_net *net)
+{
+    tw_port *next;
+    for (tw_port *p = net->ports; p; p = next) {
+        next = p->next;
+        tw_port_stop_listening(p);
+    }
+}
+
+int tw_port_get_host(const tw_port *port, tw_address *out)
+{
+    if (!port || !out)
+        return -EINVAL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(port->fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    int rc = tw_address_from_sockaddr(out, (struct sockaddr *)&ss, len);
+    if (rc == 0 && port->unix_path && !out->path[0])
+        strncpy(out->path, port->unix_path, sizeof out->path - 1);
+    return rc;
+}
+
+uint64_t tw_port_accepted(const tw_port *port)
+{
+    return port ? port->accepted : 0;
+}
+
+uint64_t tw_port_shed(const tw_port *port)
+{
+    return port ? port->shed : 0;
+}
+
+int tw_port_set_max_accepts(tw_port *port, unsigned max)
+{
+    if (!port || max == 0)
+        return -EINVAL;
+    port->max_accepts = max;
+    if (port->number_accepts > max)
+        port->number_accepts = max;
+    return 0;
+}

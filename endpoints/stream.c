@@ -1,0 +1,587 @@
+/* Stream transports (TCP and UNIX connections): start, reading into the reactor-wide buffer with the
+ * consumed-bytes rule, pausing, and closing with the right reason exactly once. Writing, the write
+ * queue and producers registered with a transport are in stream_write.c. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "endpoints/net.h"
+
+static int stream_on_readable(tw_reactor *r, int fd, void *arg);
+static void fail_in_op(tw_transport *t, int rc, const char *op);
+
+tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags)
+{
+    tw_transport *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->net = net;
+    t->fd = fd;
+    t->flags = flags;
+    t->proto.transport = t;
+    return t;
+}
+
+void tw_stream_discard(tw_transport *t)
+{
+    tw_sock_close(t->net->r, t->fd);
+    free(t->ext);
+    free(t);
+}
+
+tw_stream_ext *tw_stream_ext_get(tw_transport *t)
+{
+    if (t->ext)
+        return t->ext;
+    tw_stream_ext *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->high_water = TW_TRANSPORT_HIGH_WATER_DEFAULT;
+    e->low_water = TW_TRANSPORT_LOW_WATER_DEFAULT;
+    t->ext = e;
+    return e;
+}
+
+/* An idle connection keeps no extension: free it once nothing in it differs from the defaults. */
+void tw_stream_ext_maybe_free(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    if (!e || e->head || e->unconsumed || e->has_producer || e->close_kind || e->close_call ||
+        e->high_water != TW_TRANSPORT_HIGH_WATER_DEFAULT ||
+        e->low_water != TW_TRANSPORT_LOW_WATER_DEFAULT)
+        return;
+    free(e);
+    t->ext = NULL;
+}
+
+static bool stream_wants_reading(const tw_transport *t)
+{
+    const uint32_t stop = TW_T_DISCONNECTING | TW_T_READ_CLOSED | TW_T_PAUSED_USER |
+                          TW_T_PAUSED_FULL | TW_T_CLOSE_PENDING | TW_T_ABORTING | TW_T_CLOSED;
+    return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
+}
+
+void tw_stream_update_reading(tw_transport *t)
+{
+    bool want = stream_wants_reading(t);
+    if (want == !!(t->flags & TW_T_READING))
+        return;
+    if (want && tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t) == 0)
+        t->flags |= TW_T_READING;
+    else if (!want) {
+        tw_reactor_remove_reader(t->net->r, t->fd);
+        t->flags &= ~(uint32_t)TW_T_READING;
+    }
+}
+
+/* ---- closing ------------------------------------------------------------------------------------ */
+
+static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
+{
+    tw_stream_ext *e = t->ext;
+    int code = e ? e->close_code : 0;
+    const char *context = e && e->close_context ? e->close_context : "connection";
+    switch (kind) {
+    case TW_CLOSE_DONE:
+        return tw_failure_new(TW_CONNECTION_DONE, 0, "Connection was closed cleanly.");
+    case TW_CLOSE_ABORTED:
+        return tw_failure_new(TW_CONNECTION_ABORTED, -ECONNABORTED, "Connection was aborted locally.");
+    case TW_CLOSE_LOST:
+        if (code)
+            return tw_sock_failure(TW_CONNECTION_LOST, code, context);
+        return tw_failure_new(TW_CONNECTION_LOST, 0, "Connection to the other side was lost: %s.",
+                              context);
+    case TW_CLOSE_ERROR:
+    default:
+        if (code == -EMSGSIZE && strcmp(context, "unconsumed input") == 0)
+            return tw_failure_new(TW_VALUE_ERROR, code, "more than %u bytes left unconsumed",
+                                  (unsigned)TW_TRANSPORT_UNCONSUMED_MAX);
+        return tw_sock_failure(NULL, code ? code : TW_ECALLBACK, context);
+    }
+}
+
+static void stop_producer(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    if (!e || !e->has_producer)
+        return;
+    tw_producer p = e->producer;
+    e->has_producer = false;
+    if (p.ops && p.ops->stop_producing) {
+        int rc = p.ops->stop_producing(p.self);
+        if (rc < 0)
+            tw_reactor_log(t->net->r, TW_LOG_ERROR, "stop_producing failed: %s", tw_strerror(rc));
+    }
+}
+
+static void deliver_connection_lost(tw_transport *t, tw_close_kind kind)
+{
+    tw_protocol *p = &t->proto;
+    if ((t->flags & TW_T_CONNECTED) && p->ops && p->ops->connection_lost) {
+        tw_failure *reason = close_reason(t, kind);
+        p->ops->connection_lost(p, reason);
+        if (reason)
+            tw_failure_unref(reason);
+    }
+    if (p->ops && p->ops->destroy)
+        p->ops->destroy(p);
+}
+
+void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
+{
+    if (t->flags & TW_T_CLOSED)
+        return;
+    t->flags |= TW_T_CLOSED;
+    tw_stream_ext *e = t->ext;
+    if (e && !e->close_kind) {
+        e->close_code = code;
+        e->close_context = context;
+    }
+    if (e && e->close_call) {
+        tw_delayed_call_cancel(e->close_call);
+        e->close_call = NULL;
+    }
+    tw_net *net = t->net;
+    net->refs++; /* removing the last connection must not free the context during this close */
+    tw_net_remove_conn(net, t->fd);
+    tw_sock_close(net->r, t->fd);
+    tw_stream_drop_queue(t);
+    stop_producer(t);
+    if (!t->ext && code) { /* keep the errno for the reason even when nothing else needed ext */
+        e = tw_stream_ext_get(t);
+        if (e) {
+            e->close_code = code;
+            e->close_context = context;
+        }
+    }
+    deliver_connection_lost(t, kind);
+    if (t->flags & TW_T_CLIENT)
+        tw_factory_do_stop(t->proto.factory);
+    if (t->ext)
+        free(t->ext->unconsumed);
+    free(t->ext);
+    free(t);
+    tw_net_release(net);
+}
+
+/* Records why the transport will close; an abort overrides any earlier reason. */
+static bool record_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
+{
+    tw_stream_ext *e = tw_stream_ext_get(t);
+    if (!e)
+        return false;
+    if (!e->close_kind || kind == TW_CLOSE_ABORTED) {
+        e->close_kind = kind;
+        e->close_code = code;
+        e->close_context = context;
+    }
+    return true;
+}
+
+static void close_pending(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    tw_close_kind kind = e && e->close_kind ? e->close_kind : TW_CLOSE_LOST;
+    tw_stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
+}
+
+/* The 0-delay call that finishes, on a later turn, what was asked from outside a dispatch. */
+static int kick_fired(void *arg)
+{
+    tw_transport *t = arg;
+    t->ext->close_call = NULL;
+    if (t->flags & TW_T_ABORTING) {
+        close_pending(t);
+        return 0;
+    }
+    tw_stream_dispatch_begin(t);
+    tw_stream_dispatch_end(t);
+    return 0;
+}
+
+/* Schedules kick_fired; false when that is impossible (out of memory). */
+static bool kick(tw_transport *t)
+{
+    tw_stream_ext *e = tw_stream_ext_get(t);
+    if (!e)
+        return false;
+    if (!e->close_call)
+        e->close_call = tw_call_later(t->net->r, 0, kick_fired, t);
+    return e->close_call != NULL;
+}
+
+void tw_stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
+{
+    if (t->flags & TW_T_CLOSED)
+        return;
+    bool recorded = record_close(t, kind, code, context);
+    t->flags |= TW_T_CLOSE_PENDING;
+    tw_stream_update_reading(t);
+    bool later = kind == TW_CLOSE_ABORTED || !(t->flags & TW_T_IN_DISPATCH);
+    if (later && (!recorded || !kick(t)) && !(t->flags & TW_T_IN_DISPATCH))
+        tw_stream_close_now(t, kind, code, context); /* out of memory: no later turn possible */
+}
+
+void tw_stream_dispatch_begin(tw_transport *t)
+{
+    t->flags |= TW_T_IN_DISPATCH;
+}
+
+static void shut_write_side(tw_transport *t)
+{
+    t->flags |= TW_T_WRITE_SHUT;
+    shutdown(t->fd, SHUT_WR); /* errors ignored, as Twisted: the peer may be gone already */
+    tw_protocol *p = &t->proto;
+    if (!p->ops || !p->ops->write_connection_lost)
+        return;
+    tw_stream_dispatch_begin(t);
+    int rc = p->ops->write_connection_lost(p);
+    if (rc < 0 && !(t->flags & TW_T_CLOSED))
+        fail_in_op(t, rc, "write_connection_lost");
+    tw_stream_dispatch_end(t);
+}
+
+/* The end of a callback of this transport: what was decided inside it happens now (aborts wait for
+ * their own later turn): a close, or the close or half-close waiting for an empty write queue. */
+void tw_stream_dispatch_end(tw_transport *t)
+{
+    t->flags &= ~(uint32_t)TW_T_IN_DISPATCH;
+    if (t->flags & (TW_T_ABORTING | TW_T_CLOSED))
+        return;
+    if (t->flags & TW_T_CLOSE_PENDING) {
+        close_pending(t);
+        return;
+    }
+    if (t->ext && t->ext->head)
+        return;
+    if (t->flags & TW_T_DISCONNECTING)
+        tw_stream_close_now(t, TW_CLOSE_DONE, 0, NULL);
+    else if ((t->flags & TW_T_WRITE_CLOSING) && !(t->flags & TW_T_WRITE_SHUT))
+        shut_write_side(t);
+    else
+        tw_stream_ext_maybe_free(t);
+}
+
+/* lose_connection and lose_write_connection from outside a dispatch: finish on a later turn (the
+ * writer does it when data is queued). */
+static void settle_later(tw_transport *t)
+{
+    if ((t->flags & TW_T_IN_DISPATCH) || (t->ext && t->ext->head))
+        return;
+    if (!kick(t))
+        tw_stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
+}
+
+void tw_transport_lose_connection(tw_transport *t)
+{
+    if (!t || (t->flags & (TW_T_CLOSED | TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
+        return;
+    t->flags |= TW_T_DISCONNECTING;
+    tw_stream_update_reading(t);
+    settle_later(t);
+}
+
+void tw_transport_lose_write_connection(tw_transport *t)
+{
+    if (!t || (t->flags & (TW_T_CLOSED | TW_T_WRITE_CLOSING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
+        return;
+    t->flags |= TW_T_WRITE_CLOSING;
+    settle_later(t);
+}
+
+void tw_transport_abort_connection(tw_transport *t)
+{
+    if (!t || (t->flags & (TW_T_CLOSED | TW_T_ABORTING)))
+        return;
+    t->flags |= TW_T_ABORTING;
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (t->flags & TW_T_WRITING) {
+        tw_reactor_remove_writer(t->net->r, t->fd);
+        t->flags &= ~(uint32_t)TW_T_WRITING;
+    }
+    tw_stream_drop_queue(t);
+    tw_stream_request_close(t, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
+}
+
+void tw_transport_stop_producing(tw_transport *t)
+{
+    tw_transport_lose_connection(t);
+}
+
+/* ---- reading ------------------------------------------------------------------------------------ */
+
+/* Keeps what the protocol left unconsumed, to present it again in front of the next bytes. */
+static int keep_unconsumed(tw_transport *t, const char *rest, size_t n)
+{
+    tw_stream_ext *e = t->ext;
+    if (n == 0) {
+        if (e && e->unconsumed) {
+            free(e->unconsumed);
+            e->unconsumed = NULL;
+            e->unconsumed_len = e->unconsumed_cap = 0;
+        }
+        return 0;
+    }
+    if (n > TW_TRANSPORT_UNCONSUMED_MAX)
+        return -EMSGSIZE;
+    e = tw_stream_ext_get(t);
+    if (!e)
+        return -ENOMEM;
+    if (rest == e->unconsumed) { /* still at the front of its own buffer */
+        e->unconsumed_len = n;
+        return 0;
+    }
+    if (n > e->unconsumed_cap) {
+        char *b = realloc(e->unconsumed, n);
+        if (!b)
+            return -ENOMEM;
+        e->unconsumed = b;
+        e->unconsumed_cap = n;
+    }
+    memmove(e->unconsumed, rest, n);
+    e->unconsumed_len = n;
+    return 0;
+}
+
+static void fail_in_op(tw_transport *t, int rc, const char *op)
+{
+    tw_reactor_log(t->net->r, TW_LOG_ERROR, "%s failed: %s; closing the connection", op,
+                   tw_strerror(rc));
+    tw_stream_request_close(t, TW_CLOSE_ERROR, rc, op);
+}
+
+static void deliver(tw_transport *t, const char *data, size_t len)
+{
+    tw_protocol *p = &t->proto;
+    ssize_t used = (ssize_t)len;
+    if (p->ops && p->ops->data_received)
+        used = p->ops->data_received(p, data, len);
+    if (t->flags & TW_T_CLOSED)
+        return;
+    if (used < 0) {
+        fail_in_op(t, (int)used, "data_received");
+        return;
+    }
+    if ((size_t)used > len)
+        used = (ssize_t)len;
+    int rc = keep_unconsumed(t, data + used, len - (size_t)used);
+    if (rc < 0)
+        tw_stream_request_close(t, TW_CLOSE_ERROR, rc,
+                                rc == -EMSGSIZE ? "unconsumed input" : "data_received");
+}
+
+/* Where to read: after the unconsumed tail in the shared buffer when it is short, else after it in
+ * the tail's own (grown) buffer so a long partial frame is never copied back and forth. */
+static char *read_target(tw_transport *t, size_t *pre, size_t *room)
+{
+    tw_stream_ext *e = t->ext;
+    size_t half = TW_TRANSPORT_READ_BUFFER_SIZE / 2;
+    *pre = e ? e->unconsumed_len : 0;
+    if (*pre <= half) {
+        if (*pre)
+            memcpy(t->net->rbuf, e->unconsumed, *pre);
+        *room = TW_TRANSPORT_READ_BUFFER_SIZE - *pre;
+        return t->net->rbuf;
+    }
+    if (e->unconsumed_cap < *pre + half) {
+        char *b = realloc(e->unconsumed, *pre + half);
+        if (!b)
+            return NULL;
+        e->unconsumed = b;
+        e->unconsumed_cap = *pre + half;
+    }
+    *room = e->unconsumed_cap - *pre;
+    return e->unconsumed;
+}
+
+static void on_eof(tw_transport *t)
+{
+    tw_protocol *p = &t->proto;
+    keep_unconsumed(t, NULL, 0);
+    if (!p->ops || !p->ops->read_connection_lost) {
+        tw_stream_request_close(t, TW_CLOSE_DONE, 0, NULL);
+        return;
+    }
+    t->flags |= TW_T_READ_CLOSED;
+    tw_stream_update_reading(t);
+    int rc = p->ops->read_connection_lost(p);
+    if (rc < 0 && !(t->flags & TW_T_CLOSED))
+        fail_in_op(t, rc, "read_connection_lost");
+}
+
+/* One read. Returns true when the buffer was filled (more may be waiting). */
+static bool read_once(tw_transport *t)
+{
+    size_t pre, room;
+    char *buf = read_target(t, &pre, &room);
+    if (!buf) {
+        tw_stream_request_close(t, TW_CLOSE_ERROR, -ENOMEM, "read");
+        return false;
+    }
+    ssize_t n;
+    do
+        n = read(t->fd, buf + pre, room);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            tw_stream_request_close(t, TW_CLOSE_LOST, -errno, "read");
+        return false;
+    }
+    if (n == 0) {
+        on_eof(t);
+        return false;
+    }
+    deliver(t, buf, pre + (size_t)n);
+    return (size_t)n == room;
+}
+
+static int stream_on_readable(tw_reactor *r, int fd, void *arg)
+{
+    (void)r;
+    (void)fd;
+    tw_transport *t = arg;
+    tw_stream_dispatch_begin(t);
+    for (int i = 0; i < TW_TRANSPORT_READS_PER_WAKE && stream_wants_reading(t); i++)
+        if (!read_once(t))
+            break;
+    tw_stream_dispatch_end(t);
+    return 0;
+}
+
+int tw_stream_start(tw_transport *t)
+{
+    int rc = tw_net_add_conn(t->net, t, t->fd);
+    if (rc < 0) {
+        if (t->proto.ops && t->proto.ops->destroy)
+            t->proto.ops->destroy(&t->proto);
+        tw_stream_discard(t);
+        return rc;
+    }
+    t->flags |= TW_T_CONNECTED;
+    tw_stream_update_reading(t);
+    tw_stream_dispatch_begin(t);
+    tw_protocol *p = &t->proto;
+    if (p->ops && p->ops->connection_made) {
+        rc = p->ops->connection_made(p);
+        if (rc < 0 && !(t->flags & TW_T_CLOSED))
+            fail_in_op(t, rc, "connection_made");
+    }
+    tw_stream_dispatch_end(t);
+    return 0;
+}
+
+/* ---- the transport as a producer of what it reads ----------------------------------------------- */
+
+void tw_transport_pause_producing(tw_transport *t)
+{
+    if (!t || (t->flags & TW_T_CLOSED))
+        return;
+    t->flags |= TW_T_PAUSED_USER;
+    tw_stream_update_reading(t);
+}
+
+void tw_transport_resume_producing(tw_transport *t)
+{
+    if (!t || (t->flags & TW_T_CLOSED))
+        return;
+    t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
+    tw_stream_update_reading(t);
+}
+
+static int producer_pause(void *self)
+{
+    tw_transport_pause_producing(self);
+    return 0;
+}
+
+static int producer_resume(void *self)
+{
+    tw_transport_resume_producing(self);
+    return 0;
+}
+
+static int producer_stop(void *self)
+{
+    tw_transport_stop_producing(self);
+    return 0;
+}
+
+static const tw_producer_ops transport_producer_ops = {
+    .pause_producing = producer_pause,
+    .resume_producing = producer_resume,
+    .stop_producing = producer_stop,
+};
+
+tw_producer tw_transport_as_producer(tw_transport *t)
+{
+    tw_producer p = {.ops = &transport_producer_ops, .self = t};
+    return p;
+}
+
+/* ---- addresses, options, accessors -------------------------------------------------------------- */
+
+static int socket_address(const tw_transport *t, tw_address *out, bool peer)
+{
+    if (!t || !out)
+        return -EINVAL;
+    if (t->flags & TW_T_CLOSED)
+        return -ENOTCONN;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int rc = peer ? getpeername(t->fd, (struct sockaddr *)&ss, &len)
+                  : getsockname(t->fd, (struct sockaddr *)&ss, &len);
+    if (rc < 0)
+        return -errno;
+    return tw_address_from_sockaddr(out, (struct sockaddr *)&ss, len);
+}
+
+int tw_transport_get_host(const tw_transport *t, tw_address *out)
+{
+    return socket_address(t, out, false);
+}
+
+int tw_transport_get_peer(const tw_transport *t, tw_address *out)
+{
+    return socket_address(t, out, true);
+}
+
+static int tcp_option(tw_transport *t, int level, int option, bool on)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->flags & TW_T_CLOSED)
+        return -ENOTCONN;
+    if (!(t->flags & TW_T_TCP))
+        return -EOPNOTSUPP;
+    return tw_sock_set_flag(t->fd, level, option, on);
+}
+
+int tw_transport_set_tcp_nodelay(tw_transport *t, bool on)
+{
+    return tcp_option(t, IPPROTO_TCP, TCP_NODELAY, on);
+}
+
+int tw_transport_set_tcp_keepalive(tw_transport *t, bool on)
+{
+    return tcp_option(t, SOL_SOCKET, SO_KEEPALIVE, on);
+}
+
+tw_protocol *tw_transport_protocol(tw_transport *t)
+{
+    return t ? &t->proto : NULL;
+}
+
+tw_reactor *tw_transport_reactor(const tw_transport *t)
+{
+    return t ? t->net->r : NULL;
+}
+
+int tw_transport_fd(const tw_transport *t)
+{
+    return t && !(t->flags & TW_T_CLOSED) ? t->fd : -EBADF;
+}
