@@ -9,5 +9,6 @@
 #include "deferred.h"
 #include "protocol.h"
 #include "transport.h"
+#include "strports.h"
 
 #endif

@@ -1,0 +1,70 @@
+/* twined's private interface: what a subcommand provides (one file each, one table entry in main.c),
+ * and the small option parser and message helpers every subcommand shares. */
+#ifndef TWINED_CLI_H
+#define TWINED_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <twine/twine.h>
+
+/* The release; the build may pass the Makefile's VERSION instead. */
+#ifndef TW_VERSION
+#define TW_VERSION "0.1.0"
+#endif
+
+/* Exit statuses (docs/twined.md): bad arguments are 2, failures at run time 1. */
+enum { TWINED_EXIT_OK = 0, TWINED_EXIT_FAILURE = 1, TWINED_EXIT_USAGE = 2 };
+
+/* A subcommand. run gets argv with argv[0] the subcommand's name and returns the exit status. */
+typedef struct twined_command {
+    const char *name;
+    const char *summary; /* one line for "twined --help" */
+    int (*run)(int argc, char **argv);
+} twined_command;
+
+/* ---- options ----------------------------------------------------------------------------------
+ * "--name value", "--name=value", "-x value" and "-x"; "--" ends the options; options stop at the
+ * first operand (an argument not starting with '-', or "-" itself). */
+typedef struct twined_option {
+    const char *long_name; /* without the dashes: "listen" */
+    char short_name;       /* 'v' for -v, or 0 */
+    bool has_value;
+} twined_option;
+
+typedef struct twined_args {
+    const char *command; /* names the subcommand in messages */
+    int argc;
+    char **argv;
+    int next; /* index of the next argument to look at; the first operand once options are over */
+} twined_args;
+
+enum { TWINED_ARGS_END = -1, TWINED_ARGS_ERROR = -2 };
+
+/* Starts parsing argv[1..] (argv[0] is the subcommand). */
+void twined_args_init(twined_args *a, const char *command, int argc, char **argv);
+
+/* The index in options of the next option (>= 0), with *value set to its value or NULL;
+ * TWINED_ARGS_END when the options are over; TWINED_ARGS_ERROR after printing one line on stderr
+ * (unknown option, missing value, value given to a flag). */
+int twined_next_option(twined_args *a, const twined_option *options, size_t n,
+                       const char **value);
+
+/* ---- messages -----------------------------------------------------------------------------------
+ * Every message is one line on stderr starting "twined: " (or "twined COMMAND: " for a usage error),
+ * with user text shown bounded and with control characters replaced, so it stays one line. */
+
+/* A bounded, printable copy of user text. */
+#define TWINED_SHOWN_MAX 80
+typedef struct {
+    char text[TWINED_SHOWN_MAX + 4];
+} twined_shown;
+twined_shown twined_show(const char *s);
+
+/* Prints "twined COMMAND: message" ("twined: message" when command is NULL) and returns
+ * TWINED_EXIT_USAGE. */
+int twined_usage_error(const char *command, const char *fmt, ...) TW_PRINTF(2, 3);
+/* Prints "twined: message": a failure at run time, or a note such as "listening on ...". */
+void twined_note(const char *fmt, ...) TW_PRINTF(1, 2);
+
+#endif
