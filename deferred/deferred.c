@@ -199,10 +199,8 @@ static void report_unhandled(tw_deferred *d)
 {
     char text[512];
     tw_failure_describe(d->result.failure, text, sizeof text);
-    if (d->reactor)
-        tw_reactor_log(d->reactor, TW_LOG_CRITICAL, "Unhandled error in Deferred: %s", text);
-    else
-        fprintf(stderr, "twine: CRITICAL: Unhandled error in Deferred: %s\n", text);
+    /* With a NULL reactor this goes to the default hook, stderr. */
+    tw_reactor_log(d->reactor, TW_LOG_CRITICAL, "Unhandled error in Deferred: %s", text);
 }
 
 /* Frees d. Pairs that never ran are released; a continuation pair's outer deferred loses the
