@@ -10,5 +10,7 @@
 #include "protocol.h"
 #include "transport.h"
 #include "strports.h"
+#include "framing.h"
+#include "policies.h"
 
 #endif
