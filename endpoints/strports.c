@@ -121,7 +121,7 @@ int tw_endpoint_quote(const char *s, char *buf, size_t size)
         return -EINVAL;
     size_t n = 0;
     for (; *s; s++) {
-        if (*s == '\\' || *s == ':') {
+        if (*s == '\\' || *s == ':' || *s == '=') {
             if (n + 1 < size)
                 buf[n] = '\\';
             n++;

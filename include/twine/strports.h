@@ -52,9 +52,10 @@ typedef struct tw_endpoint_args {
 TW_API int tw_endpoint_tokenize(const char *description, tw_endpoint_args *out, char *errbuf,
                                 size_t errsize);
 
-/* Twisted's quoteStringArgument: escapes '\' and ':' so that s survives as one parameter value.
- * Writes into buf (always NUL-terminated when size > 0) and returns the length needed, as snprintf;
- * -EINVAL for a NULL s. */
+/* Twisted's quoteStringArgument, a little safer: escapes '\', ':' and '=' (Twisted leaves '='
+ * alone), so that s survives as one parameter, positional or keyword value alike. Writes into buf
+ * (always NUL-terminated when size > 0) and returns the length needed, as snprintf; -EINVAL for a
+ * NULL s. */
 TW_API int tw_endpoint_quote(const char *s, char *buf, size_t size);
 
 /* ---- server descriptions -------------------------------------------------------------------------
