@@ -73,6 +73,14 @@ static void dl_fire(struct dl_state *s, tw_result *res)
     tw_deferred_unref(list);
 }
 
+/* Fires the list with every entry; the results now belong to the list's result. */
+static void dl_fire_all(struct dl_state *s)
+{
+    tw_result res = {.value = s->results, .destroy = free_list_result};
+    s->results = NULL;
+    dl_fire(s, &res);
+}
+
 static void dl_detach_one(struct dl_state *s)
 {
     if (--s->attached == 0 && s->list) {
@@ -131,11 +139,8 @@ static void dl_record(struct dl_state *s, size_t index, tw_result *in)
             return;
         }
     }
-    if (s->finished == s->n) {
-        tw_result res = {.value = s->results, .destroy = free_list_result};
-        s->results = NULL;
-        dl_fire(s, &res);
-    }
+    if (s->finished == s->n)
+        dl_fire_all(s);
 }
 
 /* Twisted's _cbDeferred, in both slots of each input's pair. */
@@ -236,13 +241,11 @@ tw_deferred *tw_deferred_list_new(tw_reactor *r, tw_deferred *const *ds, size_t 
     s->refs = 1; /* the list's canceller */
     tw_deferred_set_canceller(list, dl_cancel, s, dl_unref);
     s->list = tw_deferred_ref(list);
-    s->attached = 1; /* construction guard: inputs that fire at once must not detach the list */
-    if (n == 0 && !(flags & TW_DL_FIRE_ON_ONE_CALLBACK)) {
-        tw_result res = {.value = s->results, .destroy = free_list_result};
-        s->results = NULL;
-        dl_fire(s, &res);
-    }
+    /* Construction guards: firing at once must neither free the state nor detach the list. */
+    s->attached = 1;
     s->refs++;
+    if (n == 0 && !(flags & TW_DL_FIRE_ON_ONE_CALLBACK))
+        dl_fire_all(s);
     for (size_t i = 0; i < n; i++)
         dl_attach(s, i, ds[i]);
     dl_detach_one(s);
