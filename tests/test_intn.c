@@ -1,0 +1,344 @@
+/* Tests for the 8/16/32-bit length-prefixed receivers: frames split at every point and byte by
+ * byte for each prefix size, the length limit (default hook drops, custom hook keeps the frame),
+ * send_string refusing strings too long for the prefix, pausing; then a TCP round trip. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <twine/twine.h>
+
+#include "support/framing_feed.h"
+#include "support/net.h"
+#include "support/reactor_test.h"
+
+#define LOG_MAX 4096
+#define INPUT_MAX 256
+
+/* Logs S(payload) per string and E#n for a length over the limit; "PAUSE" pauses, "FAIL" fails. */
+typedef struct {
+    tw_intn_string_receiver r;
+    char log[LOG_MAX];
+    size_t log_len;
+    int exceeded_result;
+} rec;
+
+static void log_printf(rec *r, const char *fmt, ...) TW_PRINTF(2, 3);
+static void log_printf(rec *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->log + r->log_len, LOG_MAX - r->log_len, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && r->log_len + (size_t)n < LOG_MAX);
+    r->log_len += (size_t)n;
+}
+
+static int on_string(tw_intn_string_receiver *ir, const char *data, size_t len)
+{
+    rec *r = ir->user;
+    log_printf(r, "S(%.*s)", (int)len, data);
+    if (len == 5 && memcmp(data, "PAUSE", 5) == 0)
+        tw_intn_string_receiver_pause_producing(ir);
+    if (len == 4 && memcmp(data, "FAIL", 4) == 0)
+        return -EPROTO;
+    return 0;
+}
+
+static int on_exceeded(tw_intn_string_receiver *ir, size_t length)
+{
+    rec *r = ir->user;
+    log_printf(r, "E#%zu", length);
+    return r->exceeded_result;
+}
+
+static const tw_intn_string_receiver_ops rec_ops = {
+    .string_received = on_string,
+    .length_limit_exceeded = on_exceeded,
+};
+static const tw_intn_string_receiver_ops default_ops = {.string_received = on_string};
+
+static rec *rec_new(unsigned prefix, const tw_intn_string_receiver_ops *ops)
+{
+    rec *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(tw_intn_string_receiver_init(&r->r, prefix, ops, r), 0);
+    return r;
+}
+
+static ssize_t feed_intn(void *receiver, const char *data, size_t len)
+{
+    return tw_intn_string_receiver_data_received(receiver, data, len);
+}
+
+/* Appends a frame with a prefix of the given size to buf at *len. */
+static void put_frame(char *buf, size_t *len, unsigned prefix, const char *payload)
+{
+    size_t n = strlen(payload);
+    for (unsigned i = 0; i < prefix; i++)
+        buf[(*len)++] = (char)(n >> (8 * (prefix - 1 - i)));
+    memcpy(buf + *len, payload, n);
+    *len += n;
+}
+
+static size_t build_input(char *buf, unsigned prefix)
+{
+    size_t len = 0;
+    put_frame(buf, &len, prefix, "abc");
+    put_frame(buf, &len, prefix, "");
+    put_frame(buf, &len, prefix, "hello world");
+    put_frame(buf, &len, prefix, "\n\r\0x"); /* payload bytes are opaque */
+    put_frame(buf, &len, prefix, "partial");
+    return len - 2; /* the last frame arrives incomplete */
+}
+
+static void test_init(void **state)
+{
+    (void)state;
+    tw_intn_string_receiver r;
+    assert_int_equal(tw_intn_string_receiver_init(&r, 0, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_intn_string_receiver_init(&r, 3, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_intn_string_receiver_init(&r, 8, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_intn_string_receiver_init(&r, 2, NULL, NULL), 0);
+    assert_int_equal(r.prefix_length, 2);
+    assert_int_equal(r.max_length, TW_INTN_MAX_LENGTH_DEFAULT);
+    assert_int_equal(r.max_length, 99999);
+    assert_int_equal(tw_intn_string_receiver_set_max_length(&r, 0), -EINVAL);
+    assert_int_equal(tw_intn_string_receiver_set_max_length(&r, SIZE_MAX), -EINVAL);
+    assert_int_equal(tw_intn_string_receiver_set_max_length(&r, 5), 0);
+    assert_int_equal(r.max_length, 5);
+    /* No hooks: strings are consumed and ignored. */
+    assert_int_equal(tw_intn_string_receiver_data_received(&r, "\0\1a\0\1", 5), 3);
+}
+
+static void check_splits(unsigned prefix)
+{
+    char in[INPUT_MAX];
+    size_t len = build_input(in, prefix);
+    for (size_t i = 0; i <= len; i++)
+        for (size_t j = i; j <= len; j++) {
+            rec *r = rec_new(prefix, &rec_ops);
+            tw_test_feed f;
+            tw_test_feed_init(&f, feed_intn, &r->r);
+            assert_true(tw_test_feed_push(&f, in, i) >= 0);
+            assert_true(tw_test_feed_push(&f, in + i, j - i) >= 0);
+            assert_true(tw_test_feed_push(&f, in + j, len - j) >= 0);
+            assert_int_equal(r->log_len, strlen("S(abc)S()S(hello world)S(\n\r)"));
+            assert_memory_equal(r->log, "S(abc)S()S(hello world)S(\n\r)", r->log_len);
+            assert_int_equal(f.tail_len, prefix + 5);
+            tw_test_feed_free(&f);
+            free(r);
+        }
+    rec *r = rec_new(prefix, &rec_ops);
+    tw_test_feed f;
+    tw_test_feed_init(&f, feed_intn, &r->r);
+    for (size_t i = 0; i < len; i++)
+        assert_true(tw_test_feed_push(&f, in + i, 1) >= 0);
+    assert_memory_equal(r->log, "S(abc)S()S(hello world)S(\n\r)", r->log_len);
+    tw_test_feed_free(&f);
+    free(r);
+}
+
+static void test_every_split_int8(void **state)
+{
+    (void)state;
+    check_splits(1);
+}
+
+static void test_every_split_int16(void **state)
+{
+    (void)state;
+    check_splits(2);
+}
+
+static void test_every_split_int32(void **state)
+{
+    (void)state;
+    check_splits(4);
+}
+
+static void test_length_limit(void **state)
+{
+    (void)state;
+    /* Default: a length over max_length drops the connection before any payload is awaited. */
+    rec *r = rec_new(4, &default_ops);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\0\0\1a\0\1\x86\xa0", 9),
+                     -EMSGSIZE);
+    assert_string_equal(r->log, "S(a)");
+    /* Exactly max_length is accepted: 99999 = 0x01869f. */
+    char *big = calloc(1, 4 + 99999);
+    memcpy(big, "\0\1\x86\x9f", 4);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, big, 4 + 99999), 4 + 99999);
+    free(big);
+    free(r);
+
+    /* A custom hook that returns 0 stops without consuming that frame, as Twisted. */
+    r = rec_new(2, &rec_ops);
+    assert_int_equal(tw_intn_string_receiver_set_max_length(&r->r, 3), 0);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\3abc\0\4abcd", 11), 5);
+    assert_string_equal(r->log, "S(abc)E#4");
+    r->exceeded_result = -ECONNRESET;
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\4abcd", 6), -ECONNRESET);
+    free(r);
+}
+
+static void test_hook_error_and_pause(void **state)
+{
+    (void)state;
+    rec *r = rec_new(1, &rec_ops);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\1a\4FAIL\1b", 9), -EPROTO);
+    assert_string_equal(r->log, "S(a)S(FAIL)");
+    free(r);
+
+    r = rec_new(1, &rec_ops);
+    tw_test_feed f;
+    tw_test_feed_init(&f, feed_intn, &r->r);
+    assert_int_equal(tw_test_feed_push(&f, "\1a\5PAUSE\1b", 10), 8);
+    assert_int_equal(tw_test_feed_push(&f, "\1c", 2), 0);
+    assert_string_equal(r->log, "S(a)S(PAUSE)");
+    tw_intn_string_receiver_resume_producing(&r->r);
+    assert_int_equal(tw_test_feed_again(&f), 4);
+    assert_string_equal(r->log, "S(a)S(PAUSE)S(b)S(c)");
+    tw_test_feed_free(&f);
+    free(r);
+}
+
+static void test_send_string_limits(void **state)
+{
+    (void)state;
+    rec *r = rec_new(1, &rec_ops);
+    static char big[65536];
+    /* Too long for the prefix: refused before anything else is checked. */
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 256), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 255), -ENOTCONN);
+    free(r);
+    r = rec_new(2, &rec_ops);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 65536), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 65535), -ENOTCONN);
+    free(r);
+    r = rec_new(4, &rec_ops);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, (size_t)1 << 32), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 10), -ENOTCONN);
+    tw_protocol p = {.user = &r->r};
+    assert_int_equal(tw_intn_string_receiver_protocol_data_received(&p, "\0\0\0\1x", 5), 5);
+    assert_ptr_equal(r->r.protocol, &p);
+    free(r);
+}
+
+/* ---- over a real TCP connection: Int32 echo ------------------------------------------------------ */
+
+static int echo_string(tw_intn_string_receiver *ir, const char *data, size_t len)
+{
+    return tw_intn_string_receiver_send_string(ir, data, len);
+}
+
+static const tw_intn_string_receiver_ops echo_ops = {.string_received = echo_string};
+
+static void conn_destroy(tw_protocol *p)
+{
+    free(p->user);
+}
+
+static const tw_protocol_ops conn_ops = {
+    .data_received = tw_intn_string_receiver_protocol_data_received,
+    .destroy = conn_destroy,
+};
+
+static int build(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)f;
+    (void)peer;
+    tw_intn_string_receiver *ir = calloc(1, sizeof *ir);
+    if (!ir)
+        return -ENOMEM;
+    tw_intn_string_receiver_init(ir, 4, &echo_ops, NULL);
+    out->ops = &conn_ops;
+    out->user = ir;
+    return 0;
+}
+
+static const tw_factory_ops factory_ops = {.build_protocol = build};
+
+typedef struct {
+    int fd;
+    char buf[256];
+    size_t len, want;
+    bool eof;
+} client;
+
+static bool client_ready(void *arg)
+{
+    client *c = arg;
+    while (c->len < sizeof c->buf) {
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            c->eof = true;
+        break;
+    }
+    return c->eof || c->len >= c->want;
+}
+
+static void test_tcp_int32_echo(void **state)
+{
+    (void)state;
+    int err = 0;
+    tw_reactor *r = tw_reactor_new(&err);
+    assert_non_null(r);
+    tw_test_log log;
+    tw_test_log_install(r, &log);
+    tw_factory factory = {.ops = &factory_ops};
+    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
+    assert_non_null(port);
+    client c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
+    assert_true(c.fd >= 0);
+    char in[INPUT_MAX];
+    size_t len = build_input(in, 4) + 2; /* every frame complete */
+    for (size_t i = 0; i < len; i++) {
+        assert_int_equal(send(c.fd, in + i, 1, MSG_NOSIGNAL), 1);
+        tw_reactor_iterate(r, 1.0);
+    }
+    c.want = len;
+    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_false(c.eof);
+    assert_int_equal(c.len, len);
+    assert_memory_equal(c.buf, in, len);
+    /* A frame announcing 1 MiB, over the 99999 limit: dropped at once, with the reason logged. */
+    assert_int_equal(send(c.fd, "\0\x10\0\0", 4, MSG_NOSIGNAL), 4);
+    c.len = 0;
+    c.want = sizeof c.buf;
+    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_true(c.eof);
+    assert_int_equal(c.len, 0);
+    assert_true(tw_test_log_contains(&log, TW_STRING_TOO_LONG_ERROR));
+    close(c.fd);
+    tw_port_stop_listening(port);
+    tw_reactor_free(r);
+    tw_test_log_destroy(&log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init),
+        cmocka_unit_test(test_every_split_int8),
+        cmocka_unit_test(test_every_split_int16),
+        cmocka_unit_test(test_every_split_int32),
+        cmocka_unit_test(test_length_limit),
+        cmocka_unit_test(test_hook_error_and_pause),
+        cmocka_unit_test(test_send_string_limits),
+        cmocka_unit_test(test_tcp_int32_echo),
+    };
+    return cmocka_run_group_tests_name("intn", tests, NULL, NULL);
+}
