@@ -67,7 +67,7 @@ enum {
     TW_T_CLOSE_PENDING = 1u << 12, /* close decided; finishes when the dispatch ends */
     TW_T_ABORTING = 1u << 13,      /* abort_connection: close on a later turn */
     TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
-    TW_T_NODELAY_SET = 1u << 15,   /* TCP_NODELAY known to be on already (inherited) */
+    TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */

@@ -55,7 +55,7 @@ static void accepted_nodelay(tw_port *port, tw_transport *t)
 
 static void start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss, socklen_t len)
 {
-    uint32_t flags = port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP;
+    uint32_t flags = TW_T_SELF_PAUSE | (port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP);
     tw_transport *t = tw_stream_new(port->net, fd, flags);
     if (!t) {
         tw_sock_close(port->net->r, fd);

@@ -84,8 +84,9 @@ static int queue_copy(tw_transport *t, const char *data, size_t len)
     tw_wchunk *c = malloc(sizeof *c + cap);
     if (!c)
         return -ENOMEM;
+    *c = (tw_wchunk){.len = len, .room = cap - len}; /* before the copy: may write into own[] */
+    c->data = c->own;
     memcpy(c->own, data, len);
-    *c = (tw_wchunk){.data = c->own, .len = len, .room = cap - len};
     append_chunk(e, c);
     return 0;
 }
@@ -153,7 +154,7 @@ static void pressure_check(tw_transport *t)
             e->producer_paused = true;
             call_producer(t, e->producer.ops->pause_producing, "pause_producing");
         }
-    } else if (!(t->flags & TW_T_PAUSED_FULL)) {
+    } else if ((t->flags & TW_T_SELF_PAUSE) && !(t->flags & TW_T_PAUSED_FULL)) {
         t->flags |= TW_T_PAUSED_FULL;
         tw_stream_update_reading(t);
     }
@@ -398,4 +399,20 @@ int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low)
     pressure_check(t);
     relief_check(t);
     return 0;
+}
+
+void tw_transport_set_pause_reading_when_full(tw_transport *t, bool on)
+{
+    if (!t)
+        return;
+    if (on) {
+        t->flags |= TW_T_SELF_PAUSE;
+        pressure_check(t);
+    } else {
+        t->flags &= ~(uint32_t)TW_T_SELF_PAUSE;
+        if (t->flags & TW_T_PAUSED_FULL) {
+            t->flags &= ~(uint32_t)TW_T_PAUSED_FULL;
+            tw_stream_update_reading(t);
+        }
+    }
 }

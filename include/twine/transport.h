@@ -125,10 +125,14 @@ TW_API int tw_transport_register_producer(tw_transport *t, const tw_producer *pr
                                           bool streaming);
 TW_API void tw_transport_unregister_producer(tw_transport *t);
 
-/* Water marks of this transport's write buffer: 0, or -EINVAL unless low <= high and high > 0.
- * With no producer registered, the transport pauses its own reading while its write buffer is
- * above the high mark, so a peer that does not read cannot make it buffer without bound. */
+/* Water marks of this transport's write buffer: 0, or -EINVAL unless low <= high and high > 0. */
 TW_API int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low);
+/* A connection accepted by a port, with no producer registered, pauses its own reading while its
+ * write buffer is above the high mark (and resumes at the low mark), so a peer that does not read
+ * cannot make a server buffer without bound: an echo server needs nothing more. Outgoing
+ * connections do not by default: if both ends stopped reading while their buffers were full, each
+ * would wait for the other forever. This turns it on or off for one transport. */
+TW_API void tw_transport_set_pause_reading_when_full(tw_transport *t, bool on);
 /* Bytes queued for writing (not yet taken by the kernel). */
 TW_API size_t tw_transport_write_buffer_size(const tw_transport *t);
 

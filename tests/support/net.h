@@ -1,0 +1,85 @@
+/* Shared helpers for tests over real sockets: a recording protocol and its factory (what arrived,
+ * which callbacks ran and with what reason), an echo factory, loopback client sockets, and a
+ * bounded "run until" loop. Any test binary may use them. */
+#ifndef TWINE_TESTS_NET_H
+#define TWINE_TESTS_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <twine/twine.h>
+
+/* One connection's protocol, recorded. The factory copies its template into each new peer. */
+typedef struct tw_test_peer tw_test_peer;
+struct tw_test_peer {
+    /* configuration */
+    bool echo;               /* write back what arrives */
+    bool half_close;         /* provide read/write_connection_lost (half-closeable) */
+    bool record;             /* keep what arrives in data/len (default on) */
+    size_t consume_at_most;  /* data_received consumes at most this many (0: everything) */
+    size_t consume_min;      /* ... and nothing until at least this many are presented */
+    int data_error;          /* data_received returns this (negative) instead */
+    const void *send_on_made;
+    size_t send_on_made_len;
+    bool lose_on_made;       /* lose_connection right after send_on_made */
+    bool abort_on_data;      /* abort_connection from data_received */
+    void (*on_data)(tw_test_peer *p, const char *data, size_t len); /* extra hook */
+    void (*on_read_lost)(tw_test_peer *p);
+    /* record */
+    tw_transport *transport; /* NULL after connection_lost */
+    char *data;
+    size_t len, cap;
+    size_t calls;            /* data_received calls */
+    size_t last_presented;   /* len argument of the last data_received */
+    int made, lost, read_lost, write_lost, destroyed;
+    bool lost_inside_data;   /* connection_lost ran while data_received was running */
+    bool in_data;
+    char reason_type[40];
+    int reason_code;
+    tw_address peer_addr;    /* as build_protocol saw it */
+    void *user;
+};
+
+typedef struct {
+    tw_factory factory;
+    tw_test_peer template;
+    tw_test_peer **peers;
+    size_t npeers, cap;
+    int refuse;              /* build_protocol returns this when negative */
+    int started, stopped;    /* start_factory / stop_factory calls */
+    int failed;              /* client_connection_failed calls */
+    char fail_type[40];
+    int fail_code;
+} tw_test_factory;
+
+/* A factory of recording peers (template.record on). Free with tw_test_factory_free once the
+ * connections are gone. */
+void tw_test_factory_init(tw_test_factory *f);
+void tw_test_factory_free(tw_test_factory *f);
+/* Peers whose connection_lost / connection_made ran. */
+size_t tw_test_factory_lost(const tw_test_factory *f);
+size_t tw_test_factory_made(const tw_test_factory *f);
+tw_test_peer *tw_test_factory_last(const tw_test_factory *f);
+
+/* Runs reactor turns until cond(arg) or timeout seconds of real time pass; returns cond(arg).
+ * Each turn waits for events (at most 50 ms), so this never spins. */
+bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double timeout);
+/* Conditions for tw_test_run_until on a tw_test_factory. */
+bool tw_test_all_lost(void *factory);       /* made > 0 and every made peer lost */
+bool tw_test_failed(void *factory);         /* a client connection failed */
+
+/* The port number a TCP port listens on. */
+uint16_t tw_test_port_number(const tw_port *p);
+/* A blocking loopback TCP client connected to port (127.0.0.1), or -errno. */
+int tw_test_tcp_client(uint16_t port);
+/* A blocking UNIX client connected to path, or -errno. */
+int tw_test_unix_client(const char *path);
+/* Reads exactly n bytes from a blocking fd into buf: n, or what arrived before EOF/error. */
+size_t tw_test_read_full(int fd, void *buf, size_t n);
+/* A unique path for a UNIX socket under /tmp (buf of at least 108 bytes). */
+void tw_test_unix_path(char *buf, size_t size, const char *tag);
+/* Fills buf with deterministic pseudo-random bytes. */
+void tw_test_fill_random(void *buf, size_t n, uint32_t seed);
+
+#endif
