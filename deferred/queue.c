@@ -52,11 +52,13 @@ int tw_queue_put(tw_queue *q, void *value, tw_destructor destroy)
 {
     if (!q)
         return -EINVAL;
-    if (q->waiting.len > 0) {
+    /* The first waiting getter takes it; one its owner fired by hand is skipped. */
+    while (q->waiting.len > 0) {
         tw_deferred *d = tw_fifo_pop(&q->waiting).ptr;
-        tw_deferred_callback(d, value, destroy);
+        int rc = tw_deferred_callback(d, value, destroy);
         tw_deferred_unref(d);
-        return 0;
+        if (rc == 0)
+            return 0;
     }
     if (q->pending.len >= q->size)
         return TW_EOVERFLOW;

@@ -106,14 +106,15 @@ int tw_semaphore_release(tw_semaphore *s)
 {
     if (!s || s->tokens >= s->limit)
         return -EINVAL;
-    if (s->waiting.len == 0) {
-        s->tokens++;
-        return 0;
+    /* The token goes straight to the first waiter; one its owner fired by hand is skipped. */
+    while (s->waiting.len > 0) {
+        tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
+        int rc = tw_deferred_callback(d, s, NULL);
+        tw_deferred_unref(d);
+        if (rc == 0)
+            return 0;
     }
-    /* The token goes straight to the first waiter. */
-    tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
-    tw_deferred_callback(d, s, NULL);
-    tw_deferred_unref(d);
+    s->tokens++;
     return 0;
 }
 
@@ -166,8 +167,9 @@ tw_deferred *tw_semaphore_run(tw_semaphore *s, tw_work_fn fn, void *arg, int *er
     }
     int rc = tw_deferred_add_pair(d, run_acquired, NULL, job, free);
     if (rc < 0) {
-        /* Only possible while queued (a fired acquire has room inline): withdraw it. */
-        tw_deferred_cancel(d);
+        /* Only possible while queued (a fired acquire has room inline): withdraw it quietly. */
+        if (tw_fifo_remove(&s->waiting, d))
+            tw_deferred_unref(d);
         tw_deferred_unref(d);
         free(job);
         if (err)

@@ -198,6 +198,21 @@ static void test_many_values_wrap_the_ring(void **state)
     tw_queue_free(q);
 }
 
+static void test_put_skips_getter_fired_by_hand(void **state)
+{
+    (void)state;
+    tw_queue *q = tw_queue_new(NULL, TW_QUEUE_UNLIMITED, TW_QUEUE_UNLIMITED, NULL);
+    tw_deferred *a = tw_queue_get(q, NULL);
+    tw_deferred *b = tw_queue_get(q, NULL);
+    tw_deferred_callback(a, "by hand", NULL);
+    assert_int_equal(tw_queue_put(q, "queued", NULL), 0);
+    assert_string_equal(value_of(a), "by hand");
+    assert_string_equal(value_of(b), "queued");
+    tw_deferred_unref(a);
+    tw_deferred_unref(b);
+    tw_queue_free(q);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -225,6 +240,7 @@ int main(void)
         T(test_free_cancels_waiting_getters),
         T(test_value_ownership_moves_to_getter),
         T(test_many_values_wrap_the_ring),
+        T(test_put_skips_getter_fired_by_hand),
         T(test_bad_arguments),
     };
     return cmocka_run_group_tests_name("queue", tests, NULL, NULL);

@@ -138,6 +138,25 @@ static void test_cancel_waiting_acquire_keeps_tokens(void **state)
     tw_semaphore_free(s);
 }
 
+static void test_release_skips_waiter_fired_by_hand(void **state)
+{
+    fixture *f = *state;
+    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_deferred *held = tw_semaphore_acquire(s, NULL);
+    tw_deferred *odd = tw_semaphore_acquire(s, NULL);
+    tw_deferred *next = tw_semaphore_acquire(s, NULL);
+    tw_deferred_callback(odd, NULL, NULL);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_ptr_equal(tw_result_value(tw_deferred_result(next)), s);
+    assert_int_equal(tw_semaphore_tokens(s), 0);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_int_equal(tw_semaphore_tokens(s), 1);
+    tw_deferred_unref(held);
+    tw_deferred_unref(odd);
+    tw_deferred_unref(next);
+    tw_semaphore_free(s);
+}
+
 static void test_free_cancels_waiters(void **state)
 {
     fixture *f = *state;
@@ -402,6 +421,7 @@ int main(void)
         T(test_new_rejects_zero_tokens),
         T(test_acquire_release_fifo),
         T(test_cancel_waiting_acquire_keeps_tokens),
+        T(test_release_skips_waiter_fired_by_hand),
         T(test_free_cancels_waiters),
         T(test_run_releases_after_job_succeeds),
         T(test_run_releases_after_job_fails),

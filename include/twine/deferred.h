@@ -129,7 +129,8 @@ TW_API void tw_deferred_cancel(tw_deferred *d);
 
 /* Twisted's addTimeout(timeout, clock): after seconds on r's clock, d is cancelled and the
  * CancelledError becomes TimeoutError (any other result passes unchanged). Covers the callbacks
- * added before this call. The timer is cancelled as soon as d's result gets past it. 0, -EINVAL,
+ * added before this call. The timer is cancelled as soon as d's result gets past it, or when d is
+ * freed; until then the timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL,
  * -ENOMEM. */
 TW_API int tw_deferred_add_timeout(tw_deferred *d, tw_reactor *r, double seconds);
 
