@@ -174,6 +174,21 @@ static int start_listening(echo_server *s)
     return 0;
 }
 
+/* Signals are caught before the first "listening" line, so that a SIGTERM sent as soon as it is
+ * read already stops twined in order. */
+static int prepare(echo_server *s)
+{
+    int err = tw_reactor_install_signal_handlers(s->r);
+    if (err == 0)
+        err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
+                                          stop_listening_trigger, s);
+    if (err < 0) {
+        twined_note("cannot set up the reactor: %s", tw_strerror(err));
+        return TWINED_EXIT_FAILURE;
+    }
+    return start_listening(s);
+}
+
 static int serve(echo_server *s)
 {
     int err = 0;
@@ -182,20 +197,12 @@ static int serve(echo_server *s)
         twined_note("cannot start the reactor: %s", tw_strerror(err));
         return TWINED_EXIT_FAILURE;
     }
-    int status = start_listening(s);
-    if (status == 0) {
-        err = tw_reactor_install_signal_handlers(s->r);
-        if (err == 0)
-            err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
-                                              stop_listening_trigger, s);
-        if (err >= 0)
-            err = tw_reactor_run(s->r);
-        if (err < 0) {
-            twined_note("echo: %s", tw_strerror(err));
-            status = TWINED_EXIT_FAILURE;
-        }
-        tw_reactor_uninstall_signal_handlers(s->r);
+    int status = prepare(s);
+    if (status == 0 && (err = tw_reactor_run(s->r)) < 0) {
+        twined_note("echo: %s", tw_strerror(err));
+        status = TWINED_EXIT_FAILURE;
     }
+    tw_reactor_uninstall_signal_handlers(s->r);
     stop_listening(s);
     tw_reactor_free(s->r);
     return status;
