@@ -1,0 +1,446 @@
+/* Tests for listening ports: TCP4, TCP6 and UNIX listening, port 0, bind errors, stale and live UNIX
+ * socket files, the adaptive multi-accept loop (and its bound), factories that refuse connections,
+ * doStart/doStop, stop_listening from inside a callback, and surviving EMFILE on accept (the spare
+ * descriptor sheds load; with none left the port pauses on a timer instead of spinning). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <twine/twine.h>
+
+#include "support/net.h"
+#include "support/reactor_test.h"
+
+typedef struct {
+    tw_reactor *r;
+    tw_test_log log;
+    tw_test_clock clock;
+    tw_test_factory server;
+    size_t want_made; /* for made_n */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    int err = 0;
+    f->r = tw_reactor_new(&err);
+    assert_non_null(f->r);
+    tw_test_log_install(f->r, &f->log);
+    tw_test_factory_init(&f->server);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tw_transport_count(f->r), 0);
+    tw_reactor_free(f->r);
+    tw_test_factory_free(&f->server);
+    tw_test_log_destroy(&f->log);
+    free(f);
+    return 0;
+}
+
+static void lose_all(fixture *f)
+{
+    for (size_t i = 0; i < f->server.npeers; i++)
+        if (f->server.peers[i]->transport)
+            tw_transport_lose_connection(f->server.peers[i]->transport);
+    if (f->server.npeers)
+        assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+}
+
+static bool made_n(void *arg)
+{
+    fixture *f = arg;
+    return tw_test_factory_made(&f->server) >= f->want_made;
+}
+
+static void test_listen_tcp4_port0_and_stop(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, NULL, 0, &f->server.factory, &err);
+    assert_non_null(p);
+    assert_int_equal(f->server.started, 1);
+    tw_address a;
+    assert_int_equal(tw_port_get_host(p, &a), 0);
+    assert_int_equal(a.type, TW_ADDRESS_TCP4);
+    assert_string_equal(a.host, "0.0.0.0");
+    assert_true(a.port > 0);
+    int fd = tw_test_tcp_client(a.port);
+    assert_true(fd >= 0);
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_int_equal(tw_port_accepted(p), 1);
+    /* a second port on the same address is refused */
+    assert_null(tw_listen_tcp(f->r, a.port, "127.0.0.1", 0, &f->server.factory, &err));
+    assert_int_equal(err, -EADDRINUSE);
+    assert_int_equal(f->server.started, 1);
+    assert_int_equal(tw_port_stop_listening(p), 0);
+    assert_int_equal(f->server.stopped, 1); /* ports use the factory; accepted connections do not */
+    /* the accepted connection stays open after stop_listening */
+    tw_test_peer *s = f->server.peers[0];
+    assert_non_null(s->transport);
+    assert_int_equal(tw_transport_write(s->transport, "hi", 2), 0);
+    char buf[2];
+    assert_int_equal(tw_test_read_full(fd, buf, 2), 2);
+    /* and nobody listens any more */
+    assert_int_equal(tw_test_tcp_client(a.port), -ECONNREFUSED);
+    close(fd);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_int_equal(tw_port_stop_listening(NULL), -EINVAL);
+}
+
+static void test_factory_stops_with_last_port(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *a = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *b = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(f->server.started, 1);
+    tw_port_stop_listening(a);
+    assert_int_equal(f->server.stopped, 0);
+    tw_port_stop_listening(b);
+    assert_int_equal(f->server.stopped, 1);
+    assert_int_equal(f->server.factory.num_ports, 0);
+}
+
+static void test_listen_tcp6(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp6(f->r, 0, "::1", 0, &f->server.factory, &err);
+    if (!p && (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)) {
+        skip(); /* no IPv6 loopback in this environment */
+        return;
+    }
+    assert_non_null(p);
+    tw_address a;
+    assert_int_equal(tw_port_get_host(p, &a), 0);
+    assert_int_equal(a.type, TW_ADDRESS_TCP6);
+    char text[80], want[80];
+    tw_address_format(&a, text, sizeof text);
+    snprintf(want, sizeof want, "tcp6:[::1]:%u", (unsigned)a.port);
+    assert_string_equal(text, want);
+    tw_test_factory client;
+    tw_test_factory_init(&client);
+    assert_non_null(tw_connect_tcp(f->r, "::1", a.port, 5, &client.factory, &err));
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_int_equal(f->server.peers[0]->peer_addr.type, TW_ADDRESS_TCP6);
+    assert_string_equal(f->server.peers[0]->peer_addr.host, "::1");
+    tw_port_stop_listening(p);
+    lose_all(f);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &client, 5));
+    tw_test_factory_free(&client);
+}
+
+static void test_listen_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    assert_null(tw_listen_tcp(f->r, 0, "not-an-address", 0, &f->server.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_listen_tcp(f->r, 0, "::1", 0, &f->server.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_listen_tcp6(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_listen_tcp(NULL, 0, NULL, 0, &f->server.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_listen_tcp(f->r, 0, NULL, 0, NULL, &err));
+    assert_int_equal(err, -EINVAL);
+    char longpath[200];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = '\0';
+    assert_null(tw_listen_unix(f->r, longpath, 0, &f->server.factory, &err));
+    assert_int_equal(err, -ENAMETOOLONG);
+    assert_null(tw_listen_unix(f->r, "", 0, &f->server.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_listen_unix(f->r, "/nonexistent-dir/x.sock", 0, &f->server.factory, &err));
+    assert_int_equal(err, -ENOENT);
+    assert_int_equal(f->server.started, 0);
+    assert_null(tw_listen_tcp(f->r, 0, "bad", 0, &f->server.factory, NULL)); /* err may be NULL */
+}
+
+/* ---- UNIX socket files ------------------------------------------------------------------------- */
+
+static void test_unix_stale_socket_replaced(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "stale");
+    /* a socket file left behind by a listener that died */
+    int old = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    strcpy(sun.sun_path, path);
+    assert_int_equal(bind(old, (struct sockaddr *)&sun, sizeof sun), 0);
+    close(old);
+    assert_int_equal(access(path, F_OK), 0);
+    int err = 0;
+    tw_port *p = tw_listen_unix(f->r, path, 0, &f->server.factory, &err);
+    assert_non_null(p);
+    int fd = tw_test_unix_client(path);
+    assert_true(fd >= 0);
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    /* a live one is in use */
+    tw_test_factory other;
+    tw_test_factory_init(&other);
+    assert_null(tw_listen_unix(f->r, path, 0, &other.factory, &err));
+    assert_int_equal(err, -EADDRINUSE);
+    assert_int_equal(access(path, F_OK), 0); /* and was left alone */
+    tw_address a;
+    assert_int_equal(tw_port_get_host(p, &a), 0);
+    assert_string_equal(a.path, path);
+    tw_port_stop_listening(p);
+    assert_int_equal(access(path, F_OK), -1);
+    close(fd);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_test_factory_free(&other);
+}
+
+static void test_unix_path_not_a_socket(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "file");
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    int err = 0;
+    assert_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
+    assert_int_equal(err, -EADDRINUSE);
+    assert_int_equal(access(path, F_OK), 0); /* a regular file is never removed */
+    unlink(path);
+}
+
+/* ---- accepting --------------------------------------------------------------------------------- */
+
+static void test_multi_accept_in_one_readiness(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 128, &f->server.factory, &err);
+    uint16_t port = tw_test_port_number(p);
+    int fds[50];
+    for (int i = 0; i < 50; i++)
+        assert_true((fds[i] = tw_test_tcp_client(port)) >= 0); /* complete in the backlog */
+    assert_true(tw_reactor_iterate(f->r, 1) >= 1);
+    assert_int_equal(tw_port_accepted(p), 50);
+    assert_int_equal(tw_test_factory_made(&f->server), 50);
+    /* with the bound at 1, one accept per readiness */
+    assert_int_equal(tw_port_set_max_accepts(p, 0), -EINVAL);
+    assert_int_equal(tw_port_set_max_accepts(p, 1), 0);
+    int more[3];
+    for (int i = 0; i < 3; i++)
+        assert_true((more[i] = tw_test_tcp_client(port)) >= 0);
+    tw_reactor_iterate(f->r, 1);
+    assert_int_equal(tw_port_accepted(p), 51);
+    tw_reactor_iterate(f->r, 1);
+    assert_int_equal(tw_port_accepted(p), 52);
+    tw_reactor_iterate(f->r, 1);
+    assert_int_equal(tw_port_accepted(p), 53);
+    tw_port_stop_listening(p);
+    for (int i = 0; i < 50; i++)
+        close(fds[i]);
+    for (int i = 0; i < 3; i++)
+        close(more[i]);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+}
+
+static void test_refused_by_factory(void **state)
+{
+    fixture *f = *state;
+    f->server.refuse = -EPERM;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    int fd = tw_test_tcp_client(tw_test_port_number(p));
+    while (tw_port_accepted(p) == 0)
+        tw_reactor_iterate(f->r, 0.05);
+    char c;
+    assert_int_equal(read(fd, &c, 1), 0); /* closed at once */
+    assert_int_equal(tw_transport_count(f->r), 0);
+    assert_int_equal(f->server.npeers, 0);
+    close(fd);
+    tw_port_stop_listening(p);
+}
+
+static tw_port *stop_me;
+
+static int stop_port_on_made(tw_protocol *proto)
+{
+    (void)proto;
+    if (stop_me)
+        tw_port_stop_listening(stop_me);
+    stop_me = NULL;
+    return 0;
+}
+
+static int build_stopper(tw_factory *fac, const tw_address *peer, tw_protocol *out)
+{
+    (void)fac;
+    (void)peer;
+    static const tw_protocol_ops ops = {.connection_made = stop_port_on_made};
+    out->ops = &ops;
+    return 0;
+}
+
+/* stop_listening from inside the port's own accept loop frees the port only after the loop. */
+static void test_stop_listening_inside_accept(void **state)
+{
+    fixture *f = *state;
+    static const tw_factory_ops fops = {.build_protocol = build_stopper};
+    tw_factory fac = {.ops = &fops};
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &fac, &err);
+    uint16_t port = tw_test_port_number(p);
+    int a = tw_test_tcp_client(port), b = tw_test_tcp_client(port);
+    stop_me = p;
+    tw_reactor_iterate(f->r, 1);
+    assert_null(stop_me);
+    assert_int_equal(tw_transport_count(f->r), 1); /* the second was never accepted */
+    assert_int_equal(fac.num_ports, 0);
+    close(a);
+    close(b);
+    while (tw_transport_count(f->r) > 0)
+        tw_reactor_iterate(f->r, 0.05);
+}
+
+/* ---- EMFILE ------------------------------------------------------------------------------------ */
+
+static int lowest_free_fd(void)
+{
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(fd);
+    return fd;
+}
+
+static void set_soft_nofile(rlim_t n)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = n;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+static void test_emfile_sheds_with_spare_fd(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    uint16_t port = tw_test_port_number(p);
+    int fds[5];
+    for (int i = 0; i < 5; i++)
+        fds[i] = tw_test_tcp_client(port);
+    struct rlimit saved;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    set_soft_nofile((rlim_t)lowest_free_fd()); /* no new descriptor can be made */
+    tw_reactor_iterate(f->r, 1);
+    int logged = tw_test_log_count(&f->log);
+    for (int i = 0; i < 5; i++)
+        tw_reactor_iterate(f->r, 0);
+    setrlimit(RLIMIT_NOFILE, &saved);
+    assert_int_equal(tw_port_shed(p), 5);
+    assert_int_equal(tw_port_accepted(p), 0);
+    assert_true(tw_test_log_contains(&f->log, "closed 5 pending connections"));
+    assert_int_equal(tw_test_log_count(&f->log), logged); /* no spinning on the listener */
+    for (int i = 0; i < 5; i++) {
+        char c;
+        assert_true(read(fds[i], &c, 1) <= 0); /* shed: closed by the server */
+        close(fds[i]);
+    }
+    /* the spare is back: the port keeps working */
+    int fd = tw_test_tcp_client(port);
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    close(fd);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port_stop_listening(p);
+}
+
+static void test_emfile_without_spare_pauses(void **state)
+{
+    fixture *f = *state;
+    tw_test_clock_install(f->r, &f->clock);
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    uint16_t port = tw_test_port_number(p);
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = tw_test_tcp_client(port);
+    struct rlimit saved;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    set_soft_nofile(3); /* even the spare's slot is above the limit */
+    tw_reactor_iterate(f->r, 1);
+    int logged = tw_test_log_count(&f->log);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_reactor_iterate(f->r, 0), 0); /* paused: the ready listener is ignored */
+    setrlimit(RLIMIT_NOFILE, &saved);
+    assert_true(tw_test_log_contains(&f->log, "not accepting for"));
+    assert_int_equal(tw_test_log_count(&f->log), logged);
+    assert_int_equal(tw_port_accepted(p), 0);
+    tw_test_clock_advance(&f->clock, TW_PORT_EMFILE_PAUSE);
+    f->want_made = 3;
+    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_int_equal(tw_port_accepted(p), 3);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port_stop_listening(p);
+}
+
+static int stop_reactor(void *arg)
+{
+    return tw_reactor_stop(arg);
+}
+
+static void test_shutdown_stops_ports(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "shut");
+    int err = 0;
+    assert_non_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
+    assert_non_null(tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err));
+    tw_call_later(f->r, 0, stop_reactor, f->r);
+    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(f->server.stopped, 1);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_listen_tcp4_port0_and_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_factory_stops_with_last_port, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_tcp6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_stale_socket_replaced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_path_not_a_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_accept_in_one_readiness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_listening_inside_accept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emfile_sheds_with_spare_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emfile_without_spare_pauses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
