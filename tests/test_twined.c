@@ -192,6 +192,14 @@ static void wait_listening(child *c, int index, char *address, size_t size)
     }
 }
 
+/* Starts "twined echo --listen endpoint" and waits for its address. */
+static void start_echo(child *c, const char *endpoint, char *address, size_t size)
+{
+    const char *args[] = {"echo", "--listen", endpoint, NULL};
+    spawn(c, args);
+    wait_listening(c, 0, address, size);
+}
+
 static void stop_child(child *c, int sig)
 {
     if (c->pid > 0) {
@@ -350,6 +358,17 @@ static void make_temp_dir(char *dir, size_t size)
     assert_non_null(mkdtemp(dir));
 }
 
+/* A UNIX socket bound to path (the file now exists), not listening. */
+static int bind_unix_socket(const char *path)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s >= 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof sun), 0);
+    return s;
+}
+
 static bool file_exists(const char *path)
 {
     struct stat st;
@@ -489,10 +508,7 @@ static void test_live_unix_socket_is_in_use(void **state)
     char dir[64], path[96], endpoint[160];
     make_temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/live.sock", dir);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof sun), 0);
+    int s = bind_unix_socket(path);
     assert_int_equal(listen(s, 1), 0);
     snprintf(endpoint, sizeof endpoint, "unix:%s", path);
     const char *args[] = {"echo", "--listen", endpoint, NULL};
@@ -521,10 +537,8 @@ static void test_missing_directory_exits_1(void **state)
 static void test_echo_tcp_round_trips(void **state)
 {
     child *c = *state;
-    const char *args[] = {"echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
-    spawn(c, args);
     char address[128];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, "tcp:0:interface=127.0.0.1", address, sizeof address);
     assert_int_equal(strncmp(address, "tcp:127.0.0.1:", 14), 0);
     assert_true(atoi(address + 14) > 0);
     static const size_t sizes[] = {1, 100, 65536, 65537, 1u << 20, 8u << 20};
@@ -539,10 +553,8 @@ static void test_echo_tcp_round_trips(void **state)
 static void test_echo_concurrent_clients(void **state)
 {
     child *c = *state;
-    const char *args[] = {"echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
-    spawn(c, args);
     char address[128];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, "tcp:0:interface=127.0.0.1", address, sizeof address);
     enum { CLIENTS = 20 };
     int fds[CLIENTS];
     for (int i = 0; i < CLIENTS; i++)
@@ -565,10 +577,8 @@ static void test_echo_tcp6(void **state)
         print_message("skipped: ::1 is not available on this machine\n");
         skip();
     }
-    const char *args[] = {"echo", "--listen", "tcp6:0:interface=\\:\\:1", NULL};
-    spawn(c, args);
     char address[128];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, "tcp6:0:interface=\\:\\:1", address, sizeof address);
     assert_int_equal(strncmp(address, "tcp6:[::1]:", 11), 0);
     echo_random(address, 300000, 11);
     stop_child(c, SIGTERM);
@@ -582,18 +592,12 @@ static void test_echo_unix_replaces_stale_socket_and_removes_it(void **state)
     make_temp_dir(dir, sizeof dir);
     snprintf(path, sizeof path, "%s/echo.sock", dir);
     /* A stale socket file: bound, then its socket closed without unlinking. */
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-    assert_int_equal(bind(s, (struct sockaddr *)&sun, sizeof sun), 0);
-    close(s);
+    close(bind_unix_socket(path));
     assert_true(file_exists(path));
 
     snprintf(endpoint, sizeof endpoint, "unix:%s", path);
-    const char *args[] = {"echo", "--listen", endpoint, NULL};
-    spawn(c, args);
     char address[192];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, endpoint, address, sizeof address);
     assert_string_equal(address, endpoint);
     echo_random(address, 500000, 21);
     stop_child(c, SIGTERM);
@@ -635,10 +639,8 @@ static void test_echo_several_listeners_announced_in_order(void **state)
 static void test_echo_half_close(void **state)
 {
     child *c = *state;
-    const char *args[] = {"echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
-    spawn(c, args);
     char address[128];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, "tcp:0:interface=127.0.0.1", address, sizeof address);
     int fd = connect_address(address);
     assert_int_equal(send(fd, "ping", 4, MSG_NOSIGNAL), 4);
     assert_int_equal(shutdown(fd, SHUT_WR), 0);
@@ -725,10 +727,8 @@ static void read_back_pattern(int fd, size_t pushed)
 static void test_echo_back_pressure_bounds_memory(void **state)
 {
     child *c = *state;
-    const char *args[] = {"echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
-    spawn(c, args);
     char address[128];
-    wait_listening(c, 0, address, sizeof address);
+    start_echo(c, "tcp:0:interface=127.0.0.1", address, sizeof address);
     echo_random(address, 100000, 41); /* warm up: the reactor's read buffer, the first chunks */
     long before = rss_kib(c->pid);
     assert_true(before > 0);
