@@ -15,7 +15,7 @@
 
 #include <twine/deferred.h>
 
-#include "support/reactor_test.h"
+#include "test_deferred_fixture.h"
 
 /* ---- helpers: a trace of what ran, with what -------------------------------------------------- */
 
@@ -95,32 +95,12 @@ static void count_destroy(void *v)
     destroyed++;
 }
 
-/* Each test that logs gets a reactor whose log is captured. */
-typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_reactor_new(NULL);
-    if (!f->r)
-        return -1;
-    tw_test_log_install(f->r, &f->log);
     destroyed = 0;
-    *state = f;
-    return 0;
+    return fixture_setup(state);
 }
 
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
-}
 
 /* ---- callback order and switching ---------------------------------------------------------------- */
 
@@ -252,6 +232,40 @@ static void test_bad_arguments(void **state)
     tw_deferred_cancel(NULL);
     tw_deferred_unref(NULL);
     tw_deferred_unref(d);
+}
+
+static int set_null_deferred(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    (void)arg;
+    tw_result_set_deferred(res, NULL); /* e.g. the inner deferred could not be allocated */
+    return 0;
+}
+
+static void test_result_helpers_tolerate_null(void **state)
+{
+    fixture *fx = *state;
+    assert_false(tw_result_is_failure(NULL));
+    assert_null(tw_result_value(NULL));
+    assert_null(tw_result_failure(NULL));
+    assert_null(tw_result_take_value(NULL, NULL));
+    assert_null(tw_result_take_failure(NULL));
+    tw_result_set_value(NULL, "x", NULL);
+    tw_result_set_failure(NULL, tw_failure_new("Dropped", 0, NULL));
+    tw_result_set_deferred(NULL, tw_deferred_new(fx->r, NULL));
+    /* errback(NULL) and set_deferred(NULL) stand for out of memory. */
+    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    assert_int_equal(tw_deferred_errback(d, NULL), 0);
+    assert_string_equal(failure_type_of(d), TW_MEMORY_ERROR);
+    tw_deferred_add_errback(d, swallow, NULL);
+    tw_deferred_unref(d);
+    d = tw_deferred_new(fx->r, NULL);
+    tw_deferred_add_callback(d, set_null_deferred, NULL);
+    tw_deferred_callback(d, NULL, NULL);
+    assert_string_equal(failure_type_of(d), TW_MEMORY_ERROR);
+    tw_deferred_add_errback(d, swallow, NULL);
+    tw_deferred_unref(d);
+    assert_int_equal(tw_test_log_count(&fx->log), 0);
 }
 
 /* Twisted's test_reentrantRunCallbacks / test_nonReentrantCallbacks. */
@@ -1042,7 +1056,7 @@ static void test_describe(void **state)
 }
 
 /* Most tests want the fixture. */
-#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, fixture_teardown)
 
 int main(void)
 {
@@ -1054,6 +1068,7 @@ int main(void)
         T(test_callbacks_added_after_firing_run_at_once),
         T(test_already_called_in_every_combination),
         T(test_bad_arguments),
+        T(test_result_helpers_tolerate_null),
         T(test_callback_added_from_callback_runs_after),
         T(test_reentrant_callback_failure_goes_to_next_errback),
         T(test_destructor_runs_once_on_replace_and_free),

@@ -13,34 +13,8 @@
 
 #include <twine/deferred.h>
 
-#include "support/reactor_test.h"
+#include "test_deferred_fixture.h"
 
-typedef struct {
-    tw_reactor *r;
-    tw_test_clock clock;
-    tw_test_log log;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_reactor_new(NULL);
-    if (!f->r)
-        return -1;
-    tw_test_clock_install(f->r, &f->clock);
-    tw_test_log_install(f->r, &f->log);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
-}
 
 /* Moves the clock and runs the turn in which due timers fire. */
 static void advance(fixture *f, double seconds)
@@ -369,7 +343,7 @@ static void test_defer_to_thread_bad_arguments(void **state)
     assert_int_equal(err, -EINVAL);
 }
 
-#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+#define T(test) cmocka_unit_test_setup_teardown(test, fixture_setup, fixture_teardown)
 
 int main(void)
 {
