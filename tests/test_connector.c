@@ -1,0 +1,345 @@
+/* Tests for outgoing connections: success over TCP and UNIX, the real errno in failures (refused,
+ * missing UNIX path), the connect timeout on a controllable clock (a listener whose backlog is full
+ * never answers), stop_connecting, a factory that refuses, doStart/doStop, bad arguments, and the
+ * reactor shutdown failing connects still in progress. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <twine/twine.h>
+
+#include "support/net.h"
+#include "support/reactor_test.h"
+
+typedef struct {
+    tw_reactor *r;
+    tw_test_log log;
+    tw_test_clock clock;
+    tw_test_factory server, client;
+    int full_listener;      /* a listener that never accepts, backlog full */
+    int filler;             /* the connection that fills its backlog */
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    int err = 0;
+    f->r = tw_reactor_new(&err);
+    assert_non_null(f->r);
+    tw_test_log_install(f->r, &f->log);
+    tw_test_factory_init(&f->server);
+    tw_test_factory_init(&f->client);
+    f->full_listener = f->filler = -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(tw_transport_count(f->r), 0);
+    if (f->full_listener >= 0)
+        close(f->full_listener);
+    if (f->filler >= 0)
+        close(f->filler);
+    tw_reactor_free(f->r);
+    tw_test_factory_free(&f->server);
+    tw_test_factory_free(&f->client);
+    tw_test_log_destroy(&f->log);
+    free(f);
+    return 0;
+}
+
+/* A port number nobody listens on: bound, then closed. */
+static uint16_t closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&sin, sizeof sin);
+    socklen_t len = sizeof sin;
+    getsockname(fd, (struct sockaddr *)&sin, &len);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
+/* A listener with backlog 0 and one completed connection waiting: Linux drops further SYNs, so a
+ * connect to it stays in progress until it times out. */
+static uint16_t full_listener(fixture *f)
+{
+    f->full_listener = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(f->full_listener, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(f->full_listener, 0), 0);
+    socklen_t len = sizeof sin;
+    getsockname(f->full_listener, (struct sockaddr *)&sin, &len);
+    uint16_t port = ntohs(sin.sin_port);
+    f->filler = tw_test_tcp_client(port);
+    assert_true(f->filler >= 0);
+    return port;
+}
+
+static void test_connect_tcp_success(void **state)
+{
+    fixture *f = *state;
+    f->server.template.echo = true;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    uint16_t port = tw_test_port_number(p);
+    f->client.template.send_on_made = "hello";
+    f->client.template.send_on_made_len = 5;
+    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", port, 0, &f->client.factory, &err);
+    assert_non_null(c);
+    tw_address dest;
+    assert_int_equal(tw_connector_get_destination(c, &dest), 0);
+    assert_int_equal(dest.port, port);
+    assert_string_equal(dest.host, "127.0.0.1");
+    assert_int_equal(f->client.started, 1);
+    while (tw_test_factory_made(&f->client) == 0)
+        tw_reactor_iterate(f->r, 0.05);
+    tw_test_peer *cp = f->client.peers[0];
+    assert_int_equal(cp->peer_addr.port, port);
+    while (cp->len < 5)
+        tw_reactor_iterate(f->r, 0.05);
+    assert_memory_equal(cp->data, "hello", 5);
+    assert_int_equal(f->client.stopped, 0); /* the connection still uses the factory */
+    tw_transport_lose_connection(cp->transport);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    assert_int_equal(f->client.stopped, 1);
+    assert_int_equal(f->client.failed, 0);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port_stop_listening(p);
+}
+
+static void test_connect_refused(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", closed_port(), 5, &f->client.factory, &err));
+    assert_int_equal(f->client.failed, 0); /* never from inside the call */
+    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
+    assert_int_equal(f->client.failed, 1);
+    assert_string_equal(f->client.fail_type, TW_CONNECTION_REFUSED_ERROR);
+    assert_int_equal(f->client.fail_code, -ECONNREFUSED);
+    assert_int_equal(f->client.started, 1);
+    assert_int_equal(f->client.stopped, 1);
+    assert_int_equal(f->client.npeers, 0);
+}
+
+static void test_connect_unix(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "conn");
+    int err = 0;
+    /* nobody there yet: the real errno */
+    assert_non_null(tw_connect_unix(f->r, path, 5, &f->client.factory, &err));
+    assert_int_equal(f->client.failed, 0);
+    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
+    assert_int_equal(f->client.fail_code, -ENOENT);
+    tw_port *p = tw_listen_unix(f->r, path, 0, &f->server.factory, &err);
+    assert_non_null(p);
+    assert_non_null(tw_connect_unix(f->r, path, 5, &f->client.factory, &err));
+    while (tw_test_factory_made(&f->client) == 0)
+        tw_reactor_iterate(f->r, 0.05);
+    assert_int_equal(f->client.peers[0]->peer_addr.type, TW_ADDRESS_UNIX);
+    tw_transport_lose_connection(f->client.peers[0]->transport);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    tw_port_stop_listening(p);
+}
+
+static void test_connect_timeout(void **state)
+{
+    fixture *f = *state;
+    tw_test_clock_install(f->r, &f->clock);
+    uint16_t port = full_listener(f);
+    int err = 0;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, 2.5, &f->client.factory, &err));
+    for (int i = 0; i < 3; i++)
+        tw_reactor_iterate(f->r, 0);
+    assert_int_equal(f->client.failed, 0);
+    assert_int_equal(f->client.npeers, 0); /* still connecting */
+    tw_test_clock_advance(&f->clock, 2.4);
+    tw_reactor_iterate(f->r, 0);
+    assert_int_equal(f->client.failed, 0);
+    tw_test_clock_advance(&f->clock, 0.1);
+    tw_reactor_iterate(f->r, 0);
+    assert_int_equal(f->client.failed, 1);
+    assert_string_equal(f->client.fail_type, TW_TIMEOUT_ERROR);
+    assert_int_equal(f->client.fail_code, -ETIMEDOUT);
+    assert_int_equal(f->client.stopped, 1);
+}
+
+static void test_connect_default_timeout(void **state)
+{
+    fixture *f = *state;
+    tw_test_clock_install(f->r, &f->clock);
+    uint16_t port = full_listener(f);
+    int err = 0;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, 0, &f->client.factory, &err));
+    tw_test_clock_advance(&f->clock, TW_CONNECT_TIMEOUT_DEFAULT - 0.5);
+    tw_reactor_iterate(f->r, 0);
+    assert_int_equal(f->client.failed, 0);
+    tw_test_clock_advance(&f->clock, 0.5);
+    tw_reactor_iterate(f->r, 0);
+    assert_int_equal(f->client.failed, 1);
+    assert_string_equal(f->client.fail_type, TW_TIMEOUT_ERROR);
+}
+
+static void test_stop_connecting(void **state)
+{
+    fixture *f = *state;
+    uint16_t port = full_listener(f);
+    int err = 0;
+    int fds0 = tw_test_count_open_fds();
+    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", port, -1, &f->client.factory, &err);
+    assert_non_null(c);
+    tw_reactor_iterate(f->r, 0);
+    assert_int_equal(tw_connector_stop_connecting(c), 0);
+    assert_int_equal(f->client.failed, 1); /* at once */
+    assert_string_equal(f->client.fail_type, TW_CONNECTING_CANCELLED_ERROR);
+    assert_int_equal(f->client.fail_code, -ECANCELED);
+    assert_int_equal(tw_test_count_open_fds(), fds0);
+    assert_int_equal(tw_connector_stop_connecting(NULL), -EINVAL);
+}
+
+typedef struct {
+    tw_factory factory;
+    int rc_inside;
+    int calls;
+} stopper;
+
+static void stop_inside_failed(tw_factory *fac, tw_connector *c, const tw_failure *reason)
+{
+    (void)reason;
+    stopper *s = (stopper *)fac;
+    s->calls++;
+    s->rc_inside = tw_connector_stop_connecting(c);
+}
+
+static void test_stop_connecting_inside_failure(void **state)
+{
+    fixture *f = *state;
+    static const tw_factory_ops ops = {.client_connection_failed = stop_inside_failed};
+    stopper s = {.factory = {.ops = &ops}};
+    int err = 0;
+    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", closed_port(), 5, &s.factory, &err);
+    assert_non_null(c);
+    while (s.calls == 0)
+        tw_reactor_iterate(f->r, 0.05);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc_inside, TW_EALREADYCALLED);
+}
+
+static void test_client_factory_refuses(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    f->client.refuse = -EPERM;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", tw_test_port_number(p), 5,
+                                   &f->client.factory, &err));
+    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
+    assert_string_equal(f->client.fail_type, TW_CONNECT_ERROR);
+    assert_int_equal(f->client.fail_code, -EPERM);
+    assert_int_equal(f->client.stopped, 1);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port_stop_listening(p);
+}
+
+static void test_connect_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    assert_null(tw_connect_tcp(f->r, "localhost", 80, 5, &f->client.factory, &err));
+    assert_int_equal(err, -EINVAL); /* numeric only: names come with endpoints */
+    assert_null(tw_connect_tcp(f->r, NULL, 80, 5, &f->client.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_connect_tcp(NULL, "127.0.0.1", 80, 5, &f->client.factory, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_connect_tcp(f->r, "127.0.0.1", 80, 5, NULL, &err));
+    assert_int_equal(err, -EINVAL);
+    struct sockaddr sa = {.sa_family = AF_APPLETALK};
+    assert_null(tw_connect_sockaddr(f->r, &sa, sizeof sa, 5, &f->client.factory, &err));
+    assert_int_equal(err, -EAFNOSUPPORT);
+    char longpath[200];
+    memset(longpath, 'y', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    assert_null(tw_connect_unix(f->r, longpath, 5, &f->client.factory, &err));
+    assert_int_equal(err, -ENAMETOOLONG);
+    assert_null(tw_connect_unix(f->r, longpath, 5, &f->client.factory, NULL));
+    assert_int_equal(f->client.started, 0);
+    assert_int_equal(tw_connector_get_destination(NULL, NULL), -EINVAL);
+}
+
+static void test_connect_sockaddr_ipv6(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp6(f->r, 0, "::1", 0, &f->server.factory, &err);
+    if (!p) {
+        skip(); /* no IPv6 loopback here */
+        return;
+    }
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(tw_test_port_number(p))};
+    sin6.sin6_addr = in6addr_loopback;
+    assert_non_null(tw_connect_sockaddr(f->r, (struct sockaddr *)&sin6, sizeof sin6, 5,
+                                        &f->client.factory, &err));
+    while (tw_test_factory_made(&f->client) == 0)
+        tw_reactor_iterate(f->r, 0.05);
+    tw_address host;
+    assert_int_equal(tw_transport_get_host(f->client.peers[0]->transport, &host), 0);
+    assert_int_equal(host.type, TW_ADDRESS_TCP6);
+    tw_transport_lose_connection(f->client.peers[0]->transport);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port_stop_listening(p);
+}
+
+static int stop_reactor(void *arg)
+{
+    return tw_reactor_stop(arg);
+}
+
+static void test_shutdown_fails_connects_in_progress(void **state)
+{
+    fixture *f = *state;
+    uint16_t port = full_listener(f);
+    int err = 0;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, -1, &f->client.factory, &err));
+    tw_call_later(f->r, 0, stop_reactor, f->r);
+    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(f->client.failed, 1);
+    assert_string_equal(f->client.fail_type, TW_CONNECTION_LOST);
+    assert_int_equal(f->client.stopped, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_connect_tcp_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_unix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_default_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_connecting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_connecting_inside_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_factory_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_sockaddr_ipv6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_fails_connects_in_progress, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
