@@ -590,18 +590,18 @@ static void test_many_fds(void **state)
 
 /* ---- kqueue: failed changes (through the emulation's injection hook) ----------------------------- */
 
-static bool can_inject(void)
+static void skip_unless_injectable(void)
 {
-    return backend_is("kqueue") && tw_kqueue_emul_inject_error != NULL;
+    if (backend_is("kqueue") && tw_kqueue_emul_inject_error != NULL)
+        return;
+    print_message("only for the kqueue backend on its emulation: skipped\n");
+    skip();
 }
 
 static void test_kqueue_failed_add_is_reported_ready(void **state)
 {
     fixture *f = *state;
-    if (!can_inject()) {
-        print_message("only for the kqueue backend on its emulation: skipped\n");
-        skip();
-    }
+    skip_unless_injectable();
     int s[2];
     make_socketpair(s);
     tw_kqueue_emul_inject_error(EPERM);
@@ -622,10 +622,7 @@ static void test_kqueue_failed_add_is_reported_ready(void **state)
 static void test_kqueue_failed_delete_is_ignored(void **state)
 {
     fixture *f = *state;
-    if (!can_inject()) {
-        print_message("only for the kqueue backend on its emulation: skipped\n");
-        skip();
-    }
+    skip_unless_injectable();
     int idle[2], live[2];
     make_pipe(idle);
     make_pipe(live);
@@ -653,10 +650,7 @@ static void test_kqueue_failed_delete_is_ignored(void **state)
 static void test_kqueue_changes_flushed_early(void **state)
 {
     fixture *f = *state;
-    if (!can_inject()) {
-        print_message("only for the kqueue backend on its emulation: skipped\n");
-        skip();
-    }
+    skip_unless_injectable();
     int p[2];
     make_pipe(p);
     tw_kqueue_emul_inject_error(EIO);
