@@ -1,6 +1,6 @@
 /* tw_call_from_thread: the one thread-safe entry point. Callers append to a mutex-guarded FIFO and
  * wake the loop through an eventfd (a pipe where there is none) only when no wake-up is pending yet,
- * so a storm of calls costs one write. The loop clears the pending flag, drains the fd, then takes
+ * so a storm of calls costs one write. The loop drains the fd, clears the pending flag, then takes
  * the whole list at once: a call added after that is sure to write a new wake-up. */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,8 +71,10 @@ static int run_thread_calls(tw_reactor *r, int fd, void *arg)
 {
     (void)arg;
     tw_thread_calls *c = &r->calls;
-    atomic_store(&c->wake_pending, false);
+    /* Drain before clearing the flag: a wake-up written after the clear must survive the drain, or
+     * a caller that then sees the flag set skips its write and its call waits forever. */
     drain(fd);
+    atomic_store(&c->wake_pending, false);
     pthread_mutex_lock(&c->lock);
     tw_thread_call *call = c->head;
     c->head = c->tail = NULL;
