@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <twine/deferred.h>
 
@@ -449,8 +450,23 @@ static void test_failure_consumed_by_chaining_is_not_reported(void **state)
 static void test_null_reactor_reports_to_stderr(void **state)
 {
     (void)state;
+    /* Catch stderr in a pipe for the duration of the report. */
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(pipefd[1], STDERR_FILENO);
     tw_deferred *d = tw_fail(NULL, tw_failure_new("Visible", 0, "on stderr"), NULL);
-    tw_deferred_unref(d); /* must not crash without a reactor */
+    tw_deferred_unref(d);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(pipefd[1]);
+    char text[256] = "";
+    ssize_t n = read(pipefd[0], text, sizeof text - 1);
+    close(pipefd[0]);
+    assert_true(n > 0);
+    assert_non_null(strstr(text, "Unhandled error in Deferred: Visible: on stderr"));
 }
 
 /* ---- succeed, fail, maybe_deferred ----------------------------------------------------------------- */
