@@ -23,7 +23,8 @@
  *
  * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses threads.
  * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
- * CRITICAL); with a NULL reactor they go to stderr. */
+ * CRITICAL); with a NULL reactor they go to stderr. So a deferred made with a reactor must be freed
+ * before that reactor is. */
 #ifndef TWINE_DEFERRED_H
 #define TWINE_DEFERRED_H
 
@@ -157,7 +158,9 @@ TW_API tw_deferred *tw_maybe_deferred(tw_reactor *r, tw_work_fn fn, void *arg, i
 /* Twisted's deferToThread: fn(out, arg) runs on one of r's pool threads; the result is delivered
  * with tw_call_from_thread, so callbacks run in the reactor thread. fn must not touch deferreds or
  * the reactor, and must not use tw_result_set_deferred (it counts as a failure). Cancelling gives
- * CancelledError at once; the thread's late result is then destroyed. */
+ * CancelledError at once; the thread's late result is then destroyed. Let every such call deliver
+ * before freeing r: work the reactor drops at shutdown never fires its deferred (and its job and
+ * reference are not reclaimed). */
 TW_API tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *err);
 
 /* ---- deferred lists and gather ------------------------------------------------------------------- */
