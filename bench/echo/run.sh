@@ -1,0 +1,252 @@
+#!/bin/sh
+# bench/echo: TCP echo on 127.0.0.1, twine (twined echo) against a plain epoll server, libuv, libevent,
+# libev and Twisted: ping-pong msgs/s, latency and server CPU per message at 1/10/100 connections x
+# 64 B/16 KiB on one core and on two, connection churn, RSS per idle connection, syscalls per message.
+# Run through `make bench` or `make -C bench echo`; QUICK=1 for a one-minute smoke run.
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/bench.sh"
+bench_init echo
+
+# ---- settings (each overridable from the environment) ---------------------------------------------
+if [ -n "$QUICK" ]; then
+    BENCH_RUNS=${ECHO_RUNS:-1}; seconds=${ECHO_SECONDS:-0.3}; idle_n=${ECHO_IDLE:-2000}
+    strace_n=${ECHO_STRACE_MSGS:-5000}
+else
+    BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.6}; idle_n=${ECHO_IDLE:-10000}
+    strace_n=${ECHO_STRACE_MSGS:-20000}
+fi
+warmup=${ECHO_WARMUP:-0.15}
+conns_list=${ECHO_CONNS:-"1 10 100"}
+sizes=${ECHO_SIZES:-"64 16384"}
+churn_slots=${ECHO_CHURN_SLOTS:-8}
+server_cpu=0 client_same=0 client_other=1
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle_n + 64)) ]; then
+    idle_n=$(($(ulimit -n) - 64))
+    echo "note: RLIMIT_NOFILE is $(ulimit -n): idle test limited to $idle_n connections"
+fi
+pin() { command -v taskset >/dev/null 2>&1 && echo "taskset -c $1"; }
+
+# ---- build -----------------------------------------------------------------------------------------
+out=$BENCH_OUT
+# Two echo benchmarks at once would share these files and measure each other: take turns.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$out/.lock"
+    flock -n 9 || { echo "echo: waiting for another run of this benchmark to finish" >&2; flock 9; }
+fi
+rm -f "$out"/echo_* "$out"/loadgen
+$BENCH_CC $BENCH_CFLAGS -o "$out/loadgen" "$here/loadgen.c" || { echo "bench: loadgen does not build" >&2; exit 1; }
+$BENCH_CC $BENCH_CFLAGS -I"$here" -o "$out/echo_plain" "$here/echo_plain.c" \
+    || { echo "bench: echo_plain does not build" >&2; exit 1; }
+bench_build_twine echo_twine -I"$here" "$here/echo_twine.c"
+bench_build_peer echo_libuv "-luv_a" "-luv" -I"$here" "$here/echo_libuv.c"
+bench_build_peer echo_libevent "-levent_core" "-levent_core" -I"$here" "$here/echo_libevent.c"
+bench_build_peer echo_libev "-lev" "-lev" -I"$here" "$here/echo_libev.c"
+
+twisted_py=""
+for py in python3 /usr/bin/python3; do
+    if $py -c 'import twisted.internet.epollreactor' 2>/dev/null; then twisted_py=$py; break; fi
+done
+
+# server_cmd NAME: the command line of NAME's server, empty when it is not available.
+server_cmd() {
+    case $1 in
+    twine)
+        if [ -x "$TWINE_BUILD/twined" ] && [ "${ECHO_TWINE:-twined}" != api ]; then
+            echo "$TWINE_BUILD/twined echo --listen tcp:0:interface=127.0.0.1"
+        else
+            echo "$out/echo_twine"
+        fi ;;
+    twine-1accept) echo "env ECHO_MAX_ACCEPTS=1 $out/echo_twine" ;;
+    twisted) [ -n "$twisted_py" ] && echo "$twisted_py $here/echo_twisted.py" ;;
+    *) [ -x "$out/echo_$1" ] && echo "$out/echo_$1" ;;
+    esac
+}
+
+server_version() {
+    case $1 in
+    twine)
+        if [ -x "$TWINE_BUILD/twined" ] && [ "${ECHO_TWINE:-twined}" != api ]; then
+            "$TWINE_BUILD/twined" --version | awk '{print $2}'
+        else
+            echo api
+        fi ;;
+    *) $(server_cmd "$1") --version ;;
+    esac
+}
+
+servers=""
+for s in twine plain libuv libevent libev twisted; do
+    if [ -n "$(server_cmd $s)" ]; then servers="$servers $s"; else echo "skipped: $s: not available"; fi
+done
+[ -n "$twisted_py" ] || echo "skipped: twisted: no python3 with twisted (apt-get install python3-twisted)"
+
+# ---- servers ---------------------------------------------------------------------------------------
+# start_server NAME: runs NAME's server on CPU $server_cpu; sets pid_NAME and port_NAME.
+start_server() {
+    err=$out/$1.stderr
+    : >"$err"
+    $(pin $server_cpu) $(server_cmd "$1") 2>"$err" 9>&- &
+    eval "pid_$(echo "$1" | tr - _)=$!"
+    tries=0
+    until grep -q "listening on" "$err"; do
+        tries=$((tries + 1))
+        if [ $tries -gt 200 ]; then cat "$err" >&2; echo "bench: $1 did not start" >&2; return 1; fi
+        sleep 0.05
+    done
+    eval "port_$(echo "$1" | tr - _)=$(sed -n 's/.*listening on tcp:.*:\([0-9][0-9]*\)$/\1/p' "$err" | head -1)"
+}
+
+stop_server() {
+    p=$(server_pid "$1")
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
+
+server_pid() { eval "echo \$pid_$(echo "$1" | tr - _)"; }
+server_port() { eval "echo \$port_$(echo "$1" | tr - _)"; }
+
+cleanup() {
+    for s in $servers twine-1accept; do
+        p=$(server_pid "$s")
+        if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
+    done
+    return 0
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# loadgen SERVER CLIENT_CPU TAGS MODE ARGS...: one run against SERVER, RESULT line to $results.
+loadgen() {
+    local lib=$1 lg_cpu=$2 tags=$3 mode=$4
+    shift 4
+    $(pin "$lg_cpu") "$out/loadgen" "$mode" --port "$(server_port "$lib")" \
+        --pid "$(server_pid "$lib")" --lib "$lib" --ver "$(eval "echo \$ver_$(echo "$lib" | tr - _)")" \
+        --tag "$tags" "$@" >>"$results" || { echo "bench: loadgen $mode against $lib failed" >&2; exit 1; }
+}
+
+for s in $servers twine-1accept; do eval "ver_$(echo "$s" | tr - _)=$(server_version "$s" | tr ' ' _)"; done
+results=$out/results.txt
+: >"$results"
+
+# ---- ping-pong and churn, every server running, rounds interleaved ----------------------------------
+echo "== echo: servers on CPU $server_cpu;$servers; $BENCH_RUNS rounds of ${seconds}s after ${warmup}s warm-up =="
+for s in $servers twine-1accept; do start_server "$s"; done
+for where in same two; do
+    [ $where = same ] && cpu=$client_same || cpu=$client_other
+    for n in $conns_list; do
+        for size in $sizes; do
+            printf '  ping-pong: %s core(s), %s conns x %s B\n' "$where" "$n" "$size" >&2
+            i=1
+            while [ $i -le "$BENCH_RUNS" ]; do
+                for s in $servers; do
+                    loadgen "$s" "$cpu" "pin=$where,conns=$n,size=$size" pingpong --conns "$n" \
+                        --size "$size" --seconds "$seconds" --warmup "$warmup"
+                done
+                i=$((i + 1))
+            done
+        done
+    done
+    printf '  churn: %s core(s), %s connections at a time\n' "$where" "$churn_slots" >&2
+    i=1
+    while [ $i -le "$BENCH_RUNS" ]; do
+        for s in $servers twine-1accept; do
+            loadgen "$s" "$cpu" "pin=$where" churn --conns "$churn_slots" --size 64 \
+                --seconds "$seconds" --warmup "$warmup"
+        done
+        i=$((i + 1))
+    done
+done
+
+# ---- syscalls per echoed message: strace -c over a fixed number of round trips ----------------------
+strace_out=$out/strace
+mkdir -p "$strace_out"
+if command -v strace >/dev/null 2>&1; then
+    for n in 1 10; do
+        for s in $servers; do
+            log=$strace_out/$s-$n.txt
+            $(pin $client_other) strace -c -f -p "$(server_pid "$s")" -o "$log" 2>"$log.err" &
+            spid=$!
+            tries=0 # strace says "attached" on stderr once it traces the server
+            until grep -q attached "$log.err" 2>/dev/null || [ $tries -gt 40 ]; do
+                sleep 0.05; tries=$((tries + 1))
+            done
+            sleep 0.3 # attached is printed a little before every thread is traced
+            "$out/loadgen" pingpong --port "$(server_port "$s")" --conns "$n" --size 64 \
+                --count "$strace_n" --warmup 0 --lib "$s" >/dev/null
+            sleep 0.3 # strace writes no summary when interrupted while the tracee is in a syscall stop
+            kill -INT $spid
+            tries=0
+            while kill -0 $spid 2>/dev/null && [ $tries -lt 100 ]; do sleep 0.05; tries=$((tries + 1)); done
+            kill -KILL $spid 2>/dev/null || true
+            wait $spid 2>/dev/null || true
+            calls=$(awk '$NF == "total" {print $4}' "$log")
+            echo "RESULT lib=$s mode=strace conns=$n msgs=$strace_n calls=$calls per_msg=$(
+                awk -v c="$calls" -v m="$strace_n" 'BEGIN {printf "%.2f", c / m}')" >>"$results"
+        done
+    done
+else
+    echo "skipped: syscalls: strace is not installed"
+fi
+for s in $servers twine-1accept; do stop_server "$s"; done
+
+# ---- idle connections: RSS growth of a fresh server over $idle_n connections ---------------------------
+printf '  idle: %s connections per server\n' "$idle_n" >&2
+for s in $servers; do
+    start_server "$s"
+    loadgen "$s" $client_other "conns=$idle_n" idle --conns "$idle_n" --size 64
+    stop_server "$s"
+done
+
+# ---- tables ----------------------------------------------------------------------------------------
+table() { # table TITLE MODE PIN KEY SCALE DECIMALS ROWS
+    echo "$1"
+    awk -v mode="$2" -v pin="$3" -v key="$4" -v scale="$5" -v decimals="$6" -v rows="$7" \
+        -f "$here/echo_table.awk" "$results"
+}
+echo
+echo "Versions:$(for s in $servers; do printf ' %s %s;' "$s" "$(eval "echo \$ver_$(echo "$s" | tr - _)")"; done)"
+for where in same two; do
+    if [ $where = same ]; then
+        what="ONE CORE: server and loadgen both on CPU $server_cpu (taskset -c $server_cpu)"
+    else
+        what="TWO CORES: server on CPU $server_cpu, loadgen on CPU $client_other (cross-core wake-ups)"
+    fi
+    echo
+    echo "==== ping-pong, $what ===="
+    table "messages/s, thousands (higher is better; ratio = lib / twine)" pingpong $where msgs 1000 1 "conns size"
+    table "server CPU ns per message (lower is better)" pingpong $where cpu 1 0 "conns size"
+    table "p50 round trip, us" pingpong $where p50 1 1 "conns size"
+    table "p99 round trip, us" pingpong $where p99 1 1 "conns size"
+done
+echo
+echo "==== connection churn: connect, one 64 B echo, close; $churn_slots at a time ===="
+table "connections/s (higher is better; pin=same: one core, pin=two: two cores)" churn "" conns_s 1 0 pin
+table "server CPU ns per connection (lower is better)" churn "" cpu 1 0 pin
+echo
+echo "==== idle connections: server RSS growth over $idle_n connections (fresh server, each echoed once) ===="
+table "bytes per idle connection (lower is better)" idle "" rss_per_conn 1 0 conns
+if [ -s "$strace_out/twine-1.txt" ]; then
+    echo
+    echo "==== syscalls per echoed message, server side (strace -c -f, $strace_n round trips of 64 B) ===="
+    table "syscalls per message (lower is better)" strace "" per_msg 1 2 conns
+    for s in twine plain; do
+        [ -s "$strace_out/$s-1.txt" ] || continue
+        printf '  %s, 1 connection, per message:' "$s"
+        awk -v m="$strace_n" '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+            printf " %s %.2f", $NF, $4 / m }' "$strace_out/$s-1.txt"
+        echo
+    done
+fi
+cat <<NOTE
+
+How measured: loadgen (bench/echo/loadgen.c) ping-pong = each connection sends one message and waits
+for the whole echo before the next; every echoed byte is checked. Rounds interleaved (A B C .. A B C),
+medians of $BENCH_RUNS rounds of ${seconds}s each after ${warmup}s of warm-up. Server CPU = the server
+process's utime+stime over the window (its kernel CPU clock, the exact form of /proc/PID/stat fields
+14+15) / messages. Idle RSS = (VmRSS after - VmRSS before) / connections, from /proc/PID/status.
+On a 2-vCPU VM the one-core figures compare the loops; the two-core figures mostly measure how fast a
+sleeping vCPU wakes up. Ratios are lib / twine: above 1.00x is better for twine in "CPU", "us" and
+"bytes" tables, below 1.00x is better for twine in the "/s" tables.
+NOTE
