@@ -126,7 +126,7 @@ static int timeout_ms(int64_t timeout_ns)
 {
     if (timeout_ns < 0)
         return -1;
-    int64_t ms = (timeout_ns + 999999) / 1000000;  /* round up: never wake before a deadline */
+    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);  /* round up: never early */
     return ms > MAX_WAIT_MS ? MAX_WAIT_MS : (int)ms;
 }
 

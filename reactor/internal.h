@@ -42,19 +42,23 @@ void tw_fds_grow_ready(tw_fd_table *t, int nready);
 /* ---- timers (timers.c) ---- */
 typedef struct {
     int64_t at;
-    tw_delayed_call *dc;
+    uint32_t seq;   /* scheduling order among equal deadlines */
+    uint32_t slot;  /* where the handle lives: chunk number << 8 | index in the chunk */
 } tw_heap_entry;
 
 typedef struct tw_dc_chunk tw_dc_chunk;
 
 typedef struct {
-    tw_heap_entry *heap;
+    tw_heap_entry *heap;      /* inside heap_mem, aligned so that children share a cache line */
+    tw_heap_entry *heap_mem;
     uint32_t count, cap;
     uint64_t next_seq;
-    tw_delayed_call **due;  /* calls collected for the current turn */
+    tw_delayed_call **due;    /* calls collected for the current turn */
     uint32_t ndue, due_cap;
     tw_delayed_call *free_list;
     tw_dc_chunk *chunks;
+    tw_dc_chunk **chunk_tab;  /* chunk number -> chunk */
+    uint32_t nchunks, chunk_cap;
 } tw_timer_heap;
 
 void tw_timers_init(tw_timer_heap *h);
@@ -63,6 +67,8 @@ void tw_timers_free(tw_timer_heap *h);
 int64_t tw_timers_next_wait(const tw_reactor *r);
 /* Collects every call due at r->now, then runs them in order. Returns how many ran. */
 int tw_timers_run_due(tw_reactor *r);
+/* For tests of the sequence renumbering. */
+void tw_timers_set_next_seq(tw_reactor *r, uint64_t seq);
 
 /* ---- calls from threads (threads.c) ---- */
 typedef struct tw_thread_call tw_thread_call;
@@ -78,6 +84,9 @@ typedef struct {
 
 int tw_thread_calls_init(tw_reactor *r);
 void tw_thread_calls_free(tw_reactor *r);
+/* tw_call_from_thread() for a malloc()ed arg that fn frees: if the reactor is freed before the call
+ * runs, the dropped call frees arg instead, so nothing leaks. */
+int tw_call_from_thread_owning(tw_reactor *r, tw_fn fn, void *arg);
 
 /* ---- thread pool (threadpool.c) ---- */
 typedef struct tw_work tw_work;
@@ -92,7 +101,7 @@ typedef struct {
 } tw_thread_pool;
 
 void tw_pool_init(tw_thread_pool *p);
-/* Lets queued work finish, then joins every thread. Idempotent. */
+/* Lets running work finish, drops work not started, then joins every thread. Idempotent. */
 void tw_pool_stop(tw_thread_pool *p);
 
 /* ---- system event triggers (triggers.c) ---- */

@@ -1,10 +1,12 @@
 /* Timers: tw_call_later and the delayed-call handle, on a 4-ary min-heap kept in one array.
- * Heap entries cache the deadline next to the handle pointer, so sifting never touches the handles
- * (the order key is (deadline, sequence); the sequence is read only on equal deadlines). Handles come
- * from a per-reactor free list, so scheduling a call costs no malloc in steady state. */
+ * A heap entry holds the whole order key, (deadline, sequence), and the handle's slot number, so
+ * comparisons never touch handles; the heap is aligned so that a node's four children share one cache
+ * line. Handles live in fixed chunks from a per-reactor free list: no malloc in steady state. */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "reactor/internal.h"
 
@@ -16,15 +18,17 @@ enum { DC_PENDING, DC_DUE, DC_RUNNING, DC_CALLED, DC_CANCELLED };
 
 struct tw_delayed_call {
     tw_reactor *reactor;
-    tw_fn fn;
+    union {
+        tw_fn fn;                    /* while in use */
+        tw_delayed_call *next_free;  /* while on the free list */
+    };
     void *arg;
     int64_t at;
-    uint64_t seq;
+    uint32_t slot;   /* chunk number << 8 | position in chunk: fixed by the memory it lives in */
     uint32_t index;  /* position in the heap, or NOT_IN_HEAP */
     uint32_t refs;   /* the reactor's (while scheduled or due) plus the users' */
     uint8_t state;
     bool in_due;     /* in this turn's due list, which then owns the reactor's reference */
-    tw_delayed_call *next_free;
 };
 
 struct tw_dc_chunk {
@@ -41,20 +45,34 @@ void tw_timers_free(tw_timer_heap *h)
         free(h->chunks);
         h->chunks = next;
     }
-    free(h->heap);
+    free(h->heap_mem);
+    free(h->chunk_tab);
     free(h->due);
     *h = (tw_timer_heap){0};
 }
 
+static_assert(sizeof(tw_delayed_call) <= 48, "a handle should stay within 48 bytes");
+
 static tw_delayed_call *dc_alloc(tw_timer_heap *h)
 {
     if (!h->free_list) {
+        if (h->nchunks == h->chunk_cap) {
+            uint32_t cap = h->chunk_cap ? h->chunk_cap * 2 : 16;
+            tw_dc_chunk **tab = realloc(h->chunk_tab, cap * sizeof *tab);
+            if (!tab)
+                return NULL;
+            h->chunk_tab = tab;
+            h->chunk_cap = cap;
+        }
         tw_dc_chunk *c = malloc(sizeof *c);
         if (!c)
             return NULL;
         c->next = h->chunks;
         h->chunks = c;
+        uint32_t chunk_no = h->nchunks++;
+        h->chunk_tab[chunk_no] = c;
         for (int i = DC_CHUNK - 1; i >= 0; i--) {
+            c->calls[i].slot = chunk_no << 8 | (uint32_t)i;
             c->calls[i].next_free = h->free_list;
             h->free_list = &c->calls[i];
         }
@@ -77,59 +95,127 @@ static void dc_release(tw_delayed_call *dc)
 
 static inline bool entry_before(const tw_heap_entry *a, const tw_heap_entry *b)
 {
-    return a->at < b->at || (a->at == b->at && a->dc->seq < b->dc->seq);
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static inline void heap_place(tw_timer_heap *h, uint32_t i, tw_heap_entry e)
+static inline tw_delayed_call *entry_dc(const tw_timer_heap *h, tw_heap_entry e)
 {
-    h->heap[i] = e;
-    e.dc->index = i;
+    return &h->chunk_tab[e.slot >> 8]->calls[e.slot & (DC_CHUNK - 1)];
 }
 
-static void sift_up(tw_timer_heap *h, uint32_t i, tw_heap_entry e)
+/* heap and tab are h->heap and h->chunk_tab, passed in so that the compiler keeps them in registers
+ * (the index store could otherwise alias h's fields). */
+static inline void heap_place(tw_heap_entry *heap, tw_dc_chunk *const *tab, uint32_t i, tw_heap_entry e)
 {
+    heap[i] = e;
+    tab[e.slot >> 8]->calls[e.slot & (DC_CHUNK - 1)].index = i;
+}
+
+static inline void sift_up(tw_timer_heap *h, uint32_t i, tw_heap_entry e)
+{
+    tw_heap_entry *heap = h->heap;
+    tw_dc_chunk *const *tab = h->chunk_tab;
     while (i > 0) {
         uint32_t parent = (i - 1) / HEAP_ARITY;
-        if (!entry_before(&e, &h->heap[parent]))
+        if (!entry_before(&e, &heap[parent]))
             break;
-        heap_place(h, i, h->heap[parent]);
+        heap_place(heap, tab, i, heap[parent]);
         i = parent;
     }
-    heap_place(h, i, e);
+    heap_place(heap, tab, i, e);
+}
+
+/* The earliest of the children first..first+3 when all four exist: no bounds checks, and the
+ * comparisons are independent enough for the compiler to use conditional moves. */
+static inline uint32_t best_of_four(const tw_heap_entry *heap, uint32_t first)
+{
+    uint32_t a = entry_before(&heap[first + 1], &heap[first]) ? first + 1 : first;
+    uint32_t b = entry_before(&heap[first + 3], &heap[first + 2]) ? first + 3 : first + 2;
+    return entry_before(&heap[b], &heap[a]) ? b : a;
 }
 
 static void sift_down(tw_timer_heap *h, uint32_t i, tw_heap_entry e)
 {
+    tw_heap_entry *heap = h->heap;
+    tw_dc_chunk *const *tab = h->chunk_tab;
+    uint32_t count = h->count;
     for (;;) {
         uint32_t first = i * HEAP_ARITY + 1;
-        if (first >= h->count)
+        uint32_t best;
+        if (first + HEAP_ARITY <= count) {
+            best = best_of_four(heap, first);
+        } else {
+            if (first >= count)
+                break;
+            best = first;
+            for (uint32_t c = first + 1; c < count; c++)
+                if (entry_before(&heap[c], &heap[best]))
+                    best = c;
+        }
+        if (!entry_before(&heap[best], &e))
             break;
-        uint32_t last = first + HEAP_ARITY < h->count ? first + HEAP_ARITY : h->count;
-        uint32_t best = first;
-        for (uint32_t c = first + 1; c < last; c++)
-            if (entry_before(&h->heap[c], &h->heap[best]))
-                best = c;
-        if (!entry_before(&h->heap[best], &e))
-            break;
-        heap_place(h, i, h->heap[best]);
+        heap_place(heap, tab, i, heap[best]);
         i = best;
     }
-    heap_place(h, i, e);
+    heap_place(heap, tab, i, e);
 }
 
-static int heap_push(tw_timer_heap *h, tw_delayed_call *dc)
+/* The heap starts 0..3 entries into its block so that &heap[1] is 64-byte aligned: then the four
+ * children of any node (4i+1..4i+4) share one cache line. realloc keeps the block's offset within a
+ * page when it moves it (mremap), so the entries rarely need shifting. */
+#define HEAP_SLACK 3
+static int heap_grow(tw_timer_heap *h)
 {
-    if (h->count == h->cap) {
-        uint32_t cap = h->cap ? h->cap * 2 : 64;
-        tw_heap_entry *heap = realloc(h->heap, cap * sizeof *heap);
-        if (!heap)
-            return -ENOMEM;
-        h->heap = heap;
-        h->cap = cap;
-    }
-    sift_up(h, h->count++, (tw_heap_entry){dc->at, dc});
+    uint32_t cap = h->cap ? h->cap * 2 : 64;
+    size_t old_skew = h->heap ? (size_t)(h->heap - h->heap_mem) : 0;
+    tw_heap_entry *mem = realloc(h->heap_mem, ((size_t)cap + HEAP_SLACK) * sizeof *mem);
+    if (!mem)
+        return -ENOMEM;
+    size_t skew = ((48 - ((uintptr_t)mem & 63)) & 63) / sizeof *mem;
+    if (skew != old_skew && h->count)
+        memmove(mem + skew, mem + old_skew, h->count * sizeof *mem);
+    h->heap_mem = mem;
+    h->heap = mem + skew;
+    h->cap = cap;
     return 0;
 }
+
+static int compare_seq(const void *a, const void *b)
+{
+    uint32_t x = ((const tw_heap_entry *)a)->seq, y = ((const tw_heap_entry *)b)->seq;
+    return (x > y) - (x < y);
+}
+
+/* Sequence numbers are 32 bits so that an entry fits 16 bytes. Before they wrap, renumber the live
+ * entries 0..n-1 keeping their order: the (deadline, sequence) order, hence the heap, is unchanged.
+ * This costs O(n log n) once per four billion schedules. */
+static int renumber(tw_timer_heap *h)
+{
+    tw_heap_entry *sorted = malloc((h->count ? h->count : 1) * sizeof *sorted);
+    if (!sorted)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < h->count; i++)
+        sorted[i] = (tw_heap_entry){.seq = h->heap[i].seq, .slot = i};  /* slot: heap position */
+    qsort(sorted, h->count, sizeof *sorted, compare_seq);
+    for (uint32_t rank = 0; rank < h->count; rank++)
+        h->heap[sorted[rank].slot].seq = rank;
+    h->next_seq = h->count;
+    free(sorted);
+    return 0;
+}
+
+static inline int heap_push(tw_timer_heap *h, tw_delayed_call *dc)
+{
+    if (h->count == h->cap && heap_grow(h) < 0)
+        return -ENOMEM;
+    if (h->next_seq > UINT32_MAX && renumber(h) < 0)
+        return -ENOMEM;
+    sift_up(h, h->count++, (tw_heap_entry){dc->at, (uint32_t)h->next_seq++, dc->slot});
+    return 0;
+}
+
+/* For tests: makes the next sequence number seq, to exercise the renumbering. */
+void tw_timers_set_next_seq(tw_reactor *r, uint64_t seq) { r->timers.next_seq = seq; }
 
 static void heap_remove(tw_timer_heap *h, tw_delayed_call *dc)
 {
@@ -147,13 +233,15 @@ static void heap_remove(tw_timer_heap *h, tw_delayed_call *dc)
 /* ---- public API ---- */
 
 /* Seconds to nanoseconds, clamped so that now + result cannot overflow. */
-static int64_t seconds_to_ns(double s)
+static inline int64_t seconds_to_ns(double s)
 {
     if (!(s > 0))
         return 0;
     if (s > 1e9)  /* about 31 years */
         return (int64_t)1e18;
-    return (int64_t)ceil(s * 1e9);
+    double ns = s * 1e9;
+    int64_t whole = (int64_t)ns;  /* truncates; round up by hand rather than call ceil() */
+    return whole + ((double)whole < ns);
 }
 
 tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
@@ -164,9 +252,9 @@ tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
     tw_delayed_call *dc = dc_alloc(h);
     if (!dc)
         return NULL;
-    *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .refs = 1, .state = DC_PENDING,
-                            .at = r->now + seconds_to_ns(delay), .seq = h->next_seq++,
-                            .index = NOT_IN_HEAP};
+    uint32_t slot = dc->slot;
+    *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = r->now + seconds_to_ns(delay),
+                            .slot = slot, .index = NOT_IN_HEAP, .refs = 1, .state = DC_PENDING};
     if (heap_push(h, dc) < 0) {
         dc_release(dc);
         return NULL;
@@ -203,7 +291,6 @@ static int reschedule(tw_delayed_call *dc, int64_t at)
 {
     tw_timer_heap *h = &dc->reactor->timers;
     dc->at = at;
-    dc->seq = h->next_seq++;
     dc->state = DC_PENDING;
     if (dc->index != NOT_IN_HEAP)
         heap_remove(h, dc);
@@ -287,7 +374,7 @@ static int collect_due(tw_timer_heap *h, int64_t now)
             h->due = due;
             h->due_cap = cap;
         }
-        tw_delayed_call *dc = h->heap[0].dc;
+        tw_delayed_call *dc = entry_dc(h, h->heap[0]);
         heap_remove(h, dc);
         dc->state = DC_DUE;
         dc->in_due = true;
