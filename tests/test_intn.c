@@ -267,29 +267,6 @@ static int build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 
 static const tw_factory_ops factory_ops = {.build_protocol = build};
 
-typedef struct {
-    int fd;
-    char buf[256];
-    size_t len, want;
-    bool eof;
-} client;
-
-static bool client_ready(void *arg)
-{
-    client *c = arg;
-    while (c->len < sizeof c->buf) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
-        if (n > 0) {
-            c->len += (size_t)n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            c->eof = true;
-        break;
-    }
-    return c->eof || c->len >= c->want;
-}
-
 static void test_tcp_int32_echo(void **state)
 {
     (void)state;
@@ -301,16 +278,13 @@ static void test_tcp_int32_echo(void **state)
     tw_factory factory = {.ops = &factory_ops};
     tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
     assert_non_null(port);
-    client c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
+    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
     assert_true(c.fd >= 0);
     char in[INPUT_MAX];
     size_t len = build_input(in, 4) + 2; /* every frame complete */
-    for (size_t i = 0; i < len; i++) {
-        assert_int_equal(send(c.fd, in + i, 1, MSG_NOSIGNAL), 1);
-        tw_reactor_iterate(r, 1.0);
-    }
+    assert_int_equal(tw_test_send_bytewise(r, c.fd, in, len), len);
     c.want = len;
-    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, len);
     assert_memory_equal(c.buf, in, len);
@@ -318,7 +292,7 @@ static void test_tcp_int32_echo(void **state)
     assert_int_equal(send(c.fd, "\0\x10\0\0", 4, MSG_NOSIGNAL), 4);
     c.len = 0;
     c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
     assert_true(c.eof);
     assert_int_equal(c.len, 0);
     assert_true(tw_test_log_contains(&log, TW_STRING_TOO_LONG_ERROR));

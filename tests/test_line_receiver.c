@@ -569,31 +569,7 @@ static int net_teardown(void **state)
     return 0;
 }
 
-typedef struct {
-    int fd;
-    char buf[256];
-    size_t len, want;
-    bool eof;
-} client;
-
-/* Reads whatever the client has without blocking; true once want bytes or EOF arrived. */
-static bool client_ready(void *arg)
-{
-    client *c = arg;
-    while (c->len < sizeof c->buf) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
-        if (n > 0) {
-            c->len += (size_t)n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            c->eof = true;
-        break;
-    }
-    return c->eof || c->len >= c->want;
-}
-
-static void client_open(client *c, net_fixture *nf)
+static void client_open(tw_test_reader *c, net_fixture *nf)
 {
     memset(c, 0, sizeof *c);
     c->fd = tw_test_tcp_client(tw_test_port_number(nf->port));
@@ -603,15 +579,12 @@ static void client_open(client *c, net_fixture *nf)
 static void test_tcp_echo_byte_at_a_time(void **state)
 {
     net_fixture *nf = *state;
-    client c;
+    tw_test_reader c;
     client_open(&c, nf);
     const char *msg = "hello\r\n\r\nworld, and more\r\n";
-    for (size_t i = 0; i < strlen(msg); i++) {
-        assert_int_equal(send(c.fd, msg + i, 1, MSG_NOSIGNAL), 1);
-        tw_reactor_iterate(nf->r, 1.0); /* returns as soon as the byte is read */
-    }
+    assert_int_equal(tw_test_send_bytewise(nf->r, c.fd, msg, strlen(msg)), strlen(msg));
     c.want = strlen(msg);
-    assert_true(tw_test_run_until(nf->r, client_ready, &c, 10.0));
+    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, strlen(msg));
     assert_memory_equal(c.buf, msg, strlen(msg));
@@ -627,7 +600,7 @@ static bool one_lost(void *arg)
 static void test_tcp_over_long_line_drops_only_that_connection(void **state)
 {
     net_fixture *nf = *state;
-    client good, bad;
+    tw_test_reader good, bad;
     client_open(&good, nf);
     client_open(&bad, nf);
     size_t n = TW_LINE_MAX_LENGTH_DEFAULT + 100;
@@ -637,14 +610,14 @@ static void test_tcp_over_long_line_drops_only_that_connection(void **state)
     free(junk);
     assert_true(tw_test_run_until(nf->r, one_lost, &nf->lost, 10.0));
     bad.want = sizeof bad.buf;
-    assert_true(tw_test_run_until(nf->r, client_ready, &bad, 10.0));
+    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &bad, 10.0));
     assert_true(bad.eof);
     assert_int_equal(bad.len, 0);
     assert_true(tw_test_log_contains(&nf->log, TW_LINE_LENGTH_EXCEEDED));
 
     assert_int_equal(send(good.fd, "still here\r\n", 12, MSG_NOSIGNAL), 12);
     good.want = 12;
-    assert_true(tw_test_run_until(nf->r, client_ready, &good, 10.0));
+    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &good, 10.0));
     assert_false(good.eof);
     assert_memory_equal(good.buf, "still here\r\n", 12);
     assert_int_equal(nf->lost, 1);

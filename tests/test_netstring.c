@@ -270,29 +270,6 @@ static int build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 
 static const tw_factory_ops factory_ops = {.build_protocol = build};
 
-typedef struct {
-    int fd;
-    char buf[256];
-    size_t len, want;
-    bool eof;
-} client;
-
-static bool client_ready(void *arg)
-{
-    client *c = arg;
-    while (c->len < sizeof c->buf) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
-        if (n > 0) {
-            c->len += (size_t)n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-            c->eof = true;
-        break;
-    }
-    return c->eof || c->len >= c->want;
-}
-
 static void test_tcp_netstrings(void **state)
 {
     (void)state;
@@ -304,16 +281,13 @@ static void test_tcp_netstrings(void **state)
     tw_factory factory = {.ops = &factory_ops};
     tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
     assert_non_null(port);
-    client c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
+    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
     assert_true(c.fd >= 0);
 
     const char *msg = "5:hello,0:,3:abc,";
-    for (size_t i = 0; i < strlen(msg); i++) {
-        assert_int_equal(send(c.fd, msg + i, 1, MSG_NOSIGNAL), 1);
-        tw_reactor_iterate(r, 1.0);
-    }
+    assert_int_equal(tw_test_send_bytewise(r, c.fd, msg, strlen(msg)), strlen(msg));
     c.want = strlen(msg);
-    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, strlen(msg));
     assert_memory_equal(c.buf, "5:olleh,0:,3:cba,", c.len);
@@ -321,7 +295,7 @@ static void test_tcp_netstrings(void **state)
     /* Garbage: the server drops the connection and says why. */
     assert_int_equal(send(c.fd, "01:x,", 5, MSG_NOSIGNAL), 5);
     c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(r, client_ready, &c, 10.0));
+    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
     assert_true(c.eof);
     assert_true(tw_test_log_contains(&log, TW_NETSTRING_PARSE_ERROR));
     close(c.fd);

@@ -15,6 +15,7 @@
 
 #include <twine/twine.h>
 
+#include "support/framing_feed.h"
 #include "support/net.h"
 #include "support/reactor_test.h"
 
@@ -147,31 +148,6 @@ static void test_mixin_default_without_protocol(void **state)
 /* ---- LimitTotalConnectionsFactory over TCP ------------------------------------------------------- */
 
 typedef struct {
-    int fd;
-    char buf[64];
-    size_t len;
-    size_t want; /* 0: wait for EOF */
-    bool eof;
-} client;
-
-/* Reads what is there without blocking: true at EOF, or once want bytes arrived. */
-static bool client_eof(void *arg)
-{
-    client *c = arg;
-    for (;;) {
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
-        if (n > 0) {
-            c->len += (size_t)n;
-            if (c->len < sizeof c->buf)
-                continue;
-        }
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-            c->eof = true;
-        return c->eof || (c->want && c->len >= c->want);
-    }
-}
-
-typedef struct {
     tw_test_factory *f;
     size_t made;
 } made_cond;
@@ -215,7 +191,7 @@ static void test_limit_refuses_over_limit(void **state)
     assert_int_equal(wrapped.started, 1);
     uint16_t pn = tw_test_port_number(port);
 
-    client c[3];
+    tw_test_reader c[3];
     for (int i = 0; i < 2; i++) {
         memset(&c[i], 0, sizeof c[i]);
         c[i].fd = tw_test_tcp_client(pn);
@@ -229,14 +205,14 @@ static void test_limit_refuses_over_limit(void **state)
     memset(&c[2], 0, sizeof c[2]);
     c[2].fd = tw_test_tcp_client(pn);
     assert_true(c[2].fd >= 0);
-    assert_true(tw_test_run_until(fx->r, client_eof, &c[2], 10.0));
+    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c[2], 10.0));
     assert_int_equal(wrapped.npeers, 2);
     assert_int_equal(lf.connection_count, 2);
 
     /* The first two still work: the wrapped protocol echoes through the wrapper. */
     assert_int_equal(send(c[0].fd, "ping", 4, MSG_NOSIGNAL), 4);
     c[0].want = 4;
-    assert_true(tw_test_run_until(fx->r, client_eof, &c[0], 10.0));
+    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c[0], 10.0));
     assert_int_equal(c[0].len, 4);
     assert_memory_equal(c[0].buf, "ping", 4);
 
@@ -281,11 +257,11 @@ static void test_limit_overflow_protocol(void **state)
     assert_int_equal(overflow.started, 1);
     uint16_t pn = tw_test_port_number(port);
 
-    client first = {.fd = tw_test_tcp_client(pn)};
+    tw_test_reader first = {.fd = tw_test_tcp_client(pn)};
     made_cond one = {&wrapped, 1};
     assert_true(tw_test_run_until(fx->r, made_at_least, &one, 10.0));
-    client second = {.fd = tw_test_tcp_client(pn)};
-    assert_true(tw_test_run_until(fx->r, client_eof, &second, 10.0));
+    tw_test_reader second = {.fd = tw_test_tcp_client(pn)};
+    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &second, 10.0));
     assert_int_equal(second.len, 6);
     assert_memory_equal(second.buf, "busy\r\n", 6);
     assert_int_equal(overflow.npeers, 1);
@@ -365,7 +341,7 @@ static void test_timeout_factory(void **state)
     int err = 0;
     tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &tf.factory, &err);
     assert_non_null(port);
-    client c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
+    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
     assert_true(c.fd >= 0);
     assert_true(tw_test_run_until(fx->r, idle_made_cond, &s, 10.0));
 
@@ -382,7 +358,7 @@ static void test_timeout_factory(void **state)
     advance(fx, 29);
     assert_int_equal(s.lost, 0);
     advance(fx, 2);
-    assert_true(tw_test_run_until(fx->r, client_eof, &c, 10.0));
+    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c, 10.0));
     assert_int_equal(s.lost, 1);
     assert_string_equal(s.reason, TW_CONNECTION_DONE);
     assert_int_equal(tw_reactor_pending_calls(fx->r), 0);
@@ -402,7 +378,7 @@ static void test_timeout_factory_cancels_on_lost(void **state)
     tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &tf.factory, &err);
     assert_non_null(port);
     size_t before = tw_reactor_pending_calls(fx->r);
-    client c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
+    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
     assert_true(tw_test_run_until(fx->r, idle_made_cond, &s, 10.0));
     assert_int_equal(tw_reactor_pending_calls(fx->r), before + 1);
     close(c.fd);

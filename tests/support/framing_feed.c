@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <twine/reactor.h>
 
 void tw_test_feed_init(tw_test_feed *f, tw_test_feed_fn fn, void *receiver)
 {
@@ -56,4 +59,31 @@ void tw_test_feed_free(tw_test_feed *f)
     free(f->tail);
     f->tail = NULL;
     f->tail_len = 0;
+}
+
+bool tw_test_reader_ready(void *arg)
+{
+    tw_test_reader *c = arg;
+    while (c->len < sizeof c->buf) {
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, MSG_DONTWAIT);
+        if (n > 0) {
+            c->len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            c->eof = true;
+        break;
+    }
+    return c->eof || (c->want && c->len >= c->want);
+}
+
+size_t tw_test_send_bytewise(struct tw_reactor *r, int fd, const char *data, size_t len)
+{
+    size_t sent = 0;
+    for (; sent < len; sent++) {
+        if (send(fd, data + sent, 1, MSG_NOSIGNAL) != 1)
+            break;
+        tw_reactor_iterate(r, 1.0); /* returns as soon as the server has read the byte */
+    }
+    return sent;
 }

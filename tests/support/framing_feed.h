@@ -1,10 +1,12 @@
 /* Drives a framing receiver the way a transport does, for tests and the fuzz target: keeps what the
  * receiver left unconsumed and presents it again, unchanged, in front of the next chunk. Each call
  * hands over a freshly allocated buffer of exactly the presented size, so a receiver that reads
- * past what it was shown, or keeps a pointer into it, trips AddressSanitizer. */
+ * past what it was shown, or keeps a pointer into it, trips AddressSanitizer. Also the client side
+ * of the framing end-to-end tests: a peer that trickles bytes and reads without blocking. */
 #ifndef TWINE_TESTS_FRAMING_FEED_H
 #define TWINE_TESTS_FRAMING_FEED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,5 +29,26 @@ ssize_t tw_test_feed_push(tw_test_feed *f, const char *chunk, size_t len);
 /* Presents the tail alone again (what a transport does on resume). */
 ssize_t tw_test_feed_again(tw_test_feed *f);
 void tw_test_feed_free(tw_test_feed *f);
+
+/* ---- the client side of end-to-end tests --------------------------------------------------------- */
+
+#define TW_TEST_READER_MAX 256
+
+/* What a client socket has received so far, read without blocking. */
+typedef struct {
+    int fd;
+    char buf[TW_TEST_READER_MAX];
+    size_t len;
+    size_t want; /* ready once this many bytes arrived; 0: only at EOF */
+    bool eof;    /* EOF or an error such as a reset */
+} tw_test_reader;
+
+/* For tw_test_run_until: reads what is there; true at EOF or once want bytes arrived. */
+bool tw_test_reader_ready(void *reader);
+
+/* Sends data one byte per send() from a blocking client fd, running one reactor turn after each so
+ * the server reads it byte by byte. Returns the bytes sent. */
+struct tw_reactor;
+size_t tw_test_send_bytewise(struct tw_reactor *r, int fd, const char *data, size_t len);
 
 #endif
