@@ -95,11 +95,12 @@ $(OUT)/examples/%: $(OUT)/obj/examples/%.o $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
-# Run every test binary; report all failures, fail if any failed.
+# Run every test binary; report all failures, fail if any failed. A binary that hangs is killed.
+TEST_TIMEOUT ?= 120
 test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED))
 	@echo "== twine tests, backend $(BACKEND) =="
 	@failed=""; for t in $(TEST_BINS); do \
-	  TWINE_BUILD=$(OUT) $$t || failed="$$failed $$(basename $$t)"; done; \
+	  TWINE_BUILD=$(OUT) timeout $(TEST_TIMEOUT) $$t || failed="$$failed $$(basename $$t)"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED ($(BACKEND)):$$failed"; exit 1; fi; \
 	echo "== all tests passed, backend $(BACKEND) =="
 
