@@ -213,16 +213,20 @@ int tw_fds_flush(tw_reactor *r)
     return 0;
 }
 
-/* Runs one watcher; a failing one is reported and removed so that it cannot spin. */
-static void run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, void *arg)
+/* Runs one watcher; a failing one is reported and removed so that it cannot spin. Returns how many
+ * callbacks that was for tw_reactor_iterate(): one for a user's watcher; an internal one (the waker
+ * running calls from threads) returns its own count, and is no user callback itself. */
+static int run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, void *arg)
 {
+    bool internal = r->fds.slots[ev.fd].internal;
     int err = fn(r, ev.fd, arg);
     if (err >= 0)
-        return;
+        return internal ? err : 1;
     tw_reactor_log(r, TW_LOG_ERROR, "%s of fd %d failed: %s; watcher removed",
                    bit == TW_BE_READ ? "reader" : "writer", ev.fd, tw_strerror(err));
     if (r->fds.slots[ev.fd].gen == ev.gen)
         clear_watcher(r, ev.fd, bit);
+    return internal ? 0 : 1;
 }
 
 int tw_fds_dispatch(tw_reactor *r, int nready)
@@ -237,15 +241,13 @@ int tw_fds_dispatch(tw_reactor *r, int nready)
         if (s->gen != ev.gen)
             continue;
         if ((ev.mask & TW_BE_READ) && (s->want & TW_BE_READ)) {
-            run_watcher(r, ev, TW_BE_READ, s->read_fn, s->read_arg);
-            ran++;
+            ran += run_watcher(r, ev, TW_BE_READ, s->read_fn, s->read_arg);
             s = &r->fds.slots[ev.fd];
             if (s->gen != ev.gen)
                 continue;
         }
         if ((ev.mask & TW_BE_WRITE) && (s->want & TW_BE_WRITE)) {
-            run_watcher(r, ev, TW_BE_WRITE, s->write_fn, s->write_arg);
-            ran++;
+            ran += run_watcher(r, ev, TW_BE_WRITE, s->write_fn, s->write_arg);
         }
     }
     return ran;

@@ -1,6 +1,7 @@
 /* The reactor's thread pool: blocking work (getaddrinfo, file I/O) runs here, never in the loop.
  * Threads start on demand up to the pool size and take work from one FIFO queue. Stopping lets the
- * queued work finish, then joins every thread, so nothing outlives the reactor. */
+ * work already running finish, drops what has not started (as reactor.h promises), then joins every
+ * thread, so nothing outlives the reactor. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -41,7 +42,7 @@ static void run_work(tw_work *w)
         tw_work_error *e = malloc(sizeof *e);
         if (e) {
             *e = (tw_work_error){w->reactor, err};
-            if (tw_call_from_thread(w->reactor, report_work_error, e) < 0)
+            if (tw_call_from_thread_owning(w->reactor, report_work_error, e) < 0)
                 free(e);
         }
     }
@@ -59,8 +60,8 @@ static void *worker(void *arg)
             p->idle--;
         }
         tw_work *w = p->head;
-        if (!w)
-            break;  /* stopping, and the queue is empty */
+        if (!w || p->stopping)
+            break;  /* stopping: work not started yet is dropped by tw_pool_stop() */
         p->head = w->next;
         p->queued--;
         if (!p->head)
@@ -143,6 +144,12 @@ void tw_pool_stop(tw_thread_pool *p)
         return;
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+    for (tw_work *w = p->head, *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+    p->head = p->tail = NULL;
+    p->queued = 0;
     free(p->threads);
     p->threads = NULL;
     p->nthreads = 0;

@@ -16,6 +16,7 @@ struct tw_thread_call {
     tw_fn fn;
     void *arg;
     tw_thread_call *next;
+    bool free_arg_if_dropped; /* see tw_call_from_thread_owning() */
 };
 
 static int open_waker(tw_thread_calls *c)
@@ -62,6 +63,8 @@ static void free_calls(tw_thread_call *call)
 {
     while (call) {
         tw_thread_call *next = call->next;
+        if (call->free_arg_if_dropped)
+            free(call->arg);
         free(call);
         call = next;
     }
@@ -79,7 +82,8 @@ static int run_thread_calls(tw_reactor *r, int fd, void *arg)
     tw_thread_call *call = c->head;
     c->head = c->tail = NULL;
     pthread_mutex_unlock(&c->lock);
-    while (call) {
+    int ran = 0;
+    for (; call; ran++) {
         tw_thread_call *next = call->next;
         int err = call->fn(call->arg);
         if (err < 0)
@@ -87,7 +91,7 @@ static int run_thread_calls(tw_reactor *r, int fd, void *arg)
         free(call);
         call = next;
     }
-    return 0;
+    return ran; /* counted by tw_reactor_iterate() */
 }
 
 int tw_thread_calls_init(tw_reactor *r)
@@ -116,14 +120,14 @@ void tw_thread_calls_free(tw_reactor *r)
     pthread_mutex_destroy(&c->lock);
 }
 
-int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
+static int queue_call(tw_reactor *r, tw_fn fn, void *arg, bool free_arg_if_dropped)
 {
     if (!r || !fn)
         return -EINVAL;
     tw_thread_call *call = malloc(sizeof *call);
     if (!call)
         return -ENOMEM;
-    *call = (tw_thread_call){fn, arg, NULL};
+    *call = (tw_thread_call){fn, arg, NULL, free_arg_if_dropped};
     tw_thread_calls *c = &r->calls;
     pthread_mutex_lock(&c->lock);
     if (c->closed) {
@@ -140,4 +144,14 @@ int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
     if (!atomic_exchange(&c->wake_pending, true))
         wake(c);
     return 0;
+}
+
+int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
+{
+    return queue_call(r, fn, arg, false);
+}
+
+int tw_call_from_thread_owning(tw_reactor *r, tw_fn fn, void *arg)
+{
+    return queue_call(r, fn, arg, true);
 }
