@@ -621,21 +621,6 @@ static void test_reference_keeps_handle_after_run(void **state)
     assert_int_equal(f->nevents, 1);
 }
 
-/* A reference held past tw_reactor_free stays valid until unref. */
-static void test_reference_outlives_reactor(void **state)
-{
-    fixture *f = *state;
-    tick t = { 0 };
-    schedule(f, &t, 0, 1.0);
-    tw_delayed_call *dc = tw_delayed_call_ref(t.dc);
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL); /* teardown frees this one */
-    assert_non_null(f->r);
-    assert_false(tw_delayed_call_called(dc));
-    tw_delayed_call_unref(dc);
-    assert_int_equal(f->nevents, 0);
-}
-
 static void test_pending_count(void **state)
 {
     fixture *f = *state;
@@ -829,7 +814,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delay_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_reset_delay_from_own_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_keeps_handle_after_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reference_outlives_reactor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_pending_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_callback_is_logged_and_next_runs, setup, teardown),
