@@ -33,10 +33,8 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    int err = 0;
-    f->r = tw_reactor_new(&err);
+    f->r = tw_test_reactor_with_log(&f->log);
     assert_non_null(f->r);
-    tw_test_log_install(f->r, &f->log);
     tw_test_factory_init(&f->server);
     tw_test_factory_init(&f->client);
     f->full_listener = f->filler = -1;
@@ -308,19 +306,13 @@ static void test_connect_sockaddr_ipv6(void **state)
     tw_port_stop_listening(p);
 }
 
-static int stop_reactor(void *arg)
-{
-    return tw_reactor_stop(arg);
-}
-
 static void test_shutdown_fails_connects_in_progress(void **state)
 {
     fixture *f = *state;
     uint16_t port = full_listener(f);
     int err = 0;
     assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, -1, &f->client.factory, &err));
-    tw_call_later(f->r, 0, stop_reactor, f->r);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
     assert_int_equal(f->client.failed, 1);
     assert_string_equal(f->client.fail_type, TW_CONNECTION_LOST);
     assert_int_equal(f->client.stopped, 1);

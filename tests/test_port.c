@@ -35,10 +35,8 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    int err = 0;
-    f->r = tw_reactor_new(&err);
+    f->r = tw_test_reactor_with_log(&f->log);
     assert_non_null(f->r);
-    tw_test_log_install(f->r, &f->log);
     tw_test_factory_init(&f->server);
     *state = f;
     return 0;
@@ -407,11 +405,6 @@ static void test_emfile_without_spare_pauses(void **state)
     tw_port_stop_listening(p);
 }
 
-static int stop_reactor(void *arg)
-{
-    return tw_reactor_stop(arg);
-}
-
 static void test_shutdown_stops_ports(void **state)
 {
     fixture *f = *state;
@@ -420,8 +413,7 @@ static void test_shutdown_stops_ports(void **state)
     int err = 0;
     assert_non_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
     assert_non_null(tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err));
-    tw_call_later(f->r, 0, stop_reactor, f->r);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
     assert_int_equal(f->server.stopped, 1);
     assert_int_equal(access(path, F_OK), -1);
 }

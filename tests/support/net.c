@@ -237,6 +237,27 @@ bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double
     return cond(arg);
 }
 
+static int stop_soon(void *arg)
+{
+    return tw_reactor_stop(arg);
+}
+
+int tw_test_run_to_shutdown(tw_reactor *r)
+{
+    if (!tw_call_later(r, 0, stop_soon, r))
+        return -ENOMEM;
+    return tw_reactor_run(r);
+}
+
+tw_reactor *tw_test_reactor_with_log(tw_test_log *log)
+{
+    int err = 0;
+    tw_reactor *r = tw_reactor_new(&err);
+    if (r)
+        tw_test_log_install(r, log);
+    return r;
+}
+
 uint16_t tw_test_port_number(const tw_port *p)
 {
     tw_address a;

@@ -10,6 +10,8 @@
 
 #include <twine/twine.h>
 
+#include "reactor_test.h"
+
 /* One connection's protocol, recorded. The factory copies its template into each new peer. */
 typedef struct tw_test_peer tw_test_peer;
 struct tw_test_peer {
@@ -68,6 +70,12 @@ bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double
 /* Conditions for tw_test_run_until on a tw_test_factory. */
 bool tw_test_all_lost(void *factory);       /* made > 0 and every made peer lost */
 bool tw_test_failed(void *factory);         /* a client connection failed */
+
+/* Schedules tw_reactor_stop for the next turn and runs r until its shutdown is over: returns what
+ * tw_reactor_run returned. */
+int tw_test_run_to_shutdown(tw_reactor *r);
+/* A new reactor logging into log (installed), or NULL. */
+tw_reactor *tw_test_reactor_with_log(tw_test_log *log);
 
 /* The port number a TCP port listens on. */
 uint16_t tw_test_port_number(const tw_port *p);
