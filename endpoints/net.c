@@ -1,32 +1,14 @@
 /* The per-reactor network context: one read buffer shared by every connection of a reactor, the
  * table of open transports (by fd), the lists of ports and connectors, and the "during shutdown"
- * trigger that closes them all (Twisted's disconnectAll). Found by reactor through a small locked
- * registry, consulted only when a port or an outgoing connection is created. */
+ * trigger that closes them all (Twisted's disconnectAll). The reactor keeps it in its network slot. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "endpoints/net.h"
+#include "reactor/slots.h"
 
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static tw_net *registry;
-
-static tw_net *registry_find_locked(tw_reactor *r)
-{
-    for (tw_net *n = registry; n; n = n->next_global)
-        if (n->r == r)
-            return n;
-    return NULL;
-}
-
-tw_net *tw_net_find(tw_reactor *r)
-{
-    pthread_mutex_lock(&registry_lock);
-    tw_net *n = registry_find_locked(r);
-    pthread_mutex_unlock(&registry_lock);
-    return n;
-}
+tw_net *tw_net_find(tw_reactor *r) { return tw_reactor_slot(r, TW_SLOT_NET); }
 
 static void close_all_transports(tw_net *net)
 {
@@ -76,20 +58,14 @@ static tw_net *net_create(tw_reactor *r, int *err)
 tw_net *tw_net_acquire(tw_reactor *r, int *err)
 {
     int dummy;
-    if (!err)
-        err = &dummy;
-    pthread_mutex_lock(&registry_lock);
-    tw_net *net = registry_find_locked(r);
+    tw_net *net = tw_net_find(r);
     if (!net) {
-        net = net_create(r, err);
-        if (net) {
-            net->next_global = registry;
-            registry = net;
-        }
+        net = net_create(r, err ? err : &dummy);
+        if (!net)
+            return NULL;
+        tw_reactor_set_slot(r, TW_SLOT_NET, net);
     }
-    if (net)
-        net->refs++;
-    pthread_mutex_unlock(&registry_lock);
+    net->refs++;
     return net;
 }
 
@@ -97,14 +73,7 @@ void tw_net_release(tw_net *net)
 {
     if (--net->refs > 0)
         return;
-    pthread_mutex_lock(&registry_lock);
-    for (tw_net **p = &registry; *p; p = &(*p)->next_global) {
-        if (*p == net) {
-            *p = net->next_global;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&registry_lock);
+    tw_reactor_set_slot(net->r, TW_SLOT_NET, NULL);
     if (net->trigger_id > 0)
         tw_reactor_remove_trigger(net->r, net->trigger_id);
     free(net->conns);

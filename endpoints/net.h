@@ -22,7 +22,6 @@ typedef struct tw_net {
     tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
     unsigned refs;            /* transports + ports + connectors + callers inside the context */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
-    struct tw_net *next_global;
 } tw_net;
 
 /* The context of r, created on first use (holds one reference): NULL and *err on failure. */

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "reactor/backend.h"
+#include "reactor/slots.h"
 #include "twine/reactor.h"
 
 /* ---- fd watchers (fds.c) ---- */
@@ -153,6 +154,7 @@ struct tw_reactor {
     unsigned shutdown_holds;
     int exit_signal;
     int signal_fd;           /* read end of the signal self-pipe, -1 when not installed */
+    void *slots[TW_SLOT_COUNT];
 };
 
 void tw_reactor_update_time(tw_reactor *r);

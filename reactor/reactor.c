@@ -68,6 +68,10 @@ void tw_reactor_free(tw_reactor *r)
 
 const char *tw_reactor_backend(void) { return tw_backend_name(); }
 
+void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
+
+void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data) { r->slots[id] = data; }
+
 bool tw_reactor_running(const tw_reactor *r)
 {
     return r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING;
