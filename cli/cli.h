@@ -66,5 +66,9 @@ twined_shown twined_show(const char *s);
 int twined_usage_error(const char *command, const char *fmt, ...) TW_PRINTF(2, 3);
 /* Prints "twined: message": a failure at run time, or a note such as "listening on ...". */
 void twined_note(const char *fmt, ...) TW_PRINTF(1, 2);
+/* The reactor's log hook for twined: "twined: message" for info, "twined: LEVEL: message" for
+ * warnings and errors, one line each (cut at TWINED_LOG_LINE_MAX); debug messages are dropped. */
+#define TWINED_LOG_LINE_MAX 1024
+void twined_log(void *ctx, tw_log_level level, const char *message);
 
 #endif

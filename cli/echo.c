@@ -178,6 +178,7 @@ static int start_listening(echo_server *s)
  * read already stops twined in order. */
 static int prepare(echo_server *s)
 {
+    tw_reactor_set_logger(s->r, twined_log, NULL);
     int err = tw_reactor_install_signal_handlers(s->r);
     if (err == 0)
         err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,

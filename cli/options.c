@@ -124,3 +124,19 @@ int twined_next_option(twined_args *a, const twined_option *options, size_t n,
         return TWINED_ARGS_ERROR;
     return i;
 }
+
+void twined_log(void *ctx, tw_log_level level, const char *message)
+{
+    (void)ctx;
+    if (level == TW_LOG_DEBUG)
+        return;
+    char line[TWINED_LOG_LINE_MAX];
+    snprintf(line, sizeof line, "%s", message);
+    for (char *c = line; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    if (level == TW_LOG_INFO)
+        twined_note("%s", line);
+    else
+        twined_note("%s: %s", tw_log_level_name(level), line);
+}

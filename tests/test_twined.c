@@ -776,6 +776,11 @@ static void signal_stops_cleanly(child *c, int sig)
     print_message("exit %.3f s after signal %d\n", took, sig);
     assert_int_equal(c->status, 0);
     assert_true(took < SIGNAL_EXIT_SECONDS);
+    /* Whatever it said on the way out is in twined's own one-line form. */
+    for (const char *line = c->err_text; *line; line = strchr(line, '\n') + 1) {
+        assert_int_equal(strncmp(line, "twined: ", 8), 0);
+        assert_non_null(strchr(line, '\n'));
+    }
     /* The connection was closed, and the socket file removed. */
     assert_int_equal(poll(&p, 1, (int)(WAIT_SECONDS * 1000)), 1);
     assert_true(recv(fd, &b, 1, 0) <= 0);
