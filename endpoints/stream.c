@@ -189,7 +189,11 @@ static void close_pending(tw_transport *t)
     tw_stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
 }
 
-/* The 0-delay call that finishes, on a later turn, what was asked from outside a dispatch. */
+static bool stream_wants_reading(const tw_transport *t);
+static void deliver(tw_transport *t, const char *data, size_t len);
+
+/* The 0-delay call that finishes, on a later turn, what was asked from outside a dispatch: a close,
+ * or presenting a held unconsumed tail again after a resume. */
 static int kick_fired(void *arg)
 {
     tw_transport *t = arg;
@@ -199,6 +203,8 @@ static int kick_fired(void *arg)
         return 0;
     }
     tw_stream_dispatch_begin(t);
+    if (stream_wants_reading(t) && t->ext->unconsumed_len)
+        deliver(t, t->ext->unconsumed, t->ext->unconsumed_len);
     tw_stream_dispatch_end(t);
     return 0;
 }
@@ -491,6 +497,14 @@ void tw_transport_resume_producing(tw_transport *t)
         return;
     t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
     tw_stream_update_reading(t);
+    if (stream_wants_reading(t) && t->ext && t->ext->unconsumed_len)
+        kick(t); /* the peer may send nothing more: present the held bytes again */
+}
+
+bool tw_transport_disconnecting(const tw_transport *t)
+{
+    const uint32_t closing = TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_CLOSED;
+    return t && (t->flags & closing);
 }
 
 static int producer_pause(void *self)

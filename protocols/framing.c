@@ -37,8 +37,7 @@ void tw_framing_warn(const tw_protocol *p, const char *fmt, ...)
 
 bool tw_framing_transport_closing(const tw_protocol *p)
 {
-    (void)p;
-    return false;
+    return p && tw_transport_disconnecting(p->transport);
 }
 
 void tw_framing_pause_transport(tw_protocol *p)

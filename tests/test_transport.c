@@ -718,6 +718,55 @@ static void test_transport_pause_resume_reading(void **state)
     close(fd);
 }
 
+static void pause_after_first_data(tw_test_peer *p, const char *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    if (p->calls == 1)
+        tw_transport_pause_producing(p->transport);
+}
+
+/* A protocol that pauses with bytes left unconsumed gets them again after resume_producing, even
+ * though the peer sends nothing more (a paused line receiver's held lines must not stall). */
+static void test_resume_presents_held_tail(void **state)
+{
+    fixture *f = *state;
+    f->server.template.consume_at_most = 4;
+    f->server.template.on_data = pause_after_first_data;
+    listen_tcp(f);
+    int fd = tw_test_tcp_client(f->portno);
+    assert_int_equal(write(fd, "0123456789AB", 12), 12);
+    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
+    tw_test_peer *s = f->server.peers[0];
+    want_bytes w = {s, 4};
+    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    for (int i = 0; i < 5; i++)
+        tw_reactor_iterate(f->r, 0.01);
+    assert_int_equal(s->calls, 1); /* paused: the 8 held bytes wait */
+    tw_transport_resume_producing(s->transport);
+    w.want = 8;
+    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_int_equal(s->last_presented, 8);
+    assert_memory_equal(s->data, "01234567", 8);
+    close(fd);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+}
+
+static void test_disconnecting(void **state)
+{
+    fixture *f = *state;
+    listen_tcp(f);
+    int fd = tw_test_tcp_client(f->portno);
+    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
+    tw_test_peer *s = f->server.peers[0];
+    assert_false(tw_transport_disconnecting(s->transport));
+    assert_false(tw_transport_disconnecting(NULL));
+    tw_transport_lose_connection(s->transport);
+    assert_true(tw_transport_disconnecting(s->transport));
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    close(fd);
+}
+
 /* ---- options, addresses, leaks, shutdown ------------------------------------------------------- */
 
 static void test_addresses_and_options(void **state)
@@ -874,6 +923,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_streaming_producer_water_marks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_pause_resume_reading, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_presents_held_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnecting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_addresses_and_options, setup, teardown),
         cmocka_unit_test(test_address_format),
         cmocka_unit_test_setup_teardown(test_thousand_short_connections_no_fd_leak, setup, teardown),

@@ -111,7 +111,13 @@ TW_API void tw_transport_abort_connection(tw_transport *t);
  * call write_connection_lost. Later writes are dropped. Reading goes on. */
 TW_API void tw_transport_lose_write_connection(tw_transport *t);
 
-/* Back-pressure on what this transport reads (a transport is a push producer of its input). */
+/* True once the transport is closing or closed (lose_connection, abort, an error): a protocol stops
+ * handling the rest of its input then, as Twisted's protocols check transport.disconnecting. */
+TW_API bool tw_transport_disconnecting(const tw_transport *t);
+
+/* Back-pressure on what this transport reads (a transport is a push producer of its input).
+ * Resuming presents any bytes the protocol left unconsumed again on a later turn, without waiting for
+ * the peer to send more (a paused line receiver delivers the lines it held). */
 TW_API void tw_transport_pause_producing(tw_transport *t);
 TW_API void tw_transport_resume_producing(tw_transport *t);
 /* = lose_connection (Twisted's stopProducing). */
