@@ -1,0 +1,191 @@
+/* Tests for the reactor's log hook and error names: the default stderr logger (captured through a
+ * pipe standing in for fd 2), a custom hook, restoring the default, level names and tw_strerror. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <twine/twine.h>
+
+
+static int setup(void **state)
+{
+    tw_reactor *r = tw_reactor_new(NULL);
+    assert_non_null(r);
+    *state = r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tw_reactor_free(*state);
+    return 0;
+}
+
+/* Runs fn with fd 2 pointing into a pipe and returns what it wrote there (static buffer). */
+static const char *capture_stderr(void (*fn)(tw_reactor *r), tw_reactor *r)
+{
+    static char out[4096];
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(p[1], 2), 2);
+    fn(r);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    close(p[1]);
+    ssize_t n = read(p[0], out, sizeof out - 1);
+    close(p[0]);
+    out[n > 0 ? n : 0] = '\0';
+    return out;
+}
+
+static void log_warning(tw_reactor *r)
+{
+    tw_reactor_log(r, TW_LOG_WARN, "disk %s at %d%%", "sda", 97);
+}
+
+static void test_default_logger_writes_stderr(void **state)
+{
+    const char *out = capture_stderr(log_warning, *state);
+    char want[128];
+    snprintf(want, sizeof want, "twine: %s: disk sda at 97%%\n", tw_log_level_name(TW_LOG_WARN));
+    assert_string_equal(out, want);
+}
+
+typedef struct {
+    int calls;
+    tw_log_level level;
+    char message[256];
+} hook_state;
+
+static void hook(void *ctx, tw_log_level level, const char *message)
+{
+    hook_state *h = ctx;
+    h->calls++;
+    h->level = level;
+    snprintf(h->message, sizeof h->message, "%s", message);
+}
+
+static void test_custom_hook_then_default_again(void **state)
+{
+    tw_reactor *r = *state;
+    hook_state h = { 0 };
+    tw_reactor_set_logger(r, hook, &h);
+    const char *out = capture_stderr(log_warning, r);
+    assert_string_equal(out, "");
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.level, TW_LOG_WARN);
+    assert_string_equal(h.message, "disk sda at 97%");
+
+    tw_reactor_log(r, TW_LOG_CRITICAL, "%s", "boom");
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(h.level, TW_LOG_CRITICAL);
+    assert_string_equal(h.message, "boom");
+
+    tw_reactor_set_logger(r, NULL, NULL);
+    out = capture_stderr(log_warning, r);
+    assert_non_null(strstr(out, "disk sda at 97%"));
+    assert_int_equal(h.calls, 2);
+}
+
+/* A failing callback reaches the hook at error level, naming the error. */
+static int failing_timer(void *arg)
+{
+    (void)arg;
+    return -ETIMEDOUT;
+}
+
+static void test_callback_error_reaches_hook(void **state)
+{
+    tw_reactor *r = *state;
+    hook_state h = { 0 };
+    tw_reactor_set_logger(r, hook, &h);
+    assert_non_null(tw_call_later(r, 0, failing_timer, NULL));
+    assert_int_equal(tw_reactor_iterate(r, 0), 1);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.level, TW_LOG_ERROR);
+    assert_non_null(strstr(h.message, tw_strerror(-ETIMEDOUT)));
+}
+
+/* A message longer than any line buffer arrives cut, never overflowing. */
+static void test_long_message_is_cut_safely(void **state)
+{
+    tw_reactor *r = *state;
+    hook_state h = { 0 };
+    tw_reactor_set_logger(r, hook, &h);
+    size_t n = 100000;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    tw_reactor_log(r, TW_LOG_INFO, "start %s", big);
+    free(big);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(strncmp(h.message, "start aaaa", 10), 0);
+}
+
+static void test_level_names(void **state)
+{
+    (void)state;
+    static const tw_log_level levels[] = { TW_LOG_DEBUG, TW_LOG_INFO, TW_LOG_WARN, TW_LOG_ERROR,
+                                           TW_LOG_CRITICAL };
+    enum { N = sizeof levels / sizeof levels[0] };
+    for (int i = 0; i < N; i++) {
+        const char *name = tw_log_level_name(levels[i]);
+        assert_non_null(name);
+        assert_true(strlen(name) > 0);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(name, tw_log_level_name(levels[j]));
+    }
+    assert_string_equal(tw_log_level_name(TW_LOG_ERROR), "error");
+    assert_string_equal(tw_log_level_name(TW_LOG_CRITICAL), "critical");
+    assert_non_null(tw_log_level_name((tw_log_level)99));
+    assert_non_null(tw_log_level_name((tw_log_level)-1));
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_string_equal(tw_strerror(-EINVAL), strerror(EINVAL));
+    assert_string_equal(tw_strerror(-ECONNREFUSED), strerror(ECONNREFUSED));
+    static const int codes[] = { TW_EALREADYCALLED, TW_EALREADYCANCELLED, TW_ENOTRUNNING,
+                                 TW_EALREADYRUNNING, TW_ENOTRESTARTABLE, TW_ECALLBACK,
+                                 TW_EOVERFLOW, TW_EUNDERFLOW, TW_EPARSE };
+    enum { N = sizeof codes / sizeof codes[0] };
+    for (int i = 0; i < N; i++) {
+        const char *s = tw_strerror(codes[i]);
+        assert_non_null(s);
+        assert_true(strlen(s) > 0);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(s, tw_strerror(codes[j]));
+    }
+    /* Anything else still gets a string, never NULL. */
+    assert_non_null(tw_strerror(0));
+    assert_non_null(tw_strerror(5));
+    assert_non_null(tw_strerror(-19999));
+    assert_non_null(tw_strerror(-2000000000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_default_logger_writes_stderr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_custom_hook_then_default_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_callback_error_reaches_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_message_is_cut_safely, setup, teardown),
+        cmocka_unit_test(test_level_names),
+        cmocka_unit_test(test_strerror),
+    };
+    return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}
