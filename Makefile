@@ -57,7 +57,7 @@ TWINED    := $(OUT)/twined
 
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib test test-all sanitize bench install uninstall clean examples FORCE
+.PHONY: all lib test test-all sanitize bench install install-check uninstall clean examples FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -126,6 +126,10 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' twine.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc
 	$(if $(CLI_OBJS),install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(TWINED) $(DESTDIR)$(PREFIX)/bin/twined)
+
+# Installs into a scratch prefix and builds a program against it with pkg-config.
+install-check: lib
+	@tests/install_check.sh
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/twine $(DESTDIR)$(PREFIX)/lib/libtwine.* \
