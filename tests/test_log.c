@@ -15,7 +15,6 @@
 
 #include <twine/twine.h>
 
-
 static int setup(void **state)
 {
     tw_reactor *r = tw_reactor_new(NULL);
