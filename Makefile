@@ -25,7 +25,7 @@ OUT       := $(BUILDROOT)/$(BACKEND)
 WARN      := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 OPT       ?= -O2 -g
 CFLAGS    += -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
-CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_BACKEND_NAME='"$(BACKEND)"'
+CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_VERSION='"$(VERSION)"'
 CFLAGS    += $(EXTRA_CFLAGS)
 LDFLAGS   += $(EXTRA_LDFLAGS)
 LIBS      := -lpthread -lresolv -lm
