@@ -694,6 +694,24 @@ static void test_no_fd_leak_across_new_and_free(void **state)
     assert_int_equal(tw_test_count_open_fds(), before);
 }
 
+/* The backend compiled in is one of the four, and the one this build directory was made for. */
+static void test_backend_name(void **state)
+{
+    (void)state;
+    const char *name = tw_reactor_backend();
+    static const char *const known[] = { "epoll", "kqueue", "poll", "select" };
+    bool found = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        found |= strcmp(name, known[i]) == 0;
+    assert_true(found);
+    const char *build = getenv("TWINE_BUILD"); /* build/<backend> under make test */
+    if (build) {
+        size_t bl = strlen(build), nl = strlen(name);
+        assert_true(bl >= nl);
+        assert_string_equal(build + bl - nl, name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -716,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fd_above_fd_setsize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_is_ready_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fd_leak_across_new_and_free, setup, teardown),
+        cmocka_unit_test(test_backend_name),
     };
     return cmocka_run_group_tests_name("fds", tests, NULL, NULL);
 }

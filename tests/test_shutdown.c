@@ -134,6 +134,7 @@ static void test_second_stop_is_an_error(void **state)
 
 static int nested_run_action(step *s)
 {
+    s->id = tw_reactor_iterate(s->f->r, 0);
     s->result = tw_reactor_run(s->f->r);
     s->count = tw_reactor_running(s->f->r);
     return tw_reactor_stop(s->f->r);
@@ -147,6 +148,7 @@ static void test_run_inside_run_and_after_stop(void **state)
     s.action = nested_run_action;
     assert_int_equal(tw_reactor_run(f->r), 0);
     assert_int_equal(s.result, TW_EALREADYRUNNING);
+    assert_int_equal(s.id, TW_EALREADYRUNNING); /* no turn inside a turn either */
     assert_int_equal(s.count, 1); /* running inside a callback of run() */
     assert_false(tw_reactor_running(f->r));
     assert_int_equal(tw_reactor_run(f->r), TW_ENOTRESTARTABLE);

@@ -580,7 +580,8 @@ static int self_action(tick *t)
              tw_delayed_call_reset(self, 1.0) == TW_EALREADYCALLED &&
              tw_delayed_call_delay(self, 1.0) == TW_EALREADYCALLED &&
              !tw_delayed_call_active(self) && tw_delayed_call_called(self) &&
-             !tw_delayed_call_cancelled(self);
+             !tw_delayed_call_cancelled(self) &&
+             tw_delayed_call_get_time(self) == t->seen_seconds;
     t->result = ok ? 1 : -1;
     return 0;
 }
