@@ -32,6 +32,15 @@ static int net_on_shutdown(void *arg)
     return 0;
 }
 
+/* The reactor is freed without having shut down (or with things opened since): close them now. */
+static void net_on_reactor_free(void *arg)
+{
+    tw_net *net = arg;
+    if (net->trigger_id > 0)
+        tw_reactor_remove_trigger(net->r, net->trigger_id);
+    net_on_shutdown(net);
+}
+
 static tw_net *net_create(tw_reactor *r, int *err)
 {
     tw_net *net = calloc(1, sizeof *net);
@@ -63,7 +72,7 @@ tw_net *tw_net_acquire(tw_reactor *r, int *err)
         net = net_create(r, err ? err : &dummy);
         if (!net)
             return NULL;
-        tw_reactor_set_slot(r, TW_SLOT_NET, net);
+        tw_reactor_set_slot(r, TW_SLOT_NET, net, net_on_reactor_free);
     }
     net->refs++;
     return net;
@@ -73,7 +82,7 @@ void tw_net_release(tw_net *net)
 {
     if (--net->refs > 0)
         return;
-    tw_reactor_set_slot(net->r, TW_SLOT_NET, NULL);
+    tw_reactor_set_slot(net->r, TW_SLOT_NET, NULL, NULL);
     if (net->trigger_id > 0)
         tw_reactor_remove_trigger(net->r, net->trigger_id);
     free(net->conns);

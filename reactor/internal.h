@@ -155,6 +155,7 @@ struct tw_reactor {
     int exit_signal;
     int signal_fd;           /* read end of the signal self-pipe, -1 when not installed */
     void *slots[TW_SLOT_COUNT];
+    void (*slot_release[TW_SLOT_COUNT])(void *data);
 };
 
 void tw_reactor_update_time(tw_reactor *r);

@@ -19,6 +19,21 @@ static int64_t system_clock(void *ctx)
 
 void tw_reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
 
+void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
+
+void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))
+{
+    r->slots[id] = data;
+    r->slot_release[id] = release;
+}
+
+static void release_slots(tw_reactor *r)
+{
+    for (int id = 0; id < TW_SLOT_COUNT; id++)
+        if (r->slots[id] && r->slot_release[id])
+            r->slot_release[id](r->slots[id]);
+}
+
 tw_reactor *tw_reactor_new(int *err)
 {
     int e = -ENOMEM;
@@ -54,6 +69,7 @@ void tw_reactor_free(tw_reactor *r)
 {
     if (!r)
         return;
+    release_slots(r);
     tw_pool_stop(&r->pool);
     pthread_mutex_destroy(&r->pool.lock);
     pthread_cond_destroy(&r->pool.cond);
@@ -67,10 +83,6 @@ void tw_reactor_free(tw_reactor *r)
 }
 
 const char *tw_reactor_backend(void) { return tw_backend_name(); }
-
-void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
-
-void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data) { r->slots[id] = data; }
 
 bool tw_reactor_running(const tw_reactor *r)
 {

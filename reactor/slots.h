@@ -9,6 +9,8 @@ typedef enum { TW_SLOT_NET, TW_SLOT_COUNT } tw_reactor_slot_id;
 
 /* The layer's pointer, NULL until set. The layer owns what it points to. */
 void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id);
-void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data);
+/* release, if not NULL, runs first thing in tw_reactor_free while the slot is set, so the layer can
+ * close what it still has open (it may clear the slot meanwhile). */
+void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data));
 
 #endif

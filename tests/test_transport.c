@@ -879,6 +879,26 @@ static void test_thousand_short_connections_no_fd_leak(void **state)
 
 /* tw_reactor_run returns with nothing open: every connection lost with ConnectionLost, ports closed,
  * connects in progress failed. */
+/* Freeing a reactor that never shut down closes what is still open, like a shutdown would. */
+static void test_free_closes_everything(void **state)
+{
+    fixture *f = *state;
+    f->server.template.echo = true;
+    listen_tcp(f);
+    connect_client(f);
+    while (tw_test_factory_made(&f->server) < 1 || tw_test_factory_made(&f->client) < 1)
+        tw_reactor_iterate(f->r, 0.05);
+    int fds0 = tw_test_count_open_fds();
+    tw_reactor_free(f->r);
+    f->r = tw_reactor_new(NULL); /* for the fixture's teardown */
+    f->port = NULL;
+    assert_int_equal(f->server.peers[0]->lost, 1);
+    assert_string_equal(f->server.peers[0]->reason_type, TW_CONNECTION_LOST);
+    assert_int_equal(f->client.peers[0]->lost, 1);
+    assert_int_equal(f->server.stopped, 1);
+    assert_true(tw_test_count_open_fds() <= fds0 - 3); /* 2 connection ends and the listener */
+}
+
 static void test_shutdown_closes_everything(void **state)
 {
     fixture *f = *state;
@@ -929,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_address_format),
         cmocka_unit_test_setup_teardown(test_thousand_short_connections_no_fd_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_closes_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_closes_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
