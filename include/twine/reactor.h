@@ -34,10 +34,11 @@ typedef int (*tw_fn)(void *arg);
 /* A new reactor, or NULL with *err (if err is not NULL) set to a negative errno. */
 TW_API tw_reactor *tw_reactor_new(int *err);
 
-/* Frees the reactor: stops and joins the thread pool (queued work still runs), forgets every watcher
- * (user fds stay open: whoever opened them closes them, as transports do at shutdown), drops pending
- * timers and calls from threads without running them, closes the reactor's own fds. Delayed-call
- * handles still referenced become invalid. Not from a callback. */
+/* Frees the reactor. Connections, ports and connection attempts still open are closed first, as at
+ * shutdown (connection_lost runs with ConnectionLost). Then it stops and joins the thread pool, forgets
+ * every watcher (fds the user added stay open: whoever opened them closes them), drops pending timers
+ * and calls from threads without running them, and closes the reactor's own fds. Delayed-call handles
+ * still referenced become invalid. Not from a callback. */
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
