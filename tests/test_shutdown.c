@@ -30,9 +30,8 @@ typedef struct {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->r = tw_reactor_new(NULL);
+    f->r = tw_test_reactor_new(&f->log);
     assert_non_null(f->r);
-    tw_test_log_install(f->r, &f->log);
     *state = f;
     return 0;
 }
@@ -40,8 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
+    tw_test_reactor_free(f->r, &f->log);
     free(f);
     return 0;
 }

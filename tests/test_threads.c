@@ -34,9 +34,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->threads_before = tw_test_count_threads();
-    f->r = tw_reactor_new(NULL);
+    f->r = tw_test_reactor_new(&f->log);
     assert_non_null(f->r);
-    tw_test_log_install(f->r, &f->log);
     *state = f;
     return 0;
 }
@@ -44,8 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
+    tw_test_reactor_free(f->r, &f->log);
     /* Nothing the reactor started outlives it. */
     assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
     free(f);

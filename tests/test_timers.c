@@ -47,12 +47,9 @@ struct tick {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    int err = 0;
-    f->r = tw_reactor_new(&err);
+    f->r = tw_test_reactor_new(&f->log);
     assert_non_null(f->r);
-    assert_int_equal(err, 0);
     tw_test_clock_install(f->r, &f->clock);
-    tw_test_log_install(f->r, &f->log);
     *state = f;
     return 0;
 }
@@ -60,8 +57,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
+    tw_test_reactor_free(f->r, &f->log);
     free(f);
     return 0;
 }
@@ -92,8 +88,7 @@ static tw_delayed_call *schedule(fixture *f, tick *t, int id, double delay)
 /* Advances the test clock and runs one non-blocking turn. */
 static int advance(fixture *f, double seconds)
 {
-    tw_test_clock_advance(&f->clock, seconds);
-    return tw_reactor_iterate(f->r, 0);
+    return tw_test_clock_turn(f->r, &f->clock, seconds);
 }
 
 static double start_seconds(void)

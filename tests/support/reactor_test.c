@@ -31,6 +31,12 @@ void tw_test_clock_advance(tw_test_clock *c, double seconds)
     c->ns += (int64_t)(seconds * 1e9 + 0.5);
 }
 
+int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds)
+{
+    tw_test_clock_advance(c, seconds);
+    return tw_reactor_iterate(r, 0);
+}
+
 /* ---- captured log -------------------------------------------------------------------------------- */
 
 static void test_log_append(tw_test_log *log, const char *s)
@@ -91,6 +97,20 @@ bool tw_test_log_contains(tw_test_log *log, const char *needle)
 void tw_test_log_destroy(tw_test_log *log)
 {
     pthread_mutex_destroy(&log->lock);
+}
+
+tw_reactor *tw_test_reactor_new(tw_test_log *log)
+{
+    tw_reactor *r = tw_reactor_new(NULL);
+    if (r)
+        tw_test_log_install(r, log);
+    return r;
+}
+
+void tw_test_reactor_free(tw_reactor *r, tw_test_log *log)
+{
+    tw_reactor_free(r);
+    tw_test_log_destroy(log);
 }
 
 /* ---- process resources --------------------------------------------------------------------------- */

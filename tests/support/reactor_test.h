@@ -26,6 +26,10 @@ void tw_test_clock_install(tw_reactor *r, tw_test_clock *c);
 /* Moves the clock forward; the reactor sees the new time on its next turn. */
 void tw_test_clock_advance(tw_test_clock *c, double seconds);
 
+/* Moves the clock forward and runs the one non-blocking turn that sees it; returns what
+ * tw_reactor_iterate() returned. */
+int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds);
+
 /* ---- captured log -------------------------------------------------------------------------------- */
 
 #define TW_TEST_LOG_TEXT_MAX 8192
@@ -48,6 +52,10 @@ int tw_test_log_errors(tw_test_log *log);
 /* Does the captured text contain needle? */
 bool tw_test_log_contains(tw_test_log *log, const char *needle);
 void tw_test_log_destroy(tw_test_log *log);
+
+/* A new reactor whose log goes to log (NULL when the reactor cannot be made), and its counterpart. */
+tw_reactor *tw_test_reactor_new(tw_test_log *log);
+void tw_test_reactor_free(tw_reactor *r, tw_test_log *log);
 
 /* ---- process resources --------------------------------------------------------------------------- */
 
