@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "reactor/layers.h"
+
 struct thread_job {
     tw_reactor *reactor;
     tw_deferred *d;
@@ -32,12 +34,22 @@ static int thread_job_deliver(void *arg)
     return 0;
 }
 
+/* The reactor was freed before the job came back: the deferred never fires; release what the job
+ * holds. Runs in the thread freeing the reactor, after the pool threads were joined. */
+static void thread_job_drop(void *arg)
+{
+    struct thread_job *job = arg;
+    tw_result_clear(&job->result);
+    tw_deferred_unref(job->d);
+    free(job);
+}
+
 /* Pool thread: runs the work, touches nothing shared, hands the job back. */
 static int thread_job_run(void *arg)
 {
     struct thread_job *job = arg;
     job->work_rc = job->fn(&job->result, job->arg);
-    return tw_call_from_thread(job->reactor, thread_job_deliver, job);
+    return tw_call_from_thread_dropping(job->reactor, thread_job_deliver, thread_job_drop, job);
 }
 
 tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *err)

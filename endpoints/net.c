@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "endpoints/net.h"
-#include "reactor/slots.h"
+#include "reactor/layers.h"
 
 tw_net *tw_net_find(tw_reactor *r) { return tw_reactor_slot(r, TW_SLOT_NET); }
 

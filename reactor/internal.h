@@ -8,7 +8,7 @@
 #include <stdatomic.h>
 
 #include "reactor/backend.h"
-#include "reactor/slots.h"
+#include "reactor/layers.h"
 #include "twine/reactor.h"
 
 /* ---- fd watchers (fds.c) ---- */
@@ -85,9 +85,8 @@ typedef struct {
 
 int tw_thread_calls_init(tw_reactor *r);
 void tw_thread_calls_free(tw_reactor *r);
-/* tw_call_from_thread() for a malloc()ed arg that fn frees: if the reactor is freed before the call
- * runs, the dropped call frees arg instead, so nothing leaks. */
-int tw_call_from_thread_owning(tw_reactor *r, tw_fn fn, void *arg);
+/* Runs the calls queued so far (the shutdown delivers what the pool handed back). Returns how many. */
+int tw_thread_calls_run(tw_reactor *r);
 
 /* ---- thread pool (threadpool.c) ---- */
 typedef struct tw_work tw_work;
@@ -102,7 +101,7 @@ typedef struct {
 } tw_thread_pool;
 
 void tw_pool_init(tw_thread_pool *p);
-/* Lets running work finish, drops work not started, then joins every thread. Idempotent. */
+/* Lets the queued work finish, then joins every thread. Idempotent. */
 void tw_pool_stop(tw_thread_pool *p);
 
 /* ---- system event triggers (triggers.c) ---- */

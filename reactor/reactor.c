@@ -170,6 +170,7 @@ static bool shutdown_step(tw_reactor *r)
         return false;
     tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_DURING);
     tw_pool_stop(&r->pool);
+    tw_thread_calls_run(r);  /* what the pool's last work handed back arrives before run() returns */
     tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_AFTER);
     return true;
 }

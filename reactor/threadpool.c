@@ -1,7 +1,7 @@
 /* The reactor's thread pool: blocking work (getaddrinfo, file I/O) runs here, never in the loop.
  * Threads start on demand up to the pool size and take work from one FIFO queue. Stopping lets the
- * work already running finish, drops what has not started (as reactor.h promises), then joins every
- * thread, so nothing outlives the reactor. */
+ * queued work finish (no work is silently lost, as in Twisted), then joins every thread, so nothing
+ * outlives the reactor. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -42,7 +42,7 @@ static void run_work(tw_work *w)
         tw_work_error *e = malloc(sizeof *e);
         if (e) {
             *e = (tw_work_error){w->reactor, err};
-            if (tw_call_from_thread_owning(w->reactor, report_work_error, e) < 0)
+            if (tw_call_from_thread_dropping(w->reactor, report_work_error, free, e) < 0)
                 free(e);
         }
     }
@@ -60,8 +60,8 @@ static void *worker(void *arg)
             p->idle--;
         }
         tw_work *w = p->head;
-        if (!w || p->stopping)
-            break;  /* stopping: work not started yet is dropped by tw_pool_stop() */
+        if (!w)
+            break;  /* stopping, and the queue is empty */
         p->head = w->next;
         p->queued--;
         if (!p->head)

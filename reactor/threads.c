@@ -14,9 +14,9 @@
 
 struct tw_thread_call {
     tw_fn fn;
+    void (*drop)(void *arg); /* run instead of fn if the reactor is freed first; may be NULL */
     void *arg;
     tw_thread_call *next;
-    bool free_arg_if_dropped; /* see tw_call_from_thread_owning() */
 };
 
 static int open_waker(tw_thread_calls *c)
@@ -63,20 +63,19 @@ static void free_calls(tw_thread_call *call)
 {
     while (call) {
         tw_thread_call *next = call->next;
-        if (call->free_arg_if_dropped)
-            free(call->arg);
+        if (call->drop)
+            call->drop(call->arg);
         free(call);
         call = next;
     }
 }
 
-static int run_thread_calls(tw_reactor *r, int fd, void *arg)
+int tw_thread_calls_run(tw_reactor *r)
 {
-    (void)arg;
     tw_thread_calls *c = &r->calls;
     /* Drain before clearing the flag: a wake-up written after the clear must survive the drain, or
      * a caller that then sees the flag set skips its write and its call waits forever. */
-    drain(fd);
+    drain(c->wake_fd);
     atomic_store(&c->wake_pending, false);
     pthread_mutex_lock(&c->lock);
     tw_thread_call *call = c->head;
@@ -94,6 +93,13 @@ static int run_thread_calls(tw_reactor *r, int fd, void *arg)
     return ran; /* counted by tw_reactor_iterate() */
 }
 
+static int on_wake(tw_reactor *r, int fd, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    return tw_thread_calls_run(r);
+}
+
 int tw_thread_calls_init(tw_reactor *r)
 {
     tw_thread_calls *c = &r->calls;
@@ -102,7 +108,7 @@ int tw_thread_calls_init(tw_reactor *r)
         return err;
     pthread_mutex_init(&c->lock, NULL);
     atomic_init(&c->wake_pending, false);
-    return tw_fds_add_internal_reader(r, c->wake_fd, run_thread_calls, NULL);
+    return tw_fds_add_internal_reader(r, c->wake_fd, on_wake, NULL);
 }
 
 void tw_thread_calls_free(tw_reactor *r)
@@ -120,14 +126,14 @@ void tw_thread_calls_free(tw_reactor *r)
     pthread_mutex_destroy(&c->lock);
 }
 
-static int queue_call(tw_reactor *r, tw_fn fn, void *arg, bool free_arg_if_dropped)
+static int queue_call(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg)
 {
     if (!r || !fn)
         return -EINVAL;
     tw_thread_call *call = malloc(sizeof *call);
     if (!call)
         return -ENOMEM;
-    *call = (tw_thread_call){fn, arg, NULL, free_arg_if_dropped};
+    *call = (tw_thread_call){fn, drop, arg, NULL};
     tw_thread_calls *c = &r->calls;
     pthread_mutex_lock(&c->lock);
     if (c->closed) {
@@ -148,10 +154,10 @@ static int queue_call(tw_reactor *r, tw_fn fn, void *arg, bool free_arg_if_dropp
 
 int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
 {
-    return queue_call(r, fn, arg, false);
+    return queue_call(r, fn, NULL, arg);
 }
 
-int tw_call_from_thread_owning(tw_reactor *r, tw_fn fn, void *arg)
+int tw_call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg)
 {
-    return queue_call(r, fn, arg, true);
+    return queue_call(r, fn, drop, arg);
 }

@@ -333,6 +333,37 @@ static void test_defer_to_thread_cancel(void **state)
     assert_true(tw_test_iterate_until(f->r, (const volatile bool *)&late_destroyed, 10.0));
 }
 
+static int stop_reactor(void *arg) { return tw_reactor_stop(arg); }
+
+/* Work still queued at shutdown runs, and its deferred fires before tw_reactor_run() returns. */
+static void test_defer_to_thread_fires_before_run_returns(void **state)
+{
+    fixture *f = *state;
+    thread_work w = {.input = 3};
+    thread_outcome o = {0};
+    tw_reactor_set_clock(f->r, NULL, NULL);
+    tw_deferred *d = tw_defer_to_thread(f->r, square_in_thread, &w, NULL);
+    tw_deferred_add_both(d, record_thread_result, &o);
+    assert_int_equal(tw_call_when_running(f->r, stop_reactor, f->r), 0);
+    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_true(o.done);
+    assert_int_equal(o.value, 9);
+    tw_deferred_unref(d);
+}
+
+/* Freeing a reactor that never ran: the work runs, its result is destroyed, nothing leaks. */
+static void test_defer_to_thread_reactor_freed_first(void **state)
+{
+    fixture *f = *state;
+    late_destroyed = false;
+    tw_deferred *d = tw_defer_to_thread(f->r, value_with_marker, NULL, NULL);
+    assert_non_null(d);
+    tw_deferred_unref(d);
+    tw_reactor_free(f->r);
+    assert_true(late_destroyed);
+    f->r = tw_reactor_new(NULL); /* for the teardown */
+}
+
 static void test_defer_to_thread_bad_arguments(void **state)
 {
     fixture *f = *state;
@@ -361,6 +392,8 @@ int main(void)
         T(test_timeout_bad_arguments),
         T(test_defer_to_thread_delivers_in_reactor_thread),
         T(test_defer_to_thread_failure),
+        T(test_defer_to_thread_fires_before_run_returns),
+        T(test_defer_to_thread_reactor_freed_first),
         T(test_defer_to_thread_cancel),
         T(test_defer_to_thread_bad_arguments),
     };

@@ -536,6 +536,48 @@ static void test_pool_joined_at_shutdown(void **state)
     pool_test_destroy(&pt);
 }
 
+/* Work queued when stop() is called still runs during the shutdown, and what it hands back with
+ * tw_call_from_thread runs before tw_reactor_run() returns. */
+typedef struct {
+    tw_reactor *r;
+    atomic_int worked;
+    int handed_back; /* reactor thread only */
+} handback_test;
+
+static int count_handback(void *arg)
+{
+    ((handback_test *)arg)->handed_back++;
+    return 0;
+}
+
+static int work_then_hand_back(void *arg)
+{
+    handback_test *h = arg;
+    atomic_fetch_add(&h->worked, 1);
+    return tw_call_from_thread(h->r, count_handback, h);
+}
+
+static int queue_work_and_stop(void *arg)
+{
+    handback_test *h = arg;
+    for (int i = 0; i < 8; i++)
+        if (tw_reactor_call_in_thread(h->r, work_then_hand_back, h) != 0)
+            return -EIO;
+    return tw_reactor_stop(h->r);
+}
+
+static void test_shutdown_delivers_queued_work(void **state)
+{
+    fixture *f = *state;
+    handback_test h = { .r = f->r, .worked = 0, .handed_back = 0 };
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
+    assert_int_equal(tw_call_when_running(f->r, queue_work_and_stop, &h), 0);
+    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(atomic_load(&h.worked), 8);
+    assert_int_equal(h.handed_back, 8);
+    assert_int_equal(tw_test_log_errors(&f->log), 0);
+}
+
 /* Free joins pool threads that are still alive (idle) and drops queued calls without running them. */
 static void test_free_joins_pool_and_drops_queued_calls(void **state)
 {
@@ -558,8 +600,8 @@ static void test_free_joins_pool_and_drops_queued_calls(void **state)
     assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
 }
 
-/* Work queued but not started when the pool stops is dropped: one thread busy in job A, B and C
- * queued; free() stops the pool while A runs, and only A completes. */
+/* Work queued but not started when the pool stops still runs: one thread busy in job A, B and C
+ * queued; free() stops the pool while A runs, and all three complete before free() returns. */
 typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -604,7 +646,7 @@ static void *release_when_blocked(void *arg)
     return NULL;
 }
 
-static void test_free_drops_work_not_started(void **state)
+static void test_free_finishes_queued_work(void **state)
 {
     fixture *f = *state;
     drop_state d = { .ran = 0 };
@@ -626,7 +668,7 @@ static void test_free_drops_work_not_started(void **state)
     f->r = tw_reactor_new(NULL); /* for teardown */
     assert_non_null(f->r);
     assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(atomic_load(&d.ran), 1);
+    assert_int_equal(atomic_load(&d.ran), 3);
     pthread_mutex_destroy(&d.lock);
     pthread_cond_destroy(&d.changed);
 }
@@ -646,8 +688,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_work_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_work_then_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_joined_at_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_delivers_queued_work, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_joins_pool_and_drops_queued_calls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_drops_work_not_started, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_finishes_queued_work, setup, teardown),
     };
     return cmocka_run_group_tests_name("threads", tests, NULL, NULL);
 }

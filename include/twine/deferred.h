@@ -158,9 +158,9 @@ TW_API tw_deferred *tw_maybe_deferred(tw_reactor *r, tw_work_fn fn, void *arg, i
 /* Twisted's deferToThread: fn(out, arg) runs on one of r's pool threads; the result is delivered
  * with tw_call_from_thread, so callbacks run in the reactor thread. fn must not touch deferreds or
  * the reactor, and must not use tw_result_set_deferred (it counts as a failure). Cancelling gives
- * CancelledError at once; the thread's late result is then destroyed. Let every such call deliver
- * before freeing r: work the reactor drops at shutdown never fires its deferred (and its job and
- * reference are not reclaimed). */
+ * CancelledError at once; the thread's late result is then destroyed. Work still queued at the
+ * reactor's shutdown runs and its deferred fires before tw_reactor_run() returns; if the reactor is
+ * freed without running, the work runs but its deferred never fires (its result is destroyed). */
 TW_API tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *err);
 
 /* ---- deferred lists and gather ------------------------------------------------------------------- */
