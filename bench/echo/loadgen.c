@@ -24,6 +24,7 @@
 #define LOADGEN_EVENTS 256                  /* epoll events per wait */
 #define LOADGEN_IDLE_IN_FLIGHT 32           /* idle mode: connections being set up at once */
 #define LOADGEN_SETTLE_NS 200000000         /* idle mode: let the server finish its work */
+#define LOADGEN_SOURCE_ADDRS 64             /* client addresses 127.0.0.2 .. 127.0.0.65 */
 
 typedef enum { MODE_PINGPONG, MODE_CHURN, MODE_IDLE } loadgen_mode;
 
@@ -212,6 +213,22 @@ static long long proc_rss_bytes(pid_t pid)
 
 /* ---- sockets ------------------------------------------------------------------------------------ */
 
+/* Connections come from 64 loopback addresses in turn. Churn leaves every closed connection in
+ * TIME_WAIT on this side for a minute; from one address the ~28,000 ephemeral ports fill within a
+ * second at churn rates and connect() then spends its time searching for a port, which made the
+ * rate jump between two levels from run to run whatever the server. The port is still picked at
+ * connect() time (IP_BIND_ADDRESS_NO_PORT), per address. */
+static void pick_source(int fd)
+{
+    static unsigned next;
+    int one = 1;
+    struct sockaddr_in src = {.sin_family = AF_INET};
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + next++ % LOADGEN_SOURCE_ADDRS);
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0)
+        bench_fail("bind to %s: %s", inet_ntoa(src.sin_addr), strerror(errno));
+}
+
 /* A non-blocking connect to the server; *connecting says whether it is still in progress. */
 static int open_conn(const loadgen_opts *o, bool *connecting)
 {
@@ -220,6 +237,7 @@ static int open_conn(const loadgen_opts *o, bool *connecting)
         bench_fail("socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    pick_source(fd);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(o->port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     *connecting = false;

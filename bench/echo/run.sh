@@ -11,12 +11,12 @@ bench_init echo
 # ---- settings (each overridable from the environment) ---------------------------------------------
 if [ -n "$QUICK" ]; then
     BENCH_RUNS=${ECHO_RUNS:-1}; seconds=${ECHO_SECONDS:-0.3}; idle_n=${ECHO_IDLE:-2000}
-    strace_n=${ECHO_STRACE_MSGS:-5000}
+    strace_n=${ECHO_STRACE_MSGS:-5000}; strace_conns=${ECHO_STRACE_CONNS:-1000}
 else
-    BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.6}; idle_n=${ECHO_IDLE:-10000}
-    strace_n=${ECHO_STRACE_MSGS:-20000}
+    BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.5}; idle_n=${ECHO_IDLE:-10000}
+    strace_n=${ECHO_STRACE_MSGS:-20000}; strace_conns=${ECHO_STRACE_CONNS:-5000}
 fi
-warmup=${ECHO_WARMUP:-0.15}
+warmup=${ECHO_WARMUP:-0.1}
 conns_list=${ECHO_CONNS:-"1 10 100"}
 sizes=${ECHO_SIZES:-"64 16384"}
 churn_slots=${ECHO_CHURN_SLOTS:-8}
@@ -58,6 +58,7 @@ server_cmd() {
         else
             echo "$out/echo_twine"
         fi ;;
+    twine-api) echo "$out/echo_twine" ;;
     twine-1accept) echo "env ECHO_MAX_ACCEPTS=1 $out/echo_twine" ;;
     twisted) [ -n "$twisted_py" ] && echo "$twisted_py $here/echo_twisted.py" ;;
     *) [ -x "$out/echo_$1" ] && echo "$out/echo_$1" ;;
@@ -75,6 +76,11 @@ server_version() {
     *) $(server_cmd "$1") --version ;;
     esac
 }
+
+# Churn also runs the API server with and without multi-accept (twined echo half-closes on EOF as
+# its contract says, one shutdown() per connection more, so it is not the baseline for that).
+churn_extra="twine-1accept"
+case $(server_cmd twine) in *twined*) churn_extra="twine-api twine-1accept" ;; esac
 
 servers=""
 for s in twine plain libuv libevent libev twisted; do
@@ -108,7 +114,7 @@ server_pid() { eval "echo \$pid_$(echo "$1" | tr - _)"; }
 server_port() { eval "echo \$port_$(echo "$1" | tr - _)"; }
 
 cleanup() {
-    for s in $servers twine-1accept; do
+    for s in $servers $churn_extra; do
         p=$(server_pid "$s")
         if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; fi
     done
@@ -126,13 +132,13 @@ loadgen() {
         --tag "$tags" "$@" >>"$results" || { echo "bench: loadgen $mode against $lib failed" >&2; exit 1; }
 }
 
-for s in $servers twine-1accept; do eval "ver_$(echo "$s" | tr - _)=$(server_version "$s" | tr ' ' _)"; done
+for s in $servers $churn_extra; do eval "ver_$(echo "$s" | tr - _)=$(server_version "$s" | tr ' ' _)"; done
 results=$out/results.txt
 : >"$results"
 
 # ---- ping-pong and churn, every server running, rounds interleaved ----------------------------------
 echo "== echo: servers on CPU $server_cpu;$servers; $BENCH_RUNS rounds of ${seconds}s after ${warmup}s warm-up =="
-for s in $servers twine-1accept; do start_server "$s"; done
+for s in $servers $churn_extra; do start_server "$s"; done
 for where in same two; do
     [ $where = same ] && cpu=$client_same || cpu=$client_other
     for n in $conns_list; do
@@ -151,7 +157,7 @@ for where in same two; do
     printf '  churn: %s core(s), %s connections at a time\n' "$where" "$churn_slots" >&2
     i=1
     while [ $i -le "$BENCH_RUNS" ]; do
-        for s in $servers twine-1accept; do
+        for s in $servers $churn_extra; do
             loadgen "$s" "$cpu" "pin=$where" churn --conns "$churn_slots" --size 64 \
                 --seconds "$seconds" --warmup "$warmup"
         done
@@ -159,37 +165,47 @@ for where in same two; do
     done
 done
 
-# ---- syscalls per echoed message: strace -c over a fixed number of round trips ----------------------
+# ---- syscalls per message and per connection: strace -c over a fixed number of them -----------------
 strace_out=$out/strace
 mkdir -p "$strace_out"
+
+# strace_count SERVER WHAT COUNT LOADGEN_ARGS...: traces SERVER while the load generator does COUNT
+# round trips (or connections); a RESULT line with the server's syscalls per round trip.
+strace_count() {
+    local lib=$1 what=$2 count=$3 log=$strace_out/$1-$2.txt
+    shift 3
+    $(pin $client_other) strace -c -f -p "$(server_pid "$lib")" -o "$log" 2>"$log.err" &
+    spid=$!
+    tries=0 # strace says "attached" on stderr once it traces the server
+    until grep -q attached "$log.err" 2>/dev/null || [ $tries -gt 40 ]; do
+        sleep 0.05; tries=$((tries + 1))
+    done
+    sleep 0.3 # "attached" comes a little before every thread is traced
+    "$out/loadgen" "$@" --port "$(server_port "$lib")" --count "$count" --warmup 0 --lib "$lib" >/dev/null
+    sleep 0.3 # strace writes no summary when interrupted while the tracee is in a syscall stop
+    kill -INT $spid
+    tries=0
+    while kill -0 $spid 2>/dev/null && [ $tries -lt 100 ]; do sleep 0.05; tries=$((tries + 1)); done
+    kill -KILL $spid 2>/dev/null || true
+    wait $spid 2>/dev/null || true
+    calls=$(awk '$NF == "total" {print $4}' "$log")
+    echo "RESULT lib=$lib mode=strace what=$what count=$count calls=${calls:-0} per=$(
+        awk -v c="${calls:-0}" -v m="$count" 'BEGIN {printf "%.2f", c / m}')" >>"$results"
+}
+
 if command -v strace >/dev/null 2>&1; then
-    for n in 1 10; do
-        for s in $servers; do
-            log=$strace_out/$s-$n.txt
-            $(pin $client_other) strace -c -f -p "$(server_pid "$s")" -o "$log" 2>"$log.err" &
-            spid=$!
-            tries=0 # strace says "attached" on stderr once it traces the server
-            until grep -q attached "$log.err" 2>/dev/null || [ $tries -gt 40 ]; do
-                sleep 0.05; tries=$((tries + 1))
-            done
-            sleep 0.3 # attached is printed a little before every thread is traced
-            "$out/loadgen" pingpong --port "$(server_port "$s")" --conns "$n" --size 64 \
-                --count "$strace_n" --warmup 0 --lib "$s" >/dev/null
-            sleep 0.3 # strace writes no summary when interrupted while the tracee is in a syscall stop
-            kill -INT $spid
-            tries=0
-            while kill -0 $spid 2>/dev/null && [ $tries -lt 100 ]; do sleep 0.05; tries=$((tries + 1)); done
-            kill -KILL $spid 2>/dev/null || true
-            wait $spid 2>/dev/null || true
-            calls=$(awk '$NF == "total" {print $4}' "$log")
-            echo "RESULT lib=$s mode=strace conns=$n msgs=$strace_n calls=$calls per_msg=$(
-                awk -v c="$calls" -v m="$strace_n" 'BEGIN {printf "%.2f", c / m}')" >>"$results"
-        done
+    printf '  syscalls: strace -c of each server\n' >&2
+    for s in $servers; do
+        strace_count "$s" msg-1conn "$strace_n" pingpong --conns 1 --size 64
+        strace_count "$s" msg-10conns "$strace_n" pingpong --conns 10 --size 64
+    done
+    for s in $servers $churn_extra; do
+        strace_count "$s" connection "$strace_conns" churn --conns "$churn_slots" --size 64
     done
 else
     echo "skipped: syscalls: strace is not installed"
 fi
-for s in $servers twine-1accept; do stop_server "$s"; done
+for s in $servers $churn_extra; do stop_server "$s"; done
 
 # ---- idle connections: RSS growth of a fresh server over $idle_n connections ---------------------------
 printf '  idle: %s connections per server\n' "$idle_n" >&2
@@ -227,15 +243,17 @@ table "server CPU ns per connection (lower is better)" churn "" cpu 1 0 pin
 echo
 echo "==== idle connections: server RSS growth over $idle_n connections (fresh server, each echoed once) ===="
 table "bytes per idle connection (lower is better)" idle "" rss_per_conn 1 0 conns
-if [ -s "$strace_out/twine-1.txt" ]; then
+if [ -s "$strace_out/twine-msg-1conn.txt" ]; then
     echo
-    echo "==== syscalls per echoed message, server side (strace -c -f, $strace_n round trips of 64 B) ===="
-    table "syscalls per message (lower is better)" strace "" per_msg 1 2 conns
-    for s in twine plain; do
-        [ -s "$strace_out/$s-1.txt" ] || continue
-        printf '  %s, 1 connection, per message:' "$s"
-        awk -v m="$strace_n" '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
-            printf " %s %.2f", $NF, $4 / m }' "$strace_out/$s-1.txt"
+    echo "==== server syscalls (strace -c -f): per echoed 64 B message ($strace_n round trips on 1 and on 10"
+    echo "     connections) and per churned connection ($strace_conns connections, $churn_slots at a time) ===="
+    table "syscalls (lower is better)" strace "" per 1 2 what
+    for f in twine-msg-1conn plain-msg-1conn twine-connection twine-api-connection plain-connection; do
+        [ -s "$strace_out/$f.txt" ] || continue
+        case $f in *connection) per=$strace_conns ;; *) per=$strace_n ;; esac
+        printf '  %-22s' "$f:"
+        awk -v m="$per" '$1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+            printf " %s %.2f", $NF, $4 / m }' "$strace_out/$f.txt"
         echo
     done
 fi
