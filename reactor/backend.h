@@ -13,10 +13,14 @@
 /* Interest and readiness bits. */
 #define TW_BE_READ 1u
 #define TW_BE_WRITE 2u
+/* Readiness only: the fd is not open any more (closed behind the reactor's back: POLLNVAL, EBADF).
+ * The core logs it and removes the fd's watchers instead of calling them on every turn. */
+#define TW_BE_INVALID 4u
 
 /* One ready fd. gen is the generation the core passed to update() for this fd's current
- * registration; the core drops events whose gen is stale. mask: TW_BE_READ|TW_BE_WRITE. Error and
- * hang-up conditions are reported as both bits (the I/O call then tells which it was). */
+ * registration; the core drops events whose gen is stale. mask: TW_BE_READ|TW_BE_WRITE, or
+ * TW_BE_INVALID. Error and hang-up conditions are reported as both READ and WRITE (the I/O call then
+ * tells which it was). */
 typedef struct {
     int fd;
     uint32_t gen;

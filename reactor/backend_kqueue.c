@@ -288,7 +288,8 @@ static int kevent_once(tw_backend *b, int64_t timeout_ns, tw_ready *out, int *fi
             emit(b, out, filled, (int)ev->ident, gen, ready_mask(ev));
             (*ready)++;
         } else if (failure_matters(ev, matching_change(b, &cursor, ev))) {
-            emit(b, out, filled, (int)ev->ident, gen, TW_BE_READ | TW_BE_WRITE);
+            emit(b, out, filled, (int)ev->ident, gen,
+                 ev->data == EBADF ? TW_BE_INVALID : TW_BE_READ | TW_BE_WRITE);
         }
     }
     b->nchanges = 0; /* applied, even when the wait was interrupted */

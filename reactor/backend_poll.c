@@ -141,7 +141,9 @@ static unsigned ready_mask(short revents)
         mask |= TW_BE_READ;
     if (revents & POLLOUT)
         mask |= TW_BE_WRITE;
-    if (revents & (POLLHUP | POLLERR | POLLNVAL))
+    if (revents & POLLNVAL)
+        return TW_BE_INVALID;
+    if (revents & (POLLHUP | POLLERR))
         mask |= TW_BE_READ | TW_BE_WRITE;
     return mask;
 }

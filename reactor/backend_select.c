@@ -119,7 +119,7 @@ static int report_bad_fds(tw_backend *b, tw_ready *out, int max)
         FD_CLR(fd, &rd);
         FD_CLR(fd, &wr);
         if (filled < max)
-            emit(out, &filled, fd, b->gen[fd], TW_BE_READ | TW_BE_WRITE);
+            emit(out, &filled, fd, b->gen[fd], TW_BE_INVALID);
     }
     struct timeval zero = {0, 0};
     if (filled == 0 || select(b->maxfd + 1, &rd, &wr, NULL, &zero) <= 0)

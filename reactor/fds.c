@@ -229,6 +229,15 @@ static int run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, vo
     return internal ? 0 : 1;
 }
 
+/* The fd was closed without tw_reactor_close_fd: its watchers could only fail from now on. */
+static void drop_invalid(tw_reactor *r, int fd)
+{
+    tw_reactor_log(r, TW_LOG_ERROR, "fd %d was closed behind the reactor's back (%s); watchers removed",
+                   fd, tw_strerror(-EBADF));
+    clear_watcher(r, fd, TW_BE_READ);
+    clear_watcher(r, fd, TW_BE_WRITE);
+}
+
 int tw_fds_dispatch(tw_reactor *r, int nready)
 {
     int ran = 0;
@@ -240,6 +249,10 @@ int tw_fds_dispatch(tw_reactor *r, int nready)
         tw_fd_slot *s = &r->fds.slots[ev.fd];
         if (s->gen != ev.gen)
             continue;
+        if (ev.mask & TW_BE_INVALID) {
+            drop_invalid(r, ev.fd);
+            continue;
+        }
         if ((ev.mask & TW_BE_READ) && (s->want & TW_BE_READ)) {
             ran += run_watcher(r, ev, TW_BE_READ, s->read_fn, s->read_arg);
             s = &r->fds.slots[ev.fd];

@@ -561,6 +561,37 @@ static void test_failing_watcher_is_reported_and_removed(void **state)
     tw_reactor_close_fd(f->r, s[1]);
 }
 
+/* An fd closed with close() instead of tw_reactor_close_fd: its watcher must never spin. poll and
+ * select see the dead fd, log it and remove the watchers without calling them; epoll and kqueue
+ * forget a closed fd by themselves, so its watcher just never runs. */
+static void test_fd_closed_behind_reactor_back(void **state)
+{
+    fixture *f = *state;
+    int p[2], live[2];
+    make_pipe(p);
+    make_pipe(live);
+    watcher dead = make_watcher(f, 1, NULL);
+    watcher alive = make_watcher(f, 2, read_one_action);
+    assert_int_equal(tw_reactor_add_reader(f->r, p[0], watcher_fn, &dead), 0);
+    assert_int_equal(tw_reactor_add_reader(f->r, live[0], watcher_fn, &alive), 0);
+    tw_reactor_iterate(f->r, 0); /* the registrations reach the kernel */
+    close(p[0]);
+    assert_int_equal(write(live[1], "xy", 2), 2);
+    for (int i = 0; i < 5; i++)
+        tw_reactor_iterate(f->r, 0);
+    assert_int_equal(dead.calls, 0);
+    assert_int_equal(alive.calls, 2);
+    const char *be = tw_reactor_backend();
+    if (strcmp(be, "poll") == 0 || strcmp(be, "select") == 0) {
+        assert_false(tw_reactor_is_reading(f->r, p[0]));
+        assert_true(tw_test_log_contains(&f->log, "closed behind the reactor's back"));
+    }
+    tw_reactor_remove_reader(f->r, p[0]);
+    close(p[1]);
+    tw_reactor_close_fd(f->r, live[0]);
+    close(live[1]);
+}
+
 /* What a real protocol does: read, and hand any error other than EAGAIN back to the reactor. */
 static int fail_with_read_error_action(watcher *w, int fd)
 {
@@ -727,6 +758,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_own_fd_skips_its_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_all_keeps_internal_waker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_watcher_is_reported_and_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fd_closed_behind_reactor_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_above_fd_setsize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_is_ready_at_once, setup, teardown),
