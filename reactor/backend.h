@@ -8,6 +8,7 @@
 #ifndef TWINE_REACTOR_BACKEND_H
 #define TWINE_REACTOR_BACKEND_H
 
+#include <limits.h>
 #include <stdint.h>
 
 /* Interest and readiness bits. */
@@ -46,6 +47,17 @@ int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mas
 /* Waits up to timeout_ns (-1: forever, 0: do not block) and fills at most max entries of out.
  * Returns the number filled, 0 on timeout or EINTR, or a negative errno for a real failure. */
 int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max);
+
+/* A wait in nanoseconds as the milliseconds of epoll_wait() and poll(): -1 stays -1 (forever), the
+ * rest is rounded up (rounding down would wake the loop just before a timer is due and make it spin
+ * through an empty turn) and clamped to INT_MAX. */
+static inline int tw_backend_timeout_ms(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
 
 /* "epoll", "kqueue", "poll", "select". */
 const char *tw_backend_name(void);

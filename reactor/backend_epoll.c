@@ -9,7 +9,6 @@
 #include "reactor/backend.h"
 
 #define MAX_EVENTS 1024
-#define MAX_WAIT_MS 0x7fffffff
 
 typedef struct {
     int fd;
@@ -122,14 +121,6 @@ static unsigned from_epoll(uint32_t events)
     return (events & EPOLLIN ? TW_BE_READ : 0) | (events & EPOLLOUT ? TW_BE_WRITE : 0);
 }
 
-static int timeout_ms(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return -1;
-    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);  /* round up: never early */
-    return ms > MAX_WAIT_MS ? MAX_WAIT_MS : (int)ms;
-}
-
 int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     int n = 0;
@@ -138,7 +129,7 @@ int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
     int room = max - n < MAX_EVENTS ? max - n : MAX_EVENTS;
     if (room <= 0)
         return n;
-    int got = epoll_wait(b->epfd, b->events, room, n ? 0 : timeout_ms(timeout_ns));
+    int got = epoll_wait(b->epfd, b->events, room, n ? 0 : tw_backend_timeout_ms(timeout_ns));
     if (got < 0)
         return errno == EINTR ? n : -errno;
     for (int i = 0; i < got; i++) {

@@ -2,7 +2,6 @@
  * O(1), and a parallel array of generations. Portable to every POSIX system; O(n) per wait, so it
  * suits a few hundred fds, not tens of thousands. */
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 
@@ -123,16 +122,6 @@ int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mas
     return 0;
 }
 
-/* Nanoseconds to poll's milliseconds, rounded up: rounding down would wake the loop just before a
- * timer is due and make it spin through an empty turn. */
-static int timeout_ms(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return -1;
-    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0);
-    return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 /* Errors and hang-ups count as both directions: the read or write call then says which it was. */
 static unsigned ready_mask(short revents)
 {
@@ -150,7 +139,7 @@ static unsigned ready_mask(short revents)
 
 int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
-    int n = poll(b->fds, (nfds_t)b->count, timeout_ms(timeout_ns));
+    int n = poll(b->fds, (nfds_t)b->count, tw_backend_timeout_ms(timeout_ns));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     int filled = 0;
