@@ -16,6 +16,7 @@ struct tw_connector {
     int fd;
     int pending_error;            /* connect() failed at once: reported on a later turn */
     bool done;                    /* resolved: client_connection_failed or connection_made ran */
+    bool doomed;                  /* in progress when the reactor shutdown began */
     tw_delayed_call *timeout_call;
     tw_delayed_call *soon_call;   /* delivers pending_error */
     struct sockaddr_storage dest;
@@ -273,9 +274,23 @@ int tw_connector_get_destination(const tw_connector *c, tw_address *out)
     return tw_address_from_sockaddr(out, (const struct sockaddr *)&c->dest, c->dest_len);
 }
 
+static tw_connector *first_doomed(tw_net *net)
+{
+    tw_connector *c = net->connectors;
+    while (c && !c->doomed)
+        c = c->next;
+    return c;
+}
+
+/* Fails only what was in progress when called: a failure callback that connects again would
+ * otherwise be failed and connect again forever. A callback may also stop other connectors, so
+ * the list is searched afresh each time. */
 void tw_connector_fail_all(tw_net *net)
 {
-    while (net->connectors)
-        fail(net->connectors, tw_failure_new(TW_CONNECTION_LOST, 0,
-                                              "Connection to the other side was lost: reactor shutdown."));
+    for (tw_connector *c = net->connectors; c; c = c->next)
+        c->doomed = true;
+    tw_connector *c;
+    while ((c = first_doomed(net)))
+        fail(c, tw_failure_new(TW_CONNECTION_LOST, 0,
+                               "Connection to the other side was lost: reactor shutdown."));
 }

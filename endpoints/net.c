@@ -32,10 +32,12 @@ static int net_on_shutdown(void *arg)
     return 0;
 }
 
-/* The reactor is freed without having shut down (or with things opened since): close them now. */
+/* The reactor is freed without having shut down (or with things opened since): close them now,
+ * refusing what their callbacks would start (a client that reconnects whenever it fails, say). */
 static void net_on_reactor_free(void *arg)
 {
     tw_net *net = arg;
+    net->closing = true;
     if (net->trigger_id > 0)
         tw_reactor_remove_trigger(net->r, net->trigger_id);
     net_on_shutdown(net);
@@ -68,6 +70,10 @@ tw_net *tw_net_acquire(tw_reactor *r, int *err)
 {
     int dummy;
     tw_net *net = tw_net_find(r);
+    if (net && net->closing) {
+        *(err ? err : &dummy) = -ESHUTDOWN;
+        return NULL;
+    }
     if (!net) {
         net = net_create(r, err ? err : &dummy);
         if (!net)

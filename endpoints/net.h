@@ -22,9 +22,11 @@ typedef struct tw_net {
     tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
     unsigned refs;            /* transports + ports + connectors + callers inside the context */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
+    bool closing;             /* tw_reactor_free is closing everything: nothing new may start */
 } tw_net;
 
-/* The context of r, created on first use (holds one reference): NULL and *err on failure. */
+/* The context of r, created on first use (holds one reference): NULL and *err on failure
+ * (-ESHUTDOWN while tw_reactor_free closes what is open). */
 tw_net *tw_net_acquire(tw_reactor *r, int *err);
 /* The context of r if there is one (no reference taken). */
 tw_net *tw_net_find(tw_reactor *r);
@@ -129,7 +131,8 @@ void tw_stream_drop_queue(tw_transport *t);
 void tw_stream_drained(tw_transport *t);
 
 /* ---- ports and connectors (port.c, connector.c) ------------------------------------------------ */
-/* Stops every port and fails every connection in progress (reactor shutdown). */
+/* Stops every port; fails the connections in progress when the shutdown began (those that their
+ * failure callbacks start are left for tw_reactor_free). */
 void tw_port_stop_all(tw_net *net);
 void tw_connector_fail_all(tw_net *net);
 

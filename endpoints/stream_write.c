@@ -200,6 +200,29 @@ static int queue_rest(tw_transport *t, const struct iovec *iov, int cnt, size_t 
     return 0;
 }
 
+/* A pull producer is asked for more at every drain of the buffer (Twisted's doWrite). A write that
+ * went out at once never queued anything, so wait for writability anyway: asking again from inside
+ * the producer's own write would recurse. */
+static void ask_pull_producer_later(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    if (e && e->has_producer && !e->streaming && can_write(t))
+        arm_writer(t);
+}
+
+/* What the kernel did not take is queued (rc: how queueing went): wait for writability, and press
+ * back on whoever writes so much. */
+static int wait_for_writable(tw_transport *t, int rc)
+{
+    if (rc < 0) {
+        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
+        return rc;
+    }
+    arm_writer(t);
+    pressure_check(t);
+    return 0;
+}
+
 /* Sends what it can now when nothing is queued; returns bytes taken (never more than total). */
 static size_t try_send_now(tw_transport *t, const struct iovec *iov, int cnt, size_t total)
 {
@@ -223,16 +246,11 @@ int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int io
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
     size_t sent = try_send_now(t, iov, iovcnt, total);
-    if (sent == total || !can_write(t))
+    if (sent == total || !can_write(t)) {
+        ask_pull_producer_later(t);
         return 0;
-    int rc = queue_rest(t, iov, iovcnt, sent);
-    if (rc < 0) {
-        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
-        return rc;
     }
-    arm_writer(t);
-    pressure_check(t);
-    return 0;
+    return wait_for_writable(t, queue_rest(t, iov, iovcnt, sent));
 }
 
 int tw_transport_write(tw_transport *t, const void *data, size_t len)
@@ -261,25 +279,20 @@ int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (
     if (sent == len || !can_write(t)) {
         if (release)
             release(arg);
+        ask_pull_producer_later(t);
         return 0;
     }
     rc = queue_lent(t, (const char *)buf + sent, len - sent, release, arg);
-    if (rc < 0) {
-        if (release)
-            release(arg);
-        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
-        return rc;
-    }
-    arm_writer(t);
-    pressure_check(t);
-    return 0;
+    if (rc < 0 && release)
+        release(arg);
+    return wait_for_writable(t, rc);
 }
 
 /* Takes n sent bytes off the front of the queue. */
 static void consume(tw_stream_ext *e, size_t n)
 {
     e->queued -= n;
-    while (n > 0) {
+    while (n > 0 && e->head) { /* a release that aborts has emptied the queue already */
         tw_wchunk *c = e->head;
         size_t k = n < c->len ? n : c->len;
         c->data += k;
@@ -316,7 +329,6 @@ static int flush(tw_transport *t)
     return 0;
 }
 
-/* A pull producer is asked for more each time the buffer empties (Twisted's doWrite). */
 static void resume_pull_producer(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
@@ -329,21 +341,18 @@ int tw_stream_on_writable(tw_reactor *r, int fd, void *arg)
     (void)r;
     (void)fd;
     tw_transport *t = arg;
+    const uint32_t closing = TW_T_CLOSE_PENDING | TW_T_ABORTING;
     tw_stream_dispatch_begin(t);
-    if ((t->flags & (TW_T_CLOSE_PENDING | TW_T_ABORTING)) || !t->ext || !t->ext->head) {
+    int rc = !(t->flags & closing) && t->ext && t->ext->head ? flush(t) : 0;
+    if (rc < 0)
+        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
+    bool drained = !t->ext || !t->ext->head;
+    if (rc < 0 || drained || (t->flags & closing))
         disarm_writer(t);
-    } else {
-        int rc = flush(t);
-        if (rc < 0) {
-            disarm_writer(t);
-            tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
-        } else {
-            if (!t->ext->head)
-                disarm_writer(t);
-            relief_check(t);
-            if (!t->ext->head)
-                resume_pull_producer(t);
-        }
+    if (!(t->flags & closing)) { /* a release run by flush may have aborted */
+        relief_check(t);
+        if (drained)
+            resume_pull_producer(t);
     }
     tw_stream_dispatch_end(t);
     return 0;

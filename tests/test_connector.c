@@ -318,6 +318,51 @@ static void test_shutdown_fails_connects_in_progress(void **state)
     assert_int_equal(f->client.stopped, 1);
 }
 
+/* A client factory that connects again whenever a connection fails (a naive reconnecting client). */
+typedef struct {
+    tw_factory factory;
+    tw_reactor *r;
+    uint16_t port;
+    int failed, refused, last_err;
+} reconnecting;
+
+static void reconnect_on_failure(tw_factory *fac, tw_connector *c, const tw_failure *reason)
+{
+    (void)c;
+    (void)reason;
+    reconnecting *rc = fac->user;
+    if (++rc->failed > 100)
+        return; /* without this bound the bug this guards against would hang the test */
+    int err = 0;
+    if (!tw_connect_tcp(rc->r, "127.0.0.1", rc->port, -1, fac, &err)) {
+        rc->refused++;
+        rc->last_err = err;
+    }
+}
+
+static const tw_factory_ops reconnecting_ops = {.client_connection_failed = reconnect_on_failure};
+
+/* The shutdown fails the connects that were in progress when it began, not the ones their failure
+ * callbacks start (those would be failed and restarted forever); tw_reactor_free fails those and
+ * refuses new ones with -ESHUTDOWN, so nothing outlives the reactor. */
+static void test_shutdown_with_reconnecting_client(void **state)
+{
+    fixture *f = *state;
+    reconnecting rc = {.factory = {.ops = &reconnecting_ops}, .r = f->r, .port = full_listener(f)};
+    rc.factory.user = &rc;
+    int err = 0;
+    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", rc.port, -1, &rc.factory, &err));
+    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
+    assert_int_equal(rc.failed, 1);
+    assert_int_equal(rc.refused, 0);
+    tw_reactor_free(f->r);
+    f->r = tw_reactor_new(NULL); /* for the fixture's teardown */
+    assert_int_equal(rc.failed, 2);
+    assert_int_equal(rc.refused, 1);
+    assert_int_equal(rc.last_err, -ESHUTDOWN);
+    assert_int_equal(rc.factory.num_ports, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connect_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_sockaddr_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_fails_connects_in_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_with_reconnecting_client, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

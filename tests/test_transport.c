@@ -469,6 +469,48 @@ static void test_abort_drops_queue_later_turn(void **state)
     close(fd);
 }
 
+/* A lent buffer's release runs while the queue is being written; aborting from it drops the rest of
+ * the queue under the writer's feet, which must then stop cleanly. */
+typedef struct {
+    tw_transport *t;
+    int released;
+} abort_on_release;
+
+static void release_and_abort(void *arg)
+{
+    abort_on_release *a = arg;
+    a->released++;
+    tw_transport_abort_connection(a->t);
+}
+
+static void test_abort_from_release_while_writing(void **state)
+{
+    fixture *f = *state;
+    listen_tcp(f);
+    int fd = tw_test_tcp_client(f->portno);
+    tw_test_set_nonblocking(fd);
+    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
+    tw_test_peer *s = f->server.peers[0];
+    static char chunk[1 << 20];
+    while (tw_transport_write_buffer_size(s->transport) == 0)
+        tw_transport_write(s->transport, chunk, sizeof chunk);
+    abort_on_release a = {s->transport, 0};
+    int released = 0;
+    static const char first[] = "first", second[] = "second";
+    tw_transport_write_lent(s->transport, first, 5, release_and_abort, &a);
+    tw_transport_write_lent(s->transport, second, 6, release_count, &released);
+    static char sink[65536];
+    for (int i = 0; i < 10000 && !a.released; i++) {
+        recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        tw_reactor_iterate(f->r, 0.001);
+    }
+    assert_int_equal(a.released, 1);
+    assert_int_equal(released, 1);
+    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_string_equal(s->reason_type, TW_CONNECTION_ABORTED);
+    close(fd);
+}
+
 /* ---- half-close -------------------------------------------------------------------------------- */
 
 static void reply_and_half_close(tw_test_peer *p)
@@ -663,6 +705,8 @@ static void test_streaming_producer_water_marks(void **state)
     close(fd);
 }
 
+/* A pull producer is asked for more each time what it wrote has gone out, also when the kernel took
+ * its write at once (nothing was ever queued), as Twisted asks at every drain of the buffer. */
 static void test_pull_producer(void **state)
 {
     fixture *f = *state;
@@ -676,18 +720,26 @@ static void test_pull_producer(void **state)
     assert_int_equal(pl.resumes, 1); /* asked at once */
     char buf[8];
     assert_int_equal(tw_test_read_full(fd, buf, 4), 4);
-    /* the write went out at once, so the queue never drained through the writer: no second ask
-     * until something is queued and then drained */
+    /* the write went out at once; the producer is asked again on a later turn, never inside it */
+    assert_int_equal(tw_transport_write_buffer_size(st), 0);
+    for (int i = 0; i < 100 && pl.resumes < 3; i++)
+        tw_reactor_iterate(f->r, 0.01);
+    assert_int_equal(pl.resumes, 3); /* it wrote twice; the third ask found it done */
+    assert_int_equal(tw_test_read_full(fd, buf, 4), 4);
+    assert_memory_equal(buf, "pull", 4);
+    for (int i = 0; i < 5; i++)
+        tw_reactor_iterate(f->r, 0.01);
+    assert_int_equal(pl.resumes, 3); /* a producer that writes nothing is not asked again */
+    /* a write that had to wait for the peer: asked again once it has drained */
     static char chunk[1 << 20];
     while (tw_transport_write_buffer_size(st) == 0)
         tw_transport_write(st, chunk, sizeof chunk);
     tw_test_set_nonblocking(fd);
     static char sink[65536];
-    while (pl.resumes < 2) {
+    while (pl.resumes < 4) {
         recv(fd, sink, sizeof sink, MSG_DONTWAIT);
         tw_reactor_iterate(f->r, 0.01);
     }
-    /* the second answer went out at once (nothing queued) */
     assert_int_equal(tw_transport_write_buffer_size(st), 0);
     tw_transport_unregister_producer(st);
     close(fd);
@@ -937,6 +989,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_peer_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_drops_queue_later_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort_from_release_while_writing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_eof_not_half_closeable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_reader_bounded, setup, teardown),

@@ -160,7 +160,8 @@ TW_API size_t tw_transport_count(tw_reactor *r);
 /* ---- listening ports ---------------------------------------------------------------------------
  * Each accepted connection gets factory->ops->build_protocol, then connection_made. The factory is
  * borrowed and must outlive the port and its connections. NULL with *err (if err is not NULL) set
- * to a negative errno on failure (-EADDRINUSE, -EACCES, -EINVAL for a bad interface or path).
+ * to a negative errno on failure (-EADDRINUSE, -EACCES, -EINVAL for a bad interface or path,
+ * -ESHUTDOWN from a callback run while tw_reactor_free closes what is open).
  * backlog <= 0 means TW_PORT_BACKLOG_DEFAULT. Port 0 picks a free port: ask tw_port_get_host. */
 typedef struct tw_port tw_port;
 
@@ -194,7 +195,9 @@ TW_API int tw_port_set_max_accepts(tw_port *port, unsigned max);
  * these calls). timeout in seconds: 0 means TW_CONNECT_TIMEOUT_DEFAULT, negative means none.
  * The connector is freed by twine right after connection_made or client_connection_failed has
  * been called; do not use it afterwards. NULL with *err set on bad arguments or when no socket can
- * be made (-EINVAL, -EAFNOSUPPORT, -EMFILE, -ENOMEM). */
+ * be made (-EINVAL, -EAFNOSUPPORT, -EMFILE, -ENOMEM), or -ESHUTDOWN from a callback run while
+ * tw_reactor_free closes what is open. At a reactor shutdown the connections in progress fail with
+ * TW_CONNECTION_LOST; one started from such a failure callback is failed by tw_reactor_free. */
 
 /* host: a numeric IPv4 or IPv6 address. */
 TW_API tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, double timeout,
