@@ -199,7 +199,8 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
 
 /* ---- listening ---------------------------------------------------------------------------------- */
 
-/* A UNIX socket file nobody listens on is stale: connecting to it is refused. */
+/* A UNIX socket file nobody listens on is stale: connecting to it is refused. The probe does not
+ * block, so a live listener with a full backlog answers EAGAIN at once instead of holding us. */
 static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, const char *path)
 {
     struct stat st;
@@ -207,7 +208,7 @@ static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, co
         return 0;
     if (!S_ISSOCK(st.st_mode))
         return -EADDRINUSE;
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (probe < 0)
         return -errno;
     int rc = connect(probe, (const struct sockaddr *)ss, len);

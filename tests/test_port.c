@@ -230,6 +230,31 @@ static void test_unix_path_not_a_socket(void **state)
     unlink(path);
 }
 
+/* A live listener that accepts nothing and whose backlog is full (a stopped server, say) is in use
+ * too: finding that out must not wait for it to accept. */
+static void test_unix_live_listener_with_full_backlog(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "full");
+    int live = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    strcpy(sun.sun_path, path);
+    assert_int_equal(bind(live, (struct sockaddr *)&sun, sizeof sun), 0);
+    assert_int_equal(listen(live, 0), 0);
+    int filler = tw_test_unix_client(path); /* takes the one place of the backlog */
+    assert_true(filler >= 0);
+    alarm(10); /* a probe that blocks would wait for ever: fail the test instead */
+    int err = 0;
+    assert_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
+    alarm(0);
+    assert_int_equal(err, -EADDRINUSE);
+    assert_int_equal(access(path, F_OK), 0);
+    close(filler);
+    close(live);
+    unlink(path);
+}
+
 /* ---- accepting --------------------------------------------------------------------------------- */
 
 static void test_multi_accept_in_one_readiness(void **state)
@@ -427,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listen_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_stale_socket_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_path_not_a_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_live_listener_with_full_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_accept_in_one_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_listening_inside_accept, setup, teardown),
