@@ -118,11 +118,13 @@ static void dl_fire_first_error(struct dl_state *s, size_t index, tw_failure *su
     dl_fire(s, &res);
 }
 
-/* Records one input's outcome and fires the list when the flags or the count say so. */
+/* Records one input's outcome and fires the list when the flags or the count say so. Once the list
+ * has fired (by the flags, or failed through cancel() while an input could not deliver) the outcome
+ * stays on its input, as Twisted's _cbDeferred leaves it. */
 static void dl_record(struct dl_state *s, size_t index, tw_result *in)
 {
     s->finished++;
-    if (!s->list)
+    if (!s->list || tw_deferred_called(s->list))
         return;
     tw_list_entry *e = &s->results->entries[index];
     if (!in->failure) {

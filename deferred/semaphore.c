@@ -12,6 +12,7 @@ struct tw_semaphore {
     unsigned tokens;
     unsigned limit;
     tw_fifo waiting; /* deferreds, each holding a reference */
+    bool *freed;     /* while hand_out_tokens runs: its flag, set if s is freed meanwhile */
 };
 
 struct tw_lock {
@@ -31,6 +32,7 @@ static void semaphore_init(tw_semaphore *s, tw_reactor *r, unsigned tokens)
     s->tokens = tokens;
     s->limit = tokens;
     s->waiting = (tw_fifo){0};
+    s->freed = NULL;
 }
 
 tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err)
@@ -52,6 +54,8 @@ tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err)
 
 static void semaphore_cancel_waiters(tw_semaphore *s)
 {
+    if (s->freed)
+        *s->freed = true;
     while (s->waiting.len > 0) {
         tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
         tw_deferred_cancel(d);
@@ -86,7 +90,8 @@ tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err)
     tw_deferred *d = tw_deferred_new_with_canceller(s->reactor, semaphore_cancel_acquire, s, err);
     if (!d)
         return NULL;
-    if (s->tokens > 0) {
+    /* Free tokens with waiters queued only occur while a release hands them out: queue behind. */
+    if (s->tokens > 0 && s->waiting.len == 0) {
         s->tokens--;
         tw_deferred_callback(d, s, NULL);
         return d;
@@ -102,19 +107,33 @@ tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err)
     return d;
 }
 
+/* Gives free tokens to the waiters, oldest first; one its owner fired by hand is skipped. A release
+ * made from a waiter's callbacks only returns its token, which this loop then hands on: a long queue
+ * of jobs that finish at once is served by iteration, not by one nested release per job. */
+static void hand_out_tokens(tw_semaphore *s)
+{
+    bool freed = false;
+    s->freed = &freed;
+    while (s->tokens > 0 && s->waiting.len > 0) {
+        tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
+        s->tokens--;
+        int rc = tw_deferred_callback(d, s, NULL);
+        tw_deferred_unref(d);
+        if (freed)
+            return;
+        if (rc < 0)
+            s->tokens++;
+    }
+    s->freed = NULL;
+}
+
 int tw_semaphore_release(tw_semaphore *s)
 {
     if (!s || s->tokens >= s->limit)
         return -EINVAL;
-    /* The token goes straight to the first waiter; one its owner fired by hand is skipped. */
-    while (s->waiting.len > 0) {
-        tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
-        int rc = tw_deferred_callback(d, s, NULL);
-        tw_deferred_unref(d);
-        if (rc == 0)
-            return 0;
-    }
     s->tokens++;
+    if (!s->freed)
+        hand_out_tokens(s);
     return 0;
 }
 

@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -704,7 +703,6 @@ static void test_returning_own_deferred_fails_instead_of_deadlocking(void **stat
  * waits on inner[1], ... which waits on last. Firing last unwinds DEPTH continuations, then the
  * whole line is freed. Recursion per link would overflow this stack. */
 #define DEPTH 10000
-#define SMALL_STACK (256 * 1024)
 
 static int return_arg_deferred(tw_deferred *d, tw_result *res, void *arg)
 {
@@ -767,19 +765,6 @@ static void *deep_unfired_free_thread(void *arg)
     tw_deferred_unref(first); /* still waiting, kept by the line */
     tw_deferred_unref(next);  /* frees all DEPTH + 1 */
     return (void *)1;
-}
-
-static void run_on_small_stack(void *(*fn)(void *))
-{
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, SMALL_STACK);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, &attr, fn, NULL), 0);
-    void *ok = NULL;
-    pthread_join(th, &ok);
-    pthread_attr_destroy(&attr);
-    assert_non_null(ok);
 }
 
 static void test_deep_chain_does_not_recurse(void **state)

@@ -266,6 +266,46 @@ static void test_cancel_after_fire_leaves_inputs_alone(void **state)
     tw_deferred_unref(list);
 }
 
+static int record_value(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    *(const char **)arg = tw_result_value(res);
+    return 0;
+}
+
+/* A list that already failed through cancel() (its first input was paused, so it could not deliver)
+ * no longer collects: a value that reaches it later stays on its input, as in Twisted, rather than
+ * being moved into a list that will never fire again and destroyed. */
+static void check_late_value_stays_on_input(fixture *f, unsigned flags)
+{
+    destroyed = 0;
+    tw_deferred_pause(f->in[0]);
+    tw_deferred_callback(f->in[0], "late", count_destroy);
+    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, flags, NULL);
+    tw_deferred_cancel(list);
+    assert_true(tw_failure_check(list_failure(list), TW_CANCELLED_ERROR));
+    const char *seen = NULL;
+    tw_deferred_add_callback(f->in[0], record_value, &seen);
+    tw_deferred_unpause(f->in[0]);
+    assert_non_null(seen);
+    assert_string_equal(seen, "late");
+    assert_int_equal(destroyed, 0);
+    for (int i = 1; i < N; i++)
+        tw_deferred_add_errback(f->in[i], swallow, NULL);
+    tw_deferred_add_errback(list, swallow, NULL);
+    tw_deferred_unref(list);
+}
+
+static void test_cancelled_list_leaves_late_values_on_their_inputs(void **state)
+{
+    check_late_value_stays_on_input(*state, 0);
+}
+
+static void test_cancelled_fire_on_one_callback_list_leaves_late_value(void **state)
+{
+    check_late_value_stays_on_input(*state, TW_DL_FIRE_ON_ONE_CALLBACK);
+}
+
 static void test_list_dropped_early_still_collects_and_frees(void **state)
 {
     fixture *f = *state;
@@ -369,6 +409,8 @@ int main(void)
         T(test_cancel_cancels_pending_inputs),
         T(test_cancel_with_fire_on_one_errback),
         T(test_cancel_after_fire_leaves_inputs_alone),
+        T(test_cancelled_list_leaves_late_values_on_their_inputs),
+        T(test_cancelled_fire_on_one_callback_list_leaves_late_value),
         T(test_list_dropped_early_still_collects_and_frees),
         T(test_inputs_dropped_unfired_free_everything),
         T(test_gather_results),

@@ -146,6 +146,74 @@ static void test_free_cancels_waiters(void **state)
     tw_deferred_unref(w);
 }
 
+/* A waiter whose callbacks free the semaphore: the release that fired it must not touch it again,
+ * and the waiters behind it fail with CancelledError. */
+static int free_semaphore(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    (void)res;
+    tw_semaphore_free(arg);
+    return 0;
+}
+
+static void test_free_from_a_waiters_callback(void **state)
+{
+    fixture *f = *state;
+    char order[16] = "";
+    mark m = {order, 'w'};
+    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_deferred *held = tw_semaphore_acquire(s, NULL);
+    tw_deferred *freer = tw_semaphore_acquire(s, NULL);
+    tw_deferred *w = tw_semaphore_acquire(s, NULL);
+    tw_deferred_add_callback(freer, free_semaphore, s);
+    tw_deferred_add_both(w, mark_fired, &m);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_string_equal(order, "W");
+    tw_deferred_unref(held);
+    tw_deferred_unref(freer);
+    tw_deferred_unref(w);
+}
+
+/* Twisted's order: a waiter that releases and acquires again from its callbacks has handed its
+ * token to the next waiter in line and queues behind it. */
+static int release_and_acquire_again(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    tw_semaphore *s = tw_result_value(res);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    *(tw_deferred **)arg = tw_semaphore_acquire(s, NULL);
+    return 0;
+}
+
+static void test_release_from_a_waiter_keeps_fifo_order(void **state)
+{
+    fixture *f = *state;
+    char order[16] = "";
+    mark m2 = {order, 'b'}, m3 = {order, 'c'};
+    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_deferred *held = tw_semaphore_acquire(s, NULL);
+    tw_deferred *first = tw_semaphore_acquire(s, NULL);
+    tw_deferred *second = tw_semaphore_acquire(s, NULL);
+    tw_deferred *again = NULL;
+    tw_deferred_add_callback(first, release_and_acquire_again, &again);
+    tw_deferred_add_both(second, mark_fired, &m2);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_non_null(again);
+    tw_deferred_add_both(again, mark_fired, &m3);
+    assert_string_equal(order, "b");
+    assert_int_equal(tw_semaphore_tokens(s), 0);
+    assert_int_equal(tw_semaphore_waiting(s), 1);
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_string_equal(order, "bc");
+    assert_int_equal(tw_semaphore_release(s), 0);
+    assert_int_equal(tw_semaphore_tokens(s), 1);
+    tw_deferred_unref(held);
+    tw_deferred_unref(first);
+    tw_deferred_unref(second);
+    tw_deferred_unref(again);
+    tw_semaphore_free(s);
+}
+
 /* ---- run ---------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -301,6 +369,47 @@ static int slow_job_start(tw_result *out, void *arg)
     return 0;
 }
 
+/* 10,000 run() calls queue behind a held token; each job finishes at once, so each release hands
+ * the token to the next job from inside the previous one's callbacks. On a small stack: that hand-off
+ * must be a loop, not one nested release per queued job. */
+#define QUEUED_JOBS 10000
+
+static int count_in_order(tw_result *out, void *arg)
+{
+    int *next = arg;
+    tw_result_set_value(out, (void *)(intptr_t)(*next)++, NULL);
+    return 0;
+}
+
+static void *many_quick_jobs_thread(void *arg)
+{
+    (void)arg;
+    tw_semaphore *s = tw_semaphore_new(NULL, 1, NULL);
+    tw_deferred *held = tw_semaphore_acquire(s, NULL);
+    tw_deferred **runs = calloc(QUEUED_JOBS, sizeof *runs);
+    int next = 0;
+    for (int i = 0; i < QUEUED_JOBS; i++)
+        runs[i] = tw_semaphore_run(s, count_in_order, &next, NULL);
+    bool ok = next == 0 && tw_semaphore_waiting(s) == QUEUED_JOBS;
+    ok = ok && tw_semaphore_release(s) == 0;
+    ok = ok && next == QUEUED_JOBS && tw_semaphore_tokens(s) == 1;
+    for (int i = 0; i < QUEUED_JOBS; i++) {
+        const tw_result *r = tw_deferred_result(runs[i]);
+        ok = ok && r && tw_result_value(r) == (void *)(intptr_t)i;
+        tw_deferred_unref(runs[i]);
+    }
+    free(runs);
+    tw_deferred_unref(held);
+    tw_semaphore_free(s);
+    return ok ? (void *)1 : NULL;
+}
+
+static void test_many_queued_quick_jobs_do_not_nest_releases(void **state)
+{
+    (void)state;
+    run_on_small_stack(many_quick_jobs_thread);
+}
+
 static void test_five_slow_jobs_two_at_a_time(void **state)
 {
     fixture *f = *state;
@@ -397,10 +506,13 @@ int main(void)
         T(test_cancel_waiting_acquire_keeps_tokens),
         T(test_release_skips_waiter_fired_by_hand),
         T(test_free_cancels_waiters),
+        T(test_free_from_a_waiters_callback),
+        T(test_release_from_a_waiter_keeps_fifo_order),
         T(test_run_releases_after_job_succeeds),
         T(test_run_releases_after_job_fails),
         T(test_cancel_queued_run_never_calls_job),
         T(test_cancel_running_run_cancels_job_and_releases),
+        T(test_many_queued_quick_jobs_do_not_nest_releases),
         T(test_five_slow_jobs_two_at_a_time),
         T(test_lock),
         T(test_lock_run_and_free_with_waiter),

@@ -224,7 +224,9 @@ TW_API void tw_semaphore_free(tw_semaphore *s);
  * cancelling after it fired does nothing (the token stays held). */
 TW_API tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err);
 /* Returns a token, handing it to the first waiter if any (its callbacks run before this returns).
- * -EINVAL if every token is already free (Twisted's "released too many times"). */
+ * A release made from inside those callbacks hands its token on right after them, in the same FIFO
+ * order, so a long queue of quick jobs is served by a loop, not by nested releases. -EINVAL if every
+ * token is already free (Twisted's "released too many times"). */
 TW_API int tw_semaphore_release(tw_semaphore *s);
 /* acquire, then fn(out, arg) as with tw_maybe_deferred, then release once fn's result is known,
  * success or failure; the returned deferred fires with fn's result. */
