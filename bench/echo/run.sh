@@ -13,8 +13,8 @@ if [ -n "$QUICK" ]; then
     BENCH_RUNS=${ECHO_RUNS:-1}; seconds=${ECHO_SECONDS:-0.3}; idle_n=${ECHO_IDLE:-2000}
     strace_n=${ECHO_STRACE_MSGS:-5000}; strace_conns=${ECHO_STRACE_CONNS:-1000}
 else
-    BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.5}; idle_n=${ECHO_IDLE:-10000}
-    strace_n=${ECHO_STRACE_MSGS:-20000}; strace_conns=${ECHO_STRACE_CONNS:-5000}
+    BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.4}; idle_n=${ECHO_IDLE:-10000}
+    strace_n=${ECHO_STRACE_MSGS:-10000}; strace_conns=${ECHO_STRACE_CONNS:-2000}
 fi
 warmup=${ECHO_WARMUP:-0.1}
 conns_list=${ECHO_CONNS:-"1 10 100"}
