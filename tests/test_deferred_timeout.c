@@ -209,6 +209,29 @@ static void test_timeout_while_waiting_on_inner(void **state)
     assert_int_equal(tw_test_log_count(&f->log), 0);
 }
 
+/* Twisted's addTimeout covers only the callbacks added before it: once the result got past the
+ * timeout's pair the timer is gone, so a deferred a later callback waits on is never cancelled. */
+static void test_timeout_does_not_cover_callbacks_added_after_it(void **state)
+{
+    fixture *f = *state;
+    outcome o = {0};
+    tw_deferred *inner = tw_deferred_new(f->r, NULL);
+    tw_deferred *outer = tw_deferred_new(f->r, NULL);
+    tw_deferred_add_timeout(outer, f->r, 3.0);
+    tw_deferred_add_callback(outer, return_arg_deferred, inner);
+    tw_deferred_add_both(outer, record, &o);
+    tw_deferred_callback(outer, NULL, NULL); /* passes the timeout, then waits on inner */
+    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    advance(f, 5.0);
+    assert_false(tw_deferred_called(inner));
+    assert_int_equal(o.calls, 0);
+    tw_deferred_callback(inner, "late", NULL);
+    assert_int_equal(o.calls, 1);
+    assert_string_equal(o.value, "late");
+    tw_deferred_unref(outer);
+    tw_deferred_unref(inner);
+}
+
 static void test_deferred_freed_unfired_cancels_its_timer(void **state)
 {
     fixture *f = *state;
@@ -388,6 +411,7 @@ int main(void)
         T(test_timeout_with_canceller_that_fails),
         T(test_errback_before_timeout_can_swallow_cancel),
         T(test_timeout_while_waiting_on_inner),
+        T(test_timeout_does_not_cover_callbacks_added_after_it),
         T(test_deferred_freed_unfired_cancels_its_timer),
         T(test_timeout_bad_arguments),
         T(test_defer_to_thread_delivers_in_reactor_thread),
