@@ -94,7 +94,7 @@ typedef struct tw_stream_ext {
     tw_close_kind close_kind;
     int close_code;
     const char *close_context;
-    tw_delayed_call *close_call;
+    tw_delayed_call *kick_call; /* kick_fired on a later turn: a close, or a held tail shown again */
 } tw_stream_ext;
 
 struct tw_transport {
@@ -127,8 +127,6 @@ void tw_stream_dispatch_end(tw_transport *t);
 int tw_stream_on_writable(tw_reactor *r, int fd, void *arg);
 /* Drops the write queue, releasing lent buffers. */
 void tw_stream_drop_queue(tw_transport *t);
-/* Called when the queue has just become empty: producers, pending close, pending half-close. */
-void tw_stream_drained(tw_transport *t);
 
 /* ---- ports and connectors (port.c, connector.c) ------------------------------------------------ */
 /* Stops every port; fails the connections in progress when the shutdown began (those that their

@@ -50,7 +50,7 @@ tw_stream_ext *tw_stream_ext_get(tw_transport *t)
 void tw_stream_ext_maybe_free(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
-    if (!e || e->head || e->unconsumed || e->has_producer || e->close_kind || e->close_call ||
+    if (!e || e->head || e->unconsumed || e->has_producer || e->close_kind || e->kick_call ||
         e->high_water != TW_TRANSPORT_HIGH_WATER_DEFAULT ||
         e->low_water != TW_TRANSPORT_LOW_WATER_DEFAULT)
         return;
@@ -141,9 +141,9 @@ void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const ch
         e->close_code = code;
         e->close_context = context;
     }
-    if (e && e->close_call) {
-        tw_delayed_call_cancel(e->close_call);
-        e->close_call = NULL;
+    if (e && e->kick_call) {
+        tw_delayed_call_cancel(e->kick_call);
+        e->kick_call = NULL;
     }
     tw_net *net = t->net;
     net->refs++; /* removing the last connection must not free the context during this close */
@@ -189,7 +189,6 @@ static void close_pending(tw_transport *t)
     tw_stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
 }
 
-static bool stream_wants_reading(const tw_transport *t);
 static void deliver(tw_transport *t, const char *data, size_t len);
 
 /* The 0-delay call that finishes, on a later turn, what was asked from outside a dispatch: a close,
@@ -197,7 +196,7 @@ static void deliver(tw_transport *t, const char *data, size_t len);
 static int kick_fired(void *arg)
 {
     tw_transport *t = arg;
-    t->ext->close_call = NULL;
+    t->ext->kick_call = NULL;
     if (t->flags & TW_T_ABORTING) {
         close_pending(t);
         return 0;
@@ -215,9 +214,9 @@ static bool kick(tw_transport *t)
     tw_stream_ext *e = tw_stream_ext_get(t);
     if (!e)
         return false;
-    if (!e->close_call)
-        e->close_call = tw_call_later(t->net->r, 0, kick_fired, t);
-    return e->close_call != NULL;
+    if (!e->kick_call)
+        e->kick_call = tw_call_later(t->net->r, 0, kick_fired, t);
+    return e->kick_call != NULL;
 }
 
 void tw_stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
