@@ -23,8 +23,7 @@
 #define EVENTS_MAX 256
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
     int events[EVENTS_MAX]; /* watcher ids in the order they ran */
     int nevents;
 } fixture;
@@ -42,19 +41,12 @@ struct watcher {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_new(&f->log);
-    assert_non_null(f->r);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_REAL_CLOCK);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tw_test_reactor_free(f->r, &f->log);
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state);
 }
 
 static int watcher_fn(tw_reactor *r, int fd, void *arg)
@@ -97,8 +89,8 @@ static void watch_ready_socketpair(fixture *f, int s[2], watcher *rd, watcher *w
 {
     make_socketpair(s);
     assert_int_equal(write(s[1], "x", 1), 1);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, rd), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, wr), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, rd), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, wr), 0);
 }
 
 /* ---- readiness --------------------------------------------------------------------------------------- */
@@ -109,25 +101,25 @@ static void test_pipe_readable_and_consumed(void **state)
     int p[2];
     make_pipe(p);
     watcher w = make_watcher(f, 1, read_one_action);
-    assert_false(tw_reactor_is_reading(f->r, p[0]));
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], watcher_fn, &w), 0);
-    assert_true(tw_reactor_is_reading(f->r, p[0]));
-    assert_false(tw_reactor_is_writing(f->r, p[0]));
+    assert_false(tw_reactor_is_reading(f->env.r, p[0]));
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], watcher_fn, &w), 0);
+    assert_true(tw_reactor_is_reading(f->env.r, p[0]));
+    assert_false(tw_reactor_is_writing(f->env.r, p[0]));
 
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(w.calls, 0);
     assert_int_equal(write(p[1], "ab", 2), 2);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(w.calls, 1);
     assert_int_equal(w.last_read, 1);
     /* One byte left: level-triggered, it runs again. */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(w.calls, 2);
     /* Consumed: quiet. */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(w.calls, 2);
-    assert_int_equal(tw_reactor_close_fd(f->r, p[0]), 0);
-    assert_false(tw_reactor_is_reading(f->r, p[0]));
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[0]), 0);
+    assert_false(tw_reactor_is_reading(f->env.r, p[0]));
     close(p[1]);
 }
 
@@ -137,15 +129,15 @@ static void test_level_triggered_when_not_consumed(void **state)
     int s[2];
     make_socketpair(s);
     watcher w = make_watcher(f, 1, NULL);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, &w), 0);
     assert_int_equal(write(s[1], "x", 1), 1);
     for (int i = 1; i <= 5; i++) {
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
         assert_int_equal(w.calls, i);
     }
     /* A blocking iterate returns at once: the fd is still ready. */
-    assert_int_equal(tw_reactor_iterate(f->r, -1), 1);
-    assert_int_equal(tw_reactor_close_fd(f->r, s[0]), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, -1), 1);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, s[0]), 0);
     close(s[1]);
 }
 
@@ -155,10 +147,10 @@ static void test_writable_until_full_then_again_when_drained(void **state)
     int s[2];
     make_socketpair(s);
     watcher w = make_watcher(f, 1, NULL);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &w), 0);
-    assert_true(tw_reactor_is_writing(f->r, s[0]));
-    assert_false(tw_reactor_is_reading(f->r, s[0]));
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &w), 0);
+    assert_true(tw_reactor_is_writing(f->env.r, s[0]));
+    assert_false(tw_reactor_is_reading(f->env.r, s[0]));
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(w.calls, 1);
 
     char buf[4096];
@@ -166,19 +158,19 @@ static void test_writable_until_full_then_again_when_drained(void **state)
     while (write(s[0], buf, sizeof buf) > 0)
         ;
     assert_int_equal(errno, EAGAIN);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(w.calls, 1);
 
     while (read(s[1], buf, sizeof buf) > 0)
         ;
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(w.calls, 2);
 
-    assert_int_equal(tw_reactor_remove_writer(f->r, s[0]), 0);
-    assert_false(tw_reactor_is_writing(f->r, s[0]));
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_remove_writer(f->env.r, s[0]), 0);
+    assert_false(tw_reactor_is_writing(f->env.r, s[0]));
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(w.calls, 2);
-    assert_int_equal(tw_reactor_close_fd(f->r, s[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, s[0]), 0);
     close(s[1]);
 }
 
@@ -189,14 +181,14 @@ static void test_pipe_hangup_reaches_reader_without_spinning(void **state)
     int p[2];
     make_pipe(p);
     watcher w = make_watcher(f, 1, read_one_action);
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], watcher_fn, &w), 0);
     close(p[1]);
     for (int i = 1; i <= 3; i++) {
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
         assert_int_equal(w.calls, i);
         assert_int_equal(w.last_read, 0);
     }
-    assert_int_equal(tw_reactor_close_fd(f->r, p[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[0]), 0);
 }
 
 /* The read end of a pipe closed: the writer runs (write() would say EPIPE), once per turn. */
@@ -206,15 +198,15 @@ static void test_pipe_reader_gone_reaches_writer(void **state)
     int p[2];
     make_pipe(p);
     watcher w = make_watcher(f, 1, NULL);
-    assert_int_equal(tw_reactor_add_writer(f->r, p[1], watcher_fn, &w), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, p[1], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     close(p[0]);
     for (int i = 2; i <= 4; i++) {
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
         assert_int_equal(w.calls, i);
     }
-    assert_int_equal(tw_reactor_close_fd(f->r, p[1]), 0);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[1]), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 static void test_socketpair_peer_close_reaches_reader_and_writer(void **state)
@@ -224,15 +216,15 @@ static void test_socketpair_peer_close_reaches_reader_and_writer(void **state)
     make_socketpair(s);
     watcher rd = make_watcher(f, 1, read_one_action);
     watcher wr = make_watcher(f, 2, NULL);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, &rd), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &wr), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &wr), 0);
     close(s[1]);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(rd.last_read, 0);
     /* The writer learns of the hang-up by writing. */
     assert_int_equal(send(s[0], "x", 1, MSG_NOSIGNAL), -1);
     assert_int_equal(errno, EPIPE);
-    assert_int_equal(tw_reactor_close_fd(f->r, s[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, s[0]), 0);
 }
 
 /* Sets the flag in extra once the watcher has run; the second form also reads a byte. */
@@ -261,15 +253,15 @@ static void test_peer_reset_reaches_reader_then_writer(void **state)
     rd.extra = (void *)&done;
     watcher wr = make_watcher(f, 2, NULL);
 
-    assert_int_equal(tw_reactor_add_reader(f->r, t[1], watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, t[1], watcher_fn, &rd), 0);
     struct linger lg = { 1, 0 };
     assert_int_equal(setsockopt(t[0], SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(t[0]);
-    assert_true(tw_test_iterate_until(f->r, &done, 5.0));
+    assert_true(tw_test_iterate_until(f->env.r, &done, 5.0));
     assert_int_equal(rd.last_read, -ECONNRESET);
 
     /* The error is gone once read; a fresh reset pair checks reader-then-writer on error. */
-    assert_int_equal(tw_reactor_close_fd(f->r, t[1]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, t[1]), 0);
     assert_int_equal(tw_test_tcp_pair(t), 0);
     assert_int_equal(setsockopt(t[0], SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(t[0]);
@@ -277,18 +269,18 @@ static void test_peer_reset_reaches_reader_then_writer(void **state)
     done = false;
     watcher probe = make_watcher(f, 3, flag_action);
     probe.extra = (void *)&done;
-    assert_int_equal(tw_reactor_add_reader(f->r, t[1], watcher_fn, &probe), 0);
-    assert_true(tw_test_iterate_until(f->r, &done, 5.0));
+    assert_int_equal(tw_reactor_add_reader(f->env.r, t[1], watcher_fn, &probe), 0);
+    assert_true(tw_test_iterate_until(f->env.r, &done, 5.0));
     f->nevents = 0;
     rd.action = NULL;
-    assert_int_equal(tw_reactor_add_reader(f->r, t[1], watcher_fn, &rd), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, t[1], watcher_fn, &wr), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, t[1], watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, t[1], watcher_fn, &wr), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(f->nevents, 2);
     assert_int_equal(f->events[0], 1);
     assert_int_equal(f->events[1], 2);
     assert_int_equal(probe.calls, 1); /* replaced by the second add: the probe ran no more */
-    assert_int_equal(tw_reactor_close_fd(f->r, t[1]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, t[1]), 0);
 }
 
 /* ---- order and changes within a turn ----------------------------------------------------------------------- */
@@ -302,16 +294,16 @@ static void test_reader_runs_before_writer_on_one_fd(void **state)
     watcher wr = make_watcher(f, 2, NULL);
     watcher rd = make_watcher(f, 1, NULL);
     /* Added writer first, still the reader runs first. */
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &wr), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &wr), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, &rd), 0);
     for (int turn = 0; turn < 2; turn++)
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(f->nevents, 4);
     assert_int_equal(f->events[0], 1);
     assert_int_equal(f->events[1], 2);
     assert_int_equal(f->events[2], 1);
     assert_int_equal(f->events[3], 2);
-    assert_int_equal(tw_reactor_close_fd(f->r, s[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, s[0]), 0);
     close(s[1]);
 }
 
@@ -322,16 +314,16 @@ static void test_second_add_replaces_callback(void **state)
     make_socketpair(s);
     watcher a = make_watcher(f, 1, NULL);
     watcher b = make_watcher(f, 2, NULL);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &a), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &b), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &a), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &b), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(a.calls, 0);
     assert_int_equal(b.calls, 1);
     /* Removing twice, or what was never added, is fine. */
-    assert_int_equal(tw_reactor_remove_writer(f->r, s[0]), 0);
-    assert_int_equal(tw_reactor_remove_writer(f->r, s[0]), 0);
-    assert_int_equal(tw_reactor_remove_reader(f->r, s[0]), 0);
-    assert_int_equal(tw_reactor_close_fd(f->r, s[0]), 0);
+    assert_int_equal(tw_reactor_remove_writer(f->env.r, s[0]), 0);
+    assert_int_equal(tw_reactor_remove_writer(f->env.r, s[0]), 0);
+    assert_int_equal(tw_reactor_remove_reader(f->env.r, s[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, s[0]), 0);
     close(s[1]);
 }
 
@@ -344,7 +336,7 @@ static int remove_other_action(watcher *w, int fd)
 {
     pair_state *ps = w->extra;
     int other = ps->fds[0] == fd ? ps->fds[1] : ps->fds[0];
-    assert_int_equal(tw_reactor_remove_reader(w->f->r, other), 0);
+    assert_int_equal(tw_reactor_remove_reader(w->f->env.r, other), 0);
     return 0;
 }
 
@@ -360,23 +352,23 @@ static void test_removing_other_watcher_in_same_turn(void **state)
     watcher wa = make_watcher(f, 1, remove_other_action);
     watcher wb = make_watcher(f, 2, remove_other_action);
     wa.extra = wb.extra = &ps;
-    assert_int_equal(tw_reactor_add_reader(f->r, a[0], watcher_fn, &wa), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, b[0], watcher_fn, &wb), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, a[0], watcher_fn, &wa), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, b[0], watcher_fn, &wb), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(wa.calls + wb.calls, 1);
     /* The survivor keeps running on later turns. */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(wa.calls + wb.calls, 2);
     assert_true(wa.calls == 2 || wb.calls == 2);
-    tw_reactor_close_fd(f->r, a[0]);
-    tw_reactor_close_fd(f->r, b[0]);
+    tw_reactor_close_fd(f->env.r, a[0]);
+    tw_reactor_close_fd(f->env.r, b[0]);
     close(a[1]);
     close(b[1]);
 }
 
 static int remove_own_writer_action(watcher *w, int fd)
 {
-    return tw_reactor_remove_writer(w->f->r, fd);
+    return tw_reactor_remove_writer(w->f->env.r, fd);
 }
 
 static void test_reader_removing_writer_of_same_fd(void **state)
@@ -386,11 +378,11 @@ static void test_reader_removing_writer_of_same_fd(void **state)
     watcher rd = make_watcher(f, 1, remove_own_writer_action);
     watcher wr = make_watcher(f, 2, NULL);
     watch_ready_socketpair(f, s, &rd, &wr);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(rd.calls, 1);
     assert_int_equal(wr.calls, 0);
-    assert_false(tw_reactor_is_writing(f->r, s[0]));
-    tw_reactor_close_fd(f->r, s[0]);
+    assert_false(tw_reactor_is_writing(f->env.r, s[0]));
+    tw_reactor_close_fd(f->env.r, s[0]);
     close(s[1]);
 }
 
@@ -412,10 +404,10 @@ static int close_and_reuse_other_action(watcher *w, int fd)
         return 0;
     rs->done = true;
     int other = rs->fds[0] == fd ? rs->fds[1] : rs->fds[0];
-    assert_int_equal(tw_reactor_close_fd(w->f->r, other), 0);
+    assert_int_equal(tw_reactor_close_fd(w->f->env.r, other), 0);
     assert_int_equal(dup2(rs->idle, other), other);
     rs->reused = other;
-    assert_int_equal(tw_reactor_add_reader(w->f->r, other, watcher_fn, rs->fresh), 0);
+    assert_int_equal(tw_reactor_add_reader(w->f->env.r, other, watcher_fn, rs->fresh), 0);
     return 0;
 }
 
@@ -433,26 +425,26 @@ static void test_close_and_reuse_fd_number_in_same_turn(void **state)
     watcher wa = make_watcher(f, 1, close_and_reuse_other_action);
     watcher wb = make_watcher(f, 2, close_and_reuse_other_action);
     wa.extra = wb.extra = &rs;
-    assert_int_equal(tw_reactor_add_reader(f->r, a[0], watcher_fn, &wa), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, b[0], watcher_fn, &wb), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, a[0], watcher_fn, &wa), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, b[0], watcher_fn, &wb), 0);
 
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_true(rs.done);
     assert_int_equal(wa.calls + wb.calls, 1);
     assert_int_equal(fresh.calls, 0);
-    assert_true(tw_reactor_is_reading(f->r, rs.reused));
+    assert_true(tw_reactor_is_reading(f->env.r, rs.reused));
 
     /* Next turns: the new fd is idle, so its watcher stays quiet until its peer writes. */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1); /* the surviving old watcher */
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1); /* the surviving old watcher */
     assert_int_equal(fresh.calls, 0);
     assert_int_equal(write(idle[1], "y", 1), 1);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(fresh.calls, 1);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 
     int survivor = rs.reused == a[0] ? b[0] : a[0];
-    assert_int_equal(tw_reactor_close_fd(f->r, survivor), 0);
-    assert_int_equal(tw_reactor_close_fd(f->r, rs.reused), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, survivor), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, rs.reused), 0);
     close(a[1]);
     close(b[1]);
     close(idle[0]);
@@ -462,7 +454,7 @@ static void test_close_and_reuse_fd_number_in_same_turn(void **state)
 /* Closing an fd from its own reader, with a writer also ready on it: the writer must not run. */
 static int close_self_action(watcher *w, int fd)
 {
-    return tw_reactor_close_fd(w->f->r, fd);
+    return tw_reactor_close_fd(w->f->env.r, fd);
 }
 
 static void test_close_own_fd_skips_its_writer(void **state)
@@ -472,13 +464,13 @@ static void test_close_own_fd_skips_its_writer(void **state)
     watcher rd = make_watcher(f, 1, close_self_action);
     watcher wr = make_watcher(f, 2, NULL);
     watch_ready_socketpair(f, s, &rd, &wr);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(wr.calls, 0);
-    assert_false(tw_reactor_is_reading(f->r, s[0]));
-    assert_false(tw_reactor_is_writing(f->r, s[0]));
+    assert_false(tw_reactor_is_reading(f->env.r, s[0]));
+    assert_false(tw_reactor_is_writing(f->env.r, s[0]));
     assert_int_equal(fcntl(s[0], F_GETFD), -1); /* really closed */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
     close(s[1]);
 }
 
@@ -504,23 +496,23 @@ static void test_remove_all_keeps_internal_waker(void **state)
     make_socketpair(s);
     make_pipe(p);
     watcher w = make_watcher(f, 1, NULL);
-    assert_int_equal(tw_reactor_remove_all(f->r), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, &w), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[0], watcher_fn, &w), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], watcher_fn, &w), 0);
-    assert_int_equal(tw_reactor_remove_all(f->r), 2);
-    assert_false(tw_reactor_is_reading(f->r, s[0]));
-    assert_false(tw_reactor_is_writing(f->r, s[0]));
-    assert_false(tw_reactor_is_reading(f->r, p[0]));
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_remove_all(f->env.r), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_remove_all(f->env.r), 2);
+    assert_false(tw_reactor_is_reading(f->env.r, s[0]));
+    assert_false(tw_reactor_is_writing(f->env.r, s[0]));
+    assert_false(tw_reactor_is_reading(f->env.r, p[0]));
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(w.calls, 0);
-    assert_int_equal(tw_reactor_remove_all(f->r), 0);
+    assert_int_equal(tw_reactor_remove_all(f->env.r), 0);
 
     /* The waker survived: a queued call wakes a long blocking turn at once. */
     volatile bool ran = false;
-    assert_int_equal(tw_call_from_thread(f->r, note_thread_call, (void *)&ran), 0);
+    assert_int_equal(tw_call_from_thread(f->env.r, note_thread_call, (void *)&ran), 0);
     double start = real_seconds();
-    assert_true(tw_reactor_iterate(f->r, 20.0) >= 1);
+    assert_true(tw_reactor_iterate(f->env.r, 20.0) >= 1);
     assert_true(ran);
     assert_true(real_seconds() - start < 10.0);
 
@@ -547,18 +539,18 @@ static void test_failing_watcher_is_reported_and_removed(void **state)
     assert_int_equal(write(s[1], "x", 1), 1);
     watcher bad = make_watcher(f, 1, fail_action);
     watcher good = make_watcher(f, 2, NULL);
-    assert_int_equal(tw_reactor_add_reader(f->r, s[0], watcher_fn, &bad), 0);
-    assert_int_equal(tw_reactor_add_writer(f->r, s[1], watcher_fn, &good), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, s[0], watcher_fn, &bad), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, s[1], watcher_fn, &good), 0);
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0);
+        tw_reactor_iterate(f->env.r, 0);
     assert_int_equal(bad.calls, 1);
     assert_int_equal(good.calls, 5);
-    assert_false(tw_reactor_is_reading(f->r, s[0]));
-    assert_true(tw_reactor_is_writing(f->r, s[1]));
-    assert_int_equal(tw_test_log_count(&f->log), 1);
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(-EIO)));
-    tw_reactor_close_fd(f->r, s[0]);
-    tw_reactor_close_fd(f->r, s[1]);
+    assert_false(tw_reactor_is_reading(f->env.r, s[0]));
+    assert_true(tw_reactor_is_writing(f->env.r, s[1]));
+    assert_int_equal(tw_test_log_count(&f->env.log), 1);
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EIO)));
+    tw_reactor_close_fd(f->env.r, s[0]);
+    tw_reactor_close_fd(f->env.r, s[1]);
 }
 
 /* An fd closed with close() instead of tw_reactor_close_fd: its watcher must never spin. poll and
@@ -572,23 +564,23 @@ static void test_fd_closed_behind_reactor_back(void **state)
     make_pipe(live);
     watcher dead = make_watcher(f, 1, NULL);
     watcher alive = make_watcher(f, 2, read_one_action);
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], watcher_fn, &dead), 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, live[0], watcher_fn, &alive), 0);
-    tw_reactor_iterate(f->r, 0); /* the registrations reach the kernel */
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], watcher_fn, &dead), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, live[0], watcher_fn, &alive), 0);
+    tw_reactor_iterate(f->env.r, 0); /* the registrations reach the kernel */
     close(p[0]);
     assert_int_equal(write(live[1], "xy", 2), 2);
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0);
+        tw_reactor_iterate(f->env.r, 0);
     assert_int_equal(dead.calls, 0);
     assert_int_equal(alive.calls, 2);
     const char *be = tw_reactor_backend();
     if (strcmp(be, "poll") == 0 || strcmp(be, "select") == 0) {
-        assert_false(tw_reactor_is_reading(f->r, p[0]));
-        assert_true(tw_test_log_contains(&f->log, "closed behind the reactor's back"));
+        assert_false(tw_reactor_is_reading(f->env.r, p[0]));
+        assert_true(tw_test_log_contains(&f->env.log, "closed behind the reactor's back"));
     }
-    tw_reactor_remove_reader(f->r, p[0]);
+    tw_reactor_remove_reader(f->env.r, p[0]);
     close(p[1]);
-    tw_reactor_close_fd(f->r, live[0]);
+    tw_reactor_close_fd(f->env.r, live[0]);
     close(live[1]);
 }
 
@@ -603,12 +595,12 @@ static void test_bad_fds(void **state)
 {
     fixture *f = *state;
     watcher w = make_watcher(f, 1, NULL);
-    assert_int_equal(tw_reactor_add_reader(f->r, -1, watcher_fn, &w), -EBADF);
-    assert_int_equal(tw_reactor_add_writer(f->r, -1, watcher_fn, &w), -EBADF);
-    assert_int_equal(tw_reactor_add_reader(f->r, -7, watcher_fn, &w), -EBADF);
-    assert_false(tw_reactor_is_reading(f->r, -1));
-    assert_false(tw_reactor_is_writing(f->r, -1));
-    assert_int_equal(tw_reactor_close_fd(f->r, -1), -EBADF);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, -1, watcher_fn, &w), -EBADF);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, -1, watcher_fn, &w), -EBADF);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, -7, watcher_fn, &w), -EBADF);
+    assert_false(tw_reactor_is_reading(f->env.r, -1));
+    assert_false(tw_reactor_is_writing(f->env.r, -1));
+    assert_int_equal(tw_reactor_close_fd(f->env.r, -1), -EBADF);
 
     /* An fd number that is not open: refused now, or reported and dropped on the next turn. The
      * kernel may tell the backend (epoll_ctl fails) or only the watcher (poll's POLLNVAL reaches it
@@ -619,19 +611,19 @@ static void test_bad_fds(void **state)
     close(gone[0]);
     close(gone[1]);
     watcher checked = make_watcher(f, 2, fail_with_read_error_action);
-    int rc = tw_reactor_add_reader(f->r, closed, watcher_fn, &checked);
+    int rc = tw_reactor_add_reader(f->env.r, closed, watcher_fn, &checked);
     if (rc == 0) {
-        tw_reactor_iterate(f->r, 0);
-        assert_false(tw_reactor_is_reading(f->r, closed));
-        assert_int_equal(tw_test_log_count(&f->log), 1);
-        assert_true(tw_test_log_contains(&f->log, tw_strerror(-EBADF)));
+        tw_reactor_iterate(f->env.r, 0);
+        assert_false(tw_reactor_is_reading(f->env.r, closed));
+        assert_int_equal(tw_test_log_count(&f->env.log), 1);
+        assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EBADF)));
         assert_true(checked.calls <= 1);
     } else {
         assert_int_equal(rc, -EBADF);
     }
     assert_int_equal(w.calls, 0);
-    assert_int_equal(tw_reactor_close_fd(f->r, closed), -EBADF);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, closed), -EBADF);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
 }
 
 /* An fd above FD_SETSIZE: select must refuse it with -EMFILE; other backends watch it. */
@@ -652,17 +644,17 @@ static void test_fd_above_fd_setsize(void **state)
     assert_int_equal(dup2(p[0], high), high);
     assert_int_equal(write(p[1], "x", 1), 1);
     watcher w = make_watcher(f, 1, NULL);
-    int rc = tw_reactor_add_reader(f->r, high, watcher_fn, &w);
+    int rc = tw_reactor_add_reader(f->env.r, high, watcher_fn, &w);
     if (strcmp(tw_reactor_backend(), "select") == 0) {
         assert_int_equal(rc, -EMFILE);
-        assert_false(tw_reactor_is_reading(f->r, high));
-        assert_int_equal(tw_reactor_add_writer(f->r, high, watcher_fn, &w), -EMFILE);
+        assert_false(tw_reactor_is_reading(f->env.r, high));
+        assert_int_equal(tw_reactor_add_writer(f->env.r, high, watcher_fn, &w), -EMFILE);
     } else {
         assert_int_equal(rc, 0);
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
         assert_int_equal(w.calls, 1);
     }
-    assert_int_equal(tw_reactor_close_fd(f->r, high), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, high), 0);
     close(p[0]);
     close(p[1]);
     setrlimit(RLIMIT_NOFILE, &saved);
@@ -680,19 +672,19 @@ static void test_regular_file_is_ready_at_once(void **state)
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
     watcher rd = make_watcher(f, 1, read_one_action);
     watcher wr = make_watcher(f, 2, NULL);
-    assert_int_equal(tw_reactor_add_reader(f->r, fd, watcher_fn, &rd), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, -1), 1);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, fd, watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, -1), 1);
     assert_int_equal(rd.last_read, 1);
-    assert_int_equal(tw_reactor_add_writer(f->r, fd, watcher_fn, &wr), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, fd, watcher_fn, &wr), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(rd.calls, 2);
     assert_int_equal(wr.calls, 1);
-    assert_int_equal(tw_reactor_remove_reader(f->r, fd), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_remove_reader(f->env.r, fd), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(rd.calls, 2);
-    assert_int_equal(tw_reactor_close_fd(f->r, fd), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, fd), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 /* ---- leaks ---------------------------------------------------------------------------------------------- */

@@ -20,37 +20,23 @@
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_clock clock;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    int err = 0;
-    f->r = tw_reactor_new(&err);
-    assert_non_null(f->r);
-    tw_test_clock_install(f->r, &f->clock);
-    tw_test_log_install(f->r, &f->log);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_CONTROLLED_CLOCK);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state);
 }
 
 /* Moves the test clock and runs the turn that sees it. */
 static void advance(fixture *f, double seconds)
 {
-    tw_test_clock_advance(&f->clock, seconds);
-    tw_reactor_iterate(f->r, 0);
+    tw_test_clock_turn(f->env.r, &f->env.clock, seconds);
 }
 
 /* ---- TimeoutMixin --------------------------------------------------------------------------------- */
@@ -66,20 +52,20 @@ static void test_mixin_fires_after_period(void **state)
     fixture *f = *state;
     int fired = 0;
     tw_timeout_mixin tm;
-    tw_timeout_mixin_init(&tm, f->r, NULL, count_timeout, &fired);
+    tw_timeout_mixin_init(&tm, f->env.r, NULL, count_timeout, &fired);
     double prev = -1;
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 5.0, &prev), 0);
     assert_true(prev == 0.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
     advance(f, 4.9);
     assert_int_equal(fired, 0);
     advance(f, 0.2);
     assert_int_equal(fired, 1);
     assert_null(tm.call);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     /* Fired once; a reset now has nothing to restart. */
     tw_timeout_mixin_reset_timeout(&tm);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     advance(f, 10);
     assert_int_equal(fired, 1);
     tw_timeout_mixin_cancel(&tm);
@@ -90,7 +76,7 @@ static void test_mixin_reset_and_change_period(void **state)
     fixture *f = *state;
     int fired = 0;
     tw_timeout_mixin tm;
-    tw_timeout_mixin_init(&tm, f->r, NULL, count_timeout, &fired);
+    tw_timeout_mixin_init(&tm, f->env.r, NULL, count_timeout, &fired);
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 5.0, NULL), 0);
     advance(f, 4.0);
     tw_timeout_mixin_reset_timeout(&tm); /* due 5 s from now again */
@@ -99,7 +85,7 @@ static void test_mixin_reset_and_change_period(void **state)
     double prev = 0;
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 10.0, &prev), 0);
     assert_true(prev == 5.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1); /* the same call, moved */
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1); /* the same call, moved */
     advance(f, 9.0);
     assert_int_equal(fired, 0);
     advance(f, 1.5);
@@ -116,12 +102,12 @@ static void test_mixin_cancel(void **state)
     fixture *f = *state;
     int fired = 0;
     tw_timeout_mixin tm;
-    tw_timeout_mixin_init(&tm, f->r, NULL, count_timeout, &fired);
+    tw_timeout_mixin_init(&tm, f->env.r, NULL, count_timeout, &fired);
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 2.0, NULL), 0);
     double prev = 0;
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 0, &prev), 0);
     assert_true(prev == 2.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     advance(f, 5);
     assert_int_equal(fired, 0);
     /* Cancelling twice, or with nothing pending, is harmless; negative periods mean none. */
@@ -131,18 +117,18 @@ static void test_mixin_cancel(void **state)
     assert_true(tm.period == 0.0);
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 3.0, NULL), 0);
     tw_timeout_mixin_cancel(&tm);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
 static void test_mixin_default_without_protocol(void **state)
 {
     fixture *f = *state;
     tw_timeout_mixin tm;
-    tw_timeout_mixin_init(&tm, f->r, NULL, NULL, NULL);
+    tw_timeout_mixin_init(&tm, f->env.r, NULL, NULL, NULL);
     assert_int_equal(tw_timeout_mixin_set_timeout(&tm, 1.0, NULL), 0);
     advance(f, 2);
     assert_null(tm.call);
-    assert_int_equal(tw_test_log_errors(&f->log), 0);
+    assert_int_equal(tw_test_log_errors(&f->env.log), 0);
 }
 
 /* ---- LimitTotalConnectionsFactory over TCP ------------------------------------------------------- */
@@ -186,7 +172,7 @@ static void test_limit_refuses_over_limit(void **state)
     tw_limit_total_connections_factory lf;
     assert_int_equal(tw_limit_total_connections_factory_init(&lf, &wrapped.factory, 2, NULL), 0);
     int err = 0;
-    tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &lf.factory, &err);
+    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &lf.factory, &err);
     assert_non_null(port);
     assert_int_equal(wrapped.started, 1);
     uint16_t pn = tw_test_port_number(port);
@@ -198,42 +184,42 @@ static void test_limit_refuses_over_limit(void **state)
         assert_true(c[i].fd >= 0);
     }
     made_cond two = {&wrapped, 2};
-    assert_true(tw_test_run_until(fx->r, made_at_least, &two, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &two, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     /* The third is closed at once and never reaches the wrapped factory. */
     memset(&c[2], 0, sizeof c[2]);
     c[2].fd = tw_test_tcp_client(pn);
     assert_true(c[2].fd >= 0);
-    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c[2], 10.0));
+    assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &c[2], 10.0));
     assert_int_equal(wrapped.npeers, 2);
     assert_int_equal(lf.connection_count, 2);
 
     /* The first two still work: the wrapped protocol echoes through the wrapper. */
     assert_int_equal(send(c[0].fd, "ping", 4, MSG_NOSIGNAL), 4);
     c[0].want = 4;
-    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c[0], 10.0));
+    assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &c[0], 10.0));
     assert_int_equal(c[0].len, 4);
     assert_memory_equal(c[0].buf, "ping", 4);
 
     /* One leaves: the count follows, and a new connection is accepted again. */
     close(c[0].fd);
     count_cond one = {&lf, 1};
-    assert_true(tw_test_run_until(fx->r, count_is, &one, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, count_is, &one, 10.0));
     assert_int_equal(wrapped.peers[0]->lost, 1);
     assert_int_equal(wrapped.peers[0]->destroyed, 1);
     assert_string_equal(wrapped.peers[0]->reason_type, TW_CONNECTION_DONE);
     int again = tw_test_tcp_client(pn);
     assert_true(again >= 0);
     made_cond three = {&wrapped, 3};
-    assert_true(tw_test_run_until(fx->r, made_at_least, &three, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &three, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     close(again);
     close(c[1].fd);
     close(c[2].fd);
     count_cond none = {&lf, 0};
-    assert_true(tw_test_run_until(fx->r, count_is, &none, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
     tw_port_stop_listening(port);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
@@ -252,28 +238,28 @@ static void test_limit_overflow_protocol(void **state)
     assert_int_equal(
         tw_limit_total_connections_factory_init(&lf, &wrapped.factory, 1, &overflow.factory), 0);
     int err = 0;
-    tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &lf.factory, &err);
+    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &lf.factory, &err);
     assert_non_null(port);
     assert_int_equal(overflow.started, 1);
     uint16_t pn = tw_test_port_number(port);
 
     tw_test_reader first = {.fd = tw_test_tcp_client(pn)};
     made_cond one = {&wrapped, 1};
-    assert_true(tw_test_run_until(fx->r, made_at_least, &one, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &one, 10.0));
     tw_test_reader second = {.fd = tw_test_tcp_client(pn)};
-    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &second, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &second, 10.0));
     assert_int_equal(second.len, 6);
     assert_memory_equal(second.buf, "busy\r\n", 6);
     assert_int_equal(overflow.npeers, 1);
     assert_int_equal(wrapped.npeers, 1);
     /* The overflow connection counted while it was open, and stopped counting once gone. */
     count_cond back = {&lf, 1};
-    assert_true(tw_test_run_until(fx->r, count_is, &back, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, count_is, &back, 10.0));
 
     close(first.fd);
     close(second.fd);
     count_cond none = {&lf, 0};
-    assert_true(tw_test_run_until(fx->r, count_is, &none, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
     tw_port_stop_listening(port);
     assert_int_equal(overflow.stopped, 1);
     assert_int_equal(wrapped.stopped, 1);
@@ -339,15 +325,15 @@ static void test_timeout_factory(void **state)
     assert_true(tf.timeout_period == TW_TIMEOUT_FACTORY_PERIOD_DEFAULT);
     assert_int_equal(tw_timeout_factory_init(&tf, &inner, 30.0), 0);
     int err = 0;
-    tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &tf.factory, &err);
+    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &tf.factory, &err);
     assert_non_null(port);
     tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
     assert_true(c.fd >= 0);
-    assert_true(tw_test_run_until(fx->r, idle_made_cond, &s, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, idle_made_cond, &s, 10.0));
 
     advance(fx, 20);
     assert_int_equal(send(c.fd, "x", 1, MSG_NOSIGNAL), 1); /* input restarts the countdown */
-    tw_reactor_iterate(fx->r, 1.0);
+    tw_reactor_iterate(fx->env.r, 1.0);
     advance(fx, 20);
     assert_int_equal(s.lost, 0);
     assert_int_equal(tw_timeout_factory_reset_timeout(s.p), 0); /* e.g. after a write */
@@ -358,10 +344,10 @@ static void test_timeout_factory(void **state)
     advance(fx, 29);
     assert_int_equal(s.lost, 0);
     advance(fx, 2);
-    assert_true(tw_test_run_until(fx->r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &c, 10.0));
     assert_int_equal(s.lost, 1);
     assert_string_equal(s.reason, TW_CONNECTION_DONE);
-    assert_int_equal(tw_reactor_pending_calls(fx->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(fx->env.r), 0);
     close(c.fd);
     tw_port_stop_listening(port);
 }
@@ -375,15 +361,15 @@ static void test_timeout_factory_cancels_on_lost(void **state)
     tw_timeout_factory tf;
     assert_int_equal(tw_timeout_factory_init(&tf, &inner, 30.0), 0);
     int err = 0;
-    tw_port *port = tw_listen_tcp(fx->r, 0, "127.0.0.1", 0, &tf.factory, &err);
+    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &tf.factory, &err);
     assert_non_null(port);
-    size_t before = tw_reactor_pending_calls(fx->r);
+    size_t before = tw_reactor_pending_calls(fx->env.r);
     tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
-    assert_true(tw_test_run_until(fx->r, idle_made_cond, &s, 10.0));
-    assert_int_equal(tw_reactor_pending_calls(fx->r), before + 1);
+    assert_true(tw_test_run_until(fx->env.r, idle_made_cond, &s, 10.0));
+    assert_int_equal(tw_reactor_pending_calls(fx->env.r), before + 1);
     close(c.fd);
-    assert_true(tw_test_run_until(fx->r, idle_lost_cond, &s, 10.0));
-    assert_int_equal(tw_reactor_pending_calls(fx->r), before);
+    assert_true(tw_test_run_until(fx->env.r, idle_lost_cond, &s, 10.0));
+    assert_int_equal(tw_reactor_pending_calls(fx->env.r), before);
     tw_port_stop_listening(port);
 }
 

@@ -21,27 +21,19 @@
 
 /* A reactor, a capture log, and a trace of named steps in the order they ran. */
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
     const char *trace[LOG_MAX];
     int ntrace;
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_new(&f->log);
-    assert_non_null(f->r);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_REAL_CLOCK);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tw_test_reactor_free(f->r, &f->log);
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state);
 }
 
 /* One named step; what it does beyond being traced is its action. */
@@ -79,7 +71,7 @@ static long add_trigger(fixture *f, step *s, const char *name, tw_phase phase, t
 {
     s->f = f;
     s->name = name;
-    long id = tw_reactor_add_trigger(f->r, phase, ev, step_fn, s);
+    long id = tw_reactor_add_trigger(f->env.r, phase, ev, step_fn, s);
     assert_true(id > 0);
     return id;
 }
@@ -88,12 +80,12 @@ static void later(fixture *f, step *s, const char *name, double delay)
 {
     s->f = f;
     s->name = name;
-    assert_non_null(tw_call_later(f->r, delay, step_fn, s));
+    assert_non_null(tw_call_later(f->env.r, delay, step_fn, s));
 }
 
 static int stop_action(step *s)
 {
-    s->result = tw_reactor_stop(s->f->r);
+    s->result = tw_reactor_stop(s->f->env.r);
     return 0;
 }
 
@@ -102,20 +94,20 @@ static int stop_action(step *s)
 static void test_stop_when_not_running(void **state)
 {
     fixture *f = *state;
-    assert_false(tw_reactor_running(f->r));
-    assert_int_equal(tw_reactor_stop(f->r), TW_ENOTRUNNING);
+    assert_false(tw_reactor_running(f->env.r));
+    assert_int_equal(tw_reactor_stop(f->env.r), TW_ENOTRUNNING);
     /* The reactor is still usable: nothing was started or broken. */
     step s = { 0 };
     later(f, &s, "timer", 0);
     s.action = stop_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s.result, 0);
 }
 
 static int double_stop_action(step *s)
 {
-    int first = tw_reactor_stop(s->f->r);
-    int second = tw_reactor_stop(s->f->r);
+    int first = tw_reactor_stop(s->f->env.r);
+    int second = tw_reactor_stop(s->f->env.r);
     s->result = first == 0 && second == TW_ENOTRUNNING ? 1 : -1;
     return 0;
 }
@@ -126,16 +118,16 @@ static void test_second_stop_is_an_error(void **state)
     step s = { 0 };
     later(f, &s, "timer", 0);
     s.action = double_stop_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s.result, 1);
 }
 
 static int nested_run_action(step *s)
 {
-    s->id = tw_reactor_iterate(s->f->r, 0);
-    s->result = tw_reactor_run(s->f->r);
-    s->count = tw_reactor_running(s->f->r);
-    return tw_reactor_stop(s->f->r);
+    s->id = tw_reactor_iterate(s->f->env.r, 0);
+    s->result = tw_reactor_run(s->f->env.r);
+    s->count = tw_reactor_running(s->f->env.r);
+    return tw_reactor_stop(s->f->env.r);
 }
 
 static void test_run_inside_run_and_after_stop(void **state)
@@ -144,13 +136,13 @@ static void test_run_inside_run_and_after_stop(void **state)
     step s = { 0 };
     later(f, &s, "timer", 0);
     s.action = nested_run_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s.result, TW_EALREADYRUNNING);
     assert_int_equal(s.id, TW_EALREADYRUNNING); /* no turn inside a turn either */
     assert_int_equal(s.count, 1); /* running inside a callback of run() */
-    assert_false(tw_reactor_running(f->r));
-    assert_int_equal(tw_reactor_run(f->r), TW_ENOTRESTARTABLE);
-    assert_int_equal(tw_reactor_stop(f->r), TW_ENOTRUNNING);
+    assert_false(tw_reactor_running(f->env.r));
+    assert_int_equal(tw_reactor_run(f->env.r), TW_ENOTRESTARTABLE);
+    assert_int_equal(tw_reactor_stop(f->env.r), TW_ENOTRUNNING);
 }
 
 /* Stop from a timer: the turn finishes (other due calls of that turn still run), then run returns. */
@@ -162,17 +154,17 @@ static void test_stop_from_timer_finishes_turn(void **state)
     a.action = stop_action;
     later(f, &b, "same turn", 0);
     later(f, &c, "far future", 3600);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     static const char *const want[] = { "stopper", "same turn" };
     assert_trace(f, want, 2);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
 }
 
 /* ---- triggers ------------------------------------------------------------------------------------- */
 
 static int when_running_action(step *s)
 {
-    s->count = tw_reactor_running(s->f->r);
+    s->count = tw_reactor_running(s->f->env.r);
     return 0;
 }
 
@@ -192,7 +184,7 @@ static void test_trigger_order(void **state)
     s[8].f = f;
     s[8].name = "when running";
     s[8].action = when_running_action;
-    assert_int_equal(tw_call_when_running(f->r, step_fn, &s[8]), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, step_fn, &s[8]), 0);
     add_trigger(f, &s[9], "startup after 2", TW_PHASE_AFTER, TW_EVENT_STARTUP);
     add_trigger(f, &s[10], "shutdown during 2", TW_PHASE_DURING, TW_EVENT_SHUTDOWN);
     add_trigger(f, &s[11], "shutdown after 2", TW_PHASE_AFTER, TW_EVENT_SHUTDOWN);
@@ -200,7 +192,7 @@ static void test_trigger_order(void **state)
     later(f, &s[13], "timer", 0);
     s[13].action = stop_action;
 
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     static const char *const want[] = {
         "startup before 1", "startup before 2", "startup during 1", "startup during 2",
         "startup after 1",  "when running",     "startup after 2",  "timer",
@@ -209,7 +201,7 @@ static void test_trigger_order(void **state)
     };
     assert_trace(f, want, (int)(sizeof want / sizeof want[0]));
     assert_int_equal(s[8].count, 1);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 /* Stopping while starting up: the startup sequence completes, then the shutdown runs. */
@@ -221,7 +213,7 @@ static void test_stop_from_startup_trigger(void **state)
     s[0].action = stop_action;
     add_trigger(f, &s[1], "startup after", TW_PHASE_AFTER, TW_EVENT_STARTUP);
     add_trigger(f, &s[2], "shutdown during", TW_PHASE_DURING, TW_EVENT_SHUTDOWN);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s[0].result, 0);
     static const char *const want[] = { "startup before", "startup after", "shutdown during" };
     assert_trace(f, want, 3);
@@ -236,14 +228,14 @@ static void test_stop_from_shutdown_trigger_is_an_error(void **state)
     s[0].action = stop_action;
     later(f, &s[1], "timer", 0);
     s[1].action = stop_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s[1].result, 0);
     assert_int_equal(s[0].result, TW_ENOTRUNNING);
 }
 
 static int remove_trigger_action(step *s)
 {
-    s->result = tw_reactor_remove_trigger(s->f->r, s->id);
+    s->result = tw_reactor_remove_trigger(s->f->env.r, s->id);
     return 0;
 }
 
@@ -261,30 +253,30 @@ static void test_remove_trigger(void **state)
     later(f, &s[5], "timer", 0);
     s[5].action = stop_action;
 
-    assert_int_equal(tw_reactor_remove_trigger(f->r, gone), 0);
-    assert_int_equal(tw_reactor_remove_trigger(f->r, gone), -ENOENT);
-    assert_int_equal(tw_reactor_remove_trigger(f->r, 999999), -ENOENT);
-    assert_int_equal(tw_reactor_remove_trigger(f->r, 0), -ENOENT);
-    assert_int_equal(tw_reactor_remove_trigger(f->r, -3), -ENOENT);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, gone), 0);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, gone), -ENOENT);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, 999999), -ENOENT);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, 0), -ENOENT);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, -3), -ENOENT);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(s[1].result, 0);
     static const char *const want[] = { "startup", "timer", "remover", "kept" };
     assert_trace(f, want, 4);
     /* Already run: unknown now. */
-    assert_int_equal(tw_reactor_remove_trigger(f->r, ran), -ENOENT);
+    assert_int_equal(tw_reactor_remove_trigger(f->env.r, ran), -ENOENT);
 }
 
 static void test_add_trigger_bad_arguments(void **state)
 {
     fixture *f = *state;
     step s = { .f = f, .name = "x" };
-    assert_int_equal(tw_reactor_add_trigger(f->r, (tw_phase)3, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->r, (tw_phase)-1, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, (tw_system_event)2, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, NULL, &s), -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)3, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)-1, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, (tw_system_event)2, step_fn, &s), -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, NULL, &s), -EINVAL);
     /* Ids are distinct and positive. */
-    long a = tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
-    long b = tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
+    long a = tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
+    long b = tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
     assert_true(a > 0 && b > 0 && a != b);
 }
 
@@ -304,11 +296,11 @@ static void test_failing_trigger_is_reported_and_others_run(void **state)
     add_trigger(f, &s[2], "during", TW_PHASE_DURING, TW_EVENT_SHUTDOWN);
     later(f, &s[3], "timer", 0);
     s[3].action = stop_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     static const char *const want[] = { "timer", "failing", "next", "during" };
     assert_trace(f, want, 4);
-    assert_int_equal(tw_test_log_errors(&f->log), 1);
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(-ECANCELED)));
+    assert_int_equal(tw_test_log_errors(&f->env.log), 1);
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-ECANCELED)));
 }
 
 /* ---- holding the shutdown --------------------------------------------------------------------------- */
@@ -325,7 +317,7 @@ typedef struct {
 static int hold_trigger(void *arg)
 {
     hold_state *h = arg;
-    tw_reactor_hold_shutdown(h->f->r);
+    tw_reactor_hold_shutdown(h->f->env.r);
     h->holding = true;
     return 0;
 }
@@ -337,10 +329,10 @@ static int ticker(void *arg)
         return 0;
     if (h->holding && ++h->ticks_after_hold == 5) {
         h->released = true;
-        tw_reactor_release_shutdown(h->f->r);
+        tw_reactor_release_shutdown(h->f->env.r);
         return 0;
     }
-    return tw_call_later(h->f->r, 0, ticker, h) ? 0 : -ENOMEM;
+    return tw_call_later(h->f->env.r, 0, ticker, h) ? 0 : -ENOMEM;
 }
 
 static int hold_reader(tw_reactor *r, int fd, void *arg)
@@ -372,17 +364,17 @@ static void test_hold_shutdown_delays_during_phase(void **state)
     assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
     assert_int_equal(write(p[1], "x", 1), 1);
     hold_state h = { .f = f };
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, hold_trigger, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], hold_reader, &h), 0);
-    assert_non_null(tw_call_later(f->r, 0, ticker, &h));
-    assert_non_null(tw_call_later(f->r, 0, stop_fn, f->r));
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, hold_trigger, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], hold_reader, &h), 0);
+    assert_non_null(tw_call_later(f->env.r, 0, ticker, &h));
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(h.released);
     /* During ran only after the release, and timers and I/O went on while held. */
     assert_int_equal(h.ticks_seen_by_during, 5);
     assert_true(h.reads_after_hold >= 4);
-    assert_int_equal(tw_reactor_close_fd(f->r, p[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[0]), 0);
     close(p[1]);
 }
 
@@ -390,8 +382,8 @@ static void test_hold_shutdown_delays_during_phase(void **state)
 static int double_hold_trigger(void *arg)
 {
     hold_state *h = arg;
-    tw_reactor_hold_shutdown(h->f->r);
-    tw_reactor_hold_shutdown(h->f->r);
+    tw_reactor_hold_shutdown(h->f->env.r);
+    tw_reactor_hold_shutdown(h->f->env.r);
     h->holding = true;
     return 0;
 }
@@ -400,27 +392,27 @@ static int release_one(void *arg)
 {
     hold_state *h = arg;
     h->ticks_after_hold++;
-    tw_reactor_release_shutdown(h->f->r);
+    tw_reactor_release_shutdown(h->f->env.r);
     if (h->ticks_after_hold < 3)
-        return tw_call_later(h->f->r, 0, release_one, h) ? 0 : -ENOMEM;
+        return tw_call_later(h->f->env.r, 0, release_one, h) ? 0 : -ENOMEM;
     return 0;
 }
 
 static int start_releasing(void *arg)
 {
-    return tw_call_later(((hold_state *)arg)->f->r, 0, release_one, arg) ? 0 : -ENOMEM;
+    return tw_call_later(((hold_state *)arg)->f->env.r, 0, release_one, arg) ? 0 : -ENOMEM;
 }
 
 static void test_two_holds_need_two_releases(void **state)
 {
     fixture *f = *state;
     hold_state h = { .f = f };
-    tw_reactor_release_shutdown(f->r); /* nothing held: ignored */
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, double_hold_trigger, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, start_releasing, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
-    assert_non_null(tw_call_later(f->r, 0, stop_fn, f->r));
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    tw_reactor_release_shutdown(f->env.r); /* nothing held: ignored */
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, double_hold_trigger, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, start_releasing, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(h.ticks_seen_by_during, 2);
 }
 

@@ -22,8 +22,7 @@
 #define WATCHDOG_SECONDS 60
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
     int signum;          /* what the test raises */
     bool shutdown_ran;
     bool after_ran;
@@ -32,19 +31,12 @@ typedef struct {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_new(&f->log);
-    assert_non_null(f->r);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_REAL_CLOCK);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tw_test_reactor_free(f->r, &f->log); /* also gives up the signal handlers */
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state); /* also gives up the signal handlers */
 }
 
 static bool same_handler(int signum, void (*handler)(int))
@@ -68,8 +60,8 @@ static int note_after(void *arg)
 
 static void add_shutdown_triggers(fixture *f)
 {
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, note_shutdown, f) > 0);
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, note_after, f) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, note_shutdown, f) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, note_after, f) > 0);
 }
 
 /* ---- stop by signal ------------------------------------------------------------------------------- */
@@ -82,15 +74,15 @@ static int raise_from_timer(void *arg)
 
 static void stop_by_signal_from_timer(fixture *f, int signum)
 {
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
     add_shutdown_triggers(f);
     f->signum = signum;
-    assert_non_null(tw_call_later(f->r, 0, raise_from_timer, f));
-    assert_int_equal(tw_reactor_exit_signal(f->r), 0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_non_null(tw_call_later(f->env.r, 0, raise_from_timer, f));
+    assert_int_equal(tw_reactor_exit_signal(f->env.r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(f->shutdown_ran);
     assert_true(f->after_ran);
-    assert_int_equal(tw_reactor_exit_signal(f->r), signum);
+    assert_int_equal(tw_reactor_exit_signal(f->env.r), signum);
 }
 
 static void test_sigterm_from_timer_stops_in_order(void **state)
@@ -121,14 +113,14 @@ static int start_killer_thread(void *arg)
 static void test_sigint_from_other_thread(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
     add_shutdown_triggers(f);
     f->signum = SIGINT;
-    assert_int_equal(tw_call_when_running(f->r, start_killer_thread, f), 0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, start_killer_thread, f), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(pthread_join(f->thread, NULL), 0);
     assert_true(f->shutdown_ran);
-    assert_int_equal(tw_reactor_exit_signal(f->r), SIGINT);
+    assert_int_equal(tw_reactor_exit_signal(f->env.r), SIGINT);
 }
 
 static int stop_fn(void *arg)
@@ -139,10 +131,10 @@ static int stop_fn(void *arg)
 static void test_exit_signal_is_zero_after_plain_stop(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
-    assert_non_null(tw_call_later(f->r, 0, stop_fn, f->r));
-    assert_int_equal(tw_reactor_run(f->r), 0);
-    assert_int_equal(tw_reactor_exit_signal(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
+    assert_int_equal(tw_reactor_exit_signal(f->env.r), 0);
 }
 
 /* ---- dispositions --------------------------------------------------------------------------------- */
@@ -150,7 +142,7 @@ static void test_exit_signal_is_zero_after_plain_stop(void **state)
 static void test_sigpipe_ignored_while_installed(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
     assert_true(same_handler(SIGPIPE, SIG_IGN));
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -181,12 +173,12 @@ static void test_uninstall_restores_previous_dispositions(void **state)
     sigemptyset(&dfl.sa_mask);
     assert_int_equal(sigaction(SIGTERM, &dfl, &saved_term), 0);
 
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
     assert_false(same_handler(SIGINT, custom_handler));
     assert_false(same_handler(SIGTERM, SIG_DFL));
     assert_true(same_handler(SIGPIPE, SIG_IGN));
 
-    tw_reactor_uninstall_signal_handlers(f->r);
+    tw_reactor_uninstall_signal_handlers(f->env.r);
     assert_true(same_handler(SIGINT, custom_handler));
     assert_true(same_handler(SIGTERM, SIG_DFL));
     assert_true(same_handler(SIGPIPE, custom_handler));
@@ -195,7 +187,7 @@ static void test_uninstall_restores_previous_dispositions(void **state)
     raise(SIGINT);
     assert_int_equal(custom_hits, 1);
     /* A second uninstall is harmless. */
-    tw_reactor_uninstall_signal_handlers(f->r);
+    tw_reactor_uninstall_signal_handlers(f->env.r);
     assert_true(same_handler(SIGINT, custom_handler));
 
     sigaction(SIGINT, &saved_int, NULL);
@@ -212,18 +204,18 @@ static void test_one_owner_at_a_time(void **state)
     assert_int_equal(sigaction(SIGPIPE, NULL, &initial_pipe), 0);
     tw_reactor *other = tw_reactor_new(NULL);
     assert_non_null(other);
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0); /* the owner again: fine */
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0); /* the owner again: fine */
     assert_int_equal(tw_reactor_install_signal_handlers(other), -EBUSY);
     /* Uninstalling from a non-owner changes nothing. */
     tw_reactor_uninstall_signal_handlers(other);
     assert_true(same_handler(SIGPIPE, SIG_IGN));
-    tw_reactor_uninstall_signal_handlers(f->r);
+    tw_reactor_uninstall_signal_handlers(f->env.r);
     assert_int_equal(tw_reactor_install_signal_handlers(other), 0);
     /* Freeing the owner gives the handlers up too. */
     tw_reactor_free(other);
     assert_true(same_handler(SIGPIPE, initial_pipe.sa_handler));
-    assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
+    assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
 }
 
 /* Installing and uninstalling many times leaves no fd behind. */
@@ -232,8 +224,8 @@ static void test_install_uninstall_leaks_no_fds(void **state)
     fixture *f = *state;
     int before = tw_test_count_open_fds();
     for (int i = 0; i < 20; i++) {
-        assert_int_equal(tw_reactor_install_signal_handlers(f->r), 0);
-        tw_reactor_uninstall_signal_handlers(f->r);
+        assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
+        tw_reactor_uninstall_signal_handlers(f->env.r);
     }
     assert_int_equal(tw_test_count_open_fds(), before);
 }

@@ -25,28 +25,26 @@
 #define WATCHDOG_SECONDS 60
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
     int threads_before;
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->threads_before = tw_test_count_threads();
-    f->r = tw_test_reactor_new(&f->log);
-    assert_non_null(f->r);
-    *state = f;
+    int threads_before = tw_test_count_threads();
+    if (tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_REAL_CLOCK) < 0)
+        return -1;
+    ((fixture *)*state)->threads_before = threads_before;
     return 0;
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tw_test_reactor_free(f->r, &f->log);
+    int threads_before = f->threads_before;
+    tw_test_fixture_teardown(state);
     /* Nothing the reactor started outlives it. */
-    assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
-    free(f);
+    assert_int_equal(tw_test_wait_threads_at_most(threads_before, 5.0), threads_before);
     return 0;
 }
 
@@ -116,7 +114,7 @@ static void *storm_thread(void *arg)
     pthread_barrier_wait(&the_storm.start);
     for (long i = 0; i < STORM_CALLS; i++) {
         uintptr_t v = (uintptr_t)t * STORM_CALLS + (uintptr_t)i;
-        int rc = tw_call_from_thread(the_storm.f->r, storm_call, (void *)v);
+        int rc = tw_call_from_thread(the_storm.f->env.r, storm_call, (void *)v);
         if (rc != 0)
             return (void *)(intptr_t)rc;
     }
@@ -158,11 +156,11 @@ static void test_storm_while_running(void **state)
     fixture *f = *state;
     pthread_t threads[STORM_THREADS];
     start_storm(f, threads);
-    assert_true(tw_test_iterate_until(f->r, &the_storm.done, 30.0));
+    assert_true(tw_test_iterate_until(f->env.r, &the_storm.done, 30.0));
     join_storm(threads);
     check_storm();
     /* Nothing more arrives: every call ran exactly once. */
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
     assert_int_equal(the_storm.total, (long)STORM_THREADS * STORM_CALLS);
 }
 
@@ -174,7 +172,7 @@ static void test_storm_then_one_turn_runs_all(void **state)
     start_storm(f, threads);
     join_storm(threads);
     assert_int_equal(the_storm.total, 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), (int)(STORM_THREADS * STORM_CALLS));
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), (int)(STORM_THREADS * STORM_CALLS));
     check_storm();
 }
 
@@ -204,11 +202,11 @@ static void *wake_when_blocked(void *arg)
 static void test_call_wakes_blocked_iterate(void **state)
 {
     fixture *f = *state;
-    waker w = { .r = f->r, .reactor_tid = current_tid() };
+    waker w = { .r = f->env.r, .reactor_tid = current_tid() };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, wake_when_blocked, &w), 0);
     /* Blocks with no timeout: only the call from the other thread can end this turn. */
-    assert_int_equal(tw_reactor_iterate(f->r, -1), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, -1), 1);
     assert_true(atomic_load(&w.ran));
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(w.rc, 0);
@@ -217,7 +215,7 @@ static void test_call_wakes_blocked_iterate(void **state)
 static void test_call_from_thread_bad_arguments(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_call_from_thread(f->r, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_call_from_thread(f->env.r, NULL, NULL), -EINVAL);
     assert_int_equal(tw_call_from_thread(NULL, note_ran, NULL), -EINVAL);
 }
 
@@ -231,13 +229,13 @@ static int fail_call(void *arg)
 static void test_failing_call_from_thread_is_reported(void **state)
 {
     fixture *f = *state;
-    waker w = { .r = f->r };
-    assert_int_equal(tw_call_from_thread(f->r, fail_call, NULL), 0);
-    assert_int_equal(tw_call_from_thread(f->r, note_ran, &w), 0);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+    waker w = { .r = f->env.r };
+    assert_int_equal(tw_call_from_thread(f->env.r, fail_call, NULL), 0);
+    assert_int_equal(tw_call_from_thread(f->env.r, note_ran, &w), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_true(atomic_load(&w.ran));
-    assert_int_equal(tw_test_log_errors(&f->log), 1);
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(-EPERM)));
+    assert_int_equal(tw_test_log_errors(&f->env.log), 1);
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EPERM)));
 }
 
 /* ---- thread pool ------------------------------------------------------------------------------------ */
@@ -278,7 +276,7 @@ static int job_handed_back(void *arg)
     if (++j->pt->handed_back < POOL_JOBS)
         return 0;
     j->pt->all_back = true;
-    return j->pt->stop_when_all_back ? tw_reactor_stop(j->pt->f->r) : 0;
+    return j->pt->stop_when_all_back ? tw_reactor_stop(j->pt->f->env.r) : 0;
 }
 
 static int gated_job(void *arg)
@@ -297,7 +295,7 @@ static int gated_job(void *arg)
     pt->running--;
     pthread_mutex_unlock(&pt->lock);
     j->result = j->index * j->index;
-    return tw_call_from_thread(pt->f->r, job_handed_back, j);
+    return tw_call_from_thread(pt->f->env.r, job_handed_back, j);
 }
 
 static void pool_test_init(pool_test *pt, fixture *f)
@@ -348,9 +346,9 @@ static void test_pool_saturation(void **state)
     fixture *f = *state;
     pool_test pt;
     pool_test_init(&pt, f);
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, POOL_SIZE), 0);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, POOL_SIZE), 0);
     for (int i = 0; i < POOL_JOBS; i++)
-        assert_int_equal(tw_reactor_call_in_thread(f->r, gated_job, &pt.jobs[i]), 0);
+        assert_int_equal(tw_reactor_call_in_thread(f->env.r, gated_job, &pt.jobs[i]), 0);
 
     /* One job finishes at a time; after each, the pool is full again, never fuller. */
     for (int done = 0; done < POOL_JOBS; done++) {
@@ -360,7 +358,7 @@ static void test_pool_saturation(void **state)
         assert_true(tw_test_count_threads() <= f->threads_before + POOL_SIZE);
         open_gate(&pt, 1);
     }
-    assert_true(tw_test_iterate_until(f->r, &pt.all_back, 30.0));
+    assert_true(tw_test_iterate_until(f->env.r, &pt.all_back, 30.0));
     assert_int_equal(pt.max_running, POOL_SIZE);
     for (int i = 0; i < POOL_JOBS; i++) {
         assert_true(pt.jobs[i].handed_back);
@@ -409,15 +407,15 @@ static void test_pool_runs_work_in_fifo_order(void **state)
     enum { N = 200 };
     fifo_state s = { 0 };
     fifo_job jobs[N];
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
     for (int i = 0; i < N; i++) {
         jobs[i] = (fifo_job){ &s, i };
-        assert_int_equal(tw_reactor_call_in_thread(f->r, fifo_work, &jobs[i]), 0);
+        assert_int_equal(tw_reactor_call_in_thread(f->env.r, fifo_work, &jobs[i]), 0);
     }
     bool finished = false;
-    void *pair[2] = { f->r, &finished };
-    assert_int_equal(tw_reactor_call_in_thread(f->r, signal_done, pair), 0);
-    assert_true(tw_test_iterate_until(f->r, &finished, 30.0));
+    void *pair[2] = { f->env.r, &finished };
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+    assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
     assert_int_equal(atomic_load(&s.done), N);
     assert_int_equal(atomic_load(&s.out_of_order), 0);
     assert_true(tw_test_count_threads() <= f->threads_before + 1);
@@ -426,11 +424,11 @@ static void test_pool_runs_work_in_fifo_order(void **state)
 static void test_pool_size_and_argument_errors(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 0), -EINVAL);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 0), -EINVAL);
     assert_int_equal(tw_reactor_set_thread_pool_size(NULL, 4), -EINVAL);
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, TW_THREAD_POOL_DEFAULT), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, TW_THREAD_POOL_DEFAULT), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, NULL, NULL), -EINVAL);
     assert_int_equal(tw_reactor_call_in_thread(NULL, fifo_work, NULL), -EINVAL);
     /* No work, no threads: the pool starts them on demand. */
     assert_int_equal(tw_test_count_threads(), f->threads_before);
@@ -447,13 +445,13 @@ static void test_failing_work_is_reported(void **state)
 {
     fixture *f = *state;
     bool finished = false;
-    void *pair[2] = { f->r, &finished };
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, failing_work, NULL), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, signal_done, pair), 0);
-    assert_true(tw_test_iterate_until(f->r, &finished, 30.0));
-    assert_int_equal(tw_test_log_errors(&f->log), 1);
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(-EACCES)));
+    void *pair[2] = { f->env.r, &finished };
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, failing_work, NULL), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+    assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
+    assert_int_equal(tw_test_log_errors(&f->env.log), 1);
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EACCES)));
 }
 
 /* A job that fails just as the reactor is freed: free() waits for it, and its report, queued for the
@@ -480,16 +478,16 @@ static void test_failing_work_then_free(void **state)
     start_signal ss = { .started = false };
     pthread_mutex_init(&ss.lock, NULL);
     pthread_cond_init(&ss.changed, NULL);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, failing_work_signalled, &ss), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, failing_work_signalled, &ss), 0);
     pthread_mutex_lock(&ss.lock);
     while (!ss.started)
         pthread_cond_wait(&ss.changed, &ss.lock);
     pthread_mutex_unlock(&ss.lock);
-    tw_reactor_free(f->r); /* joins the pool, so the job has returned and queued its report */
+    tw_reactor_free(f->env.r); /* joins the pool, so the job has returned and queued its report */
     pthread_mutex_destroy(&ss.lock);
     pthread_cond_destroy(&ss.changed);
-    f->r = tw_reactor_new(NULL); /* for teardown */
-    assert_non_null(f->r);
+    f->env.r = tw_reactor_new(NULL); /* for teardown */
+    assert_non_null(f->env.r);
 }
 
 /* ---- shutdown and free ---------------------------------------------------------------------------- */
@@ -504,7 +502,7 @@ static int submit_jobs_then_wait(void *arg)
 {
     shutdown_test *st = arg;
     for (int i = 0; i < POOL_JOBS; i++)
-        if (tw_reactor_call_in_thread(st->f->r, gated_job, &st->pt->jobs[i]) != 0)
+        if (tw_reactor_call_in_thread(st->f->env.r, gated_job, &st->pt->jobs[i]) != 0)
             return -EIO;
     open_gate(st->pt, POOL_JOBS);
     return 0;
@@ -513,7 +511,7 @@ static int submit_jobs_then_wait(void *arg)
 static int after_shutdown(void *arg)
 {
     shutdown_test *st = arg;
-    st->after_shutdown_rc = tw_reactor_call_in_thread(st->f->r, fifo_work, NULL);
+    st->after_shutdown_rc = tw_reactor_call_in_thread(st->f->env.r, fifo_work, NULL);
     return 0;
 }
 
@@ -525,14 +523,14 @@ static void test_pool_joined_at_shutdown(void **state)
     pool_test_init(&pt, f);
     pt.stop_when_all_back = true;
     shutdown_test st = { f, &pt, 0 };
-    assert_int_equal(tw_call_when_running(f->r, submit_jobs_then_wait, &st), 0);
-    assert_true(tw_reactor_add_trigger(f->r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, after_shutdown, &st) > 0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, submit_jobs_then_wait, &st), 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, after_shutdown, &st) > 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(pt.all_back);
     assert_int_equal(st.after_shutdown_rc, -ESHUTDOWN);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, fifo_work, NULL), -ESHUTDOWN);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, fifo_work, NULL), -ESHUTDOWN);
     assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
     pool_test_destroy(&pt);
 }
 
@@ -569,13 +567,13 @@ static int queue_work_and_stop(void *arg)
 static void test_shutdown_delivers_queued_work(void **state)
 {
     fixture *f = *state;
-    handback_test h = { .r = f->r, .worked = 0, .handed_back = 0 };
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
-    assert_int_equal(tw_call_when_running(f->r, queue_work_and_stop, &h), 0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    handback_test h = { .r = f->env.r, .worked = 0, .handed_back = 0 };
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, queue_work_and_stop, &h), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(atomic_load(&h.worked), 8);
     assert_int_equal(h.handed_back, 8);
-    assert_int_equal(tw_test_log_errors(&f->log), 0);
+    assert_int_equal(tw_test_log_errors(&f->env.log), 0);
 }
 
 /* Free joins pool threads that are still alive (idle) and drops queued calls without running them. */
@@ -583,19 +581,19 @@ static void test_free_joins_pool_and_drops_queued_calls(void **state)
 {
     fixture *f = *state;
     bool finished = false;
-    void *pair[2] = { f->r, &finished };
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 4), 0);
+    void *pair[2] = { f->env.r, &finished };
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 4), 0);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(tw_reactor_call_in_thread(f->r, signal_done, pair), 0);
-    assert_true(tw_test_iterate_until(f->r, &finished, 30.0));
+        assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+    assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
     assert_true(tw_test_count_threads() > f->threads_before);
 
-    waker w = { .r = f->r };
+    waker w = { .r = f->env.r };
     for (int i = 0; i < 100; i++)
-        assert_int_equal(tw_call_from_thread(f->r, note_ran, &w), 0);
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL); /* for teardown */
-    assert_non_null(f->r);
+        assert_int_equal(tw_call_from_thread(f->env.r, note_ran, &w), 0);
+    tw_reactor_free(f->env.r);
+    f->env.r = tw_reactor_new(NULL); /* for teardown */
+    assert_non_null(f->env.r);
     assert_false(atomic_load(&w.ran));
     assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
 }
@@ -652,10 +650,10 @@ static void test_free_finishes_queued_work(void **state)
     drop_state d = { .ran = 0 };
     pthread_mutex_init(&d.lock, NULL);
     pthread_cond_init(&d.changed, NULL);
-    assert_int_equal(tw_reactor_set_thread_pool_size(f->r, 1), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, blocking_job, &d), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, counted_job, &d), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->r, counted_job, &d), 0);
+    assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, blocking_job, &d), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, counted_job, &d), 0);
+    assert_int_equal(tw_reactor_call_in_thread(f->env.r, counted_job, &d), 0);
     pthread_mutex_lock(&d.lock);
     while (!d.a_started)
         pthread_cond_wait(&d.changed, &d.lock);
@@ -664,9 +662,9 @@ static void test_free_finishes_queued_work(void **state)
     releaser rl = { &d, current_tid() };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, release_when_blocked, &rl), 0);
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL); /* for teardown */
-    assert_non_null(f->r);
+    tw_reactor_free(f->env.r);
+    f->env.r = tw_reactor_new(NULL); /* for teardown */
+    assert_non_null(f->env.r);
     assert_int_equal(pthread_join(th, NULL), 0);
     assert_int_equal(atomic_load(&d.ran), 3);
     pthread_mutex_destroy(&d.lock);

@@ -23,9 +23,7 @@
 /* What a test needs: a reactor on a test clock, a capturing log, and a record of which callbacks
  * ran in which order. */
 typedef struct {
-    tw_reactor *r;
-    tw_test_clock clock;
-    tw_test_log log;
+    tw_test_env env; /* reactor, captured log, test clock */
     int events[EVENTS_MAX];
     int nevents;
 } fixture;
@@ -46,20 +44,12 @@ struct tick {
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_new(&f->log);
-    assert_non_null(f->r);
-    tw_test_clock_install(f->r, &f->clock);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_CONTROLLED_CLOCK);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tw_test_reactor_free(f->r, &f->log);
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state);
 }
 
 static void record(fixture *f, int id)
@@ -72,7 +62,7 @@ static int tick_fn(void *arg)
 {
     tick *t = arg;
     record(t->f, t->id);
-    t->seen_seconds = tw_reactor_seconds(t->f->r);
+    t->seen_seconds = tw_reactor_seconds(t->f->env.r);
     return t->action ? t->action(t) : 0;
 }
 
@@ -80,7 +70,7 @@ static tw_delayed_call *schedule(fixture *f, tick *t, int id, double delay)
 {
     t->f = f;
     t->id = id;
-    t->dc = tw_call_later(f->r, delay, tick_fn, t);
+    t->dc = tw_call_later(f->env.r, delay, tick_fn, t);
     assert_non_null(t->dc);
     return t->dc;
 }
@@ -88,7 +78,7 @@ static tw_delayed_call *schedule(fixture *f, tick *t, int id, double delay)
 /* Advances the test clock and runs one non-blocking turn. */
 static int advance(fixture *f, double seconds)
 {
-    return tw_test_clock_turn(f->r, &f->clock, seconds);
+    return tw_test_clock_turn(f->env.r, &f->env.clock, seconds);
 }
 
 static double start_seconds(void)
@@ -102,22 +92,22 @@ static void test_clock_is_cached_and_replaceable(void **state)
 {
     fixture *f = *state;
     /* set_clock refreshed the cached time at once. */
-    assert_int_equal(tw_reactor_now(f->r), TW_TEST_CLOCK_START_NS);
-    assert_true(fabs(tw_reactor_seconds(f->r) - start_seconds()) < 1e-9);
+    assert_int_equal(tw_reactor_now(f->env.r), TW_TEST_CLOCK_START_NS);
+    assert_true(fabs(tw_reactor_seconds(f->env.r) - start_seconds()) < 1e-9);
 
     /* The clock moving does not move the cached time until the next turn. */
-    tw_test_clock_advance(&f->clock, 2.5);
-    assert_int_equal(tw_reactor_now(f->r), TW_TEST_CLOCK_START_NS);
-    tw_reactor_iterate(f->r, 0);
-    assert_int_equal(tw_reactor_now(f->r), TW_TEST_CLOCK_START_NS + INT64_C(2500000000));
+    tw_test_clock_advance(&f->env.clock, 2.5);
+    assert_int_equal(tw_reactor_now(f->env.r), TW_TEST_CLOCK_START_NS);
+    tw_reactor_iterate(f->env.r, 0);
+    assert_int_equal(tw_reactor_now(f->env.r), TW_TEST_CLOCK_START_NS + INT64_C(2500000000));
 
     /* NULL restores the monotonic system clock, which is not frozen. */
-    tw_reactor_set_clock(f->r, NULL, NULL);
-    int64_t a = tw_reactor_now(f->r);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
+    int64_t a = tw_reactor_now(f->env.r);
     struct timespec ts = { 0, 2000000 };
     nanosleep(&ts, NULL); /* lets real time pass; not used to wait for anything */
-    tw_reactor_iterate(f->r, 0);
-    int64_t b = tw_reactor_now(f->r);
+    tw_reactor_iterate(f->env.r, 0);
+    int64_t b = tw_reactor_now(f->env.r);
     assert_true(b - a >= 2000000);
     assert_true(b - a < INT64_C(10000000000));
 }
@@ -125,7 +115,7 @@ static void test_clock_is_cached_and_replaceable(void **state)
 /* Every callback of one turn sees the same time, even if the clock moves meanwhile. */
 static int advance_clock_action(tick *t)
 {
-    tw_test_clock_advance(&t->f->clock, 100.0);
+    tw_test_clock_advance(&t->f->env.clock, 100.0);
     return 0;
 }
 
@@ -151,12 +141,12 @@ static void test_equal_deadlines_fire_in_scheduling_order(void **state)
     tick *t = calloc(N, sizeof *t);
     for (int i = 0; i < N; i++)
         schedule(f, &t[i], i, 0.5);
-    assert_int_equal(tw_reactor_pending_calls(f->r), N);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), N);
     assert_int_equal(advance(f, 0.5), N);
     assert_int_equal(f->nevents, N);
     for (int i = 0; i < N; i++)
         assert_int_equal(f->events[i], i);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     free(t);
 }
 
@@ -204,7 +194,7 @@ static void test_only_due_calls_run(void **state)
     assert_int_equal(advance(f, 0.001), 1);
     assert_int_equal(advance(f, 1.5), 1);
     assert_int_equal(f->nevents, 2);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
     assert_int_equal(advance(f, 0.5), 1);
     assert_int_equal(f->nevents, 3);
     assert_int_equal(f->events[2], 2);
@@ -216,16 +206,16 @@ static void test_negative_delay_counts_as_zero(void **state)
     tick t = { 0 };
     schedule(f, &t, 7, -5.0);
     assert_true(fabs(tw_delayed_call_get_time(t.dc) - start_seconds()) < 1e-6);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(f->nevents, 1);
 }
 
 static void test_call_later_rejects_bad_arguments(void **state)
 {
     fixture *f = *state;
-    assert_null(tw_call_later(f->r, 1.0, NULL, NULL));
+    assert_null(tw_call_later(f->env.r, 1.0, NULL, NULL));
     assert_null(tw_call_later(NULL, 1.0, tick_fn, NULL));
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
 /* Many timers with pseudo-random deadlines, a third cancelled and some reset: every survivor runs
@@ -257,7 +247,7 @@ static void test_many_random_timers_keep_heap_order(void **state)
     size_t live = 0;
     for (int i = 0; i < N; i++)
         live += !cancelled[i];
-    assert_int_equal(tw_reactor_pending_calls(f->r), live);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), live);
 
     for (int step = 0; step < 1000; step++)
         advance(f, 0.01);
@@ -274,7 +264,7 @@ static void test_many_random_timers_keep_heap_order(void **state)
             assert_true(due[prev] <= due[id] + 1e-9);
         }
     }
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     free(seen);
     free(cancelled);
     free(due);
@@ -306,7 +296,7 @@ static void test_zero_delay_from_timer_waits_for_next_turn(void **state)
     int p[2];
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "x", 1), 1); /* never read: readable on every turn */
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], counting_reader, f), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], counting_reader, f), 0);
 
     tick a = { 0 }, b = { 0 };
     b.id = 2;
@@ -314,7 +304,7 @@ static void test_zero_delay_from_timer_waits_for_next_turn(void **state)
     a.extra = &b;
     schedule(f, &a, 1, 0.0);
 
-    tw_reactor_iterate(f->r, 0);
+    tw_reactor_iterate(f->env.r, 0);
     /* A ran, B was scheduled for "now" but must wait for the next turn. */
     bool a_ran = false, b_ran = false;
     for (int i = 0; i < f->nevents; i++) {
@@ -323,9 +313,9 @@ static void test_zero_delay_from_timer_waits_for_next_turn(void **state)
     }
     assert_true(a_ran);
     assert_false(b_ran);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
 
-    tw_reactor_iterate(f->r, 0);
+    tw_reactor_iterate(f->env.r, 0);
     /* Between A and B the ready reader had its turn. */
     int ia = -1, ib = -1, reader_between = 0;
     for (int i = 0; i < f->nevents; i++) {
@@ -338,7 +328,7 @@ static void test_zero_delay_from_timer_waits_for_next_turn(void **state)
     }
     assert_true(ia >= 0 && ib > ia);
     assert_true(reader_between >= 1);
-    assert_int_equal(tw_reactor_close_fd(f->r, p[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[0]), 0);
     close(p[1]);
 }
 
@@ -352,7 +342,7 @@ static int rearm_fn(void *arg)
 {
     rearm *x = arg;
     x->runs++;
-    return tw_call_later(x->f->r, 0.0, rearm_fn, x) ? 0 : -ENOMEM;
+    return tw_call_later(x->f->env.r, 0.0, rearm_fn, x) ? 0 : -ENOMEM;
 }
 
 static void test_rearming_zero_timer_does_not_starve_io(void **state)
@@ -361,17 +351,17 @@ static void test_rearming_zero_timer_does_not_starve_io(void **state)
     int p[2];
     assert_int_equal(pipe(p), 0);
     assert_int_equal(write(p[1], "x", 1), 1);
-    assert_int_equal(tw_reactor_add_reader(f->r, p[0], counting_reader, f), 0);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], counting_reader, f), 0);
     rearm x = { f, 0 };
-    assert_non_null(tw_call_later(f->r, 0.0, rearm_fn, &x));
+    assert_non_null(tw_call_later(f->env.r, 0.0, rearm_fn, &x));
     for (int turn = 0; turn < 10; turn++)
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 2);
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(x.runs, 10);
     int reads = 0;
     for (int i = 0; i < f->nevents; i++)
         reads += f->events[i] == READER_ID;
     assert_int_equal(reads, 10);
-    assert_int_equal(tw_reactor_close_fd(f->r, p[0]), 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, p[0]), 0);
     close(p[1]);
 }
 
@@ -394,7 +384,7 @@ static void test_reset_to_now_from_callback_waits_for_next_turn(void **state)
     assert_int_equal(a.result, 0);
     assert_int_equal(f->nevents, 1);
     assert_true(fabs(tw_delayed_call_get_time(b.dc) - (start_seconds() + 1.0)) < 1e-6);
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
     assert_int_equal(f->nevents, 2);
     assert_int_equal(f->events[1], 2);
 }
@@ -411,13 +401,13 @@ static void test_cancel_before_it_runs(void **state)
     assert_true(tw_delayed_call_active(dc));
     assert_false(tw_delayed_call_called(dc));
     assert_false(tw_delayed_call_cancelled(dc));
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
 
     assert_int_equal(tw_delayed_call_cancel(dc), 0);
     assert_false(tw_delayed_call_active(dc));
     assert_false(tw_delayed_call_called(dc));
     assert_true(tw_delayed_call_cancelled(dc));
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 
     assert_int_equal(tw_delayed_call_cancel(dc), TW_EALREADYCANCELLED);
     assert_int_equal(tw_delayed_call_reset(dc, 1.0), TW_EALREADYCANCELLED);
@@ -467,7 +457,7 @@ static void test_cancel_due_call_from_earlier_callback_same_turn(void **state)
     assert_true(tw_delayed_call_cancelled(a.other));
     assert_false(tw_delayed_call_called(a.other));
     tw_delayed_call_unref(a.other);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
 /* A cancels B that already ran earlier in the same turn: already called. */
@@ -589,7 +579,7 @@ static void test_cancel_reset_delay_from_own_callback(void **state)
     t.action = self_action;
     assert_int_equal(advance(f, 1.0), 1);
     assert_int_equal(t.result, 1);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
 /* A reference keeps the handle valid after it ran; it answers as a called call. */
@@ -621,16 +611,16 @@ static void test_pending_count(void **state)
 {
     fixture *f = *state;
     tick t[4] = { 0 };
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     for (int i = 0; i < 4; i++)
         schedule(f, &t[i], i, 1.0 + i);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 4);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 4);
     tw_delayed_call_cancel(t[3].dc);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 3);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 3);
     advance(f, 1.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 2);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 2);
     advance(f, 5.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
 /* Pending calls are dropped, not run, when the reactor is freed (ASan checks they are freed). */
@@ -640,9 +630,9 @@ static void test_free_drops_pending_calls(void **state)
     tick t[3] = { 0 };
     for (int i = 0; i < 3; i++)
         schedule(f, &t[i], i, 0.0);
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL);
-    assert_non_null(f->r);
+    tw_reactor_free(f->env.r);
+    f->env.r = tw_reactor_new(NULL);
+    assert_non_null(f->env.r);
     assert_int_equal(f->nevents, 0);
 }
 
@@ -672,19 +662,19 @@ static void test_failing_callback_is_logged_and_next_runs(void **state)
     assert_int_equal(advance(f, 1.0), 3);
     assert_int_equal(f->nevents, 3);
     assert_int_equal(f->events[2], 2);
-    assert_int_equal(tw_test_log_count(&f->log), 2);
-    assert_int_equal(tw_test_log_errors(&f->log), 2);
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(-EIO)));
-    assert_true(tw_test_log_contains(&f->log, tw_strerror(TW_ECALLBACK)));
+    assert_int_equal(tw_test_log_count(&f->env.log), 2);
+    assert_int_equal(tw_test_log_errors(&f->env.log), 2);
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EIO)));
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(TW_ECALLBACK)));
     /* The reactor keeps working. */
     schedule(f, &t[0], 9, 0.0);
     t[0].action = NULL;
-    assert_int_equal(tw_reactor_iterate(f->r, 0), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
 }
 
 static int stop_action(tick *t)
 {
-    t->result = tw_reactor_stop(t->f->r);
+    t->result = tw_reactor_stop(t->f->env.r);
     return 0;
 }
 
@@ -695,9 +685,9 @@ static void test_stop_from_timer(void **state)
     schedule(f, &a, 1, 0.0);
     a.action = stop_action;
     schedule(f, &later, 2, 1000.0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(a.result, 0);
-    assert_false(tw_reactor_running(f->r));
+    assert_false(tw_reactor_running(f->env.r));
     assert_int_equal(f->nevents, 1);
 }
 
@@ -713,16 +703,16 @@ static int when_running_fn(void *arg)
 {
     when_running *w = arg;
     w->ran_at = ++w->order;
-    w->running_when_run = tw_reactor_running(w->f->r);
+    w->running_when_run = tw_reactor_running(w->f->env.r);
     return 0;
 }
 
 static int call_when_running_inside_action(tick *t)
 {
     when_running *w = t->extra;
-    int rc = tw_call_when_running(t->f->r, when_running_fn, w);
+    int rc = tw_call_when_running(t->f->env.r, when_running_fn, w);
     w->returned_first = ++w->order;
-    tw_reactor_stop(t->f->r);
+    tw_reactor_stop(t->f->env.r);
     return rc;
 }
 
@@ -730,7 +720,7 @@ static void test_call_when_running_before_and_during_run(void **state)
 {
     fixture *f = *state;
     when_running before = { f, 0, 0, 0, false };
-    assert_int_equal(tw_call_when_running(f->r, when_running_fn, &before), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, when_running_fn, &before), 0);
     assert_int_equal(before.ran_at, 0); /* not yet: the reactor is not running */
 
     when_running during = { f, 0, 0, 0, false };
@@ -738,15 +728,15 @@ static void test_call_when_running_before_and_during_run(void **state)
     schedule(f, &t, 0, 0.0);
     t.action = call_when_running_inside_action;
     t.extra = &during;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
 
     assert_int_equal(before.ran_at, 1);
     assert_true(before.running_when_run);
     /* While running: at once, before tw_call_when_running returned. */
     assert_int_equal(during.ran_at, 1);
     assert_int_equal(during.returned_first, 2);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
-    assert_true(tw_call_when_running(f->r, NULL, NULL) < 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
+    assert_true(tw_call_when_running(f->env.r, NULL, NULL) < 0);
 }
 
 /* A real-clock guard: a 30 ms timer fires after at least 30 ms, and well within 5 s. */
@@ -760,12 +750,12 @@ static double real_seconds(void)
 static void test_real_clock_timer(void **state)
 {
     fixture *f = *state;
-    tw_reactor_set_clock(f->r, NULL, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
     tick t = { 0 };
     double start = real_seconds();
     schedule(f, &t, 0, 0.03);
     t.action = stop_action;
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     double elapsed = real_seconds() - start;
     assert_int_equal(f->nevents, 1);
     assert_true(elapsed >= 0.029);
@@ -776,12 +766,12 @@ static void test_real_clock_timer(void **state)
 static void test_blocking_iterate_wakes_for_timer(void **state)
 {
     fixture *f = *state;
-    tw_reactor_set_clock(f->r, NULL, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
     tick t = { 0 };
     schedule(f, &t, 0, 0.01);
     double start = real_seconds();
     while (f->nevents == 0 && real_seconds() - start < 5.0)
-        assert_true(tw_reactor_iterate(f->r, -1) >= 0);
+        assert_true(tw_reactor_iterate(f->env.r, -1) >= 0);
     assert_int_equal(f->nevents, 1);
 }
 

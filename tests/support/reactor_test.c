@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -111,6 +112,46 @@ void tw_test_reactor_free(tw_reactor *r, tw_test_log *log)
 {
     tw_reactor_free(r);
     tw_test_log_destroy(log);
+}
+
+/* ---- the shared fixture -------------------------------------------------------------------------- */
+
+int tw_test_env_open(tw_test_env *env, tw_test_clock_choice clock)
+{
+    env->r = tw_test_reactor_new(&env->log);
+    if (!env->r)
+        return -1;
+    if (clock == TW_TEST_CONTROLLED_CLOCK)
+        tw_test_clock_install(env->r, &env->clock);
+    return 0;
+}
+
+void tw_test_env_close(tw_test_env *env)
+{
+    tw_test_reactor_free(env->r, &env->log);
+    env->r = NULL;
+}
+
+int tw_test_fixture_setup(void **state, size_t size, tw_test_clock_choice clock)
+{
+    /* The fixture's first member is its env, so the fixture's address is the env's. */
+    tw_test_env *env = calloc(1, size);
+    if (!env)
+        return -1;
+    if (tw_test_env_open(env, clock) < 0) {
+        free(env);
+        return -1;
+    }
+    *state = env;
+    return 0;
+}
+
+int tw_test_fixture_teardown(void **state)
+{
+    tw_test_env *env = *state;
+    tw_test_env_close(env);
+    free(env);
+    return 0;
 }
 
 /* ---- process resources --------------------------------------------------------------------------- */

@@ -57,6 +57,35 @@ void tw_test_log_destroy(tw_test_log *log);
 tw_reactor *tw_test_reactor_new(tw_test_log *log);
 void tw_test_reactor_free(tw_reactor *r, tw_test_log *log);
 
+/* ---- the shared fixture -------------------------------------------------------------------------- */
+
+/* Which clock a fixture's reactor runs on. */
+typedef enum {
+    TW_TEST_REAL_CLOCK,      /* the reactor's own monotonic clock */
+    TW_TEST_CONTROLLED_CLOCK /* env.clock, moved only by the test */
+} tw_test_clock_choice;
+
+/* What every reactor test starts from: a reactor whose log is captured, and a controllable clock
+ * that the reactor uses when the fixture was set up with TW_TEST_CONTROLLED_CLOCK. A test file's own
+ * fixture struct holds one as its first member, so the setup and teardown below serve any of them. */
+typedef struct {
+    tw_reactor *r;
+    tw_test_log log;
+    tw_test_clock clock;
+} tw_test_env;
+
+/* Opens env: a new reactor logging into env->log, on env->clock when asked. 0, or -1 when the
+ * reactor cannot be made. tw_test_env_close frees the reactor, then the log. */
+int tw_test_env_open(tw_test_env *env, tw_test_clock_choice clock);
+void tw_test_env_close(tw_test_env *env);
+
+/* A cmocka setup for a fixture struct of size bytes whose first member is a tw_test_env: allocates
+ * it zeroed, opens the env and stores the fixture in *state. 0, or -1 (the test is reported as not
+ * set up) when either cannot be made. */
+int tw_test_fixture_setup(void **state, size_t size, tw_test_clock_choice clock);
+/* The matching cmocka teardown: closes the env and frees the fixture. */
+int tw_test_fixture_teardown(void **state);
+
 /* ---- process resources --------------------------------------------------------------------------- */
 
 /* Entries in /proc/self/fd and /proc/self/task, or -1 when /proc is not there. */
