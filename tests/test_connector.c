@@ -22,40 +22,28 @@
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-    tw_test_clock clock;
-    tw_test_factory server, client;
+    tw_test_net_env net; /* reactor, captured log, server and client factories */
     int full_listener;      /* a listener that never accepts, backlog full */
     int filler;             /* the connection that fills its backlog */
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_with_log(&f->log);
-    assert_non_null(f->r);
-    tw_test_factory_init(&f->server);
-    tw_test_factory_init(&f->client);
+    if (tw_test_net_fixture_setup(state, sizeof(fixture)) < 0)
+        return -1;
+    fixture *f = *state;
     f->full_listener = f->filler = -1;
-    *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_transport_count(f->r), 0);
     if (f->full_listener >= 0)
         close(f->full_listener);
     if (f->filler >= 0)
         close(f->filler);
-    tw_reactor_free(f->r);
-    tw_test_factory_free(&f->server);
-    tw_test_factory_free(&f->client);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
+    return tw_test_net_fixture_teardown(state);
 }
 
 /* A port number nobody listens on: bound, then closed. */
@@ -91,32 +79,32 @@ static uint16_t full_listener(fixture *f)
 static void test_connect_tcp_success(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
     uint16_t port = tw_test_port_number(p);
-    f->client.template.send_on_made = "hello";
-    f->client.template.send_on_made_len = 5;
-    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", port, 0, &f->client.factory, &err);
+    f->net.client.template.send_on_made = "hello";
+    f->net.client.template.send_on_made_len = 5;
+    tw_connector *c = tw_connect_tcp(f->net.r, "127.0.0.1", port, 0, &f->net.client.factory, &err);
     assert_non_null(c);
     tw_address dest;
     assert_int_equal(tw_connector_get_destination(c, &dest), 0);
     assert_int_equal(dest.port, port);
     assert_string_equal(dest.host, "127.0.0.1");
-    assert_int_equal(f->client.started, 1);
-    while (tw_test_factory_made(&f->client) == 0)
-        tw_reactor_iterate(f->r, 0.05);
-    tw_test_peer *cp = f->client.peers[0];
+    assert_int_equal(f->net.client.started, 1);
+    while (tw_test_factory_made(&f->net.client) == 0)
+        tw_reactor_iterate(f->net.r, 0.05);
+    tw_test_peer *cp = f->net.client.peers[0];
     assert_int_equal(cp->peer_addr.port, port);
     while (cp->len < 5)
-        tw_reactor_iterate(f->r, 0.05);
+        tw_reactor_iterate(f->net.r, 0.05);
     assert_memory_equal(cp->data, "hello", 5);
-    assert_int_equal(f->client.stopped, 0); /* the connection still uses the factory */
+    assert_int_equal(f->net.client.stopped, 0); /* the connection still uses the factory */
     tw_transport_lose_connection(cp->transport);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
-    assert_int_equal(f->client.stopped, 1);
-    assert_int_equal(f->client.failed, 0);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
+    assert_int_equal(f->net.client.stopped, 1);
+    assert_int_equal(f->net.client.failed, 0);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_port_stop_listening(p);
 }
 
@@ -124,15 +112,15 @@ static void test_connect_refused(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", closed_port(), 5, &f->client.factory, &err));
-    assert_int_equal(f->client.failed, 0); /* never from inside the call */
-    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
-    assert_int_equal(f->client.failed, 1);
-    assert_string_equal(f->client.fail_type, TW_CONNECTION_REFUSED_ERROR);
-    assert_int_equal(f->client.fail_code, -ECONNREFUSED);
-    assert_int_equal(f->client.started, 1);
-    assert_int_equal(f->client.stopped, 1);
-    assert_int_equal(f->client.npeers, 0);
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", closed_port(), 5, &f->net.client.factory, &err));
+    assert_int_equal(f->net.client.failed, 0); /* never from inside the call */
+    assert_true(tw_test_run_until(f->net.r, tw_test_failed, &f->net.client, 5));
+    assert_int_equal(f->net.client.failed, 1);
+    assert_string_equal(f->net.client.fail_type, TW_CONNECTION_REFUSED_ERROR);
+    assert_int_equal(f->net.client.fail_code, -ECONNREFUSED);
+    assert_int_equal(f->net.client.started, 1);
+    assert_int_equal(f->net.client.stopped, 1);
+    assert_int_equal(f->net.client.npeers, 0);
 }
 
 static void test_connect_unix(void **state)
@@ -142,58 +130,58 @@ static void test_connect_unix(void **state)
     tw_test_unix_path(path, sizeof path, "conn");
     int err = 0;
     /* nobody there yet: the real errno */
-    assert_non_null(tw_connect_unix(f->r, path, 5, &f->client.factory, &err));
-    assert_int_equal(f->client.failed, 0);
-    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
-    assert_int_equal(f->client.fail_code, -ENOENT);
-    tw_port *p = tw_listen_unix(f->r, path, 0, &f->server.factory, &err);
+    assert_non_null(tw_connect_unix(f->net.r, path, 5, &f->net.client.factory, &err));
+    assert_int_equal(f->net.client.failed, 0);
+    assert_true(tw_test_run_until(f->net.r, tw_test_failed, &f->net.client, 5));
+    assert_int_equal(f->net.client.fail_code, -ENOENT);
+    tw_port *p = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
     assert_non_null(p);
-    assert_non_null(tw_connect_unix(f->r, path, 5, &f->client.factory, &err));
-    while (tw_test_factory_made(&f->client) == 0)
-        tw_reactor_iterate(f->r, 0.05);
-    assert_int_equal(f->client.peers[0]->peer_addr.type, TW_ADDRESS_UNIX);
-    tw_transport_lose_connection(f->client.peers[0]->transport);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    assert_non_null(tw_connect_unix(f->net.r, path, 5, &f->net.client.factory, &err));
+    while (tw_test_factory_made(&f->net.client) == 0)
+        tw_reactor_iterate(f->net.r, 0.05);
+    assert_int_equal(f->net.client.peers[0]->peer_addr.type, TW_ADDRESS_UNIX);
+    tw_transport_lose_connection(f->net.client.peers[0]->transport);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
     tw_port_stop_listening(p);
 }
 
 static void test_connect_timeout(void **state)
 {
     fixture *f = *state;
-    tw_test_clock_install(f->r, &f->clock);
+    tw_test_clock_install(f->net.r, &f->net.clock);
     uint16_t port = full_listener(f);
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, 2.5, &f->client.factory, &err));
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", port, 2.5, &f->net.client.factory, &err));
     for (int i = 0; i < 3; i++)
-        tw_reactor_iterate(f->r, 0);
-    assert_int_equal(f->client.failed, 0);
-    assert_int_equal(f->client.npeers, 0); /* still connecting */
-    tw_test_clock_advance(&f->clock, 2.4);
-    tw_reactor_iterate(f->r, 0);
-    assert_int_equal(f->client.failed, 0);
-    tw_test_clock_advance(&f->clock, 0.1);
-    tw_reactor_iterate(f->r, 0);
-    assert_int_equal(f->client.failed, 1);
-    assert_string_equal(f->client.fail_type, TW_TIMEOUT_ERROR);
-    assert_int_equal(f->client.fail_code, -ETIMEDOUT);
-    assert_int_equal(f->client.stopped, 1);
+        tw_reactor_iterate(f->net.r, 0);
+    assert_int_equal(f->net.client.failed, 0);
+    assert_int_equal(f->net.client.npeers, 0); /* still connecting */
+    tw_test_clock_advance(&f->net.clock, 2.4);
+    tw_reactor_iterate(f->net.r, 0);
+    assert_int_equal(f->net.client.failed, 0);
+    tw_test_clock_advance(&f->net.clock, 0.1);
+    tw_reactor_iterate(f->net.r, 0);
+    assert_int_equal(f->net.client.failed, 1);
+    assert_string_equal(f->net.client.fail_type, TW_TIMEOUT_ERROR);
+    assert_int_equal(f->net.client.fail_code, -ETIMEDOUT);
+    assert_int_equal(f->net.client.stopped, 1);
 }
 
 static void test_connect_default_timeout(void **state)
 {
     fixture *f = *state;
-    tw_test_clock_install(f->r, &f->clock);
+    tw_test_clock_install(f->net.r, &f->net.clock);
     uint16_t port = full_listener(f);
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, 0, &f->client.factory, &err));
-    tw_test_clock_advance(&f->clock, TW_CONNECT_TIMEOUT_DEFAULT - 0.5);
-    tw_reactor_iterate(f->r, 0);
-    assert_int_equal(f->client.failed, 0);
-    tw_test_clock_advance(&f->clock, 0.5);
-    tw_reactor_iterate(f->r, 0);
-    assert_int_equal(f->client.failed, 1);
-    assert_string_equal(f->client.fail_type, TW_TIMEOUT_ERROR);
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", port, 0, &f->net.client.factory, &err));
+    tw_test_clock_advance(&f->net.clock, TW_CONNECT_TIMEOUT_DEFAULT - 0.5);
+    tw_reactor_iterate(f->net.r, 0);
+    assert_int_equal(f->net.client.failed, 0);
+    tw_test_clock_advance(&f->net.clock, 0.5);
+    tw_reactor_iterate(f->net.r, 0);
+    assert_int_equal(f->net.client.failed, 1);
+    assert_string_equal(f->net.client.fail_type, TW_TIMEOUT_ERROR);
 }
 
 static void test_stop_connecting(void **state)
@@ -202,13 +190,13 @@ static void test_stop_connecting(void **state)
     uint16_t port = full_listener(f);
     int err = 0;
     int fds0 = tw_test_count_open_fds();
-    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", port, -1, &f->client.factory, &err);
+    tw_connector *c = tw_connect_tcp(f->net.r, "127.0.0.1", port, -1, &f->net.client.factory, &err);
     assert_non_null(c);
-    tw_reactor_iterate(f->r, 0);
+    tw_reactor_iterate(f->net.r, 0);
     assert_int_equal(tw_connector_stop_connecting(c), 0);
-    assert_int_equal(f->client.failed, 1); /* at once */
-    assert_string_equal(f->client.fail_type, TW_CONNECTING_CANCELLED_ERROR);
-    assert_int_equal(f->client.fail_code, -ECANCELED);
+    assert_int_equal(f->net.client.failed, 1); /* at once */
+    assert_string_equal(f->net.client.fail_type, TW_CONNECTING_CANCELLED_ERROR);
+    assert_int_equal(f->net.client.fail_code, -ECANCELED);
     assert_int_equal(tw_test_count_open_fds(), fds0);
     assert_int_equal(tw_connector_stop_connecting(NULL), -EINVAL);
 }
@@ -233,10 +221,10 @@ static void test_stop_connecting_inside_failure(void **state)
     static const tw_factory_ops ops = {.client_connection_failed = stop_inside_failed};
     stopper s = {.factory = {.ops = &ops}};
     int err = 0;
-    tw_connector *c = tw_connect_tcp(f->r, "127.0.0.1", closed_port(), 5, &s.factory, &err);
+    tw_connector *c = tw_connect_tcp(f->net.r, "127.0.0.1", closed_port(), 5, &s.factory, &err);
     assert_non_null(c);
     while (s.calls == 0)
-        tw_reactor_iterate(f->r, 0.05);
+        tw_reactor_iterate(f->net.r, 0.05);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.rc_inside, TW_EALREADYCALLED);
 }
@@ -245,15 +233,15 @@ static void test_client_factory_refuses(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
-    f->client.refuse = -EPERM;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", tw_test_port_number(p), 5,
-                                   &f->client.factory, &err));
-    assert_true(tw_test_run_until(f->r, tw_test_failed, &f->client, 5));
-    assert_string_equal(f->client.fail_type, TW_CONNECT_ERROR);
-    assert_int_equal(f->client.fail_code, -EPERM);
-    assert_int_equal(f->client.stopped, 1);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    f->net.client.refuse = -EPERM;
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", tw_test_port_number(p), 5,
+                                   &f->net.client.factory, &err));
+    assert_true(tw_test_run_until(f->net.r, tw_test_failed, &f->net.client, 5));
+    assert_string_equal(f->net.client.fail_type, TW_CONNECT_ERROR);
+    assert_int_equal(f->net.client.fail_code, -EPERM);
+    assert_int_equal(f->net.client.stopped, 1);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_port_stop_listening(p);
 }
 
@@ -261,24 +249,24 @@ static void test_connect_bad_arguments(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_null(tw_connect_tcp(f->r, "localhost", 80, 5, &f->client.factory, &err));
+    assert_null(tw_connect_tcp(f->net.r, "localhost", 80, 5, &f->net.client.factory, &err));
     assert_int_equal(err, -EINVAL); /* numeric only: names come with endpoints */
-    assert_null(tw_connect_tcp(f->r, NULL, 80, 5, &f->client.factory, &err));
+    assert_null(tw_connect_tcp(f->net.r, NULL, 80, 5, &f->net.client.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_connect_tcp(NULL, "127.0.0.1", 80, 5, &f->client.factory, &err));
+    assert_null(tw_connect_tcp(NULL, "127.0.0.1", 80, 5, &f->net.client.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_connect_tcp(f->r, "127.0.0.1", 80, 5, NULL, &err));
+    assert_null(tw_connect_tcp(f->net.r, "127.0.0.1", 80, 5, NULL, &err));
     assert_int_equal(err, -EINVAL);
     struct sockaddr sa = {.sa_family = AF_APPLETALK};
-    assert_null(tw_connect_sockaddr(f->r, &sa, sizeof sa, 5, &f->client.factory, &err));
+    assert_null(tw_connect_sockaddr(f->net.r, &sa, sizeof sa, 5, &f->net.client.factory, &err));
     assert_int_equal(err, -EAFNOSUPPORT);
     char longpath[200];
     memset(longpath, 'y', sizeof longpath - 1);
     longpath[sizeof longpath - 1] = '\0';
-    assert_null(tw_connect_unix(f->r, longpath, 5, &f->client.factory, &err));
+    assert_null(tw_connect_unix(f->net.r, longpath, 5, &f->net.client.factory, &err));
     assert_int_equal(err, -ENAMETOOLONG);
-    assert_null(tw_connect_unix(f->r, longpath, 5, &f->client.factory, NULL));
-    assert_int_equal(f->client.started, 0);
+    assert_null(tw_connect_unix(f->net.r, longpath, 5, &f->net.client.factory, NULL));
+    assert_int_equal(f->net.client.started, 0);
     assert_int_equal(tw_connector_get_destination(NULL, NULL), -EINVAL);
 }
 
@@ -286,23 +274,23 @@ static void test_connect_sockaddr_ipv6(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp6(f->r, 0, "::1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp6(f->net.r, 0, "::1", 0, &f->net.server.factory, &err);
     if (!p) {
         skip(); /* no IPv6 loopback here */
         return;
     }
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(tw_test_port_number(p))};
     sin6.sin6_addr = in6addr_loopback;
-    assert_non_null(tw_connect_sockaddr(f->r, (struct sockaddr *)&sin6, sizeof sin6, 5,
-                                        &f->client.factory, &err));
-    while (tw_test_factory_made(&f->client) == 0)
-        tw_reactor_iterate(f->r, 0.05);
+    assert_non_null(tw_connect_sockaddr(f->net.r, (struct sockaddr *)&sin6, sizeof sin6, 5,
+                                        &f->net.client.factory, &err));
+    while (tw_test_factory_made(&f->net.client) == 0)
+        tw_reactor_iterate(f->net.r, 0.05);
     tw_address host;
-    assert_int_equal(tw_transport_get_host(f->client.peers[0]->transport, &host), 0);
+    assert_int_equal(tw_transport_get_host(f->net.client.peers[0]->transport, &host), 0);
     assert_int_equal(host.type, TW_ADDRESS_TCP6);
-    tw_transport_lose_connection(f->client.peers[0]->transport);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_transport_lose_connection(f->net.client.peers[0]->transport);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_port_stop_listening(p);
 }
 
@@ -311,11 +299,11 @@ static void test_shutdown_fails_connects_in_progress(void **state)
     fixture *f = *state;
     uint16_t port = full_listener(f);
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", port, -1, &f->client.factory, &err));
-    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
-    assert_int_equal(f->client.failed, 1);
-    assert_string_equal(f->client.fail_type, TW_CONNECTION_LOST);
-    assert_int_equal(f->client.stopped, 1);
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", port, -1, &f->net.client.factory, &err));
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
+    assert_int_equal(f->net.client.failed, 1);
+    assert_string_equal(f->net.client.fail_type, TW_CONNECTION_LOST);
+    assert_int_equal(f->net.client.stopped, 1);
 }
 
 /* A client factory that connects again whenever a connection fails (a naive reconnecting client). */
@@ -348,15 +336,15 @@ static const tw_factory_ops reconnecting_ops = {.client_connection_failed = reco
 static void test_shutdown_with_reconnecting_client(void **state)
 {
     fixture *f = *state;
-    reconnecting rc = {.factory = {.ops = &reconnecting_ops}, .r = f->r, .port = full_listener(f)};
+    reconnecting rc = {.factory = {.ops = &reconnecting_ops}, .r = f->net.r, .port = full_listener(f)};
     rc.factory.user = &rc;
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", rc.port, -1, &rc.factory, &err));
-    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", rc.port, -1, &rc.factory, &err));
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
     assert_int_equal(rc.failed, 1);
     assert_int_equal(rc.refused, 0);
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL); /* for the fixture's teardown */
+    tw_reactor_free(f->net.r);
+    f->net.r = tw_reactor_new(NULL); /* for the fixture's teardown */
     assert_int_equal(rc.failed, 2);
     assert_int_equal(rc.refused, 1);
     assert_int_equal(rc.last_err, -ESHUTDOWN);

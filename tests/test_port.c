@@ -25,56 +25,42 @@
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-    tw_test_clock clock;
-    tw_test_factory server;
+    tw_test_net_env net; /* reactor, captured log, server and client factories */
     size_t want_made; /* for made_n */
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_with_log(&f->log);
-    assert_non_null(f->r);
-    tw_test_factory_init(&f->server);
-    *state = f;
-    return 0;
+    return tw_test_net_fixture_setup(state, sizeof(fixture));
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    assert_int_equal(tw_transport_count(f->r), 0);
-    tw_reactor_free(f->r);
-    tw_test_factory_free(&f->server);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
+    return tw_test_net_fixture_teardown(state);
 }
 
 static void lose_all(fixture *f)
 {
-    for (size_t i = 0; i < f->server.npeers; i++)
-        if (f->server.peers[i]->transport)
-            tw_transport_lose_connection(f->server.peers[i]->transport);
-    if (f->server.npeers)
-        assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    for (size_t i = 0; i < f->net.server.npeers; i++)
+        if (f->net.server.peers[i]->transport)
+            tw_transport_lose_connection(f->net.server.peers[i]->transport);
+    if (f->net.server.npeers)
+        assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 static bool made_n(void *arg)
 {
     fixture *f = arg;
-    return tw_test_factory_made(&f->server) >= f->want_made;
+    return tw_test_factory_made(&f->net.server) >= f->want_made;
 }
 
 static void test_listen_tcp4_port0_and_stop(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, NULL, 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, NULL, 0, &f->net.server.factory, &err);
     assert_non_null(p);
-    assert_int_equal(f->server.started, 1);
+    assert_int_equal(f->net.server.started, 1);
     tw_address a;
     assert_int_equal(tw_port_get_host(p, &a), 0);
     assert_int_equal(a.type, TW_ADDRESS_TCP4);
@@ -83,16 +69,16 @@ static void test_listen_tcp4_port0_and_stop(void **state)
     int fd = tw_test_tcp_client(a.port);
     assert_true(fd >= 0);
     f->want_made = 1;
-    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     assert_int_equal(tw_port_accepted(p), 1);
     /* a second port on the same address is refused */
-    assert_null(tw_listen_tcp(f->r, a.port, "127.0.0.1", 0, &f->server.factory, &err));
+    assert_null(tw_listen_tcp(f->net.r, a.port, "127.0.0.1", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EADDRINUSE);
-    assert_int_equal(f->server.started, 1);
+    assert_int_equal(f->net.server.started, 1);
     assert_int_equal(tw_port_stop_listening(p), 0);
-    assert_int_equal(f->server.stopped, 1); /* ports use the factory; accepted connections do not */
+    assert_int_equal(f->net.server.stopped, 1); /* ports use the factory; accepted connections do not */
     /* the accepted connection stays open after stop_listening */
-    tw_test_peer *s = f->server.peers[0];
+    tw_test_peer *s = f->net.server.peers[0];
     assert_non_null(s->transport);
     assert_int_equal(tw_transport_write(s->transport, "hi", 2), 0);
     char buf[2];
@@ -100,7 +86,7 @@ static void test_listen_tcp4_port0_and_stop(void **state)
     /* and nobody listens any more */
     assert_int_equal(tw_test_tcp_client(a.port), -ECONNREFUSED);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(tw_port_stop_listening(NULL), -EINVAL);
 }
 
@@ -108,23 +94,23 @@ static void test_factory_stops_with_last_port(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *a = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
-    tw_port *b = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *a = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    tw_port *b = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
     assert_non_null(a);
     assert_non_null(b);
-    assert_int_equal(f->server.started, 1);
+    assert_int_equal(f->net.server.started, 1);
     tw_port_stop_listening(a);
-    assert_int_equal(f->server.stopped, 0);
+    assert_int_equal(f->net.server.stopped, 0);
     tw_port_stop_listening(b);
-    assert_int_equal(f->server.stopped, 1);
-    assert_int_equal(f->server.factory.num_ports, 0);
+    assert_int_equal(f->net.server.stopped, 1);
+    assert_int_equal(f->net.server.factory.num_ports, 0);
 }
 
 static void test_listen_tcp6(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp6(f->r, 0, "::1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp6(f->net.r, 0, "::1", 0, &f->net.server.factory, &err);
     if (!p && (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)) {
         skip(); /* no IPv6 loopback in this environment */
         return;
@@ -139,14 +125,14 @@ static void test_listen_tcp6(void **state)
     assert_string_equal(text, want);
     tw_test_factory client;
     tw_test_factory_init(&client);
-    assert_non_null(tw_connect_tcp(f->r, "::1", a.port, 5, &client.factory, &err));
+    assert_non_null(tw_connect_tcp(f->net.r, "::1", a.port, 5, &client.factory, &err));
     f->want_made = 1;
-    assert_true(tw_test_run_until(f->r, made_n, f, 5));
-    assert_int_equal(f->server.peers[0]->peer_addr.type, TW_ADDRESS_TCP6);
-    assert_string_equal(f->server.peers[0]->peer_addr.host, "::1");
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+    assert_int_equal(f->net.server.peers[0]->peer_addr.type, TW_ADDRESS_TCP6);
+    assert_string_equal(f->net.server.peers[0]->peer_addr.host, "::1");
     tw_port_stop_listening(p);
     lose_all(f);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &client, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &client, 5));
     tw_test_factory_free(&client);
 }
 
@@ -154,28 +140,28 @@ static void test_listen_bad_arguments(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_null(tw_listen_tcp(f->r, 0, "not-an-address", 0, &f->server.factory, &err));
+    assert_null(tw_listen_tcp(f->net.r, 0, "not-an-address", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_tcp(f->r, 0, "::1", 0, &f->server.factory, &err));
+    assert_null(tw_listen_tcp(f->net.r, 0, "::1", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_tcp6(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err));
+    assert_null(tw_listen_tcp6(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_tcp(NULL, 0, NULL, 0, &f->server.factory, &err));
+    assert_null(tw_listen_tcp(NULL, 0, NULL, 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_tcp(f->r, 0, NULL, 0, NULL, &err));
+    assert_null(tw_listen_tcp(f->net.r, 0, NULL, 0, NULL, &err));
     assert_int_equal(err, -EINVAL);
     char longpath[200];
     memset(longpath, 'x', sizeof longpath - 1);
     longpath[0] = '/';
     longpath[sizeof longpath - 1] = '\0';
-    assert_null(tw_listen_unix(f->r, longpath, 0, &f->server.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, longpath, 0, &f->net.server.factory, &err));
     assert_int_equal(err, -ENAMETOOLONG);
-    assert_null(tw_listen_unix(f->r, "", 0, &f->server.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, "", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_unix(f->r, "/nonexistent-dir/x.sock", 0, &f->server.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, "/nonexistent-dir/x.sock", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -ENOENT);
-    assert_int_equal(f->server.started, 0);
-    assert_null(tw_listen_tcp(f->r, 0, "bad", 0, &f->server.factory, NULL)); /* err may be NULL */
+    assert_int_equal(f->net.server.started, 0);
+    assert_null(tw_listen_tcp(f->net.r, 0, "bad", 0, &f->net.server.factory, NULL)); /* err may be NULL */
 }
 
 /* ---- UNIX socket files ------------------------------------------------------------------------- */
@@ -193,16 +179,16 @@ static void test_unix_stale_socket_replaced(void **state)
     close(old);
     assert_int_equal(access(path, F_OK), 0);
     int err = 0;
-    tw_port *p = tw_listen_unix(f->r, path, 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
     assert_non_null(p);
     int fd = tw_test_unix_client(path);
     assert_true(fd >= 0);
     f->want_made = 1;
-    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     /* a live one is in use */
     tw_test_factory other;
     tw_test_factory_init(&other);
-    assert_null(tw_listen_unix(f->r, path, 0, &other.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, path, 0, &other.factory, &err));
     assert_int_equal(err, -EADDRINUSE);
     assert_int_equal(access(path, F_OK), 0); /* and was left alone */
     tw_address a;
@@ -211,7 +197,7 @@ static void test_unix_stale_socket_replaced(void **state)
     tw_port_stop_listening(p);
     assert_int_equal(access(path, F_OK), -1);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_test_factory_free(&other);
 }
 
@@ -224,7 +210,7 @@ static void test_unix_path_not_a_socket(void **state)
     assert_true(fd >= 0);
     close(fd);
     int err = 0;
-    assert_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EADDRINUSE);
     assert_int_equal(access(path, F_OK), 0); /* a regular file is never removed */
     unlink(path);
@@ -246,7 +232,7 @@ static void test_unix_live_listener_with_full_backlog(void **state)
     assert_true(filler >= 0);
     alarm(10); /* a probe that blocks would wait for ever: fail the test instead */
     int err = 0;
-    assert_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
+    assert_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
     alarm(0);
     assert_int_equal(err, -EADDRINUSE);
     assert_int_equal(access(path, F_OK), 0);
@@ -261,47 +247,47 @@ static void test_multi_accept_in_one_readiness(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 128, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 128, &f->net.server.factory, &err);
     uint16_t port = tw_test_port_number(p);
     int fds[50];
     for (int i = 0; i < 50; i++)
         assert_true((fds[i] = tw_test_tcp_client(port)) >= 0); /* complete in the backlog */
-    assert_true(tw_reactor_iterate(f->r, 1) >= 1);
+    assert_true(tw_reactor_iterate(f->net.r, 1) >= 1);
     assert_int_equal(tw_port_accepted(p), 50);
-    assert_int_equal(tw_test_factory_made(&f->server), 50);
+    assert_int_equal(tw_test_factory_made(&f->net.server), 50);
     /* with the bound at 1, one accept per readiness */
     assert_int_equal(tw_port_set_max_accepts(p, 0), -EINVAL);
     assert_int_equal(tw_port_set_max_accepts(p, 1), 0);
     int more[3];
     for (int i = 0; i < 3; i++)
         assert_true((more[i] = tw_test_tcp_client(port)) >= 0);
-    tw_reactor_iterate(f->r, 1);
+    tw_reactor_iterate(f->net.r, 1);
     assert_int_equal(tw_port_accepted(p), 51);
-    tw_reactor_iterate(f->r, 1);
+    tw_reactor_iterate(f->net.r, 1);
     assert_int_equal(tw_port_accepted(p), 52);
-    tw_reactor_iterate(f->r, 1);
+    tw_reactor_iterate(f->net.r, 1);
     assert_int_equal(tw_port_accepted(p), 53);
     tw_port_stop_listening(p);
     for (int i = 0; i < 50; i++)
         close(fds[i]);
     for (int i = 0; i < 3; i++)
         close(more[i]);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 static void test_refused_by_factory(void **state)
 {
     fixture *f = *state;
-    f->server.refuse = -EPERM;
+    f->net.server.refuse = -EPERM;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
     int fd = tw_test_tcp_client(tw_test_port_number(p));
     while (tw_port_accepted(p) == 0)
-        tw_reactor_iterate(f->r, 0.05);
+        tw_reactor_iterate(f->net.r, 0.05);
     char c;
     assert_int_equal(read(fd, &c, 1), 0); /* closed at once */
-    assert_int_equal(tw_transport_count(f->r), 0);
-    assert_int_equal(f->server.npeers, 0);
+    assert_int_equal(tw_transport_count(f->net.r), 0);
+    assert_int_equal(f->net.server.npeers, 0);
     close(fd);
     tw_port_stop_listening(p);
 }
@@ -333,18 +319,18 @@ static void test_stop_listening_inside_accept(void **state)
     static const tw_factory_ops fops = {.build_protocol = build_stopper};
     tw_factory fac = {.ops = &fops};
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &fac, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &fac, &err);
     uint16_t port = tw_test_port_number(p);
     int a = tw_test_tcp_client(port), b = tw_test_tcp_client(port);
     stop_me = p;
-    tw_reactor_iterate(f->r, 1);
+    tw_reactor_iterate(f->net.r, 1);
     assert_null(stop_me);
-    assert_int_equal(tw_transport_count(f->r), 1); /* the second was never accepted */
+    assert_int_equal(tw_transport_count(f->net.r), 1); /* the second was never accepted */
     assert_int_equal(fac.num_ports, 0);
     close(a);
     close(b);
-    while (tw_transport_count(f->r) > 0)
-        tw_reactor_iterate(f->r, 0.05);
+    while (tw_transport_count(f->net.r) > 0)
+        tw_reactor_iterate(f->net.r, 0.05);
 }
 
 /* ---- EMFILE ------------------------------------------------------------------------------------ */
@@ -368,7 +354,7 @@ static void test_emfile_sheds_with_spare_fd(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
     uint16_t port = tw_test_port_number(p);
     int fds[5];
     for (int i = 0; i < 5; i++)
@@ -376,15 +362,15 @@ static void test_emfile_sheds_with_spare_fd(void **state)
     struct rlimit saved;
     getrlimit(RLIMIT_NOFILE, &saved);
     set_soft_nofile((rlim_t)lowest_free_fd()); /* no new descriptor can be made */
-    tw_reactor_iterate(f->r, 1);
-    int logged = tw_test_log_count(&f->log);
+    tw_reactor_iterate(f->net.r, 1);
+    int logged = tw_test_log_count(&f->net.log);
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0);
+        tw_reactor_iterate(f->net.r, 0);
     setrlimit(RLIMIT_NOFILE, &saved);
     assert_int_equal(tw_port_shed(p), 5);
     assert_int_equal(tw_port_accepted(p), 0);
-    assert_true(tw_test_log_contains(&f->log, "closed 5 pending connections"));
-    assert_int_equal(tw_test_log_count(&f->log), logged); /* no spinning on the listener */
+    assert_true(tw_test_log_contains(&f->net.log, "closed 5 pending connections"));
+    assert_int_equal(tw_test_log_count(&f->net.log), logged); /* no spinning on the listener */
     for (int i = 0; i < 5; i++) {
         char c;
         assert_true(read(fds[i], &c, 1) <= 0); /* shed: closed by the server */
@@ -393,18 +379,18 @@ static void test_emfile_sheds_with_spare_fd(void **state)
     /* the spare is back: the port keeps working */
     int fd = tw_test_tcp_client(port);
     f->want_made = 1;
-    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_port_stop_listening(p);
 }
 
 static void test_emfile_without_spare_pauses(void **state)
 {
     fixture *f = *state;
-    tw_test_clock_install(f->r, &f->clock);
+    tw_test_clock_install(f->net.r, &f->net.clock);
     int err = 0;
-    tw_port *p = tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err);
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
     uint16_t port = tw_test_port_number(p);
     int fds[3];
     for (int i = 0; i < 3; i++)
@@ -412,21 +398,21 @@ static void test_emfile_without_spare_pauses(void **state)
     struct rlimit saved;
     getrlimit(RLIMIT_NOFILE, &saved);
     set_soft_nofile(3); /* even the spare's slot is above the limit */
-    tw_reactor_iterate(f->r, 1);
-    int logged = tw_test_log_count(&f->log);
+    tw_reactor_iterate(f->net.r, 1);
+    int logged = tw_test_log_count(&f->net.log);
     for (int i = 0; i < 20; i++)
-        assert_int_equal(tw_reactor_iterate(f->r, 0), 0); /* paused: the ready listener is ignored */
+        assert_int_equal(tw_reactor_iterate(f->net.r, 0), 0); /* paused: the ready listener is ignored */
     setrlimit(RLIMIT_NOFILE, &saved);
-    assert_true(tw_test_log_contains(&f->log, "not accepting for"));
-    assert_int_equal(tw_test_log_count(&f->log), logged);
+    assert_true(tw_test_log_contains(&f->net.log, "not accepting for"));
+    assert_int_equal(tw_test_log_count(&f->net.log), logged);
     assert_int_equal(tw_port_accepted(p), 0);
-    tw_test_clock_advance(&f->clock, TW_PORT_EMFILE_PAUSE);
+    tw_test_clock_advance(&f->net.clock, TW_PORT_EMFILE_PAUSE);
     f->want_made = 3;
-    assert_true(tw_test_run_until(f->r, made_n, f, 5));
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     assert_int_equal(tw_port_accepted(p), 3);
     for (int i = 0; i < 3; i++)
         close(fds[i]);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     tw_port_stop_listening(p);
 }
 
@@ -436,10 +422,10 @@ static void test_shutdown_stops_ports(void **state)
     char path[108];
     tw_test_unix_path(path, sizeof path, "shut");
     int err = 0;
-    assert_non_null(tw_listen_unix(f->r, path, 0, &f->server.factory, &err));
-    assert_non_null(tw_listen_tcp(f->r, 0, "127.0.0.1", 0, &f->server.factory, &err));
-    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
-    assert_int_equal(f->server.stopped, 1);
+    assert_non_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
+    assert_non_null(tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err));
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
+    assert_int_equal(f->net.server.stopped, 1);
     assert_int_equal(access(path, F_OK), -1);
 }
 

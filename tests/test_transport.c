@@ -23,22 +23,14 @@
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-    tw_test_factory server, client;
+    tw_test_net_env net; /* reactor, captured log, server and client factories */
     tw_port *port;
     uint16_t portno;
 } fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->r = tw_test_reactor_with_log(&f->log);
-    assert_non_null(f->r);
-    tw_test_factory_init(&f->server);
-    tw_test_factory_init(&f->client);
-    *state = f;
-    return 0;
+    return tw_test_net_fixture_setup(state, sizeof(fixture));
 }
 
 static int teardown(void **state)
@@ -46,19 +38,13 @@ static int teardown(void **state)
     fixture *f = *state;
     if (f->port)
         tw_port_stop_listening(f->port);
-    assert_int_equal(tw_transport_count(f->r), 0);
-    tw_reactor_free(f->r);
-    tw_test_factory_free(&f->server);
-    tw_test_factory_free(&f->client);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
+    return tw_test_net_fixture_teardown(state);
 }
 
 static void listen_tcp_backlog(fixture *f, int backlog)
 {
     int err = 0;
-    f->port = tw_listen_tcp(f->r, 0, "127.0.0.1", backlog, &f->server.factory, &err);
+    f->port = tw_listen_tcp(f->net.r, 0, "127.0.0.1", backlog, &f->net.server.factory, &err);
     assert_non_null(f->port);
     f->portno = tw_test_port_number(f->port);
     assert_true(f->portno > 0);
@@ -72,20 +58,20 @@ static void listen_tcp(fixture *f)
 static void connect_client(fixture *f)
 {
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->r, "127.0.0.1", f->portno, 5, &f->client.factory, &err));
+    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", f->portno, 5, &f->net.client.factory, &err));
 }
 
 static void close_all(fixture *f)
 {
-    for (size_t i = 0; i < f->server.npeers; i++)
-        if (f->server.peers[i]->transport)
-            tw_transport_lose_connection(f->server.peers[i]->transport);
-    for (size_t i = 0; i < f->client.npeers; i++)
-        if (f->client.peers[i]->transport)
-            tw_transport_lose_connection(f->client.peers[i]->transport);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    if (f->client.npeers)
-        assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    for (size_t i = 0; i < f->net.server.npeers; i++)
+        if (f->net.server.peers[i]->transport)
+            tw_transport_lose_connection(f->net.server.peers[i]->transport);
+    for (size_t i = 0; i < f->net.client.npeers; i++)
+        if (f->net.client.peers[i]->transport)
+            tw_transport_lose_connection(f->net.client.peers[i]->transport);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    if (f->net.client.npeers)
+        assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
 }
 
 /* ---- round trips ------------------------------------------------------------------------------- */
@@ -116,14 +102,14 @@ static void round_trip(fixture *f, size_t size, uint32_t seed)
 {
     char *payload = malloc(size);
     tw_test_fill_random(payload, size, seed);
-    assert_true(tw_test_run_until(f->r, client_made, &f->client, 5));
-    tw_test_peer *c = tw_test_factory_last(&f->client);
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.client, 5));
+    tw_test_peer *c = tw_test_factory_last(&f->net.client);
     int released = 0;
     size_t before = c->len;
     assert_int_equal(tw_transport_write_lent(c->transport, payload, size, release_count, &released),
                      0);
     want_bytes w = {c, before + size};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 30));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 30));
     assert_int_equal(c->len, before + size);
     assert_memory_equal(c->data + before, payload, size);
     assert_int_equal(released, 1);
@@ -133,8 +119,8 @@ static void round_trip(fixture *f, size_t size, uint32_t seed)
 static void test_round_trip_sizes(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
-    f->server.template.record = false;
+    f->net.server.template.echo = true;
+    f->net.server.template.record = false;
     listen_tcp(f);
     connect_client(f);
     static const size_t sizes[] = {1, 2, 100, 4095, 65535, 65536, 65537, 300000, 1u << 20,
@@ -142,10 +128,10 @@ static void test_round_trip_sizes(void **state)
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         round_trip(f, sizes[i], (uint32_t)i + 7);
     close_all(f);
-    assert_int_equal(f->client.peers[0]->lost, 1);
-    assert_string_equal(f->client.peers[0]->reason_type, TW_CONNECTION_DONE);
-    assert_int_equal(f->server.peers[0]->lost, 1);
-    assert_string_equal(f->server.peers[0]->reason_type, TW_CONNECTION_DONE);
+    assert_int_equal(f->net.client.peers[0]->lost, 1);
+    assert_string_equal(f->net.client.peers[0]->reason_type, TW_CONNECTION_DONE);
+    assert_int_equal(f->net.server.peers[0]->lost, 1);
+    assert_string_equal(f->net.server.peers[0]->reason_type, TW_CONNECTION_DONE);
 }
 
 static void test_round_trip_unix(void **state)
@@ -153,14 +139,14 @@ static void test_round_trip_unix(void **state)
     fixture *f = *state;
     char path[108];
     tw_test_unix_path(path, sizeof path, "rt");
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     int err = 0;
-    f->port = tw_listen_unix(f->r, path, 0, &f->server.factory, &err);
+    f->port = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
     assert_non_null(f->port);
-    assert_non_null(tw_connect_unix(f->r, path, 5, &f->client.factory, &err));
+    assert_non_null(tw_connect_unix(f->net.r, path, 5, &f->net.client.factory, &err));
     round_trip(f, 1, 1);
     round_trip(f, 1u << 20, 2);
-    tw_test_peer *c = f->client.peers[0];
+    tw_test_peer *c = f->net.client.peers[0];
     assert_int_equal(tw_transport_set_tcp_nodelay(c->transport, true), -EOPNOTSUPP);
     tw_address a;
     assert_int_equal(tw_transport_get_peer(c->transport, &a), 0);
@@ -176,11 +162,11 @@ static void test_round_trip_unix(void **state)
 static void test_write_sequence(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     listen_tcp(f);
     connect_client(f);
-    assert_true(tw_test_run_until(f->r, client_made, &f->client, 5));
-    tw_test_peer *c = f->client.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.client, 5));
+    tw_test_peer *c = f->net.client.peers[0];
     struct iovec iov[3] = {{"ab", 2}, {"", 0}, {"cdef", 4}};
     assert_int_equal(tw_transport_write_sequence(c->transport, iov, 3), 0);
     assert_int_equal(tw_transport_write(c->transport, "g", 1), 0);
@@ -189,7 +175,7 @@ static void test_write_sequence(void **state)
     assert_int_equal(tw_transport_write_sequence(c->transport, NULL, 2), -EINVAL);
     assert_int_equal(tw_transport_write_sequence(c->transport, iov, -1), -EINVAL);
     want_bytes w = {c, 7};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     assert_memory_equal(c->data, "abcdefg", 7);
     close_all(f);
 }
@@ -201,10 +187,10 @@ static void test_write_sequence(void **state)
 static bool all_clients_got(void *arg)
 {
     fixture *f = arg;
-    if (f->client.npeers < MANY_CLIENTS)
+    if (f->net.client.npeers < MANY_CLIENTS)
         return false;
-    for (size_t i = 0; i < f->client.npeers; i++)
-        if (f->client.peers[i]->len < 64)
+    for (size_t i = 0; i < f->net.client.npeers; i++)
+        if (f->net.client.peers[i]->len < 64)
             return false;
     return true;
 }
@@ -212,7 +198,7 @@ static bool all_clients_got(void *arg)
 static void test_many_concurrent_clients(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     listen_tcp_backlog(f, 2 * MANY_CLIENTS); /* all connects at once: none may wait for a SYN retry */
     static char msg[MANY_CLIENTS][64];
     for (int i = 0; i < MANY_CLIENTS; i++) {
@@ -220,30 +206,30 @@ static void test_many_concurrent_clients(void **state)
         connect_client(f);
     }
     /* each client sends its own message once connected */
-    assert_true(tw_test_run_until(f->r, client_made, &f->client, 5));
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.client, 5));
     size_t sent = 0;
     for (int tries = 0; sent < MANY_CLIENTS && tries < 1000; tries++) {
-        for (size_t i = sent; i < f->client.npeers; i++) {
-            tw_test_peer *p = f->client.peers[i];
+        for (size_t i = sent; i < f->net.client.npeers; i++) {
+            tw_test_peer *p = f->net.client.peers[i];
             if (!p->made)
                 break;
             tw_transport_write(p->transport, msg[i], 64);
             sent = i + 1;
         }
-        tw_reactor_iterate(f->r, 0.05);
+        tw_reactor_iterate(f->net.r, 0.05);
     }
     assert_int_equal(sent, MANY_CLIENTS);
-    assert_true(tw_test_run_until(f->r, all_clients_got, f, 10));
+    assert_true(tw_test_run_until(f->net.r, all_clients_got, f, 10));
     for (int i = 0; i < MANY_CLIENTS; i++) {
-        assert_int_equal(f->client.peers[i]->len, 64);
-        assert_memory_equal(f->client.peers[i]->data, msg[i], 64);
+        assert_int_equal(f->net.client.peers[i]->len, 64);
+        assert_memory_equal(f->net.client.peers[i]->data, msg[i], 64);
     }
-    assert_int_equal(tw_transport_count(f->r), 2 * MANY_CLIENTS);
+    assert_int_equal(tw_transport_count(f->net.r), 2 * MANY_CLIENTS);
     close_all(f);
     for (int i = 0; i < MANY_CLIENTS; i++) {
-        assert_int_equal(f->server.peers[i]->lost, 1);
-        assert_int_equal(f->server.peers[i]->destroyed, 1);
-        assert_int_equal(f->client.peers[i]->lost, 1);
+        assert_int_equal(f->net.server.peers[i]->lost, 1);
+        assert_int_equal(f->net.server.peers[i]->destroyed, 1);
+        assert_int_equal(f->net.client.peers[i]->lost, 1);
     }
 }
 
@@ -252,32 +238,32 @@ static void test_many_concurrent_clients(void **state)
 static void test_unconsumed_tail_presented_again(void **state)
 {
     fixture *f = *state;
-    f->server.template.consume_min = 10; /* nothing until 10 bytes are there */
-    f->server.template.consume_at_most = 4;
+    f->net.server.template.consume_min = 10; /* nothing until 10 bytes are there */
+    f->net.server.template.consume_at_most = 4;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "0123456", 7), 7);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     size_t calls = s->calls;
     while (s->calls == calls)
-        tw_reactor_iterate(f->r, 0.05);
+        tw_reactor_iterate(f->net.r, 0.05);
     assert_int_equal(s->last_presented, 7);
     assert_int_equal(s->len, 0);
     assert_int_equal(write(fd, "789ABC", 6), 6);
     want_bytes w = {s, 4};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     assert_int_equal(s->last_presented, 13); /* the 7 kept bytes in front of the 6 new ones */
     assert_memory_equal(s->data, "0123", 4);
     /* 9 left: below consume_min, so nothing more until more arrives */
     assert_int_equal(write(fd, "D", 1), 1);
     w.want = 8;
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     assert_int_equal(s->last_presented, 10);
     assert_memory_equal(s->data, "01234567", 8);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
 }
 
@@ -285,7 +271,7 @@ static void test_unconsumed_tail_presented_again(void **state)
 static void test_long_unconsumed_tail(void **state)
 {
     fixture *f = *state;
-    f->server.template.consume_min = 200000;
+    f->net.server.template.consume_min = 200000;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     char *buf = malloc(200000);
@@ -295,29 +281,29 @@ static void test_long_unconsumed_tail(void **state)
         ssize_t n = write(fd, buf + off, 200000 - off < 30000 ? 200000 - off : 30000);
         assert_true(n > 0);
         off += (size_t)n;
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     }
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    want_bytes w = {f->server.peers[0], 200000};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
-    assert_memory_equal(f->server.peers[0]->data, buf, 200000);
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    want_bytes w = {f->net.server.peers[0], 200000};
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
+    assert_memory_equal(f->net.server.peers[0]->data, buf, 200000);
     free(buf);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 static void test_data_received_error_closes(void **state)
 {
     fixture *f = *state;
-    f->server.template.data_error = -EPROTO;
+    f->net.server.template.data_error = -EPROTO;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     assert_int_equal(write(fd, "x", 1), 1);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_int_equal(s->reason_code, -EPROTO);
     assert_int_equal(s->lost, 1);
-    assert_true(tw_test_log_contains(&f->log, "data_received"));
+    assert_true(tw_test_log_contains(&f->net.log, "data_received"));
     char c;
     assert_int_equal(read(fd, &c, 1), 0); /* an orderly close: the peer sees EOF */
     close(fd);
@@ -329,14 +315,14 @@ static void test_data_received_error_closes(void **state)
 static void test_write_after_lose_connection(void **state)
 {
     fixture *f = *state;
-    f->server.template.send_on_made = "aaaaaaaaaa";
-    f->server.template.send_on_made_len = 10;
-    f->server.template.lose_on_made = true;
+    f->net.server.template.send_on_made = "aaaaaaaaaa";
+    f->net.server.template.send_on_made_len = 10;
+    f->net.server.template.lose_on_made = true;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     char buf[32];
     assert_int_equal(tw_test_read_full(fd, buf, sizeof buf), 10);
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
@@ -356,15 +342,15 @@ static void lose_then_write(tw_test_peer *p, const char *data, size_t len)
 static void test_write_after_lose_inside_callback(void **state)
 {
     fixture *f = *state;
-    f->server.template.on_data = lose_then_write;
+    f->net.server.template.on_data = lose_then_write;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     assert_int_equal(write(fd, "go", 2), 2);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     char buf[32];
     assert_int_equal(tw_test_read_full(fd, buf, sizeof buf), 15);
     assert_memory_equal(buf, "aaaaaaaaaaAFTER", 15);
-    tw_test_peer *s = f->server.peers[0];
+    tw_test_peer *s = f->net.server.peers[0];
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
     assert_false(s->lost_inside_data);
     assert_int_equal(tw_transport_write(NULL, "x", 1), -EINVAL);
@@ -376,8 +362,8 @@ static void test_lose_from_outside_flushes_then_closes(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     size_t big = 4u << 20; /* more than the socket buffers hold: most of it is queued */
     char *buf = malloc(big);
     tw_test_fill_random(buf, big, 9);
@@ -389,7 +375,7 @@ static void test_lose_from_outside_flushes_then_closes(void **state)
     char *got = malloc(big + 1);
     size_t n = 0;
     while (n < big + 1) {
-        tw_reactor_iterate(f->r, 0);
+        tw_reactor_iterate(f->net.r, 0);
         ssize_t k = recv(fd, got + n, big + 1 - n, MSG_DONTWAIT);
         if (k > 0)
             n += (size_t)k;
@@ -399,7 +385,7 @@ static void test_lose_from_outside_flushes_then_closes(void **state)
     assert_int_equal(n, big + 1);
     assert_memory_equal(got, buf, big);
     assert_int_equal(got[big], '!');
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
     free(buf);
     free(got);
@@ -411,12 +397,12 @@ static void test_peer_reset(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_string_equal(s->reason_type, TW_CONNECTION_LOST);
     assert_int_equal(s->reason_code, -ECONNRESET);
     assert_int_equal(s->lost, 1);
@@ -426,12 +412,12 @@ static void test_peer_reset(void **state)
 static void test_abort_connection(void **state)
 {
     fixture *f = *state;
-    f->server.template.abort_on_data = true;
+    f->net.server.template.abort_on_data = true;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     assert_int_equal(write(fd, "x", 1), 1);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_false(s->lost_inside_data);
     assert_string_equal(s->reason_type, TW_CONNECTION_ABORTED);
     assert_int_equal(s->lost, 1);
@@ -447,8 +433,8 @@ static void test_abort_drops_queue_later_turn(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     size_t big = 8u << 20;
     char *buf = malloc(big);
     memset(buf, 'z', big);
@@ -461,8 +447,8 @@ static void test_abort_drops_queue_later_turn(void **state)
     tw_transport_abort_connection(s->transport);
     assert_int_equal(tw_transport_write(s->transport, "x", 1), -ENOTCONN);
     assert_int_equal(s->lost, 0);
-    tw_reactor_iterate(f->r, 0);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    tw_reactor_iterate(f->net.r, 0);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(s->lost, 1);
     assert_string_equal(s->reason_type, TW_CONNECTION_ABORTED);
     free(buf);
@@ -489,8 +475,8 @@ static void test_abort_from_release_while_writing(void **state)
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     tw_test_set_nonblocking(fd);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     static char chunk[1 << 20];
     while (tw_transport_write_buffer_size(s->transport) == 0)
         tw_transport_write(s->transport, chunk, sizeof chunk);
@@ -502,11 +488,11 @@ static void test_abort_from_release_while_writing(void **state)
     static char sink[65536];
     for (int i = 0; i < 10000 && !a.released; i++) {
         recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        tw_reactor_iterate(f->r, 0.001);
+        tw_reactor_iterate(f->net.r, 0.001);
     }
     assert_int_equal(a.released, 1);
     assert_int_equal(released, 1);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_string_equal(s->reason_type, TW_CONNECTION_ABORTED);
     close(fd);
 }
@@ -522,19 +508,19 @@ static void reply_and_half_close(tw_test_peer *p)
 static void test_half_close(void **state)
 {
     fixture *f = *state;
-    f->server.template.half_close = true;
-    f->server.template.on_read_lost = reply_and_half_close;
-    f->client.template.half_close = true;
+    f->net.server.template.half_close = true;
+    f->net.server.template.on_read_lost = reply_and_half_close;
+    f->net.client.template.half_close = true;
     listen_tcp(f);
     connect_client(f);
-    assert_true(tw_test_run_until(f->r, client_made, &f->client, 5));
-    tw_test_peer *c = f->client.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.client, 5));
+    tw_test_peer *c = f->net.client.peers[0];
     tw_transport_write(c->transport, "hello", 5);
     tw_transport_lose_write_connection(c->transport);
     assert_int_equal(tw_transport_write(c->transport, "dropped", 7), -ENOTCONN);
     want_bytes w = {c, 3};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_int_equal(s->len, 5);
     assert_memory_equal(s->data, "hello", 5);
     assert_int_equal(s->read_lost, 1);
@@ -542,14 +528,14 @@ static void test_half_close(void **state)
     assert_int_equal(c->write_lost, 1);
     /* both sides half-closed: nothing closes on its own (as Twisted) */
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     assert_int_equal(c->read_lost, 1);
     assert_int_equal(s->write_lost, 1);
     assert_int_equal(c->lost + s->lost, 0);
     tw_transport_lose_connection(c->transport);
     tw_transport_lose_connection(s->transport);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
     assert_string_equal(c->reason_type, TW_CONNECTION_DONE);
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
 }
@@ -562,8 +548,8 @@ static void test_peer_eof_not_half_closeable(void **state)
     int fd = tw_test_tcp_client(f->portno);
     assert_int_equal(write(fd, "abc", 3), 3);
     shutdown(fd, SHUT_WR);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_int_equal(s->len, 3);
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
     assert_int_equal(s->read_lost, 0);
@@ -590,13 +576,13 @@ static long rss_kib(void)
 static void test_slow_reader_bounded(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
-    f->server.template.record = false;
+    f->net.server.template.echo = true;
+    f->net.server.template.record = false;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     tw_test_set_nonblocking(fd);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_transport *st = f->server.peers[0]->transport;
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_transport *st = f->net.server.peers[0]->transport;
     const size_t total = 64u << 20, bound = TW_TRANSPORT_HIGH_WATER_DEFAULT +
                                            TW_TRANSPORT_READ_BUFFER_SIZE;
     static char out[65536], in[8192];
@@ -610,7 +596,7 @@ static void test_slow_reader_bounded(void **state)
                                  : 0;
         if (n > 0)
             sent += (size_t)n;
-        tw_reactor_iterate(f->r, 0);
+        tw_reactor_iterate(f->net.r, 0);
         size_t q = tw_transport_write_buffer_size(st);
         if (q > max_queued)
             max_queued = q;
@@ -626,7 +612,7 @@ static void test_slow_reader_bounded(void **state)
     assert_true(max_queued <= bound);
     assert_true(rss1 - rss0 < 8 * 1024); /* 64 MiB went through; less than 8 MiB of growth */
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 typedef struct {
@@ -664,8 +650,8 @@ static void test_streaming_producer_water_marks(void **state)
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     tw_test_set_nonblocking(fd);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_transport *st = f->server.peers[0]->transport;
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_transport *st = f->net.server.peers[0]->transport;
     producer_log pl = {0};
     tw_producer p = {&prod_ops, &pl};
     assert_int_equal(tw_transport_set_water_marks(st, 100000, 50000), 0);
@@ -689,7 +675,7 @@ static void test_streaming_producer_water_marks(void **state)
     static char sink[65536];
     while (pl.resumes == 0) {
         recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
         if (pl.resumes == 0)
             assert_true(tw_transport_write_buffer_size(st) > 50000);
     }
@@ -700,7 +686,7 @@ static void test_streaming_producer_water_marks(void **state)
     /* registered again, then the connection closes: the producer is told to stop */
     assert_int_equal(tw_transport_register_producer(st, &p, true), 0);
     tw_transport_abort_connection(st);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(pl.stops, 1);
     close(fd);
 }
@@ -712,8 +698,8 @@ static void test_pull_producer(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_transport *st = f->server.peers[0]->transport;
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_transport *st = f->net.server.peers[0]->transport;
     producer_log pl = {.t = st, .write_on_resume = true};
     tw_producer p = {&prod_ops, &pl};
     assert_int_equal(tw_transport_register_producer(st, &p, false), 0);
@@ -723,12 +709,12 @@ static void test_pull_producer(void **state)
     /* the write went out at once; the producer is asked again on a later turn, never inside it */
     assert_int_equal(tw_transport_write_buffer_size(st), 0);
     for (int i = 0; i < 100 && pl.resumes < 3; i++)
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     assert_int_equal(pl.resumes, 3); /* it wrote twice; the third ask found it done */
     assert_int_equal(tw_test_read_full(fd, buf, 4), 4);
     assert_memory_equal(buf, "pull", 4);
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     assert_int_equal(pl.resumes, 3); /* a producer that writes nothing is not asked again */
     /* a write that had to wait for the peer: asked again once it has drained */
     static char chunk[1 << 20];
@@ -738,12 +724,12 @@ static void test_pull_producer(void **state)
     static char sink[65536];
     while (pl.resumes < 4) {
         recv(fd, sink, sizeof sink, MSG_DONTWAIT);
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     }
     assert_int_equal(tw_transport_write_buffer_size(st), 0);
     tw_transport_unregister_producer(st);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(pl.stops, 0);
 }
 
@@ -753,19 +739,19 @@ static void test_transport_pause_resume_reading(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     tw_producer p = tw_transport_as_producer(s->transport);
     p.ops->pause_producing(p.self);
     assert_int_equal(write(fd, "abc", 3), 3);
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     assert_int_equal(s->len, 0);
     p.ops->resume_producing(p.self);
     want_bytes w = {s, 3};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     p.ops->stop_producing(p.self); /* = lose_connection */
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
     close(fd);
 }
@@ -783,25 +769,25 @@ static void pause_after_first_data(tw_test_peer *p, const char *data, size_t len
 static void test_resume_presents_held_tail(void **state)
 {
     fixture *f = *state;
-    f->server.template.consume_at_most = 4;
-    f->server.template.on_data = pause_after_first_data;
+    f->net.server.template.consume_at_most = 4;
+    f->net.server.template.on_data = pause_after_first_data;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
     assert_int_equal(write(fd, "0123456789AB", 12), 12);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     want_bytes w = {s, 4};
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     for (int i = 0; i < 5; i++)
-        tw_reactor_iterate(f->r, 0.01);
+        tw_reactor_iterate(f->net.r, 0.01);
     assert_int_equal(s->calls, 1); /* paused: the 8 held bytes wait */
     tw_transport_resume_producing(s->transport);
     w.want = 8;
-    assert_true(tw_test_run_until(f->r, got_bytes, &w, 5));
+    assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     assert_int_equal(s->last_presented, 8);
     assert_memory_equal(s->data, "01234567", 8);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 static void test_disconnecting(void **state)
@@ -809,13 +795,13 @@ static void test_disconnecting(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     assert_false(tw_transport_disconnecting(s->transport));
     assert_false(tw_transport_disconnecting(NULL));
     tw_transport_lose_connection(s->transport);
     assert_true(tw_transport_disconnecting(s->transport));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     close(fd);
 }
 
@@ -826,8 +812,8 @@ static void test_addresses_and_options(void **state)
     fixture *f = *state;
     listen_tcp(f);
     int fd = tw_test_tcp_client(f->portno);
-    assert_true(tw_test_run_until(f->r, client_made, &f->server, 5));
-    tw_test_peer *s = f->server.peers[0];
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    tw_test_peer *s = f->net.server.peers[0];
     tw_transport *t = s->transport;
     int v = 0;
     socklen_t len = sizeof v;
@@ -849,10 +835,10 @@ static void test_addresses_and_options(void **state)
     assert_int_equal(tw_address_format(&host, text, sizeof text), (int)strlen(want));
     assert_string_equal(text, want);
     assert_ptr_equal(tw_transport_protocol(t)->user, s);
-    assert_ptr_equal(tw_transport_reactor(t), f->r);
+    assert_ptr_equal(tw_transport_reactor(t), f->net.r);
     assert_int_equal(tw_transport_get_host(t, NULL), -EINVAL);
     close(fd);
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
 static void test_address_format(void **state)
@@ -879,54 +865,54 @@ static void test_address_format(void **state)
 static bool server_count_at_least(void *arg)
 {
     fixture *f = arg;
-    return f->server.npeers >= 1000 && tw_test_factory_lost(&f->server) >= 1000;
+    return f->net.server.npeers >= 1000 && tw_test_factory_lost(&f->net.server) >= 1000;
 }
 
 static void test_thousand_short_connections_no_fd_leak(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
-    f->server.template.record = false;
-    f->client.template.send_on_made = "ping";
-    f->client.template.send_on_made_len = 4;
+    f->net.server.template.echo = true;
+    f->net.server.template.record = false;
+    f->net.client.template.send_on_made = "ping";
+    f->net.client.template.send_on_made_len = 4;
     listen_tcp(f);
     /* warm up: the first connection creates lazily allocated state */
     connect_client(f);
-    assert_true(tw_test_run_until(f->r, client_made, &f->client, 5));
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.client, 5));
     int fds0 = tw_test_count_open_fds();
     for (int batch = 0; batch < 20; batch++) {
-        size_t first = f->client.npeers;
+        size_t first = f->net.client.npeers;
         for (int i = 0; i < 50; i++)
             connect_client(f);
         for (int tries = 0; tries < 2000; tries++) {
             size_t done = 0;
-            for (size_t i = first; i < f->client.npeers; i++) {
-                tw_test_peer *p = f->client.peers[i];
+            for (size_t i = first; i < f->net.client.npeers; i++) {
+                tw_test_peer *p = f->net.client.peers[i];
                 if (p->len >= 4 && p->transport)
                     tw_transport_lose_connection(p->transport);
                 done += p->lost > 0;
             }
             if (done == 50)
                 break;
-            tw_reactor_iterate(f->r, 0.05);
+            tw_reactor_iterate(f->net.r, 0.05);
         }
     }
-    tw_transport_lose_connection(f->client.peers[0]->transport);
-    assert_true(tw_test_run_until(f->r, server_count_at_least, f, 10));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->client, 10));
-    assert_true(tw_test_run_until(f->r, tw_test_all_lost, &f->server, 10));
-    assert_int_equal(f->client.npeers, 1001);
-    for (size_t i = 0; i < f->client.npeers; i++) {
-        assert_int_equal(f->client.peers[i]->lost, 1);
-        assert_int_equal(f->client.peers[i]->destroyed, 1);
-        assert_memory_equal(f->client.peers[i]->data, "ping", 4);
+    tw_transport_lose_connection(f->net.client.peers[0]->transport);
+    assert_true(tw_test_run_until(f->net.r, server_count_at_least, f, 10));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 10));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 10));
+    assert_int_equal(f->net.client.npeers, 1001);
+    for (size_t i = 0; i < f->net.client.npeers; i++) {
+        assert_int_equal(f->net.client.peers[i]->lost, 1);
+        assert_int_equal(f->net.client.peers[i]->destroyed, 1);
+        assert_memory_equal(f->net.client.peers[i]->data, "ping", 4);
     }
-    assert_int_equal(tw_transport_count(f->r), 0);
+    assert_int_equal(tw_transport_count(f->net.r), 0);
     assert_true(tw_test_count_open_fds() <= fds0 - 2); /* the warm-up pair is gone too */
     /* the warm-up connection overlapped every other one: the factory started and stopped once */
-    assert_int_equal(f->client.started, 1);
-    assert_int_equal(f->client.stopped, 1);
-    assert_int_equal(f->client.factory.num_ports, 0);
+    assert_int_equal(f->net.client.started, 1);
+    assert_int_equal(f->net.client.stopped, 1);
+    assert_int_equal(f->net.client.factory.num_ports, 0);
 }
 
 /* tw_reactor_run returns with nothing open: every connection lost with ConnectionLost, ports closed,
@@ -935,41 +921,41 @@ static void test_thousand_short_connections_no_fd_leak(void **state)
 static void test_free_closes_everything(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     listen_tcp(f);
     connect_client(f);
-    while (tw_test_factory_made(&f->server) < 1 || tw_test_factory_made(&f->client) < 1)
-        tw_reactor_iterate(f->r, 0.05);
+    while (tw_test_factory_made(&f->net.server) < 1 || tw_test_factory_made(&f->net.client) < 1)
+        tw_reactor_iterate(f->net.r, 0.05);
     int fds0 = tw_test_count_open_fds();
-    tw_reactor_free(f->r);
-    f->r = tw_reactor_new(NULL); /* for the fixture's teardown */
+    tw_reactor_free(f->net.r);
+    f->net.r = tw_reactor_new(NULL); /* for the fixture's teardown */
     f->port = NULL;
-    assert_int_equal(f->server.peers[0]->lost, 1);
-    assert_string_equal(f->server.peers[0]->reason_type, TW_CONNECTION_LOST);
-    assert_int_equal(f->client.peers[0]->lost, 1);
-    assert_int_equal(f->server.stopped, 1);
+    assert_int_equal(f->net.server.peers[0]->lost, 1);
+    assert_string_equal(f->net.server.peers[0]->reason_type, TW_CONNECTION_LOST);
+    assert_int_equal(f->net.client.peers[0]->lost, 1);
+    assert_int_equal(f->net.server.stopped, 1);
     assert_true(tw_test_count_open_fds() <= fds0 - 3); /* 2 connection ends and the listener */
 }
 
 static void test_shutdown_closes_everything(void **state)
 {
     fixture *f = *state;
-    f->server.template.echo = true;
+    f->net.server.template.echo = true;
     listen_tcp(f);
     for (int i = 0; i < 3; i++)
         connect_client(f);
-    while (tw_test_factory_made(&f->server) < 3 || tw_test_factory_made(&f->client) < 3)
-        tw_reactor_iterate(f->r, 0.05);
+    while (tw_test_factory_made(&f->net.server) < 3 || tw_test_factory_made(&f->net.client) < 3)
+        tw_reactor_iterate(f->net.r, 0.05);
     int fds0 = tw_test_count_open_fds();
-    assert_int_equal(tw_test_run_to_shutdown(f->r), 0);
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
     f->port = NULL; /* stopped by the shutdown */
-    assert_int_equal(tw_transport_count(f->r), 0);
+    assert_int_equal(tw_transport_count(f->net.r), 0);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(f->server.peers[i]->lost, 1);
-        assert_string_equal(f->server.peers[i]->reason_type, TW_CONNECTION_LOST);
-        assert_int_equal(f->client.peers[i]->lost, 1);
+        assert_int_equal(f->net.server.peers[i]->lost, 1);
+        assert_string_equal(f->net.server.peers[i]->reason_type, TW_CONNECTION_LOST);
+        assert_int_equal(f->net.client.peers[i]->lost, 1);
     }
-    assert_int_equal(f->server.stopped, 1);
+    assert_int_equal(f->net.server.stopped, 1);
     assert_true(tw_test_count_open_fds() <= fds0 - 7); /* 6 connection ends and the listener */
 }
 

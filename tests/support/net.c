@@ -2,6 +2,10 @@
  * clients and a bounded run loop. See net.h. */
 #include "net.h"
 
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -249,13 +253,32 @@ int tw_test_run_to_shutdown(tw_reactor *r)
     return tw_reactor_run(r);
 }
 
-tw_reactor *tw_test_reactor_with_log(tw_test_log *log)
+int tw_test_net_fixture_setup(void **state, size_t size)
 {
-    int err = 0;
-    tw_reactor *r = tw_reactor_new(&err);
-    if (r)
-        tw_test_log_install(r, log);
-    return r;
+    /* The fixture's first member is its net env, so the fixture's address is the env's. */
+    tw_test_net_env *net = calloc(1, size);
+    if (!net)
+        return -1;
+    net->r = tw_test_reactor_new(&net->log);
+    if (!net->r) {
+        free(net);
+        return -1;
+    }
+    tw_test_factory_init(&net->server);
+    tw_test_factory_init(&net->client);
+    *state = net;
+    return 0;
+}
+
+int tw_test_net_fixture_teardown(void **state)
+{
+    tw_test_net_env *net = *state;
+    assert_int_equal(tw_transport_count(net->r), 0);
+    tw_test_reactor_free(net->r, &net->log);
+    tw_test_factory_free(&net->server);
+    tw_test_factory_free(&net->client);
+    free(net);
+    return 0;
 }
 
 uint16_t tw_test_port_number(const tw_port *p)

@@ -64,6 +64,24 @@ size_t tw_test_factory_lost(const tw_test_factory *f);
 size_t tw_test_factory_made(const tw_test_factory *f);
 tw_test_peer *tw_test_factory_last(const tw_test_factory *f);
 
+/* What a socket test starts from: a reactor whose log is captured, a controllable clock (unused unless
+ * a test installs it) and a server and a client factory of recording peers. A test file's own fixture
+ * struct holds one as its first member, so the setup and teardown below serve any of them. */
+typedef struct {
+    tw_reactor *r;
+    tw_test_log log;
+    tw_test_clock clock;
+    tw_test_factory server, client;
+} tw_test_net_env;
+
+/* A cmocka setup for a fixture struct of size bytes whose first member is a tw_test_net_env:
+ * allocates it zeroed, makes the reactor and the two factories and stores it in *state. 0, or -1
+ * (the test is reported as not set up) when the fixture or the reactor cannot be made. */
+int tw_test_net_fixture_setup(void **state, size_t size);
+/* The matching cmocka teardown: asserts that no transport is left open, then frees the reactor (which
+ * destroys what is left of the peers' protocols), the factories, the log and the fixture. */
+int tw_test_net_fixture_teardown(void **state);
+
 /* Runs reactor turns until cond(arg) or timeout seconds of real time pass; returns cond(arg).
  * Each turn waits for events (at most 50 ms), so this never spins. */
 bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double timeout);
@@ -74,8 +92,6 @@ bool tw_test_failed(void *factory);         /* a client connection failed */
 /* Schedules tw_reactor_stop for the next turn and runs r until its shutdown is over: returns what
  * tw_reactor_run returned. */
 int tw_test_run_to_shutdown(tw_reactor *r);
-/* A new reactor logging into log (installed), or NULL. */
-tw_reactor *tw_test_reactor_with_log(tw_test_log *log);
 
 /* The port number a TCP port listens on. */
 uint16_t tw_test_port_number(const tw_port *p);
