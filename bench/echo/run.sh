@@ -10,8 +10,8 @@ bench_init echo
 
 # ---- settings (each overridable from the environment) ---------------------------------------------
 if [ -n "$QUICK" ]; then
-    BENCH_RUNS=${ECHO_RUNS:-1}; seconds=${ECHO_SECONDS:-0.3}; idle_n=${ECHO_IDLE:-2000}
-    strace_n=${ECHO_STRACE_MSGS:-5000}; strace_conns=${ECHO_STRACE_CONNS:-1000}
+    BENCH_RUNS=${ECHO_RUNS:-1}; seconds=${ECHO_SECONDS:-0.2}; idle_n=${ECHO_IDLE:-2000}
+    strace_n=${ECHO_STRACE_MSGS:-3000}; strace_conns=${ECHO_STRACE_CONNS:-1000}
 else
     BENCH_RUNS=${ECHO_RUNS:-$BENCH_RUNS}; seconds=${ECHO_SECONDS:-0.4}; idle_n=${ECHO_IDLE:-10000}
     strace_n=${ECHO_STRACE_MSGS:-10000}; strace_conns=${ECHO_STRACE_CONNS:-2000}
