@@ -20,6 +20,8 @@
 
 #include <twine/twine.h>
 
+#include "support/net.h"
+
 /* ---- helpers ------------------------------------------------------------------------------------- */
 
 static tw_server_description parse_ok(const char *description)
@@ -581,21 +583,10 @@ static void test_listen_tcp_any_interface(void **state)
     tw_port_stop_listening(port);
 }
 
-static bool ipv6_loopback_available(void)
-{
-    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return false;
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    bool ok = bind(s, (struct sockaddr *)&sin6, sizeof sin6) == 0;
-    close(s);
-    return ok;
-}
-
 static void test_listen_tcp6(void **state)
 {
     listen_fixture *f = *state;
-    if (!ipv6_loopback_available()) {
+    if (!tw_test_ipv6_loopback_available()) {
         print_message("skipped: ::1 is not available on this machine\n");
         skip();
     }

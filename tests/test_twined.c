@@ -26,6 +26,8 @@
 
 #include <twine/twine.h>
 
+#include "support/net.h"
+
 /* Guards only: a correct run finishes each wait in milliseconds. */
 #define WAIT_SECONDS 10.0
 /* The contract: SIGINT / SIGTERM end twined within this many seconds. */
@@ -281,17 +283,6 @@ static int connect_address(const char *address)
     return -1;
 }
 
-static void fill_random(unsigned char *buf, size_t len, uint32_t seed)
-{
-    uint32_t x = seed | 1;
-    for (size_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        buf[i] = (unsigned char)x;
-    }
-}
-
 /* Sends data on a non-blocking socket while reading the echo; half-closes after the last byte and
  * reads on until the server's EOF. Asserts the echo is exactly data. */
 static void echo_exchange(int fd, const unsigned char *data, size_t len)
@@ -333,22 +324,11 @@ static void echo_random(const char *address, size_t len, uint32_t seed)
 {
     unsigned char *data = malloc(len ? len : 1);
     assert_non_null(data);
-    fill_random(data, len, seed);
+    tw_test_fill_random(data, len, seed);
     int fd = connect_address(address);
     echo_exchange(fd, data, len);
     close(fd);
     free(data);
-}
-
-static bool ipv6_loopback_available(void)
-{
-    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return false;
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-    bool ok = bind(s, (struct sockaddr *)&sin6, sizeof sin6) == 0;
-    close(s);
-    return ok;
 }
 
 /* A fresh directory for UNIX socket files; removed by the caller. */
@@ -562,7 +542,7 @@ static void test_echo_concurrent_clients(void **state)
     /* All connected at once; each exchanges in turn while the others stay open. */
     for (int i = CLIENTS - 1; i >= 0; i--) {
         unsigned char data[3000];
-        fill_random(data, sizeof data, (uint32_t)i + 100);
+        tw_test_fill_random(data, sizeof data, (uint32_t)i + 100);
         echo_exchange(fds[i], data, sizeof data);
         close(fds[i]);
     }
@@ -573,7 +553,7 @@ static void test_echo_concurrent_clients(void **state)
 static void test_echo_tcp6(void **state)
 {
     child *c = *state;
-    if (!ipv6_loopback_available()) {
+    if (!tw_test_ipv6_loopback_available()) {
         print_message("skipped: ::1 is not available on this machine\n");
         skip();
     }

@@ -337,6 +337,17 @@ void tw_test_unix_path(char *buf, size_t size, const char *tag)
     snprintf(buf, size, "/tmp/twine-test-%d-%s-%u.sock", (int)getpid(), tag, counter++);
 }
 
+bool tw_test_ipv6_loopback_available(void)
+{
+    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return false;
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool ok = bind(s, (struct sockaddr *)&sin6, sizeof sin6) == 0;
+    close(s);
+    return ok;
+}
+
 void tw_test_fill_random(void *buf, size_t n, uint32_t seed)
 {
     unsigned char *b = buf;

@@ -103,6 +103,8 @@ int tw_test_unix_client(const char *path);
 size_t tw_test_read_full(int fd, void *buf, size_t n);
 /* A unique path for a UNIX socket under /tmp (buf of at least 108 bytes). */
 void tw_test_unix_path(char *buf, size_t size, const char *tag);
+/* Can a TCP socket bind ::1 here? Tests of IPv6 skip themselves when it cannot. */
+bool tw_test_ipv6_loopback_available(void);
 /* Fills buf with deterministic pseudo-random bytes. */
 void tw_test_fill_random(void *buf, size_t n, uint32_t seed);
 
