@@ -242,49 +242,24 @@ static int echo_string(tw_intn_string_receiver *ir, const char *data, size_t len
 
 static const tw_intn_string_receiver_ops echo_ops = {.string_received = echo_string};
 
-static void conn_destroy(tw_protocol *p)
+static void init_echo_conn(void *conn, void *user)
 {
-    free(p->user);
+    (void)user;
+    tw_intn_string_receiver_init(conn, 4, &echo_ops, NULL);
 }
-
-static const tw_protocol_ops conn_ops = {
-    .data_received = tw_intn_string_receiver_protocol_data_received,
-    .destroy = conn_destroy,
-};
-
-static int build(tw_factory *f, const tw_address *peer, tw_protocol *out)
-{
-    (void)f;
-    (void)peer;
-    tw_intn_string_receiver *ir = calloc(1, sizeof *ir);
-    if (!ir)
-        return -ENOMEM;
-    tw_intn_string_receiver_init(ir, 4, &echo_ops, NULL);
-    out->ops = &conn_ops;
-    out->user = ir;
-    return 0;
-}
-
-static const tw_factory_ops factory_ops = {.build_protocol = build};
 
 static void test_tcp_int32_echo(void **state)
 {
     (void)state;
-    int err = 0;
-    tw_reactor *r = tw_reactor_new(&err);
-    assert_non_null(r);
-    tw_test_log log;
-    tw_test_log_install(r, &log);
-    tw_factory factory = {.ops = &factory_ops};
-    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
-    assert_non_null(port);
-    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
-    assert_true(c.fd >= 0);
+    tw_test_server s;
+    tw_test_server_open(&s, sizeof(tw_intn_string_receiver), init_echo_conn,
+                        tw_intn_string_receiver_protocol_data_received, NULL);
+    tw_test_reader c = {.fd = tw_test_server_client(&s)};
     char in[INPUT_MAX];
     size_t len = build_input(in, 4) + 2; /* every frame complete */
-    assert_int_equal(tw_test_send_bytewise(r, c.fd, in, len), len);
+    assert_int_equal(tw_test_send_bytewise(s.r, c.fd, in, len), len);
     c.want = len;
-    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, len);
     assert_memory_equal(c.buf, in, len);
@@ -292,14 +267,12 @@ static void test_tcp_int32_echo(void **state)
     assert_int_equal(send(c.fd, "\0\x10\0\0", 4, MSG_NOSIGNAL), 4);
     c.len = 0;
     c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
     assert_true(c.eof);
     assert_int_equal(c.len, 0);
-    assert_true(tw_test_log_contains(&log, TW_STRING_TOO_LONG_ERROR));
+    assert_true(tw_test_log_contains(&s.log, TW_STRING_TOO_LONG_ERROR));
     close(c.fd);
-    tw_port_stop_listening(port);
-    tw_reactor_free(r);
-    tw_test_log_destroy(&log);
+    tw_test_server_close(&s);
 }
 
 int main(void)

@@ -510,51 +510,24 @@ static void echo_lost(tw_protocol *p, const tw_failure *reason)
     (*c->lost)++;
 }
 
-static void echo_destroy(tw_protocol *p)
+static void init_echo_conn(void *conn, void *lost)
 {
-    free(p->user);
-}
-
-static const tw_protocol_ops echo_protocol_ops = {
-    .data_received = tw_line_receiver_protocol_data_received,
-    .connection_lost = echo_lost,
-    .destroy = echo_destroy,
-};
-
-static int echo_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
-{
-    (void)peer;
-    echo_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return -ENOMEM;
+    echo_conn *c = conn;
     tw_line_receiver_init(&c->lr, &echo_line_ops, c);
-    c->lost = f->user;
-    out->ops = &echo_protocol_ops;
-    out->user = &c->lr;
-    return 0;
+    c->lost = lost;
 }
-
-static const tw_factory_ops echo_factory_ops = {.build_protocol = echo_build};
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-    tw_factory factory;
-    tw_port *port;
+    tw_test_server server;
     int lost;
 } net_fixture;
 
 static int net_setup(void **state)
 {
     net_fixture *nf = calloc(1, sizeof *nf);
-    int err = 0;
-    nf->r = tw_reactor_new(&err);
-    assert_non_null(nf->r);
-    tw_test_log_install(nf->r, &nf->log);
-    nf->factory.ops = &echo_factory_ops;
-    nf->factory.user = &nf->lost;
-    nf->port = tw_listen_tcp(nf->r, 0, "127.0.0.1", 0, &nf->factory, &err);
-    assert_non_null(nf->port);
+    tw_test_server_open(&nf->server, sizeof(echo_conn), init_echo_conn,
+                        tw_line_receiver_protocol_data_received, &nf->lost);
+    nf->server.conns.protocol_ops.connection_lost = echo_lost;
     *state = nf;
     return 0;
 }
@@ -562,9 +535,7 @@ static int net_setup(void **state)
 static int net_teardown(void **state)
 {
     net_fixture *nf = *state;
-    tw_port_stop_listening(nf->port);
-    tw_reactor_free(nf->r);
-    tw_test_log_destroy(&nf->log);
+    tw_test_server_close(&nf->server);
     free(nf);
     return 0;
 }
@@ -572,8 +543,7 @@ static int net_teardown(void **state)
 static void client_open(tw_test_reader *c, net_fixture *nf)
 {
     memset(c, 0, sizeof *c);
-    c->fd = tw_test_tcp_client(tw_test_port_number(nf->port));
-    assert_true(c->fd >= 0);
+    c->fd = tw_test_server_client(&nf->server);
 }
 
 static void test_tcp_echo_byte_at_a_time(void **state)
@@ -582,9 +552,9 @@ static void test_tcp_echo_byte_at_a_time(void **state)
     tw_test_reader c;
     client_open(&c, nf);
     const char *msg = "hello\r\n\r\nworld, and more\r\n";
-    assert_int_equal(tw_test_send_bytewise(nf->r, c.fd, msg, strlen(msg)), strlen(msg));
+    assert_int_equal(tw_test_send_bytewise(nf->server.r, c.fd, msg, strlen(msg)), strlen(msg));
     c.want = strlen(msg);
-    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, strlen(msg));
     assert_memory_equal(c.buf, msg, strlen(msg));
@@ -608,16 +578,16 @@ static void test_tcp_over_long_line_drops_only_that_connection(void **state)
     memset(junk, 'z', n);
     assert_int_equal(send(bad.fd, junk, n, MSG_NOSIGNAL), (ssize_t)n);
     free(junk);
-    assert_true(tw_test_run_until(nf->r, one_lost, &nf->lost, 10.0));
+    assert_true(tw_test_run_until(nf->server.r, one_lost, &nf->lost, 10.0));
     bad.want = sizeof bad.buf;
-    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &bad, 10.0));
+    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &bad, 10.0));
     assert_true(bad.eof);
     assert_int_equal(bad.len, 0);
-    assert_true(tw_test_log_contains(&nf->log, TW_LINE_LENGTH_EXCEEDED));
+    assert_true(tw_test_log_contains(&nf->server.log, TW_LINE_LENGTH_EXCEEDED));
 
     assert_int_equal(send(good.fd, "still here\r\n", 12, MSG_NOSIGNAL), 12);
     good.want = 12;
-    assert_true(tw_test_run_until(nf->r, tw_test_reader_ready, &good, 10.0));
+    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &good, 10.0));
     assert_false(good.eof);
     assert_memory_equal(good.buf, "still here\r\n", 12);
     assert_int_equal(nf->lost, 1);

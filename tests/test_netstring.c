@@ -230,10 +230,6 @@ static void test_send_without_transport(void **state)
 
 /* ---- over a real TCP connection: the server answers each netstring with its reverse ------------ */
 
-typedef struct {
-    tw_netstring_receiver ns;
-} conn;
-
 static int reverse_string(tw_netstring_receiver *ns, const char *data, size_t len)
 {
     char out[256];
@@ -245,49 +241,24 @@ static int reverse_string(tw_netstring_receiver *ns, const char *data, size_t le
 
 static const tw_netstring_receiver_ops reverse_ops = {.string_received = reverse_string};
 
-static void conn_destroy(tw_protocol *p)
+static void init_reverse_conn(void *conn, void *user)
 {
-    free(p->user);
+    (void)user;
+    tw_netstring_receiver_init(conn, &reverse_ops, conn);
 }
-
-static const tw_protocol_ops conn_ops = {
-    .data_received = tw_netstring_receiver_protocol_data_received,
-    .destroy = conn_destroy,
-};
-
-static int build(tw_factory *f, const tw_address *peer, tw_protocol *out)
-{
-    (void)f;
-    (void)peer;
-    conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return -ENOMEM;
-    tw_netstring_receiver_init(&c->ns, &reverse_ops, c);
-    out->ops = &conn_ops;
-    out->user = &c->ns;
-    return 0;
-}
-
-static const tw_factory_ops factory_ops = {.build_protocol = build};
 
 static void test_tcp_netstrings(void **state)
 {
     (void)state;
-    int err = 0;
-    tw_reactor *r = tw_reactor_new(&err);
-    assert_non_null(r);
-    tw_test_log log;
-    tw_test_log_install(r, &log);
-    tw_factory factory = {.ops = &factory_ops};
-    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
-    assert_non_null(port);
-    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
-    assert_true(c.fd >= 0);
+    tw_test_server s;
+    tw_test_server_open(&s, sizeof(tw_netstring_receiver), init_reverse_conn,
+                        tw_netstring_receiver_protocol_data_received, NULL);
+    tw_test_reader c = {.fd = tw_test_server_client(&s)};
 
     const char *msg = "5:hello,0:,3:abc,";
-    assert_int_equal(tw_test_send_bytewise(r, c.fd, msg, strlen(msg)), strlen(msg));
+    assert_int_equal(tw_test_send_bytewise(s.r, c.fd, msg, strlen(msg)), strlen(msg));
     c.want = strlen(msg);
-    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
     assert_false(c.eof);
     assert_int_equal(c.len, strlen(msg));
     assert_memory_equal(c.buf, "5:olleh,0:,3:cba,", c.len);
@@ -295,13 +266,11 @@ static void test_tcp_netstrings(void **state)
     /* Garbage: the server drops the connection and says why. */
     assert_int_equal(send(c.fd, "01:x,", 5, MSG_NOSIGNAL), 5);
     c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(r, tw_test_reader_ready, &c, 10.0));
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
     assert_true(c.eof);
-    assert_true(tw_test_log_contains(&log, TW_NETSTRING_PARSE_ERROR));
+    assert_true(tw_test_log_contains(&s.log, TW_NETSTRING_PARSE_ERROR));
     close(c.fd);
-    tw_port_stop_listening(port);
-    tw_reactor_free(r);
-    tw_test_log_destroy(&log);
+    tw_test_server_close(&s);
 }
 
 int main(void)

@@ -281,6 +281,60 @@ int tw_test_net_fixture_teardown(void **state)
     return 0;
 }
 
+/* ---- a loopback server for protocol end-to-end tests ------------------------------------------- */
+
+static void conn_destroy(tw_protocol *p)
+{
+    free(p->user);
+}
+
+static int conn_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)peer;
+    tw_test_conn_factory *cf = f->user;
+    void *conn = calloc(1, cf->conn_size);
+    if (!conn)
+        return -ENOMEM;
+    cf->init_conn(conn, cf->user);
+    out->ops = &cf->protocol_ops;
+    out->user = conn;
+    return 0;
+}
+
+static const tw_factory_ops conn_factory_ops = {.build_protocol = conn_build};
+
+void tw_test_server_open(tw_test_server *s, size_t conn_size, void (*init_conn)(void *conn, void *user),
+                         ssize_t (*data_received)(tw_protocol *p, const char *data, size_t len),
+                         void *user)
+{
+    memset(s, 0, sizeof *s);
+    s->conns.factory.ops = &conn_factory_ops;
+    s->conns.factory.user = &s->conns;
+    s->conns.protocol_ops.data_received = data_received;
+    s->conns.protocol_ops.destroy = conn_destroy;
+    s->conns.conn_size = conn_size;
+    s->conns.init_conn = init_conn;
+    s->conns.user = user;
+    int err = 0;
+    s->r = tw_test_reactor_new(&s->log);
+    assert_non_null(s->r);
+    s->port = tw_listen_tcp(s->r, 0, "127.0.0.1", 0, &s->conns.factory, &err);
+    assert_non_null(s->port);
+}
+
+void tw_test_server_close(tw_test_server *s)
+{
+    tw_port_stop_listening(s->port);
+    tw_test_reactor_free(s->r, &s->log);
+}
+
+int tw_test_server_client(const tw_test_server *s)
+{
+    int fd = tw_test_tcp_client(tw_test_port_number(s->port));
+    assert_true(fd >= 0);
+    return fd;
+}
+
 uint16_t tw_test_port_number(const tw_port *p)
 {
     tw_address a;
