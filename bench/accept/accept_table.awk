@@ -1,6 +1,8 @@
 # The table of bench/accept: from the servers' RESULT lines, one row per load and pinning with the
 # medians of each mode and the median of the per-round ratios adaptive/one. Pairing the two runs of
 # a round cancels a noisy moment that hit both; the range of those ratios shows how much is left.
+# A pair in which other programs took more than max_other % of the machine (awk -v max_other=20)
+# is left out, unless every pair of the row was that busy; "pairs" says how many were kept.
 
 # Median (and, through lo/hi, the extremes) of the space-separated numbers in list.
 function stats(list,    v, n, i, j, t) {
@@ -19,31 +21,41 @@ $1 == "RESULT" {
     if (!(cell in seen)) { seen[cell] = 1; cells[++ncells] = cell }
     k = cell SUBSEP f["lib"]
     n = ++runs[k]
-    conns[k, n] = f["conns_s"]; cpu[k, n] = f["cpu_ns"]
-    all_conns[k] = all_conns[k] " " f["conns_s"]
-    all_cpu[k] = all_cpu[k] " " f["cpu_ns"]
-    all_wake[k] = all_wake[k] " " f["per_wake"]
-    all_other[cell] = all_other[cell] " " (f["other"] == "" ? 0 : f["other"])
+    conns[k, n] = f["conns_s"]; cpu[k, n] = f["cpu_ns"]; wake[k, n] = f["per_wake"]
+    other[k, n] = f["other"] + 0
+}
+
+# Gathers the kept pairs of cell c into the lists ca co (conn/s), pa po (CPU), rc rp (ratios),
+# wa (accepts per wake), ot (other); returns how many pairs were kept.
+function gather(c, busy_ok,    a, o, i, kept) {
+    a = cells[c] SUBSEP "adaptive"; o = cells[c] SUBSEP "one"
+    ca = co = pa = po = rc = rp = wa = ot = ""
+    total = runs[a] < runs[o] ? runs[a] : runs[o]
+    for (i = 1; i <= total; i++) {
+        if (!busy_ok && (other[a, i] > max_other || other[o, i] > max_other)) continue
+        kept++
+        ca = ca " " conns[a, i]; co = co " " conns[o, i]
+        pa = pa " " cpu[a, i]; po = po " " cpu[o, i]
+        if (conns[o, i] > 0) rc = rc " " conns[a, i] / conns[o, i]
+        if (cpu[o, i] > 0) rp = rp " " cpu[a, i] / cpu[o, i]
+        wa = wa " " wake[a, i]; ot = ot " " other[a, i] " " other[o, i]
+    }
+    return kept
 }
 
 END {
+    if (max_other == "") max_other = 20
     printf "%-7s %-6s %5s | %9s %9s %21s | %8s %8s %6s | %7s | %5s\n", "load", "pin", "pairs",
            "adaptive", "one", "adaptive/one", "adaptive", "one", "ratio", "accepts", "other"
     printf "%-7s %-6s %5s | %9s %9s %21s | %8s %8s %6s | %7s | %5s\n", "", "", "",
            "conn/s", "conn/s", "(min..max)", "ns/conn", "ns/conn", "", "/wake", "%"
     for (c = 1; c <= ncells; c++) {
-        a = cells[c] SUBSEP "adaptive"; o = cells[c] SUBSEP "one"
-        pairs = runs[a] < runs[o] ? runs[a] : runs[o]
-        r_conns = ""; r_cpu = ""
-        for (i = 1; i <= pairs; i++) {
-            if (conns[o, i] > 0) r_conns = r_conns " " conns[a, i] / conns[o, i]
-            if (cpu[o, i] > 0) r_cpu = r_cpu " " cpu[a, i] / cpu[o, i]
-        }
+        kept = gather(c, 0)
+        if (kept == 0) kept = gather(c, 1)
         split(cells[c], lp, " ")
-        ratio = stats(r_conns); ratio_lo = lo; ratio_hi = hi
-        printf "%-7s %-6s %5d | %9.0f %9.0f %6.2fx (%5.2f..%5.2f) | %8.0f %8.0f %5.2fx | %7.1f | %5.1f\n",
-               lp[1], lp[2], pairs, stats(all_conns[a]), stats(all_conns[o]), ratio, ratio_lo,
-               ratio_hi, stats(all_cpu[a]), stats(all_cpu[o]), stats(r_cpu), stats(all_wake[a]),
-               stats(all_other[cells[c]])
+        ratio = stats(rc); ratio_lo = lo; ratio_hi = hi
+        printf "%-7s %-6s %2d/%-2d | %9.0f %9.0f %6.2fx (%5.2f..%5.2f) | %8.0f %8.0f %5.2fx | %7.1f | %5.1f\n",
+               lp[1], lp[2], kept, total, stats(ca), stats(co), ratio, ratio_lo, ratio_hi,
+               stats(pa), stats(po), stats(rp), stats(wa), stats(ot)
     }
 }

@@ -33,9 +33,42 @@ fi
 can_pin=0; command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt "$server_cpu" ] && can_pin=1
 can_idle=0; command -v chrt >/dev/null 2>&1 && chrt --idle 0 true 2>/dev/null && can_idle=1
 
+# ---- syscall counts (perf tracepoints) ---------------------------------------------------------------
+# A check of the in-process counter and an explanation of the CPU figures: successful and failed
+# accept4 and epoll_wait calls of the server, counted by the kernel, one extra run per mode and cell.
+count_syscalls=""
+perf_pid=""
+can_count() {
+    command -v perf >/dev/null 2>&1 &&
+        perf stat -x, -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_accept4 true >/dev/null 2>&1
+}
+
+start_syscall_count() {
+    perf stat -x, -o "$BENCH_OUT/perf.txt" -e syscalls:sys_exit_accept4 --filter 'ret >= 0' \
+        -e syscalls:sys_exit_accept4 --filter 'ret < 0' -e syscalls:sys_enter_epoll_wait \
+        -p "$1" 2>/dev/null &
+    perf_pid=$!
+    sleep 0.2 # attached before the load starts; the ratios below do not depend on it anyway
+}
+
+# stop_syscall_count MAX LOAD PIN: one "SYSCALLS" line: accepted, failed accept4, epoll_wait.
+stop_syscall_count() {
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=""
+    awk -F, -v lib="$([ "$1" = 1 ] && echo one || echo adaptive)" -v cell="$2 $3" '
+        /sys_exit_accept4/ { n[++k] = $1 } /sys_enter_epoll_wait/ { w = $1 }
+        END { print "SYSCALLS", cell, lib, n[1] + 0, n[2] + 0, w + 0 }' "$BENCH_OUT/perf.txt" \
+        >>"$BENCH_OUT/syscalls.txt"
+}
+
 # ---- one run ---------------------------------------------------------------------------------------
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; return 0; }
+cleanup() {
+    [ -z "$perf_pid" ] || kill -INT "$perf_pid" 2>/dev/null
+    [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null
+    return 0
+}
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 
@@ -54,7 +87,8 @@ busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $9, $2 + $3 + $4 + $5 + $
 # wait_quiet: before a pair of runs, wait (within a budget for the whole benchmark) until other
 # programs use less than quiet_pct of the machine, so that both runs start on a quiet machine.
 quiet_pct=${ACCEPT_QUIET_PCT:-5}
-quiet_budget=${ACCEPT_QUIET_BUDGET:-20}   # seconds of waiting, in all
+quiet_budget=${ACCEPT_QUIET_BUDGET:-$([ -n "$QUICK" ] && echo 3 || echo 10)} # seconds of waiting, in all
+busy_pct=${ACCEPT_BUSY_PCT:-20}           # a pair with a run busier than this is left out of the table
 waited=0
 wait_quiet() {
     [ -r /proc/stat ] || return 0
@@ -63,6 +97,35 @@ wait_quiet() {
         echo "$a $b" | awk -v q="$quiet_pct" '{ exit !(($3 - $1) * 100 <= q * ($4 - $2)) }' && return 0
         waited=$(awk -v w="$waited" 'BEGIN { print w + 0.2 }')
     done
+}
+
+# ---- syscall counts (perf tracepoints) ---------------------------------------------------------------
+# A check of the in-process counter and an explanation of the CPU figures: successful and failed
+# accept4 and epoll_wait calls of the server, counted by the kernel, one extra run per mode and cell.
+count_syscalls=""
+perf_pid=""
+can_count() {
+    command -v perf >/dev/null 2>&1 &&
+        perf stat -x, -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_accept4 true >/dev/null 2>&1
+}
+
+start_syscall_count() {
+    perf stat -x, -o "$BENCH_OUT/perf.txt" -e syscalls:sys_exit_accept4 --filter 'ret >= 0' \
+        -e syscalls:sys_exit_accept4 --filter 'ret < 0' -e syscalls:sys_enter_epoll_wait \
+        -p "$1" 2>/dev/null &
+    perf_pid=$!
+    sleep 0.2 # attached before the load starts; the ratios below do not depend on it anyway
+}
+
+# stop_syscall_count MAX LOAD PIN: one "SYSCALLS" line: accepted, failed accept4, epoll_wait.
+stop_syscall_count() {
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=""
+    awk -F, -v lib="$([ "$1" = 1 ] && echo one || echo adaptive)" -v cell="$2 $3" '
+        /sys_exit_accept4/ { n[++k] = $1 } /sys_enter_epoll_wait/ { w = $1 }
+        END { print "SYSCALLS", cell, lib, n[1] + 0, n[2] + 0, w + 0 }' "$BENCH_OUT/perf.txt" \
+        >>"$BENCH_OUT/syscalls.txt"
 }
 
 # ---- one run ---------------------------------------------------------------------------------------
@@ -91,12 +154,14 @@ one_run() {
         sleep 0.01
     done
     port=$(awk '/^PORT /{print $2}' "$out")
+    [ -z "$count_syscalls" ] || start_syscall_count "$server_pid"
     # The client outlasts the server's window (which opens at the first accepted connection).
     client_secs=$(awk -v w="$warmup" -v s="$seconds" 'BEGIN{print w + s + 0.1}')
     $(cpu_of client "$pin") "$BENCH_OUT/connect_load" --port "$port" $load_args \
         --seconds "$client_secs" 2>"$BENCH_OUT/client.out" \
         || { echo "bench: connect_load failed ($load/$pin, max_accepts=$max):" >&2;
              cat "$BENCH_OUT/client.out" >&2; return 1; }
+    [ -z "$count_syscalls" ] || stop_syscall_count "$max" "$load" "$pin"
     server_ticks=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat" 2>/dev/null || echo 0)
     after=$(busy_ticks 2>/dev/null || echo "0 0")
     kill -TERM "$server_pid"
@@ -107,7 +172,7 @@ one_run() {
     other=$(echo "$before $after" | awk -v st="$server_ticks" -v cs="${client_s:-0}" \
         -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
         '{ all = $4 - $2; o = all > 0 ? ($3 - $1 - st - cs * hz) * 100 / all : 0;
-           printf "%.1f", o > 0 ? o : 0 }')
+           printf "%.1f", (o > 0 ? o : 0) }')
     grep '^RESULT ' "$out" | sed "s/\$/ other=$other/" >>"$results" \
         || { echo "bench: accept_server gave no result" >&2; return 1; }
 }
@@ -131,9 +196,28 @@ while [ $r -le "$rounds" ]; do
     r=$((r + 1))
 done
 
+# ---- syscall check: one more pair per cell, perf attached to the server, not timed ---------------
+: >"$BENCH_OUT/syscalls.txt"
+if [ -z "$QUICK" ] && [ "${ACCEPT_SYSCALLS:-1}" = 1 ] && can_count; then
+    printf '  syscall counts\n' >&2
+    count_syscalls=1
+    saved=$results; results=$BENCH_OUT/results_perf.txt; : >"$results"
+    for cell in $cells; do
+        one_run 0 "${cell%%:*}" "${cell##*:}"
+        one_run 1 "${cell%%:*}" "${cell##*:}"
+    done
+    results=$saved; count_syscalls=""
+fi
+
 # ---- table -----------------------------------------------------------------------------------------
 echo
-awk -f "$here/accept_table.awk" "$results"
+awk -v max_other="$busy_pct" -f "$here/accept_table.awk" "$results"
+if [ -s "$BENCH_OUT/syscalls.txt" ]; then
+    echo
+    echo "server syscalls, counted by the kernel (perf tracepoints) in one more run per mode and cell:"
+    awk '{ printf "  %-7s %-6s %-8s accepted per epoll_wait %7.2f   failed accept4 per connection %5.2f   epoll_wait per connection %5.2f\n",
+           $2, $3, $4, $7 ? $5 / $7 : 0, $5 ? $6 / $5 : 0, $5 ? $7 / $5 : 0 }' "$BENCH_OUT/syscalls.txt"
+fi
 cat <<NOTE
 
 adaptive = the port's default (Twisted's numberAccepts, up to $(awk '/define TW_PORT_ACCEPTS_MAX/{print $3}' \
@@ -146,6 +230,8 @@ Medians of $rounds rounds; each round runs adaptive then one, each with a fresh 
                 (below 1.00x: multi-accept costs less)
   accepts/wake  adaptive: connections per readiness event (accepted / loop turns that accepted;
                 one is 1.0 by construction)
+  pairs         pairs kept / pairs run: a pair in which other programs used more than $busy_pct % of the
+                machine is left out (all are kept if every pair was that busy)
   other         median share of the machine (both CPUs, %) that other programs used during a run
                 (user + system + steal, less the server's and the client's own CPU time); pairs
                 wait for a quiet machine (other < $quiet_pct %) for up to $quiet_budget s in all (waited $waited s)
