@@ -99,9 +99,7 @@ void tw_net_release(tw_net *net)
 int tw_net_add_conn(tw_net *net, tw_transport *t, int fd)
 {
     if (fd >= net->conns_cap) {
-        int cap = net->conns_cap ? net->conns_cap : 64;
-        while (cap <= fd)
-            cap *= 2;
+        int cap = tw_fd_table_size(fd);
         tw_transport **c = realloc(net->conns, (size_t)cap * sizeof *c);
         if (!c)
             return -ENOMEM;

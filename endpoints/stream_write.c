@@ -103,13 +103,15 @@ static int queue_lent(tw_transport *t, const char *buf, size_t len, void (*relea
     return 0;
 }
 
-/* One sendmsg: bytes the kernel took, 0 when it would block, or a negative errno. */
+/* One send (sendmsg for several buffers): bytes the kernel took, 0 when it would block, or a
+ * negative errno. */
 static ssize_t send_vec(int fd, const struct iovec *iov, int cnt)
 {
     struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
     ssize_t n;
     do
-        n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        n = cnt == 1 ? send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
+                     : sendmsg(fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n >= 0)
         return n;
@@ -258,6 +260,18 @@ int tw_transport_write(tw_transport *t, const void *data, size_t len)
     if (len > 0 && !data)
         return -EINVAL;
     struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    /* The common case, a connection with nothing queued and no producer: one send, and a partial
+     * write queues the rest without trying the kernel again. */
+    if (t && !t->ext && len > 0 && can_write(t)) {
+        ssize_t n = send_vec(t->fd, &iov, 1);
+        if (n < 0) {
+            tw_stream_request_close(t, TW_CLOSE_LOST, (int)n, "write");
+            return 0;
+        }
+        if ((size_t)n == len)
+            return 0;
+        return wait_for_writable(t, queue_copy(t, (const char *)data + n, len - (size_t)n));
+    }
     return tw_transport_write_sequence(t, &iov, 1);
 }
 

@@ -3,12 +3,15 @@
  * the backend once per turn, so a reader toggled on and off within a turn costs no syscall. Dispatch
  * checks each event against the fd's generation and its current interest, so a watcher removed, an
  * fd closed, or an fd number reused earlier in the turn never sees a stale event. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "reactor/internal.h"
+
+static_assert(sizeof(tw_fd_slot) <= 32, "an fd slot is paid per connection: keep it at 32 bytes");
 
 #define READY_INITIAL 256
 #define READY_MAX 65536
@@ -23,8 +26,12 @@ int tw_fds_init(tw_fd_table *t)
     return 0;
 }
 
+static void unsplit(tw_fd_slot *s, void *keep);
+
 void tw_fds_free(tw_fd_table *t)
 {
+    for (int fd = 0; fd < t->nslots; fd++)
+        unsplit(&t->slots[fd], NULL);
     free(t->slots);
     free(t->dirty);
     free(t->ready);
@@ -47,9 +54,7 @@ static tw_fd_slot *slot_for(tw_fd_table *t, int fd)
 {
     if (fd < t->nslots)
         return &t->slots[fd];
-    int n = t->nslots ? t->nslots : 64;
-    while (n <= fd)
-        n *= 2;
+    int n = tw_fd_table_size(fd);
     tw_fd_slot *slots = realloc(t->slots, (size_t)n * sizeof *slots);
     if (!slots)
         return NULL;
@@ -82,6 +87,46 @@ static int mark_dirty(tw_fd_table *t, int fd)
     return 0;
 }
 
+static void *slot_arg(const tw_fd_slot *s, unsigned bit)
+{
+    if (!s->split)
+        return s->arg;
+    const tw_arg_pair *pair = s->arg;
+    return bit == TW_BE_READ ? pair->read_arg : pair->write_arg;
+}
+
+/* Back to one shared argument (keep), freeing the pair. */
+static void unsplit(tw_fd_slot *s, void *keep)
+{
+    if (!s->split)
+        return;
+    free(s->arg);
+    s->arg = keep;
+    s->split = 0;
+}
+
+/* Sets the argument of one direction, splitting the slot if the other direction keeps another. */
+static int set_arg(tw_fd_slot *s, unsigned bit, void *arg)
+{
+    unsigned other = bit ^ (TW_BE_READ | TW_BE_WRITE);
+    if (!s->split && (!(s->want & other) || s->arg == arg)) {
+        s->arg = arg;
+        return 0;
+    }
+    if (!s->split) {
+        tw_arg_pair *pair = malloc(sizeof *pair);
+        if (!pair)
+            return -ENOMEM;
+        *pair = bit == TW_BE_READ ? (tw_arg_pair){arg, s->arg} : (tw_arg_pair){s->arg, arg};
+        s->arg = pair;
+        s->split = 1;
+        return 0;
+    }
+    tw_arg_pair *pair = s->arg;
+    *(bit == TW_BE_READ ? &pair->read_arg : &pair->write_arg) = arg;
+    return 0;
+}
+
 static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *arg)
 {
     if (fd < 0)
@@ -97,13 +142,9 @@ static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *a
     if (!(s->want & bit) && (err = mark_dirty(&r->fds, fd)) < 0)
         return err;
     s = &r->fds.slots[fd];
-    if (bit == TW_BE_READ) {
-        s->read_fn = fn;
-        s->read_arg = arg;
-    } else {
-        s->write_fn = fn;
-        s->write_arg = arg;
-    }
+    if ((err = set_arg(s, bit, arg)) < 0)
+        return err;
+    *(bit == TW_BE_READ ? &s->read_fn : &s->write_fn) = fn;
     s->want |= bit;
     return 0;
 }
@@ -114,7 +155,9 @@ static int clear_watcher(tw_reactor *r, int fd, unsigned bit)
         return -EBADF;
     if (fd >= r->fds.nslots || !(r->fds.slots[fd].want & bit))
         return 0;
-    r->fds.slots[fd].want &= ~bit;
+    tw_fd_slot *s = &r->fds.slots[fd];
+    unsplit(s, slot_arg(s, bit ^ (TW_BE_READ | TW_BE_WRITE)));
+    s->want &= ~bit;
     /* If the dirty list cannot grow the kernel keeps the interest for now; dispatch filters by want. */
     mark_dirty(&r->fds, fd);
     return 0;
@@ -162,6 +205,7 @@ size_t tw_reactor_remove_all(tw_reactor *r)
         if (s->internal || !s->want)
             continue;
         s->want = 0;
+        unsplit(s, NULL);
         mark_dirty(&r->fds, fd);
         removed++;
     }
@@ -180,6 +224,7 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
         s->kernel = 0;
         s->want = 0;
         s->internal = 0;
+        unsplit(s, NULL);
         s->gen++;
     }
     /* On Linux the fd is released even when close() fails with EINTR: never retry. */
@@ -254,13 +299,13 @@ int tw_fds_dispatch(tw_reactor *r, int nready)
             continue;
         }
         if ((ev.mask & TW_BE_READ) && (s->want & TW_BE_READ)) {
-            ran += run_watcher(r, ev, TW_BE_READ, s->read_fn, s->read_arg);
+            ran += run_watcher(r, ev, TW_BE_READ, s->read_fn, slot_arg(s, TW_BE_READ));
             s = &r->fds.slots[ev.fd];
             if (s->gen != ev.gen)
                 continue;
         }
         if ((ev.mask & TW_BE_WRITE) && (s->want & TW_BE_WRITE)) {
-            ran += run_watcher(r, ev, TW_BE_WRITE, s->write_fn, s->write_arg);
+            ran += run_watcher(r, ev, TW_BE_WRITE, s->write_fn, slot_arg(s, TW_BE_WRITE));
         }
     }
     return ran;

@@ -11,17 +11,25 @@
 #include "reactor/layers.h"
 #include "twine/reactor.h"
 
-/* ---- fd watchers (fds.c) ---- */
+/* ---- fd watchers (fds.c) ----
+ * One slot per fd number, 32 bytes: a busy server has one per connection. The reader and writer
+ * nearly always share their argument (a transport), so the slot keeps one; when they differ, arg
+ * points to a tw_arg_pair instead (split). */
+typedef struct {
+    void *read_arg;
+    void *write_arg;
+} tw_arg_pair;
+
 typedef struct {
     tw_io_fn read_fn;
     tw_io_fn write_fn;
-    void *read_arg;
-    void *write_arg;
-    uint32_t gen;      /* bumped on close: events of an earlier incarnation are dropped */
-    uint8_t want;      /* TW_BE_READ|TW_BE_WRITE the user asked for */
-    uint8_t kernel;    /* what the backend was last told */
-    uint8_t dirty;     /* queued in dirty[] for the next flush */
-    uint8_t internal;  /* the reactor's own (waker, signal pipe): kept by remove_all */
+    void *arg;              /* both watchers' argument, or a tw_arg_pair when split */
+    uint32_t gen;           /* bumped on close: events of an earlier incarnation are dropped */
+    unsigned want : 2;      /* TW_BE_READ|TW_BE_WRITE the user asked for */
+    unsigned kernel : 2;    /* what the backend was last told */
+    unsigned dirty : 1;     /* queued in dirty[] for the next flush */
+    unsigned internal : 1;  /* the reactor's own (waker, signal pipe): kept by remove_all */
+    unsigned split : 1;     /* arg is a tw_arg_pair */
 } tw_fd_slot;
 
 typedef struct {
