@@ -35,34 +35,39 @@ can_idle=0; command -v chrt >/dev/null 2>&1 && chrt --idle 0 true 2>/dev/null &&
 
 # ---- syscall counts (perf tracepoints) ---------------------------------------------------------------
 # A check of the in-process counter and an explanation of the CPU figures: successful and failed
-# accept4 and epoll_wait calls of the server, counted by the kernel, one extra run per mode and cell.
+# accept4 calls of the server and its waits (epoll_wait, poll or select, whichever the backend
+# uses), counted by the kernel, one extra run per mode and cell.
+wait_events="epoll_wait epoll_pwait poll ppoll select pselect6"
 count_syscalls=""
 perf_pid=""
 can_count() {
     command -v perf >/dev/null 2>&1 &&
-        perf stat -x, -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_accept4 true >/dev/null 2>&1
+        perf stat -x, $(for e in $wait_events; do printf -- '-e syscalls:sys_enter_%s ' "$e"; done) \
+            -e syscalls:sys_exit_accept4 true >/dev/null 2>&1
 }
 
 start_syscall_count() {
+    rm -f "$BENCH_OUT/perf.txt"
     perf stat -x, -o "$BENCH_OUT/perf.txt" -e syscalls:sys_exit_accept4 --filter 'ret >= 0' \
-        -e syscalls:sys_exit_accept4 --filter 'ret < 0' -e syscalls:sys_enter_epoll_wait \
+        -e syscalls:sys_exit_accept4 --filter 'ret < 0' \
+        $(for e in $wait_events; do printf -- '-e syscalls:sys_enter_%s ' "$e"; done) \
         -p "$1" 2>/dev/null &
     perf_pid=$!
     sleep 0.2 # attached before the load starts; the ratios below do not depend on it anyway
 }
 
-# stop_syscall_count MAX LOAD PIN: one "SYSCALLS" line: accepted, failed accept4, epoll_wait.
+# stop_syscall_count MAX LOAD PIN: one "SYSCALLS" line: accepted, failed accept4, waits.
 stop_syscall_count() {
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
     perf_pid=""
     awk -F, -v lib="$([ "$1" = 1 ] && echo one || echo adaptive)" -v cell="$2 $3" '
-        /sys_exit_accept4/ { n[++k] = $1 } /sys_enter_epoll_wait/ { w = $1 }
+        /sys_exit_accept4/ { n[++k] = $1 } /sys_enter_/ { w += $1 }
         END { print "SYSCALLS", cell, lib, n[1] + 0, n[2] + 0, w + 0 }' "$BENCH_OUT/perf.txt" \
         >>"$BENCH_OUT/syscalls.txt"
 }
 
-# ---- one run ---------------------------------------------------------------------------------------
+# ---- processes this script started, stopped on exit and on interrupt ---------------------------------
 server_pid=""
 cleanup() {
     [ -z "$perf_pid" ] || kill -INT "$perf_pid" 2>/dev/null
@@ -97,35 +102,6 @@ wait_quiet() {
         echo "$a $b" | awk -v q="$quiet_pct" '{ exit !(($3 - $1) * 100 <= q * ($4 - $2)) }' && return 0
         waited=$(awk -v w="$waited" 'BEGIN { print w + 0.2 }')
     done
-}
-
-# ---- syscall counts (perf tracepoints) ---------------------------------------------------------------
-# A check of the in-process counter and an explanation of the CPU figures: successful and failed
-# accept4 and epoll_wait calls of the server, counted by the kernel, one extra run per mode and cell.
-count_syscalls=""
-perf_pid=""
-can_count() {
-    command -v perf >/dev/null 2>&1 &&
-        perf stat -x, -e syscalls:sys_enter_epoll_wait -e syscalls:sys_exit_accept4 true >/dev/null 2>&1
-}
-
-start_syscall_count() {
-    perf stat -x, -o "$BENCH_OUT/perf.txt" -e syscalls:sys_exit_accept4 --filter 'ret >= 0' \
-        -e syscalls:sys_exit_accept4 --filter 'ret < 0' -e syscalls:sys_enter_epoll_wait \
-        -p "$1" 2>/dev/null &
-    perf_pid=$!
-    sleep 0.2 # attached before the load starts; the ratios below do not depend on it anyway
-}
-
-# stop_syscall_count MAX LOAD PIN: one "SYSCALLS" line: accepted, failed accept4, epoll_wait.
-stop_syscall_count() {
-    kill -INT "$perf_pid" 2>/dev/null || true
-    wait "$perf_pid" 2>/dev/null || true
-    perf_pid=""
-    awk -F, -v lib="$([ "$1" = 1 ] && echo one || echo adaptive)" -v cell="$2 $3" '
-        /sys_exit_accept4/ { n[++k] = $1 } /sys_enter_epoll_wait/ { w = $1 }
-        END { print "SYSCALLS", cell, lib, n[1] + 0, n[2] + 0, w + 0 }' "$BENCH_OUT/perf.txt" \
-        >>"$BENCH_OUT/syscalls.txt"
 }
 
 # ---- one run ---------------------------------------------------------------------------------------
@@ -173,8 +149,8 @@ one_run() {
         -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
         '{ all = $4 - $2; o = all > 0 ? ($3 - $1 - st - cs * hz) * 100 / all : 0;
            printf "%.1f", (o > 0 ? o : 0) }')
-    grep '^RESULT ' "$out" | sed "s/\$/ other=$other/" >>"$results" \
-        || { echo "bench: accept_server gave no result" >&2; return 1; }
+    grep -q '^RESULT ' "$out" || { echo "bench: accept_server gave no result" >&2; return 1; }
+    grep '^RESULT ' "$out" | sed "s/\$/ other=$other/" >>"$results"
 }
 
 # ---- rounds: every cell, A B (adaptive, one) in each round ---------------------------------------
@@ -214,8 +190,9 @@ echo
 awk -v max_other="$busy_pct" -f "$here/accept_table.awk" "$results"
 if [ -s "$BENCH_OUT/syscalls.txt" ]; then
     echo
-    echo "server syscalls, counted by the kernel (perf tracepoints) in one more run per mode and cell:"
-    awk '{ printf "  %-7s %-6s %-8s accepted per epoll_wait %7.2f   failed accept4 per connection %5.2f   epoll_wait per connection %5.2f\n",
+    echo "server syscalls, counted by the kernel (perf tracepoints) in one more run per mode and cell"
+    echo "(wait = the backend's epoll_wait, poll or select):"
+    awk '{ printf "  %-7s %-6s %-8s accepted per wait %7.2f   failed accept4 per connection %5.2f   waits per connection %5.2f\n",
            $2, $3, $4, $7 ? $5 / $7 : 0, $5 ? $6 / $5 : 0, $5 ? $7 / $5 : 0 }' "$BENCH_OUT/syscalls.txt"
 fi
 cat <<NOTE
