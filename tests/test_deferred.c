@@ -533,16 +533,34 @@ static void test_maybe_deferred(void **state)
 
 /* ---- chaining ------------------------------------------------------------------------------------------ */
 
+/* What most chaining tests start from: a new outer deferred whose first step returns inner (ret, a
+ * callback; or eb, an errback, when on_failure) and whose second (next, a callback) sees what inner
+ * gives. Both steps trace into t. */
+typedef struct {
+    step ret, next;
+    tw_deferred *outer;
+} chain;
+
+static void chain_to(chain *c, fixture *fx, trace *t, tw_deferred *inner, bool on_failure)
+{
+    c->ret = (step){t, on_failure ? "eb" : "ret", 0, NULL, false, inner};
+    c->next = (step){t, "next", 0, NULL, false, NULL};
+    c->outer = tw_deferred_new(fx->r, NULL);
+    if (on_failure)
+        tw_deferred_add_errback(c->outer, step_fn, &c->ret);
+    else
+        tw_deferred_add_callback(c->outer, step_fn, &c->ret);
+    tw_deferred_add_callback(c->outer, step_fn, &c->next);
+}
+
 static void test_synchronous_implicit_chain(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
     tw_deferred *inner = tw_succeed(fx->r, "inner-result", count_destroy, NULL);
-    step ret = {&t, "ret", 0, NULL, false, inner};
-    step next = {&t, "next", 0, NULL, false, NULL};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
-    tw_deferred_add_callback(outer, step_fn, &ret);
-    tw_deferred_add_callback(outer, step_fn, &next);
+    chain c;
+    chain_to(&c, fx, &t, inner, false);
+    tw_deferred *outer = c.outer;
     tw_deferred_callback(outer, "v", NULL);
     assert_string_equal(t.text, "ret(v) next(inner-result)");
     step late = {&t, "late", 0, NULL, false, NULL};
@@ -587,11 +605,9 @@ static void test_errback_returning_deferred(void **state)
     fixture *fx = *state;
     trace t = {0};
     tw_deferred *inner = tw_deferred_new(fx->r, NULL);
-    step ret = {&t, "eb", 0, NULL, false, inner};
-    step next = {&t, "next", 0, NULL, false, NULL};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
-    tw_deferred_add_errback(outer, step_fn, &ret);
-    tw_deferred_add_callback(outer, step_fn, &next);
+    chain c;
+    chain_to(&c, fx, &t, inner, true);
+    tw_deferred *outer = c.outer;
     tw_deferred_errback(outer, tw_failure_new("Boom", 0, NULL));
     tw_deferred_callback(inner, "fixed", NULL);
     assert_string_equal(t.text, "eb!Boom next(fixed)");
@@ -648,11 +664,9 @@ static void test_chained_paused_deferred_with_result(void **state)
     trace t = {0};
     tw_deferred *inner = tw_succeed(fx->r, "held", NULL, NULL);
     tw_deferred_pause(inner);
-    step ret = {&t, "ret", 0, NULL, false, inner};
-    step next = {&t, "next", 0, NULL, false, NULL};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
-    tw_deferred_add_callback(outer, step_fn, &ret);
-    tw_deferred_add_callback(outer, step_fn, &next);
+    chain c;
+    chain_to(&c, fx, &t, inner, false);
+    tw_deferred *outer = c.outer;
     tw_deferred_callback(outer, "v", NULL);
     assert_string_equal(t.text, "ret(v)"); /* waits although inner has a result */
     tw_deferred_unpause(inner);
@@ -666,11 +680,9 @@ static void test_paused_outer_does_not_block_inner(void **state)
     fixture *fx = *state;
     trace t = {0};
     tw_deferred *second = tw_deferred_new(fx->r, NULL);
-    step ret = {&t, "ret", 0, NULL, false, second};
-    step next = {&t, "next", 0, NULL, false, NULL};
-    tw_deferred *first = tw_deferred_new(fx->r, NULL);
-    tw_deferred_add_callback(first, step_fn, &ret);
-    tw_deferred_add_callback(first, step_fn, &next);
+    chain c;
+    chain_to(&c, fx, &t, second, false);
+    tw_deferred *first = c.outer;
     tw_deferred_callback(first, "v", NULL);
     tw_deferred_pause(first);
     tw_deferred_callback(second, "s", NULL);
