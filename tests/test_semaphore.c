@@ -35,6 +35,21 @@ static int mark_fired(tw_deferred *d, tw_result *res, void *arg)
     return 0;
 }
 
+/* A one-token semaphore whose token *held took, and behind it the deferreds of further acquires, queued
+ * in the order given (a NULL-terminated list of tw_deferred ** to fill in). */
+static tw_semaphore *one_token_taken(fixture *f, tw_deferred **held, ...)
+{
+    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    assert_non_null(s);
+    *held = tw_semaphore_acquire(s, NULL);
+    va_list ap;
+    va_start(ap, held);
+    for (tw_deferred **waiter; (waiter = va_arg(ap, tw_deferred **)) != NULL;)
+        *waiter = tw_semaphore_acquire(s, NULL);
+    va_end(ap);
+    return s;
+}
+
 static void test_new_rejects_zero_tokens(void **state)
 {
     fixture *f = *state;
@@ -90,10 +105,8 @@ static void test_cancel_waiting_acquire_keeps_tokens(void **state)
     fixture *f = *state;
     char order[16] = "";
     mark m2 = {order, 'b'}, m3 = {order, 'c'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
-    tw_deferred *d1 = tw_semaphore_acquire(s, NULL);
-    tw_deferred *d2 = tw_semaphore_acquire(s, NULL);
-    tw_deferred *d3 = tw_semaphore_acquire(s, NULL);
+    tw_deferred *d1, *d2, *d3;
+    tw_semaphore *s = one_token_taken(f, &d1, &d2, &d3, NULL);
     tw_deferred_add_both(d2, mark_fired, &m2);
     tw_deferred_add_both(d3, mark_fired, &m3);
     tw_deferred_cancel(d2);
@@ -115,10 +128,8 @@ static void test_cancel_waiting_acquire_keeps_tokens(void **state)
 static void test_release_skips_waiter_fired_by_hand(void **state)
 {
     fixture *f = *state;
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
-    tw_deferred *held = tw_semaphore_acquire(s, NULL);
-    tw_deferred *odd = tw_semaphore_acquire(s, NULL);
-    tw_deferred *next = tw_semaphore_acquire(s, NULL);
+    tw_deferred *held, *odd, *next;
+    tw_semaphore *s = one_token_taken(f, &held, &odd, &next, NULL);
     tw_deferred_callback(odd, NULL, NULL);
     assert_int_equal(tw_semaphore_release(s), 0);
     assert_ptr_equal(tw_result_value(tw_deferred_result(next)), s);
@@ -136,9 +147,8 @@ static void test_free_cancels_waiters(void **state)
     fixture *f = *state;
     char order[16] = "";
     mark m = {order, 'w'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
-    tw_deferred *held = tw_semaphore_acquire(s, NULL);
-    tw_deferred *w = tw_semaphore_acquire(s, NULL);
+    tw_deferred *held, *w;
+    tw_semaphore *s = one_token_taken(f, &held, &w, NULL);
     tw_deferred_add_both(w, mark_fired, &m);
     tw_semaphore_free(s);
     assert_string_equal(order, "W");
@@ -161,10 +171,8 @@ static void test_free_from_a_waiters_callback(void **state)
     fixture *f = *state;
     char order[16] = "";
     mark m = {order, 'w'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
-    tw_deferred *held = tw_semaphore_acquire(s, NULL);
-    tw_deferred *freer = tw_semaphore_acquire(s, NULL);
-    tw_deferred *w = tw_semaphore_acquire(s, NULL);
+    tw_deferred *held, *freer, *w;
+    tw_semaphore *s = one_token_taken(f, &held, &freer, &w, NULL);
     tw_deferred_add_callback(freer, free_semaphore, s);
     tw_deferred_add_both(w, mark_fired, &m);
     assert_int_equal(tw_semaphore_release(s), 0);
@@ -190,10 +198,8 @@ static void test_release_from_a_waiter_keeps_fifo_order(void **state)
     fixture *f = *state;
     char order[16] = "";
     mark m2 = {order, 'b'}, m3 = {order, 'c'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
-    tw_deferred *held = tw_semaphore_acquire(s, NULL);
-    tw_deferred *first = tw_semaphore_acquire(s, NULL);
-    tw_deferred *second = tw_semaphore_acquire(s, NULL);
+    tw_deferred *held, *first, *second;
+    tw_semaphore *s = one_token_taken(f, &held, &first, &second, NULL);
     tw_deferred *again = NULL;
     tw_deferred_add_callback(first, release_and_acquire_again, &again);
     tw_deferred_add_both(second, mark_fired, &m2);
