@@ -1,5 +1,5 @@
 /* The per-reactor network context: one read buffer shared by every connection of a reactor, the
- * table of open transports (by fd), the lists of ports and connectors, and the "during shutdown"
+ * transports (allocated in chunks), the lists of ports and connectors, and the "during shutdown"
  * trigger that closes them all (Twisted's disconnectAll). The reactor keeps it in its network slot. */
 #include <errno.h>
 #include <stdlib.h>
@@ -10,13 +10,51 @@
 
 tw_net *tw_net_find(tw_reactor *r) { return tw_reactor_slot(r, TW_SLOT_NET); }
 
+/* Transports live in chunks of this many: no malloc header per connection (an idle connection
+ * costs what its struct does), and the chunks are also the list of open ones the shutdown walks.
+ * Chunks are freed with the context, once no port, connector or connection uses it. */
+#define TW_NET_CHUNK_TRANSPORTS 64
+
+struct tw_transport_chunk {
+    tw_transport_chunk *next;
+    tw_transport items[TW_NET_CHUNK_TRANSPORTS];
+};
+
+tw_transport *tw_net_transport_alloc(tw_net *net)
+{
+    if (!net->free_transports) {
+        tw_transport_chunk *c = malloc(sizeof *c);
+        if (!c)
+            return NULL;
+        c->next = net->chunks;
+        net->chunks = c;
+        for (int i = TW_NET_CHUNK_TRANSPORTS - 1; i >= 0; i--)
+            tw_net_transport_free(net, &c->items[i]);
+    }
+    tw_transport *t = net->free_transports;
+    net->free_transports = t->next_free;
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+void tw_net_transport_free(tw_net *net, tw_transport *t)
+{
+    t->net = NULL;
+    t->next_free = net->free_transports;
+    net->free_transports = t;
+}
+
+static bool transport_open(const tw_transport *t)
+{
+    return t->net && (t->flags & TW_T_CONNECTED) && !(t->flags & TW_T_CLOSED);
+}
+
 static void close_all_transports(tw_net *net)
 {
-    for (int fd = 0; fd < net->conns_cap; fd++) {
-        tw_transport *t = net->conns[fd];
-        if (t)
-            tw_stream_close_now(t, TW_CLOSE_LOST, 0, "reactor shutdown");
-    }
+    for (tw_transport_chunk *c = net->chunks; c; c = c->next)
+        for (int i = 0; i < TW_NET_CHUNK_TRANSPORTS; i++)
+            if (transport_open(&c->items[i]))
+                tw_stream_close_now(&c->items[i], TW_CLOSE_LOST, 0, "reactor shutdown");
 }
 
 /* Reactor shutdown: stop listening, fail connects in progress, lose every connection. */
@@ -91,33 +129,23 @@ void tw_net_release(tw_net *net)
     tw_reactor_set_slot(net->r, TW_SLOT_NET, NULL, NULL);
     if (net->trigger_id > 0)
         tw_reactor_remove_trigger(net->r, net->trigger_id);
-    free(net->conns);
+    while (net->chunks) {
+        tw_transport_chunk *next = net->chunks->next;
+        free(net->chunks);
+        net->chunks = next;
+    }
     free(net->rbuf);
     free(net);
 }
 
-int tw_net_add_conn(tw_net *net, tw_transport *t, int fd)
+void tw_net_add_conn(tw_net *net)
 {
-    if (fd >= net->conns_cap) {
-        int cap = tw_fd_table_size(fd);
-        tw_transport **c = realloc(net->conns, (size_t)cap * sizeof *c);
-        if (!c)
-            return -ENOMEM;
-        memset(c + net->conns_cap, 0, (size_t)(cap - net->conns_cap) * sizeof *c);
-        net->conns = c;
-        net->conns_cap = cap;
-    }
-    net->conns[fd] = t;
     net->nconns++;
     net->refs++;
-    return 0;
 }
 
-void tw_net_remove_conn(tw_net *net, int fd)
+void tw_net_remove_conn(tw_net *net)
 {
-    if (fd < 0 || fd >= net->conns_cap || !net->conns[fd])
-        return;
-    net->conns[fd] = NULL;
     net->nconns--;
     tw_net_release(net);
 }

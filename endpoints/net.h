@@ -12,12 +12,14 @@
 #include "twine/transport.h"
 
 /* ---- the per-reactor context (net.c) ----------------------------------------------------------- */
+typedef struct tw_transport_chunk tw_transport_chunk;
+
 typedef struct tw_net {
     tw_reactor *r;
     char *rbuf;               /* TW_TRANSPORT_READ_BUFFER_SIZE bytes, shared by every connection */
-    tw_transport **conns;     /* open transports, indexed by fd */
-    int conns_cap;
-    size_t nconns;
+    tw_transport_chunk *chunks;     /* where every transport of this context lives */
+    tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
+    size_t nconns;            /* transports started and not closed yet */
     tw_port *ports;           /* listening ports (list through tw_port.next) */
     tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
     unsigned refs;            /* transports + ports + connectors + callers inside the context */
@@ -30,10 +32,14 @@ typedef struct tw_net {
 tw_net *tw_net_acquire(tw_reactor *r, int *err);
 /* The context of r if there is one (no reference taken). */
 tw_net *tw_net_find(tw_reactor *r);
+/* A zeroed transport from the context's chunks (NULL when out of memory), and back. */
+tw_transport *tw_net_transport_alloc(tw_net *net);
+void tw_net_transport_free(tw_net *net, tw_transport *t);
 /* Drops a reference; the last one frees the context and removes its shutdown trigger. */
 void tw_net_release(tw_net *net);
-int tw_net_add_conn(tw_net *net, tw_transport *t, int fd);
-void tw_net_remove_conn(tw_net *net, int fd);
+/* A transport starts / stops counting as open (each holds a reference on the context). */
+void tw_net_add_conn(tw_net *net);
+void tw_net_remove_conn(tw_net *net);
 
 /* ---- sockets (socket.c) ------------------------------------------------------------------------ */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
@@ -99,8 +105,11 @@ typedef struct tw_stream_ext {
 
 struct tw_transport {
     tw_protocol proto; /* first: the protocol's address is the transport's */
-    tw_net *net;
-    tw_stream_ext *ext;
+    tw_net *net;       /* NULL while unused in its chunk */
+    union {
+        tw_stream_ext *ext;
+        tw_transport *next_free; /* while unused */
+    };
     int fd;
     uint32_t flags;
 };
@@ -109,9 +118,8 @@ struct tw_transport {
 tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags);
 /* Frees a transport that was never started, closing its fd. */
 void tw_stream_discard(tw_transport *t);
-/* Registers the transport, starts reading and calls connection_made. 0 or a negative errno (then
- * the transport has been discarded and the protocol destroyed). */
-int tw_stream_start(tw_transport *t);
+/* Counts the transport as open, starts reading and calls connection_made. */
+void tw_stream_start(tw_transport *t);
 /* Closes now and delivers connection_lost (shutdown, and the end of a dispatch). */
 void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
 /* Asks for a close: finished at the end of the current dispatch, or on a later turn. */

@@ -16,7 +16,7 @@ static void fail_in_op(tw_transport *t, int rc, const char *op);
 
 tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags)
 {
-    tw_transport *t = calloc(1, sizeof *t);
+    tw_transport *t = tw_net_transport_alloc(net);
     if (!t)
         return NULL;
     t->net = net;
@@ -30,7 +30,7 @@ void tw_stream_discard(tw_transport *t)
 {
     tw_sock_close(t->net->r, t->fd);
     free(t->ext);
-    free(t);
+    tw_net_transport_free(t->net, t);
 }
 
 tw_stream_ext *tw_stream_ext_get(tw_transport *t)
@@ -147,7 +147,7 @@ void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const ch
     }
     tw_net *net = t->net;
     net->refs++; /* removing the last connection must not free the context during this close */
-    tw_net_remove_conn(net, t->fd);
+    tw_net_remove_conn(net);
     tw_sock_close(net->r, t->fd);
     tw_stream_drop_queue(t);
     stop_producer(t);
@@ -164,7 +164,7 @@ void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const ch
     if (t->ext)
         free(t->ext->unconsumed);
     free(t->ext);
-    free(t);
+    tw_net_transport_free(net, t);
     tw_net_release(net);
 }
 
@@ -458,26 +458,19 @@ static int stream_on_readable(tw_reactor *r, int fd, void *arg)
     return 0;
 }
 
-int tw_stream_start(tw_transport *t)
+void tw_stream_start(tw_transport *t)
 {
-    int rc = tw_net_add_conn(t->net, t, t->fd);
-    if (rc < 0) {
-        if (t->proto.ops && t->proto.ops->destroy)
-            t->proto.ops->destroy(&t->proto);
-        tw_stream_discard(t);
-        return rc;
-    }
+    tw_net_add_conn(t->net);
     t->flags |= TW_T_CONNECTED;
     tw_stream_update_reading(t);
     tw_stream_dispatch_begin(t);
     tw_protocol *p = &t->proto;
     if (p->ops && p->ops->connection_made) {
-        rc = p->ops->connection_made(p);
+        int rc = p->ops->connection_made(p);
         if (rc < 0 && !(t->flags & TW_T_CLOSED))
             fail_in_op(t, rc, "connection_made");
     }
     tw_stream_dispatch_end(t);
-    return 0;
 }
 
 /* ---- the transport as a producer of what it reads ----------------------------------------------- */
