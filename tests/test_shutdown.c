@@ -91,6 +91,14 @@ static int stop_action(step *s)
 
 /* ---- run and stop -------------------------------------------------------------------------------- */
 
+/* Runs the reactor with s scheduled for its first turn doing action; run must return 0. */
+static void run_with_action_on_first_turn(fixture *f, step *s, int (*action)(step *s))
+{
+    later(f, s, "timer", 0);
+    s->action = action;
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
+}
+
 static void test_stop_when_not_running(void **state)
 {
     fixture *f = *state;
@@ -98,9 +106,7 @@ static void test_stop_when_not_running(void **state)
     assert_int_equal(tw_reactor_stop(f->env.r), TW_ENOTRUNNING);
     /* The reactor is still usable: nothing was started or broken. */
     step s = { 0 };
-    later(f, &s, "timer", 0);
-    s.action = stop_action;
-    assert_int_equal(tw_reactor_run(f->env.r), 0);
+    run_with_action_on_first_turn(f, &s, stop_action);
     assert_int_equal(s.result, 0);
 }
 
@@ -116,9 +122,7 @@ static void test_second_stop_is_an_error(void **state)
 {
     fixture *f = *state;
     step s = { 0 };
-    later(f, &s, "timer", 0);
-    s.action = double_stop_action;
-    assert_int_equal(tw_reactor_run(f->env.r), 0);
+    run_with_action_on_first_turn(f, &s, double_stop_action);
     assert_int_equal(s.result, 1);
 }
 
@@ -134,9 +138,7 @@ static void test_run_inside_run_and_after_stop(void **state)
 {
     fixture *f = *state;
     step s = { 0 };
-    later(f, &s, "timer", 0);
-    s.action = nested_run_action;
-    assert_int_equal(tw_reactor_run(f->env.r), 0);
+    run_with_action_on_first_turn(f, &s, nested_run_action);
     assert_int_equal(s.result, TW_EALREADYRUNNING);
     assert_int_equal(s.id, TW_EALREADYRUNNING); /* no turn inside a turn either */
     assert_int_equal(s.count, 1); /* running inside a callback of run() */
