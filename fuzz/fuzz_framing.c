@@ -59,6 +59,16 @@ static void check(int ok, const char *what)
     }
 }
 
+/* Checks a delivered frame against its receiver's limit and records it; true when the frame asks
+ * the receiver to pause ("P"). */
+static bool record_checked(record *r, char kind, const char *data, size_t len, size_t max_length,
+                           const char *over_limit)
+{
+    check(len <= max_length, over_limit);
+    record_frame(r, kind, data, len);
+    return len == 1 && data[0] == 'P';
+}
+
 /* ---- the line receiver: "R<digit>" lines switch to raw for digit+1 bytes, "P" lines pause ----- */
 
 typedef struct {
@@ -70,15 +80,13 @@ typedef struct {
 static int fz_line(tw_line_receiver *lr, const char *line, size_t len)
 {
     line_fx *fx = lr->user;
-    check(len <= lr->max_length, "line over max_length");
     check(!memmem(line, len, lr->delimiter, lr->delimiter_len), "delimiter inside a line");
-    record_frame(&fx->rec, 'L', line, len);
+    if (record_checked(&fx->rec, 'L', line, len, lr->max_length, "line over max_length"))
+        tw_line_receiver_pause_producing(lr);
     if (len == 2 && line[0] == 'R' && line[1] >= '0' && line[1] <= '9') {
         fx->raw_left = (size_t)(line[1] - '0') + 1;
         tw_line_receiver_set_raw_mode(lr);
     }
-    if (len == 1 && line[0] == 'P')
-        tw_line_receiver_pause_producing(lr);
     return 0;
 }
 
@@ -107,9 +115,7 @@ typedef struct {
 static int fz_netstring(tw_netstring_receiver *ns, const char *data, size_t len)
 {
     string_fx *fx = ns->user;
-    check(len <= ns->max_length, "netstring over max_length");
-    record_frame(&fx->rec, 'N', data, len);
-    if (len == 1 && data[0] == 'P')
+    if (record_checked(&fx->rec, 'N', data, len, ns->max_length, "netstring over max_length"))
         tw_netstring_receiver_pause_producing(ns);
     return 0;
 }
@@ -117,9 +123,7 @@ static int fz_netstring(tw_netstring_receiver *ns, const char *data, size_t len)
 static int fz_intn(tw_intn_string_receiver *r, const char *data, size_t len)
 {
     string_fx *fx = r->user;
-    check(len <= r->max_length, "prefixed string over max_length");
-    record_frame(&fx->rec, 'I', data, len);
-    if (len == 1 && data[0] == 'P')
+    if (record_checked(&fx->rec, 'I', data, len, r->max_length, "prefixed string over max_length"))
         tw_intn_string_receiver_pause_producing(r);
     return 0;
 }
