@@ -82,9 +82,17 @@ static void fail(tw_connector *c, tw_failure *reason)
     report_failure(c, reason);
 }
 
+/* As Twisted's error.getConnectError: an errno with no type of its own among the connect errors
+ * (EACCES from a prohibit route, EINVAL from a blackhole one, ENOENT for a UNIX path) is a plain
+ * ConnectError, so a client never sees a bare OSError. */
 static void fail_errno(tw_connector *c, int err)
 {
-    fail(c, tw_sock_failure(NULL, err, "connect"));
+    tw_failure *reason = tw_sock_failure(NULL, err, "connect");
+    if (reason && tw_failure_check(reason, "OSError")) {
+        tw_failure_unref(reason);
+        reason = tw_sock_failure(TW_CONNECT_ERROR, err, "connect");
+    }
+    fail(c, reason);
 }
 
 static void succeed(tw_connector *c)
