@@ -2,6 +2,7 @@
  * adaptive multi-accept loop, and recovery from running out of file descriptors (a reserved spare
  * fd sheds the pending connections; if that is not enough the port pauses on a timer, never spins). */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -166,6 +167,16 @@ static bool accept_error(tw_port *port, int err)
 
 static void port_free(tw_port *port);
 
+/* Is another connection waiting? An accept4 that finds the queue empty costs the kernel a socket and
+ * a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per wake, after
+ * the first accept: a lone connection then costs no failed accept4, and a queued burst is still
+ * drained in one go (bench/accept measures both). */
+static bool more_pending(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 0) > 0;
+}
+
 static int port_on_readable(tw_reactor *r, int fd, void *arg)
 {
     (void)r;
@@ -184,6 +195,8 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
         n++;
         port->accepted++;
         start_connection(port, c, &ss, len);
+        if (n == 1 && n < port->number_accepts && !more_pending(fd))
+            break;
     }
     if (n == port->number_accepts)
         port->number_accepts += 20;
