@@ -57,7 +57,7 @@ TWINED    := $(OUT)/twined
 
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all lib test test-all sanitize bench install install-check uninstall clean examples FORCE
+.PHONY: all lib test test-all sanitize bench fuzz install install-check uninstall clean examples FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -112,6 +112,22 @@ sanitize:
 	@$(MAKE) --no-print-directory BUILDROOT=$(BUILDROOT)/sanitize OPT="-O1 -g" \
 	  EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 test
+
+# libFuzzer targets for the parsers (clang, with libclang-rt): each runs FUZZ_SECONDS on its corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -I. \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_OUT     := $(BUILDROOT)/fuzz
+fuzz: lib
+	@mkdir -p $(FUZZ_OUT)/corpus_framing $(FUZZ_OUT)/corpus_strports
+	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_framing.c tests/support/framing_feed.c \
+	  protocols/line_receiver.c protocols/netstring.c protocols/intn_receiver.c protocols/framing.c \
+	  $(STATIC) $(LIBS) -o $(FUZZ_OUT)/fuzz_framing
+	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_strports.c endpoints/strports.c $(STATIC) $(LIBS) \
+	  -o $(FUZZ_OUT)/fuzz_strports
+	$(FUZZ_OUT)/fuzz_framing -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ_OUT)/corpus_framing
+	$(FUZZ_OUT)/fuzz_strports -max_total_time=$(FUZZ_SECONDS) -max_len=2048 $(FUZZ_OUT)/corpus_strports
 
 bench: lib
 	@$(MAKE) --no-print-directory -C bench BACKEND=$(BACKEND) TWINE_BUILD=$(abspath $(OUT))
