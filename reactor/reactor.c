@@ -115,6 +115,10 @@ static int turn(tw_reactor *r, int64_t max_wait)
 {
     r->in_turn = true;
     tw_fds_flush(r);
+    /* The wait counts from now, not from the last turn's time: its callbacks took time too, and
+     * counting from before them would make the next timer late by as long (libev does the same). */
+    if (r->timers.count)
+        tw_reactor_update_time(r);
     int n = tw_backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
     tw_reactor_update_time(r);
     int ran = 0;

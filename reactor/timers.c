@@ -232,7 +232,7 @@ static void heap_remove(tw_timer_heap *h, tw_delayed_call *dc)
 
 /* ---- public API ---- */
 
-/* Seconds to nanoseconds, clamped so that now + result cannot overflow. */
+/* Seconds to nanoseconds, clamped to about 31 years. */
 static inline int64_t seconds_to_ns(double s)
 {
     if (!(s > 0))
@@ -244,6 +244,16 @@ static inline int64_t seconds_to_ns(double s)
     return whole + ((double)whole < ns);
 }
 
+/* base + ns, saturating at the ends of int64: a far deadline stays far instead of wrapping into the
+ * past (a clock may start anywhere, and delay() may push a deadline again and again). */
+static inline int64_t add_ns(int64_t base, int64_t ns)
+{
+    int64_t sum;
+    if (__builtin_add_overflow(base, ns, &sum))
+        return ns > 0 ? INT64_MAX : INT64_MIN;
+    return sum;
+}
+
 tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
 {
     if (!r || !fn || isnan(delay))
@@ -253,7 +263,7 @@ tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
     if (!dc)
         return NULL;
     uint32_t slot = dc->slot;
-    *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = r->now + seconds_to_ns(delay),
+    *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = add_ns(r->now, seconds_to_ns(delay)),
                             .slot = slot, .index = NOT_IN_HEAP, .refs = 1, .state = DC_PENDING};
     if (heap_push(h, dc) < 0) {
         dc_release(dc);
@@ -304,7 +314,7 @@ int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now)
         return err;
     if (isnan(seconds_from_now))
         return -EINVAL;
-    return reschedule(dc, dc->reactor->now + seconds_to_ns(seconds_from_now));
+    return reschedule(dc, add_ns(dc->reactor->now, seconds_to_ns(seconds_from_now)));
 }
 
 int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later)
@@ -315,7 +325,7 @@ int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later)
     if (isnan(seconds_later))
         return -EINVAL;
     int64_t shift = seconds_later < 0 ? -seconds_to_ns(-seconds_later) : seconds_to_ns(seconds_later);
-    return reschedule(dc, dc->at + shift);
+    return reschedule(dc, add_ns(dc->at, shift));
 }
 
 bool tw_delayed_call_active(const tw_delayed_call *dc)
@@ -359,8 +369,10 @@ int64_t tw_timers_next_wait(const tw_reactor *r)
 {
     if (r->timers.count == 0)
         return -1;
-    int64_t wait = r->timers.heap[0].at - r->now;
-    return wait > 0 ? wait : 0;
+    int64_t at = r->timers.heap[0].at, wait;
+    if (at <= r->now)
+        return 0;
+    return __builtin_sub_overflow(at, r->now, &wait) ? INT64_MAX : wait;
 }
 
 static int collect_due(tw_timer_heap *h, int64_t now)

@@ -778,6 +778,65 @@ static void test_blocking_iterate_wakes_for_timer(void **state)
     assert_int_equal(f->nevents, 1);
 }
 
+/* The wait of a turn counts from the time the turn starts, not from the cached time of the turn
+ * before: callbacks that took a while must not make the next timer late by as long. */
+static int slow_work_action(tick *t)
+{
+    tw_test_clock_advance(&t->f->env.clock, 0.5);  /* the callback "took" half a second */
+    return 0;
+}
+
+static void test_wait_counts_from_the_start_of_the_turn(void **state)
+{
+    fixture *f = *state;
+    tick t[2] = { 0 };
+    schedule(f, &t[0], 0, 0);
+    t[0].action = slow_work_action;
+    schedule(f, &t[1], 1, 0.5);
+    assert_int_equal(advance(f, 0), 1);
+    /* The clock already reads B's deadline: the next turn must not block for another 0.5 s. */
+    double start = real_seconds();
+    assert_int_equal(tw_reactor_iterate(f->env.r, 2.0), 1);
+    assert_true(real_seconds() - start < 0.25);
+    assert_int_equal(f->nevents, 2);
+}
+
+/* ---- time arithmetic at the edges of int64 ------------------------------------------------------ */
+
+/* Delaying a call again and again saturates at the far future instead of wrapping to the past. */
+static void test_repeated_huge_delays_saturate(void **state)
+{
+    fixture *f = *state;
+    tick t = { 0 };
+    schedule(f, &t, 0, 1.0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_delayed_call_delay(t.dc, 1e300), 0);
+    assert_int_equal(advance(f, 10.0), 0);
+    assert_int_equal(f->nevents, 0);
+    assert_true(tw_delayed_call_get_time(t.dc) > 9e9);
+    /* And the other way: far into the past, the call is simply due. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tw_delayed_call_delay(t.dc, -1e300), 0);
+    assert_int_equal(advance(f, 0), 1);
+    assert_int_equal(f->nevents, 1);
+}
+
+/* A clock near the end of int64: a deadline past it saturates instead of wrapping. */
+static void test_deadline_near_the_end_of_time_saturates(void **state)
+{
+    fixture *f = *state;
+    f->env.clock.ns = INT64_MAX - INT64_C(1000000000);
+    tw_reactor_iterate(f->env.r, 0);
+    tick t[2] = { 0 };
+    schedule(f, &t[0], 0, 10.0);
+    schedule(f, &t[1], 1, 1e300);
+    assert_int_equal(tw_delayed_call_reset(t[1].dc, 5.0), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+    assert_int_equal(f->nevents, 0);
+    assert_true(tw_delayed_call_active(t[0].dc));
+    assert_true(tw_delayed_call_active(t[1].dc));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +869,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_when_running_before_and_during_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_clock_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_iterate_wakes_for_timer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_counts_from_the_start_of_the_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_huge_delays_saturate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_near_the_end_of_time_saturates, setup, teardown),
     };
     return cmocka_run_group_tests_name("timers", tests, NULL, NULL);
 }
