@@ -204,14 +204,21 @@ static int renumber(tw_timer_heap *h)
     return 0;
 }
 
-static inline int heap_push(tw_timer_heap *h, tw_delayed_call *dc)
+/* Room for one more entry with a fresh sequence number: everything heap_push can fail on, checked
+ * before a caller changes anything, so that a failure leaves its call as it was. */
+static inline int heap_reserve(tw_timer_heap *h)
 {
     if (h->count == h->cap && heap_grow(h) < 0)
         return -ENOMEM;
     if (h->next_seq > UINT32_MAX && renumber(h) < 0)
         return -ENOMEM;
-    sift_up(h, h->count++, (tw_heap_entry){dc->at, (uint32_t)h->next_seq++, dc->slot});
     return 0;
+}
+
+/* After heap_reserve(): cannot fail. */
+static inline void heap_push(tw_timer_heap *h, tw_delayed_call *dc)
+{
+    sift_up(h, h->count++, (tw_heap_entry){dc->at, (uint32_t)h->next_seq++, dc->slot});
 }
 
 /* For tests: makes the next sequence number seq, to exercise the renumbering. */
@@ -259,16 +266,13 @@ tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
     if (!r || !fn || isnan(delay))
         return NULL;
     tw_timer_heap *h = &r->timers;
-    tw_delayed_call *dc = dc_alloc(h);
+    tw_delayed_call *dc = heap_reserve(h) < 0 ? NULL : dc_alloc(h);
     if (!dc)
         return NULL;
     uint32_t slot = dc->slot;
     *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = add_ns(r->now, seconds_to_ns(delay)),
                             .slot = slot, .index = NOT_IN_HEAP, .refs = 1, .state = DC_PENDING};
-    if (heap_push(h, dc) < 0) {
-        dc_release(dc);
-        return NULL;
-    }
+    heap_push(h, dc);
     return dc;
 }
 
@@ -296,15 +300,19 @@ int tw_delayed_call_cancel(tw_delayed_call *dc)
     return 0;
 }
 
-/* Moves a pending or due call to a new deadline, as if scheduled now (a fresh sequence number). */
+/* Moves a pending or due call to a new deadline, as if scheduled now (a fresh sequence number).
+ * Out of memory, the call stays as it was. */
 static int reschedule(tw_delayed_call *dc, int64_t at)
 {
     tw_timer_heap *h = &dc->reactor->timers;
+    if (heap_reserve(h) < 0)
+        return -ENOMEM;
     dc->at = at;
     dc->state = DC_PENDING;
     if (dc->index != NOT_IN_HEAP)
         heap_remove(h, dc);
-    return heap_push(h, dc);
+    heap_push(h, dc);
+    return 0;
 }
 
 int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now)

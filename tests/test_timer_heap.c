@@ -1,16 +1,37 @@
 /* The timer heap against a reference model: random schedules, cancels, resets and delays on a
  * controllable clock must fire exactly the live calls, in (deadline, scheduling order); and the
- * 32-bit sequence renumbering keeps that order across the wrap. */
+ * 32-bit sequence renumbering keeps that order across the wrap; a reschedule that runs out of memory
+ * changes nothing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "reactor/internal.h"
 
 #define CALLS 3000
+
+/* realloc can be made to fail once (forwarding to glibc's __libc_realloc otherwise); under
+ * AddressSanitizer, which owns the allocator, the test that needs it is skipped. */
+static bool fail_next_realloc;
+#if defined(__SANITIZE_ADDRESS__)
+#define REALLOC_INJECTION 0
+#else
+#define REALLOC_INJECTION 1
+void *__libc_realloc(void *p, size_t size);
+
+void *realloc(void *p, size_t size)
+{
+    if (fail_next_realloc) {
+        fail_next_realloc = false;
+        return NULL;
+    }
+    return __libc_realloc(p, size);
+}
+#endif
 
 typedef struct {
     int64_t at;       /* model: deadline in ns */
@@ -105,11 +126,57 @@ static void test_order_survives_sequence_wrap(void **state)
     run_model(UINT32_MAX - CALLS);  /* the wrap falls in the middle of the schedules */
 }
 
+/* A due call reset from an earlier callback of its turn while the heap is full and cannot grow: the
+ * reset fails with -ENOMEM and leaves the call as it was, due, so it still runs in this turn. */
+typedef struct {
+    tw_reactor *r;
+    tw_delayed_call *victim;
+    int reset_result;
+} reset_when_full;
+
+static int fill_then_reset(void *arg)
+{
+    reset_when_full *ctx = arg;
+    for (int i = 0; i < 2; i++)  /* refill the heap to its capacity */
+        assert_non_null(tw_call_later(ctx->r, 1.0, record, (void *)(intptr_t)(1000 + i)));
+    fail_next_realloc = true;
+    ctx->reset_result = tw_delayed_call_reset(ctx->victim, 0.5);
+    fail_next_realloc = false;
+    return 0;
+}
+
+static void test_reset_without_memory_changes_nothing(void **state)
+{
+    (void)state;
+    if (!REALLOC_INJECTION)
+        skip();
+    tw_reactor *r = tw_reactor_new(NULL);
+    assert_non_null(r);
+    fake_now = 1000000000;
+    tw_reactor_set_clock(r, fake_clock, NULL);
+    nfired = 0;
+    reset_when_full ctx = {r, NULL, 0};
+    assert_non_null(tw_call_later(r, 0.001, fill_then_reset, &ctx));
+    ctx.victim = tw_delayed_call_ref(tw_call_later(r, 0.001, record, (void *)(intptr_t)1));
+    for (int i = 0; i < 62; i++)  /* 64 entries: the heap's first capacity */
+        assert_non_null(tw_call_later(r, 1.0, record, (void *)(intptr_t)(100 + i)));
+    fake_now += 1000000;
+    assert_int_equal(tw_reactor_iterate(r, 0), 2);
+    assert_int_equal(ctx.reset_result, -ENOMEM);
+    assert_int_equal(nfired, 1);
+    assert_int_equal(fired[0], 1);
+    assert_true(tw_delayed_call_called(ctx.victim));
+    assert_int_equal(tw_reactor_pending_calls(r), 64);
+    tw_delayed_call_unref(ctx.victim);
+    tw_reactor_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_operations_match_model),
         cmocka_unit_test(test_order_survives_sequence_wrap),
+        cmocka_unit_test(test_reset_without_memory_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
