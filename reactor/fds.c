@@ -247,6 +247,7 @@ int tw_fds_flush(tw_reactor *r)
             tw_reactor_log(r, TW_LOG_ERROR, "cannot watch fd %d: %s; its watchers are removed", fd,
                            tw_strerror(err));
             s->want = 0;
+            unsplit(s, NULL);
             if (s->kernel)
                 tw_backend_update(r->backend, fd, s->kernel, 0, s->gen);
             s->kernel = 0;
