@@ -4,6 +4,7 @@
  * this file holds the only process-wide state in twine. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,16 +15,21 @@ static const int stop_signals[] = {SIGINT, SIGTERM};
 
 static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
 static tw_reactor *owner;
-static volatile sig_atomic_t signal_wfd = -1;
+static atomic_int signal_wfd = -1;
+static atomic_int handlers_running; /* lets uninstall wait for a handler still using the fd */
 static struct sigaction saved_stop[NSTOP], saved_pipe;
 
+/* Async-signal-safe: lock-free atomics and write(2) only. */
 static void on_signal(int signum)
 {
     int saved_errno = errno;
+    atomic_fetch_add(&handlers_running, 1);
+    int fd = atomic_load(&signal_wfd);
     unsigned char byte = (unsigned char)signum;
-    if (signal_wfd >= 0 && write(signal_wfd, &byte, 1) < 0) {
+    if (fd >= 0 && write(fd, &byte, 1) < 0) {
         /* A full pipe already holds a pending stop. */
     }
+    atomic_fetch_sub(&handlers_running, 1);
     errno = saved_errno;
 }
 
@@ -69,7 +75,7 @@ int tw_reactor_install_signal_handlers(tw_reactor *r)
         goto out;
     }
     r->signal_fd = fds[0];
-    signal_wfd = fds[1];
+    atomic_store(&signal_wfd, fds[1]);
     owner = r;
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
@@ -90,8 +96,11 @@ void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
         for (size_t i = 0; i < NSTOP; i++)
             sigaction(stop_signals[i], &saved_stop[i], NULL);
         sigaction(SIGPIPE, &saved_pipe, NULL);
-        int wfd = signal_wfd;
-        signal_wfd = -1;
+        /* A handler in another thread may have read the fd just before this: let it finish its
+         * write before the fd is closed (and its number possibly reused). */
+        int wfd = atomic_exchange(&signal_wfd, -1);
+        while (atomic_load(&handlers_running) > 0)
+            sched_yield();
         close(wfd);
         tw_reactor_close_fd(r, r->signal_fd);
         r->signal_fd = -1;
