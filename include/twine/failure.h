@@ -43,9 +43,11 @@ TW_API tw_failure *tw_failure_new(const char *type, int code, const char *fmt, .
 
 /* A failure for a negative errno: the type is Twisted's name for it (ECONNREFUSED ->
  * ConnectionRefusedError, ENETUNREACH/EHOSTUNREACH -> NoRouteError, ETIMEDOUT -> TCPTimedOutError,
- * ECANCELED -> CancelledError, other connect errors -> ConnectError, anything else -> "OSError"),
- * the message is "CONTEXT: strerror". context may be NULL. Outgoing connections report every
- * failure without a name of its own as ConnectError, as Twisted's getConnectError does. */
+ * ECANCELED -> CancelledError, ENETDOWN/EHOSTDOWN/EADDRNOTAVAIL/EAFNOSUPPORT -> ConnectError,
+ * ENOMEM -> MemoryError; TW_EALREADYCALLED, TW_EOVERFLOW, TW_EUNDERFLOW and TW_EPARSE -> their
+ * names in this header (ValueError for TW_EPARSE); anything else -> "OSError"), the message is
+ * "CONTEXT: strerror". context may be NULL. Outgoing connections report every failure without a
+ * name of its own as ConnectError, as Twisted's getConnectError does. */
 TW_API tw_failure *tw_failure_from_errno(int code, const char *context);
 
 TW_API tw_failure *tw_failure_ref(tw_failure *f);

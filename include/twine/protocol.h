@@ -75,7 +75,7 @@ struct tw_protocol {
  *   errno failure from tw_failure_from_errno() (ConnectionRefusedError, NoRouteError,
  *   TCPTimedOutError, ConnectError), TW_TIMEOUT_ERROR for the connect timeout,
  *   TW_CONNECTING_CANCELLED_ERROR after tw_connector_stop_connecting(), TW_CONNECTION_LOST when the
- *   reactor shuts down first. connector is the attempt that failed; it is freed after this call. */
+ *   reactor shuts down first, TW_CONNECT_ERROR with build_protocol's code when it refused. connector is the attempt that failed; it is freed after this call. */
 typedef struct tw_connector tw_connector;
 typedef struct tw_factory_ops {
     int (*start_factory)(tw_factory *f);
