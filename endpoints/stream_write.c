@@ -1,7 +1,7 @@
 /* The write side of stream transports: send at once when nothing is queued, queue only what the
  * kernel did not take (copied, or lent by the caller), wait for writability only then, and apply
  * back-pressure to the registered producer (or to the transport's own reading) between the water
- * marks. SIGPIPE never fires: every send is a sendmsg() with MSG_NOSIGNAL. */
+ * marks. SIGPIPE never fires: every send is a send() or sendmsg() with MSG_NOSIGNAL. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -51,7 +51,8 @@ TW_API int tw_reactor_stop(tw_reactor *r);
 
 /* Runs one turn: waits at most timeout seconds (0 polls, negative waits until something happens),
  * then dispatches ready fds, calls from threads and due timers. Returns the number of callbacks
- * run, or a negative error. For tests, tools and for embedding twine in another loop. */
+ * run, or a negative error (TW_EALREADYRUNNING from inside a turn). For tests, tools and for
+ * embedding twine in another loop. */
 TW_API int tw_reactor_iterate(tw_reactor *r, double timeout);
 
 TW_API bool tw_reactor_running(const tw_reactor *r);
