@@ -190,8 +190,11 @@ int tw_reactor_run(tw_reactor *r)
     while (!shutdown_step(r)) {
         int n = turn(r, -1);
         if (n < 0 && n != -EINTR) {
+            /* The loop cannot wait any more: shut down at once (holds cannot be honoured without
+             * turns), so that the shutdown triggers still close what is open. */
             err = n;
-            break;
+            r->state = TW_STATE_STOPPING;
+            r->shutdown_holds = 0;
         }
     }
     r->state = TW_STATE_STOPPED;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -204,6 +205,60 @@ static void test_trigger_order(void **state)
     assert_trace(f, want, (int)(sizeof want / sizeof want[0]));
     assert_int_equal(s[8].count, 1);
     assert_int_equal(tw_test_log_count(&f->env.log), 0);
+}
+
+/* The epoll fd of the reactor, found through /proc: -1 if there is none (another backend). */
+static int find_epoll_fd(void)
+{
+    char path[64], target[64];
+    for (int fd = 3; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            if (strcmp(target, "anon_inode:[eventpoll]") == 0)
+                return fd;
+        }
+    }
+    return -1;
+}
+
+static int hold_action(step *s)
+{
+    tw_reactor_hold_shutdown(s->f->env.r); /* never released */
+    return 0;
+}
+
+static int break_the_wait(step *s)
+{
+    int fd = find_epoll_fd();
+    s->result = fd;
+    /* Another fd takes its number, so the next epoll_wait fails with EINVAL. */
+    return fd >= 0 && dup2(STDERR_FILENO, fd) == fd ? 0 : -EIO;
+}
+
+/* When the wait itself fails, run() still runs the shutdown triggers (holds cannot be honoured)
+ * and returns the error. Only epoll's wait can be broken from outside; the others skip. */
+static void test_failed_wait_still_shuts_down(void **state)
+{
+    fixture *f = *state;
+    if (strcmp(tw_reactor_backend(), "epoll") != 0) {
+        print_message("only the epoll backend's wait can be made to fail: skipped\n");
+        skip();
+    }
+    step s[4] = { 0 };
+    add_trigger(f, &s[0], "shutdown before", TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN);
+    s[0].action = hold_action;
+    add_trigger(f, &s[1], "shutdown during", TW_PHASE_DURING, TW_EVENT_SHUTDOWN);
+    add_trigger(f, &s[2], "shutdown after", TW_PHASE_AFTER, TW_EVENT_SHUTDOWN);
+    later(f, &s[3], "timer", 0);
+    s[3].action = break_the_wait;
+    assert_int_equal(tw_reactor_run(f->env.r), -EINVAL);
+    assert_true(s[3].result >= 0);
+    static const char *const want[] = {"timer", "shutdown before", "shutdown during",
+                                       "shutdown after"};
+    assert_trace(f, want, 4);
+    assert_true(tw_test_log_contains(&f->env.log, "wait failed"));
 }
 
 /* Stopping while starting up: the startup sequence completes, then the shutdown runs. */
@@ -433,6 +488,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_trigger_is_reported_and_others_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_shutdown_delays_during_phase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_holds_need_two_releases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_wait_still_shuts_down, setup, teardown),
     };
     return cmocka_run_group_tests_name("shutdown", tests, NULL, NULL);
 }

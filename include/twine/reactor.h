@@ -42,7 +42,9 @@ TW_API tw_reactor *tw_reactor_new(int *err);
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
- * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped. */
+ * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped.
+ * If the backend's wait itself fails (not EINTR), the shutdown runs at once, ignoring holds, and
+ * run() returns that error. */
 TW_API int tw_reactor_run(tw_reactor *r);
 
 /* Asks run() to return: at the end of the current turn the "shutdown" event fires (before, during,
