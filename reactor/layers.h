@@ -14,20 +14,6 @@ void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id);
  * close what it still has open (it may clear the slot meanwhile). */
 void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data));
 
-/* How many entries a table indexed by fd needs to hold fd. Doubling up to TW_FD_TABLE_STEP, then
- * steps of it: a doubled table is zeroed (touched) far past the highest fd, which would cost every
- * connection of a busy server a third more memory than it uses. */
-#define TW_FD_TABLE_STEP 1024
-static inline int tw_fd_table_size(int fd)
-{
-    if (fd >= TW_FD_TABLE_STEP)
-        return (fd / TW_FD_TABLE_STEP + 1) * TW_FD_TABLE_STEP;
-    int n = 64;
-    while (n <= fd)
-        n *= 2;
-    return n;
-}
-
 /* tw_call_from_thread, plus drop(arg) when the call is dropped unrun (the reactor is freed first), in
  * the thread that frees the reactor. A call refused with an error is not dropped: the caller keeps arg.
  * For work handed back from pool threads, whose results would otherwise leak at tw_reactor_free. */
