@@ -109,7 +109,7 @@ static void test_callbacks_run_in_order(void **state)
     fixture *fx = *state;
     trace t = {0};
     step a = {&t, "a", 0, "A", false, NULL}, b = {&t, "b", 0, NULL, false, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     assert_int_equal(tw_deferred_add_callback(d, step_fn, &a), 0);
     assert_int_equal(tw_deferred_add_callback(d, step_fn, &b), 0);
     assert_false(tw_deferred_called(d));
@@ -129,7 +129,7 @@ static void test_failing_callback_switches_to_errbacks(void **state)
     step skipped = {&t, "skipped", 0, NULL, false, NULL};
     step eb = {&t, "eb", 0, "recovered", true, NULL};
     step after = {&t, "after", 0, NULL, false, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, step_fn, &a);
     tw_deferred_add_callback(d, step_fn, &skipped);
     tw_deferred_add_errback(d, step_fn, &eb);
@@ -137,7 +137,7 @@ static void test_failing_callback_switches_to_errbacks(void **state)
     tw_deferred_callback(d, "x", NULL);
     assert_string_equal(t.text, "a(x) eb!ConnectionRefusedError after(recovered)");
     tw_deferred_unref(d);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 static void test_errback_returning_failure_stays_on_error_path(void **state)
@@ -147,7 +147,7 @@ static void test_errback_returning_failure_stays_on_error_path(void **state)
     step e1 = {&t, "e1", -EPIPE, NULL, false, NULL};
     step cb = {&t, "cb", 0, NULL, false, NULL};
     step e2 = {&t, "e2", 0, NULL, true, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_errback(d, step_fn, &e1);
     tw_deferred_add_callback(d, step_fn, &cb);
     tw_deferred_add_both(d, step_fn, &e2);
@@ -163,7 +163,7 @@ static void test_exactly_one_slot_of_a_pair_runs(void **state)
     trace t = {0};
     step cb = {&t, "cb", -EINVAL, NULL, false, NULL};
     step eb = {&t, "eb", 0, NULL, true, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     /* The callback fails, but its own pair's errback must not see it. */
     tw_deferred_add_callbacks(d, step_fn, &cb, step_fn, &eb);
     tw_deferred_add_errback(d, swallow, NULL);
@@ -177,7 +177,7 @@ static void test_callbacks_added_after_firing_run_at_once(void **state)
     fixture *fx = *state;
     trace t = {0};
     step a = {&t, "a", 0, NULL, false, NULL};
-    tw_deferred *d = tw_succeed(fx->r, "early", NULL, NULL);
+    tw_deferred *d = tw_succeed(fx->env.r, "early", NULL, NULL);
     assert_true(tw_deferred_called(d));
     tw_deferred_add_callback(d, step_fn, &a);
     assert_string_equal(t.text, "a(early)");
@@ -191,7 +191,7 @@ static void test_already_called_in_every_combination(void **state)
     fixture *fx = *state;
     for (int first = 0; first < 2; first++) {
         for (int second = 0; second < 2; second++) {
-            tw_deferred *d = tw_deferred_new(fx->r, NULL);
+            tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
             tw_deferred_add_errback(d, swallow, NULL);
             if (first)
                 assert_int_equal(tw_deferred_errback(d, tw_failure_new("E", 0, NULL)), 0);
@@ -214,7 +214,7 @@ static void test_already_called_in_every_combination(void **state)
 static void test_bad_arguments(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     assert_int_equal(tw_deferred_add_callbacks(NULL, swallow, NULL, NULL, NULL), -EINVAL);
     assert_int_equal(tw_deferred_add_callbacks(d, NULL, NULL, NULL, NULL), -EINVAL);
     assert_int_equal(tw_deferred_callback(NULL, NULL, NULL), -EINVAL);
@@ -222,7 +222,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(tw_deferred_chain_deferred(d, NULL), -EINVAL);
     assert_int_equal(tw_deferred_add_timeout(d, NULL, 1.0), -EINVAL);
     int err = 0;
-    assert_null(tw_maybe_deferred(fx->r, NULL, NULL, &err));
+    assert_null(tw_maybe_deferred(fx->env.r, NULL, NULL, &err));
     assert_int_equal(err, -EINVAL);
     assert_false(tw_deferred_called(NULL));
     assert_false(tw_deferred_paused(NULL));
@@ -252,20 +252,20 @@ static void test_result_helpers_tolerate_null(void **state)
     assert_null(tw_result_take_failure(NULL));
     tw_result_set_value(NULL, "x", NULL);
     tw_result_set_failure(NULL, tw_failure_new("Dropped", 0, NULL));
-    tw_result_set_deferred(NULL, tw_deferred_new(fx->r, NULL));
+    tw_result_set_deferred(NULL, tw_deferred_new(fx->env.r, NULL));
     /* errback(NULL) and set_deferred(NULL) stand for out of memory. */
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     assert_int_equal(tw_deferred_errback(d, NULL), 0);
     assert_string_equal(failure_type_of(d), TW_MEMORY_ERROR);
     tw_deferred_add_errback(d, swallow, NULL);
     tw_deferred_unref(d);
-    d = tw_deferred_new(fx->r, NULL);
+    d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, set_null_deferred, NULL);
     tw_deferred_callback(d, NULL, NULL);
     assert_string_equal(failure_type_of(d), TW_MEMORY_ERROR);
     tw_deferred_add_errback(d, swallow, NULL);
     tw_deferred_unref(d);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 /* Twisted's test_reentrantRunCallbacks / test_nonReentrantCallbacks. */
@@ -290,7 +290,7 @@ static void test_callback_added_from_callback_runs_after(void **state)
     trace t = {0};
     step inner = {&t, "inner", 0, NULL, false, NULL};
     adder a = {&t, &inner};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, add_from_callback, &a);
     tw_deferred_callback(d, "v", NULL);
     assert_string_equal(t.text, "outer-start outer-end inner(v)");
@@ -304,7 +304,7 @@ static void test_reentrant_callback_failure_goes_to_next_errback(void **state)
     step inner = {&t, "inner", -EIO, NULL, false, NULL};
     adder a = {&t, &inner};
     step eb = {&t, "eb", 0, NULL, true, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, add_from_callback, &a);
     tw_deferred_callback(d, "v", NULL);
     tw_deferred_add_errback(d, step_fn, &eb);
@@ -324,7 +324,7 @@ static int replace_with_counted(tw_deferred *d, tw_result *res, void *arg)
 static void test_destructor_runs_once_on_replace_and_free(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, replace_with_counted, "second");
     tw_deferred_callback(d, "first", count_destroy);
     assert_int_equal(destroyed, 1); /* "first" replaced */
@@ -348,7 +348,7 @@ static void test_take_value_transfers_ownership(void **state)
 {
     fixture *fx = *state;
     void *taken = NULL;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, take_it, &taken);
     tw_deferred_callback(d, "mine", count_destroy);
     tw_deferred_unref(d);
@@ -368,7 +368,7 @@ static int fail_with_error(tw_deferred *d, tw_result *res, void *arg)
 static void test_set_error_destroys_value(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, fail_with_error, NULL);
     tw_deferred_callback(d, "v", count_destroy);
     assert_int_equal(destroyed, 1);
@@ -395,7 +395,7 @@ static void test_more_callbacks_than_inline_slots(void **state)
     fixture *fx = *state;
     enum { MANY = 1000 };
     int next = 0;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     for (int i = 0; i < MANY; i++)
         assert_int_equal(tw_deferred_add_callback(d, count_in_order, (void *)(intptr_t)i), 0);
     tw_deferred_callback(d, &next, NULL);
@@ -409,41 +409,41 @@ static void test_more_callbacks_than_inline_slots(void **state)
 static void test_unhandled_failure_is_reported_when_freed(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_errback(d, tw_failure_new(TW_DNS_LOOKUP_ERROR, 0, "no such host"));
-    assert_int_equal(tw_test_log_count(&fx->log), 0); /* only at free, deterministically */
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0); /* only at free, deterministically */
     tw_deferred_unref(d);
-    assert_int_equal(tw_test_log_count(&fx->log), 1);
-    assert_true(tw_test_log_contains(&fx->log, "Unhandled error in Deferred: DNSLookupError: no such host"));
+    assert_int_equal(tw_test_log_count(&fx->env.log), 1);
+    assert_true(tw_test_log_contains(&fx->env.log, "Unhandled error in Deferred: DNSLookupError: no such host"));
 }
 
 static void test_handled_failure_is_not_reported(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_fail(fx->r, tw_failure_new("E", 0, NULL), NULL);
+    tw_deferred *d = tw_fail(fx->env.r, tw_failure_new("E", 0, NULL), NULL);
     tw_deferred_add_errback(d, swallow, NULL);
     tw_deferred_unref(d);
-    tw_deferred *unfired = tw_deferred_new(fx->r, NULL);
+    tw_deferred *unfired = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_unref(unfired);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 static void test_failure_consumed_by_chaining_is_not_reported(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *inner = tw_fail(fx->r, tw_failure_new("Inner", 0, NULL), NULL);
+    tw_deferred *inner = tw_fail(fx->env.r, tw_failure_new("Inner", 0, NULL), NULL);
     trace t = {0};
     step ret = {&t, "ret", 0, NULL, false, inner};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
+    tw_deferred *outer = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(outer, step_fn, &ret);
     tw_deferred_callback(outer, "v", NULL);
     /* The failure moved to outer: inner holds NULL now (Twisted: None). */
     assert_null(value_of(inner));
     tw_deferred_unref(inner);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
     assert_string_equal(failure_type_of(outer), "Inner");
     tw_deferred_unref(outer);
-    assert_int_equal(tw_test_log_count(&fx->log), 1);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 1);
 }
 
 static void test_null_reactor_reports_to_stderr(void **state)
@@ -473,12 +473,12 @@ static void test_null_reactor_reports_to_stderr(void **state)
 static void test_succeed_and_fail(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *s = tw_succeed(fx->r, "ok", count_destroy, NULL);
+    tw_deferred *s = tw_succeed(fx->env.r, "ok", count_destroy, NULL);
     assert_true(tw_deferred_called(s));
     assert_string_equal(value_of(s), "ok");
     tw_deferred_unref(s);
     assert_int_equal(destroyed, 1);
-    tw_deferred *f = tw_fail(fx->r, NULL, NULL); /* NULL: out of memory stands in */
+    tw_deferred *f = tw_fail(fx->env.r, NULL, NULL); /* NULL: out of memory stands in */
     assert_string_equal(failure_type_of(f), TW_MEMORY_ERROR);
     tw_deferred_add_errback(f, swallow, NULL);
     tw_deferred_unref(f);
@@ -513,19 +513,19 @@ static int work_deferred(tw_result *out, void *arg)
 static void test_maybe_deferred(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_maybe_deferred(fx->r, work_value, "val", NULL);
+    tw_deferred *d = tw_maybe_deferred(fx->env.r, work_value, "val", NULL);
     assert_string_equal(value_of(d), "val");
     tw_deferred_unref(d);
-    d = tw_maybe_deferred(fx->r, work_error, NULL, NULL);
+    d = tw_maybe_deferred(fx->env.r, work_error, NULL, NULL);
     assert_string_equal(failure_type_of(d), TW_CONNECTION_REFUSED_ERROR);
     tw_deferred_add_errback(d, swallow, NULL);
     tw_deferred_unref(d);
-    d = tw_maybe_deferred(fx->r, work_failure, NULL, NULL);
+    d = tw_maybe_deferred(fx->env.r, work_failure, NULL, NULL);
     assert_string_equal(failure_type_of(d), TW_VALUE_ERROR);
     tw_deferred_add_errback(d, swallow, NULL);
     tw_deferred_unref(d);
-    tw_deferred *pending = tw_deferred_new(fx->r, NULL);
-    d = tw_maybe_deferred(fx->r, work_deferred, pending, NULL);
+    tw_deferred *pending = tw_deferred_new(fx->env.r, NULL);
+    d = tw_maybe_deferred(fx->env.r, work_deferred, pending, NULL);
     assert_ptr_equal(d, pending); /* returned as it is */
     tw_deferred_unref(d);
     tw_deferred_unref(pending);
@@ -545,7 +545,7 @@ static void chain_to(chain *c, fixture *fx, trace *t, tw_deferred *inner, bool o
 {
     c->ret = (step){t, on_failure ? "eb" : "ret", 0, NULL, false, inner};
     c->next = (step){t, "next", 0, NULL, false, NULL};
-    c->outer = tw_deferred_new(fx->r, NULL);
+    c->outer = tw_deferred_new(fx->env.r, NULL);
     if (on_failure)
         tw_deferred_add_errback(c->outer, step_fn, &c->ret);
     else
@@ -557,7 +557,7 @@ static void test_synchronous_implicit_chain(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *inner = tw_succeed(fx->r, "inner-result", count_destroy, NULL);
+    tw_deferred *inner = tw_succeed(fx->env.r, "inner-result", count_destroy, NULL);
     chain c;
     chain_to(&c, fx, &t, inner, false);
     tw_deferred *outer = c.outer;
@@ -576,12 +576,12 @@ static void test_asynchronous_implicit_chain(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *inner = tw_deferred_new(fx->r, NULL);
+    tw_deferred *inner = tw_deferred_new(fx->env.r, NULL);
     step pre = {&t, "inner-pre", 0, "pre", false, NULL};
     tw_deferred_add_callback(inner, step_fn, &pre);
     step ret = {&t, "ret", 0, NULL, false, inner};
     step next = {&t, "next", 0, NULL, false, NULL};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
+    tw_deferred *outer = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(outer, step_fn, &ret);
     tw_deferred_callback(outer, "v", NULL);
     /* Added while waiting: runs after the inner result arrives (test_callbackOrderPreserved). */
@@ -604,7 +604,7 @@ static void test_errback_returning_deferred(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *inner = tw_deferred_new(fx->r, NULL);
+    tw_deferred *inner = tw_deferred_new(fx->env.r, NULL);
     chain c;
     chain_to(&c, fx, &t, inner, true);
     tw_deferred *outer = c.outer;
@@ -613,17 +613,17 @@ static void test_errback_returning_deferred(void **state)
     assert_string_equal(t.text, "eb!Boom next(fixed)");
     tw_deferred_unref(inner);
     tw_deferred_unref(outer);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 static void test_asynchronous_implicit_error_chain(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *inner = tw_deferred_new(fx->r, NULL);
+    tw_deferred *inner = tw_deferred_new(fx->env.r, NULL);
     step ret = {&t, "ret", 0, NULL, false, inner};
     step eb = {&t, "eb", 0, NULL, true, NULL};
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
+    tw_deferred *outer = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(outer, step_fn, &ret);
     tw_deferred_add_errback(outer, step_fn, &eb);
     tw_deferred_callback(outer, "v", NULL);
@@ -632,16 +632,16 @@ static void test_asynchronous_implicit_error_chain(void **state)
     assert_null(value_of(inner)); /* the failure went to outer: inner reports nothing */
     tw_deferred_unref(inner);
     tw_deferred_unref(outer);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 static void test_double_asynchronous_implicit_chaining(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *c = tw_deferred_new(fx->r, NULL);
-    tw_deferred *b = tw_deferred_new(fx->r, NULL);
-    tw_deferred *a = tw_deferred_new(fx->r, NULL);
+    tw_deferred *c = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *b = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *a = tw_deferred_new(fx->env.r, NULL);
     step a_ret = {&t, "a", 0, NULL, false, b};
     step b_ret = {&t, "b", 0, NULL, false, c};
     step a_end = {&t, "a-end", 0, NULL, false, NULL};
@@ -662,7 +662,7 @@ static void test_chained_paused_deferred_with_result(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *inner = tw_succeed(fx->r, "held", NULL, NULL);
+    tw_deferred *inner = tw_succeed(fx->env.r, "held", NULL, NULL);
     tw_deferred_pause(inner);
     chain c;
     chain_to(&c, fx, &t, inner, false);
@@ -679,7 +679,7 @@ static void test_paused_outer_does_not_block_inner(void **state)
 {
     fixture *fx = *state;
     trace t = {0};
-    tw_deferred *second = tw_deferred_new(fx->r, NULL);
+    tw_deferred *second = tw_deferred_new(fx->env.r, NULL);
     chain c;
     chain_to(&c, fx, &t, second, false);
     tw_deferred *first = c.outer;
@@ -703,7 +703,7 @@ static int return_self(tw_deferred *d, tw_result *res, void *arg)
 static void test_returning_own_deferred_fails_instead_of_deadlocking(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, return_self, NULL);
     tw_deferred_callback(d, "v", NULL);
     assert_string_equal(failure_type_of(d), TW_VALUE_ERROR);
@@ -815,8 +815,8 @@ static void test_deep_chain_of_already_fired(void **state)
 static void test_inner_freed_unfired_leaves_outer_waiting(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *inner = tw_deferred_new(fx->r, NULL);
-    tw_deferred *outer = tw_deferred_new(fx->r, NULL);
+    tw_deferred *inner = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *outer = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(outer, return_arg_deferred, inner);
     tw_deferred_callback(outer, NULL, NULL);
     tw_deferred_unref(inner); /* its producer gave up: outer can never continue */
@@ -835,8 +835,8 @@ static void test_chain_deferred(void **state)
     fixture *fx = *state;
     trace t = {0};
     step on2 = {&t, "d2", 0, NULL, false, NULL};
-    tw_deferred *d1 = tw_deferred_new(fx->r, NULL);
-    tw_deferred *d2 = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d1 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *d2 = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d2, step_fn, &on2);
     assert_int_equal(tw_deferred_chain_deferred(d1, d2), 0);
     tw_deferred_callback(d1, "moved", count_destroy);
@@ -851,8 +851,8 @@ static void test_chain_deferred(void **state)
 static void test_chain_deferred_into_fired_deferred_fails(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d1 = tw_deferred_new(fx->r, NULL);
-    tw_deferred *d2 = tw_succeed(fx->r, "already", NULL, NULL);
+    tw_deferred *d1 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *d2 = tw_succeed(fx->env.r, "already", NULL, NULL);
     tw_deferred_chain_deferred(d1, d2);
     tw_deferred_callback(d1, "late", count_destroy);
     assert_int_equal(destroyed, 1);
@@ -866,8 +866,8 @@ static void test_chain_deferred_into_fired_deferred_fails(void **state)
 static void test_chain_deferred_dropped_unfired(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d1 = tw_deferred_new(fx->r, NULL);
-    tw_deferred *d2 = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d1 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *d2 = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_chain_deferred(d1, d2);
     tw_deferred_unref(d2); /* d1's pair keeps it */
     tw_deferred_unref(d1); /* releases d2 too: leak checkers see it */
@@ -881,7 +881,7 @@ static void test_pause_holds_callbacks(void **state)
     trace t = {0};
     step a = {&t, "a", 0, NULL, false, NULL};
     step b = {&t, "b", 0, NULL, false, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_callback(d, step_fn, &a);
     tw_deferred_pause(d);
     tw_deferred_pause(d);
@@ -902,7 +902,7 @@ static void test_unpause_before_callback(void **state)
     fixture *fx = *state;
     trace t = {0};
     step a = {&t, "a", 0, NULL, false, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_pause(d);
     tw_deferred_add_callback(d, step_fn, &a);
     tw_deferred_unpause(d);
@@ -917,7 +917,7 @@ static void test_paused_failure(void **state)
     fixture *fx = *state;
     trace t = {0};
     step eb = {&t, "eb", 0, NULL, true, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_pause(d);
     tw_deferred_errback(d, tw_failure_new("Held", 0, NULL));
     tw_deferred_add_errback(d, step_fn, &eb);
@@ -934,7 +934,7 @@ static void test_cancel_without_canceller(void **state)
     fixture *fx = *state;
     trace t = {0};
     step eb = {&t, "eb", 0, NULL, true, NULL};
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_add_errback(d, step_fn, &eb);
     tw_deferred_cancel(d);
     assert_string_equal(t.text, "eb!CancelledError");
@@ -948,7 +948,7 @@ static void test_cancel_without_canceller(void **state)
 static void test_cancel_without_canceller_then_errback(void **state)
 {
     fixture *fx = *state;
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     tw_deferred_cancel(d);
     tw_deferred_cancel(d); /* harmless */
     assert_int_equal(tw_deferred_errback(d, tw_failure_new("Late", 0, NULL)), 0);
@@ -957,7 +957,7 @@ static void test_cancel_without_canceller_then_errback(void **state)
     tw_failure_unref(f);
     assert_string_equal(failure_type_of(d), TW_CANCELLED_ERROR);
     tw_deferred_unref(d);
-    assert_true(tw_test_log_contains(&fx->log, "Unhandled error in Deferred: CancelledError"));
+    assert_true(tw_test_log_contains(&fx->env.log, "Unhandled error in Deferred: CancelledError"));
 }
 
 typedef struct {
@@ -979,7 +979,7 @@ static void test_canceller_runs_and_cancelled_error_follows(void **state)
 {
     fixture *fx = *state;
     canceller_state c = {0, 0};
-    tw_deferred *d = tw_deferred_new_with_canceller(fx->r, test_canceller, &c, NULL);
+    tw_deferred *d = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &c, NULL);
     tw_deferred_cancel(d);
     tw_deferred_cancel(d);
     assert_int_equal(c.calls, 1);
@@ -994,7 +994,7 @@ static void test_canceller_that_callbacks_wins(void **state)
 {
     fixture *fx = *state;
     canceller_state c = {0, 1};
-    tw_deferred *d = tw_deferred_new_with_canceller(fx->r, test_canceller, &c, NULL);
+    tw_deferred *d = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &c, NULL);
     tw_deferred_cancel(d);
     assert_string_equal(value_of(d), "from-canceller");
     tw_deferred_unref(d);
@@ -1004,7 +1004,7 @@ static void test_canceller_that_errbacks_wins(void **state)
 {
     fixture *fx = *state;
     canceller_state c = {0, 2};
-    tw_deferred *d = tw_deferred_new_with_canceller(fx->r, test_canceller, &c, NULL);
+    tw_deferred *d = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &c, NULL);
     tw_deferred_cancel(d);
     assert_string_equal(failure_type_of(d), TW_VALUE_ERROR);
     tw_deferred_add_errback(d, swallow, NULL);
@@ -1015,13 +1015,13 @@ static void test_cancel_after_firing_does_nothing(void **state)
 {
     fixture *fx = *state;
     canceller_state c = {0, 0};
-    tw_deferred *d = tw_deferred_new_with_canceller(fx->r, test_canceller, &c, NULL);
+    tw_deferred *d = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &c, NULL);
     tw_deferred_callback(d, "done", NULL);
     tw_deferred_cancel(d);
     assert_int_equal(c.calls, 0);
     assert_string_equal(value_of(d), "done");
     tw_deferred_unref(d);
-    d = tw_deferred_new_with_canceller(fx->r, test_canceller, &c, NULL);
+    d = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &c, NULL);
     tw_deferred_errback(d, tw_failure_new("E", 0, NULL));
     tw_deferred_cancel(d);
     assert_int_equal(c.calls, 0);
@@ -1035,8 +1035,8 @@ static void test_cancel_nested_deferred_cancels_inner(void **state)
     fixture *fx = *state;
     trace t = {0};
     canceller_state outer_c = {0, 0}, inner_c = {0, 0};
-    tw_deferred *inner = tw_deferred_new_with_canceller(fx->r, test_canceller, &inner_c, NULL);
-    tw_deferred *outer = tw_deferred_new_with_canceller(fx->r, test_canceller, &outer_c, NULL);
+    tw_deferred *inner = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &inner_c, NULL);
+    tw_deferred *outer = tw_deferred_new_with_canceller(fx->env.r, test_canceller, &outer_c, NULL);
     tw_deferred_add_callback(outer, return_arg_deferred, inner);
     step eb = {&t, "eb", 0, NULL, true, NULL};
     tw_deferred_add_errback(outer, step_fn, &eb);
@@ -1047,14 +1047,14 @@ static void test_cancel_nested_deferred_cancels_inner(void **state)
     assert_string_equal(t.text, "eb!CancelledError");
     tw_deferred_unref(inner);
     tw_deferred_unref(outer);
-    assert_int_equal(tw_test_log_count(&fx->log), 0);
+    assert_int_equal(tw_test_log_count(&fx->env.log), 0);
 }
 
 static void test_describe(void **state)
 {
     fixture *fx = *state;
     char buf[128], expect[128];
-    tw_deferred *d = tw_deferred_new(fx->r, NULL);
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
     snprintf(expect, sizeof expect, "<Deferred at %p>", (void *)d);
     assert_string_equal(tw_deferred_describe(d, buf, sizeof buf), expect);
     tw_deferred_errback(d, tw_failure_new("Oops", 0, "bad"));

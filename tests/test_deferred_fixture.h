@@ -5,41 +5,23 @@
 #define TWINE_TEST_DEFERRED_FIXTURE_H
 
 #include <pthread.h>
-#include <stdlib.h>
 
 #include <twine/deferred.h>
 
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_clock clock;
-    tw_test_log log;
+    tw_test_env env; /* a reactor on the controllable clock, its log captured */
 } fixture;
 
 static inline int fixture_setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    f->r = tw_reactor_new(NULL);
-    if (!f->r) {
-        free(f);
-        return -1;
-    }
-    tw_test_clock_install(f->r, &f->clock);
-    tw_test_log_install(f->r, &f->log);
-    *state = f;
-    return 0;
+    return tw_test_fixture_setup(state, sizeof(fixture), TW_TEST_CONTROLLED_CLOCK);
 }
 
 static inline int fixture_teardown(void **state)
 {
-    fixture *f = *state;
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
-    free(f);
-    return 0;
+    return tw_test_fixture_teardown(state);
 }
 
 /* Runs fn on a thread with a deliberately small stack; fn returns non-NULL on success. Recursion

@@ -18,8 +18,7 @@
 #define N 3
 
 typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
+    tw_test_env env; /* reactor and captured log */
     tw_deferred *in[N];
 } fixture;
 
@@ -33,12 +32,12 @@ static void count_destroy(void *v)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    f->r = tw_reactor_new(NULL);
-    if (!f->r)
+    if (!f || tw_test_env_open(&f->env, TW_TEST_REAL_CLOCK) < 0) {
+        free(f);
         return -1;
-    tw_test_log_install(f->r, &f->log);
+    }
     for (int i = 0; i < N; i++)
-        f->in[i] = tw_deferred_new(f->r, NULL);
+        f->in[i] = tw_deferred_new(f->env.r, NULL);
     destroyed = 0;
     *state = f;
     return 0;
@@ -49,8 +48,7 @@ static int teardown(void **state)
     fixture *f = *state;
     for (int i = 0; i < N; i++)
         tw_deferred_unref(f->in[i]);
-    tw_reactor_free(f->r);
-    tw_test_log_destroy(&f->log);
+    tw_test_env_close(&f->env);
     free(f);
     return 0;
 }
@@ -81,7 +79,7 @@ static int swallow(tw_deferred *d, tw_result *res, void *arg)
 static void test_results_in_input_order(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, 0, NULL);
     assert_non_null(list);
     tw_deferred_callback(f->in[2], "two", NULL);
     tw_deferred_errback(f->in[1], tw_failure_new("One", 0, NULL));
@@ -102,25 +100,25 @@ static void test_results_in_input_order(void **state)
     tw_deferred_add_errback(f->in[1], swallow, NULL);
     tw_deferred_unref(list);
     assert_int_equal(destroyed, 1); /* "zero" freed with the list's result */
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 static void test_unconsumed_failure_is_reported_on_its_input(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, 1, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, 1, 0, NULL);
     tw_deferred_errback(f->in[0], tw_failure_new("Lost", 0, "here"));
     tw_deferred_unref(list);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
     tw_deferred_unref(f->in[0]);
     f->in[0] = NULL;
-    assert_true(tw_test_log_contains(&f->log, "Unhandled error in Deferred: Lost: here"));
+    assert_true(tw_test_log_contains(&f->env.log, "Unhandled error in Deferred: Lost: here"));
 }
 
 static void test_consume_errors(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, 2, TW_DL_CONSUME_ERRORS, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, 2, TW_DL_CONSUME_ERRORS, NULL);
     tw_deferred_errback(f->in[0], tw_failure_new("A", 0, NULL));
     tw_deferred_errback(f->in[1], tw_failure_new("B", 0, NULL));
     tw_list_result *res = list_value(list);
@@ -134,13 +132,13 @@ static void test_consume_errors(void **state)
         tw_deferred_unref(f->in[i]);
         f->in[i] = NULL;
     }
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 static void test_empty_list_fires_at_once(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, NULL, 0, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, NULL, 0, 0, NULL);
     assert_true(tw_deferred_called(list));
     assert_int_equal(list_value(list)->count, 0);
     tw_deferred_unref(list);
@@ -149,7 +147,7 @@ static void test_empty_list_fires_at_once(void **state)
 static void test_empty_list_with_fire_on_one_callback_never_fires(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, NULL, 0, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, NULL, 0, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
     assert_false(tw_deferred_called(list));
     tw_deferred_cancel(list);
     assert_true(tw_failure_check(list_failure(list), TW_CANCELLED_ERROR));
@@ -160,7 +158,7 @@ static void test_empty_list_with_fire_on_one_callback_never_fires(void **state)
 static void test_fire_on_one_callback(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
     tw_deferred_errback(f->in[0], tw_failure_new("First", 0, NULL));
     assert_false(tw_deferred_called(list));
     tw_deferred_callback(f->in[1], "winner", count_destroy);
@@ -180,7 +178,7 @@ static void test_fire_on_one_callback(void **state)
 static void test_fire_on_one_callback_without_success_gives_all_results(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, 2, TW_DL_FIRE_ON_ONE_CALLBACK |
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, 2, TW_DL_FIRE_ON_ONE_CALLBACK |
                                              TW_DL_CONSUME_ERRORS, NULL);
     tw_deferred_errback(f->in[0], tw_failure_new("A", 0, NULL));
     tw_deferred_errback(f->in[1], tw_failure_new("B", 0, NULL));
@@ -194,7 +192,7 @@ static void test_fire_on_one_callback_without_success_gives_all_results(void **s
 static void test_fire_on_one_errback(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, TW_DL_FIRE_ON_ONE_ERRBACK, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, TW_DL_FIRE_ON_ONE_ERRBACK, NULL);
     tw_deferred_callback(f->in[0], "fine", NULL);
     tw_deferred_errback(f->in[2], tw_failure_from_errno(-ECONNREFUSED, NULL));
     const tw_failure *fe = list_failure(list);
@@ -208,7 +206,7 @@ static void test_fire_on_one_errback(void **state)
     tw_deferred_add_errback(f->in[2], swallow, NULL);
     tw_deferred_add_errback(list, swallow, NULL);
     tw_deferred_unref(list);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 static void test_already_fired_inputs_are_processed_at_construction(void **state)
@@ -217,7 +215,7 @@ static void test_already_fired_inputs_are_processed_at_construction(void **state
     tw_deferred_callback(f->in[0], "a", NULL);
     tw_deferred_callback(f->in[1], "b", NULL);
     tw_deferred_callback(f->in[2], "c", NULL);
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, 0, NULL);
     tw_list_result *res = list_value(list);
     assert_non_null(res);
     assert_string_equal(res->entries[2].value, "c");
@@ -228,7 +226,7 @@ static void test_cancel_cancels_pending_inputs(void **state)
 {
     fixture *f = *state;
     tw_deferred_callback(f->in[0], "done", NULL);
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, TW_DL_CONSUME_ERRORS, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, TW_DL_CONSUME_ERRORS, NULL);
     tw_deferred_cancel(list);
     tw_list_result *res = list_value(list);
     assert_non_null(res);
@@ -242,7 +240,7 @@ static void test_cancel_cancels_pending_inputs(void **state)
 static void test_cancel_with_fire_on_one_errback(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N,
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N,
                                              TW_DL_FIRE_ON_ONE_ERRBACK | TW_DL_CONSUME_ERRORS, NULL);
     tw_deferred_cancel(list);
     const tw_failure *fe = list_failure(list);
@@ -258,7 +256,7 @@ static void test_cancel_with_fire_on_one_errback(void **state)
 static void test_cancel_after_fire_leaves_inputs_alone(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, TW_DL_FIRE_ON_ONE_CALLBACK, NULL);
     tw_deferred_callback(f->in[0], "first", NULL);
     tw_deferred_cancel(list);
     assert_false(tw_deferred_called(f->in[1]));
@@ -281,7 +279,7 @@ static void check_late_value_stays_on_input(fixture *f, unsigned flags)
     destroyed = 0;
     tw_deferred_pause(f->in[0]);
     tw_deferred_callback(f->in[0], "late", count_destroy);
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, flags, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, flags, NULL);
     tw_deferred_cancel(list);
     assert_true(tw_failure_check(list_failure(list), TW_CANCELLED_ERROR));
     const char *seen = NULL;
@@ -310,7 +308,7 @@ static void test_list_dropped_early_still_collects_and_frees(void **state)
 {
     fixture *f = *state;
     int seen = 0;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, 0, NULL);
     tw_deferred_add_callback(list, swallow, &seen);
     tw_deferred_unref(list); /* the inputs keep it */
     tw_deferred_callback(f->in[0], "a", count_destroy);
@@ -322,7 +320,7 @@ static void test_list_dropped_early_still_collects_and_frees(void **state)
 static void test_inputs_dropped_unfired_free_everything(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->r, f->in, N, 0, NULL);
+    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N, 0, NULL);
     for (int i = 0; i < N; i++) {
         tw_deferred_unref(f->in[i]);
         f->in[i] = NULL;
@@ -337,7 +335,7 @@ static void test_inputs_dropped_unfired_free_everything(void **state)
 static void test_gather_results(void **state)
 {
     fixture *f = *state;
-    tw_deferred *g = tw_gather_results(f->r, f->in, N, false, NULL);
+    tw_deferred *g = tw_gather_results(f->env.r, f->in, N, false, NULL);
     tw_deferred_callback(f->in[1], "y", NULL);
     tw_deferred_callback(f->in[0], "x", NULL);
     tw_deferred_callback(f->in[2], "z", NULL);
@@ -352,7 +350,7 @@ static void test_gather_results(void **state)
 static void test_gather_first_error_wins(void **state)
 {
     fixture *f = *state;
-    tw_deferred *g = tw_gather_results(f->r, f->in, N, true, NULL);
+    tw_deferred *g = tw_gather_results(f->env.r, f->in, N, true, NULL);
     tw_deferred_errback(f->in[1], tw_failure_new("Bad", 0, NULL));
     tw_deferred_errback(f->in[0], tw_failure_new("Worse", 0, NULL));
     const tw_failure *fe = list_failure(g);
@@ -362,33 +360,33 @@ static void test_gather_first_error_wins(void **state)
     assert_false(tw_deferred_called(f->in[2]));
     tw_deferred_add_errback(g, swallow, NULL);
     tw_deferred_unref(g);
-    assert_int_equal(tw_test_log_count(&f->log), 0); /* consume_errors */
+    assert_int_equal(tw_test_log_count(&f->env.log), 0); /* consume_errors */
 }
 
 static void test_gather_cancel_cancels_all(void **state)
 {
     fixture *f = *state;
-    tw_deferred *g = tw_gather_results(f->r, f->in, N, true, NULL);
+    tw_deferred *g = tw_gather_results(f->env.r, f->in, N, true, NULL);
     tw_deferred_cancel(g);
     for (int i = 0; i < N; i++)
         assert_true(tw_deferred_called(f->in[i]));
     assert_true(tw_failure_check(list_failure(g), TW_FIRST_ERROR));
     tw_deferred_unref(g); /* unhandled FirstError reported */
-    assert_true(tw_test_log_contains(&f->log, "FirstError[#0, CancelledError"));
+    assert_true(tw_test_log_contains(&f->env.log, "FirstError[#0, CancelledError"));
 }
 
 static void test_list_bad_arguments(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_null(tw_deferred_list_new(f->r, NULL, 2, 0, &err));
+    assert_null(tw_deferred_list_new(f->env.r, NULL, 2, 0, &err));
     assert_int_equal(err, -EINVAL);
     tw_deferred *with_null[2] = {f->in[0], NULL};
     err = 0;
-    assert_null(tw_deferred_list_new(f->r, with_null, 2, 0, &err));
+    assert_null(tw_deferred_list_new(f->env.r, with_null, 2, 0, &err));
     assert_int_equal(err, -EINVAL);
     err = 0;
-    assert_null(tw_gather_results(f->r, f->in, TW_DEFERRED_LIST_MAX + 1u, false, &err));
+    assert_null(tw_gather_results(f->env.r, f->in, TW_DEFERRED_LIST_MAX + 1u, false, &err));
     assert_int_equal(err, -EINVAL);
 }
 

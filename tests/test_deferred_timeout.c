@@ -19,8 +19,8 @@
 /* Moves the clock and runs the turn in which due timers fire. */
 static void advance(fixture *f, double seconds)
 {
-    tw_test_clock_advance(&f->clock, seconds);
-    tw_reactor_iterate(f->r, 0);
+    tw_test_clock_advance(&f->env.clock, seconds);
+    tw_reactor_iterate(f->env.r, 0);
 }
 
 /* Copies the outcome of a chain into a record, consuming failures. */
@@ -55,10 +55,10 @@ static void test_timeout_fires_timeout_error(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
-    assert_int_equal(tw_deferred_add_timeout(d, f->r, 5.0), 0);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
+    assert_int_equal(tw_deferred_add_timeout(d, f->env.r, 5.0), 0);
     tw_deferred_add_both(d, record, &o);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
     advance(f, 4.9);
     assert_int_equal(o.calls, 0);
     advance(f, 0.2);
@@ -66,7 +66,7 @@ static void test_timeout_fires_timeout_error(void **state)
     assert_true(o.failed);
     assert_string_equal(o.type, TW_TIMEOUT_ERROR);
     assert_string_equal(o.message, "Deferred timed out after 5 seconds");
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     /* The producer's late result is swallowed once (no canceller). */
     assert_int_equal(tw_deferred_callback(d, "late", NULL), 0);
     tw_deferred_unref(d);
@@ -76,12 +76,12 @@ static void test_result_before_deadline_removes_timer(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
-    tw_deferred_add_timeout(d, f->r, 5.0);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 5.0);
     tw_deferred_add_both(d, record, &o);
     advance(f, 1.0);
     tw_deferred_callback(d, "in time", NULL);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     advance(f, 10.0);
     assert_int_equal(o.calls, 1);
     assert_false(o.failed);
@@ -93,11 +93,11 @@ static void test_failure_before_deadline_passes_unchanged(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
-    tw_deferred_add_timeout(d, f->r, 5.0);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 5.0);
     tw_deferred_add_both(d, record, &o);
     tw_deferred_errback(d, tw_failure_from_errno(-ECONNREFUSED, NULL));
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     assert_string_equal(o.type, TW_CONNECTION_REFUSED_ERROR);
     tw_deferred_unref(d);
 }
@@ -105,9 +105,9 @@ static void test_failure_before_deadline_passes_unchanged(void **state)
 static void test_timeout_on_fired_deferred_leaves_no_timer(void **state)
 {
     fixture *f = *state;
-    tw_deferred *d = tw_succeed(f->r, "done", NULL, NULL);
-    assert_int_equal(tw_deferred_add_timeout(d, f->r, 1.0), 0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    tw_deferred *d = tw_succeed(f->env.r, "done", NULL, NULL);
+    assert_int_equal(tw_deferred_add_timeout(d, f->env.r, 1.0), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     tw_deferred_unref(d);
 }
 
@@ -115,12 +115,12 @@ static void test_manual_cancel_before_deadline_is_plain_cancel(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
-    tw_deferred_add_timeout(d, f->r, 5.0);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 5.0);
     tw_deferred_add_both(d, record, &o);
     tw_deferred_cancel(d);
     assert_string_equal(o.type, TW_CANCELLED_ERROR);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     tw_deferred_unref(d);
 }
 
@@ -140,8 +140,8 @@ static void test_timeout_with_canceller_that_succeeds(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new_with_canceller(f->r, succeeding_canceller, NULL, NULL);
-    tw_deferred_add_timeout(d, f->r, 1.0);
+    tw_deferred *d = tw_deferred_new_with_canceller(f->env.r, succeeding_canceller, NULL, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 1.0);
     tw_deferred_add_both(d, record, &o);
     advance(f, 1.0);
     assert_false(o.failed);
@@ -153,8 +153,8 @@ static void test_timeout_with_canceller_that_fails(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new_with_canceller(f->r, failing_canceller, NULL, NULL);
-    tw_deferred_add_timeout(d, f->r, 1.0);
+    tw_deferred *d = tw_deferred_new_with_canceller(f->env.r, failing_canceller, NULL, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 1.0);
     tw_deferred_add_both(d, record, &o);
     advance(f, 1.0);
     assert_string_equal(o.type, TW_VALUE_ERROR);
@@ -174,9 +174,9 @@ static void test_errback_before_timeout_can_swallow_cancel(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
     tw_deferred_add_errback(d, swallow_cancel, NULL);
-    tw_deferred_add_timeout(d, f->r, 1.0);
+    tw_deferred_add_timeout(d, f->env.r, 1.0);
     tw_deferred_add_both(d, record, &o);
     advance(f, 2.0);
     assert_false(o.failed);
@@ -195,10 +195,10 @@ static void test_timeout_while_waiting_on_inner(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *inner = tw_deferred_new(f->r, NULL);
-    tw_deferred *outer = tw_deferred_new(f->r, NULL);
+    tw_deferred *inner = tw_deferred_new(f->env.r, NULL);
+    tw_deferred *outer = tw_deferred_new(f->env.r, NULL);
     tw_deferred_add_callback(outer, return_arg_deferred, inner);
-    tw_deferred_add_timeout(outer, f->r, 3.0);
+    tw_deferred_add_timeout(outer, f->env.r, 3.0);
     tw_deferred_add_both(outer, record, &o);
     tw_deferred_callback(outer, NULL, NULL); /* now waits on inner */
     tw_deferred_unref(outer);
@@ -206,7 +206,7 @@ static void test_timeout_while_waiting_on_inner(void **state)
     assert_true(tw_deferred_called(inner)); /* the cancel went to inner */
     assert_string_equal(o.type, TW_TIMEOUT_ERROR);
     tw_deferred_unref(inner);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 /* Twisted's addTimeout covers only the callbacks added before it: once the result got past the
@@ -215,13 +215,13 @@ static void test_timeout_does_not_cover_callbacks_added_after_it(void **state)
 {
     fixture *f = *state;
     outcome o = {0};
-    tw_deferred *inner = tw_deferred_new(f->r, NULL);
-    tw_deferred *outer = tw_deferred_new(f->r, NULL);
-    tw_deferred_add_timeout(outer, f->r, 3.0);
+    tw_deferred *inner = tw_deferred_new(f->env.r, NULL);
+    tw_deferred *outer = tw_deferred_new(f->env.r, NULL);
+    tw_deferred_add_timeout(outer, f->env.r, 3.0);
     tw_deferred_add_callback(outer, return_arg_deferred, inner);
     tw_deferred_add_both(outer, record, &o);
     tw_deferred_callback(outer, NULL, NULL); /* passes the timeout, then waits on inner */
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     advance(f, 5.0);
     assert_false(tw_deferred_called(inner));
     assert_int_equal(o.calls, 0);
@@ -235,21 +235,21 @@ static void test_timeout_does_not_cover_callbacks_added_after_it(void **state)
 static void test_deferred_freed_unfired_cancels_its_timer(void **state)
 {
     fixture *f = *state;
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
-    tw_deferred_add_timeout(d, f->r, 3.0);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 1);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
+    tw_deferred_add_timeout(d, f->env.r, 3.0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
     tw_deferred_unref(d);
-    assert_int_equal(tw_reactor_pending_calls(f->r), 0);
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
     advance(f, 5.0);
 }
 
 static void test_timeout_bad_arguments(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_deferred_add_timeout(NULL, f->r, 1.0), -EINVAL);
-    tw_deferred *d = tw_deferred_new(f->r, NULL);
+    assert_int_equal(tw_deferred_add_timeout(NULL, f->env.r, 1.0), -EINVAL);
+    tw_deferred *d = tw_deferred_new(f->env.r, NULL);
     assert_int_equal(tw_deferred_add_timeout(d, NULL, 1.0), -EINVAL);
-    assert_int_equal(tw_deferred_add_timeout(d, f->r, 0.0 / 0.0), -EINVAL);
+    assert_int_equal(tw_deferred_add_timeout(d, f->env.r, 0.0 / 0.0), -EINVAL);
     tw_deferred_unref(d);
 }
 
@@ -303,11 +303,11 @@ static void test_defer_to_thread_delivers_in_reactor_thread(void **state)
     fixture *f = *state;
     thread_work w = {.input = 12};
     thread_outcome o = {0};
-    tw_reactor_set_clock(f->r, NULL, NULL); /* real waiting for a real thread */
-    tw_deferred *d = tw_defer_to_thread(f->r, square_in_thread, &w, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL); /* real waiting for a real thread */
+    tw_deferred *d = tw_defer_to_thread(f->env.r, square_in_thread, &w, NULL);
     assert_non_null(d);
     tw_deferred_add_both(d, record_thread_result, &o);
-    assert_true(tw_test_iterate_until(f->r, &o.done, 10.0));
+    assert_true(tw_test_iterate_until(f->env.r, &o.done, 10.0));
     assert_false(o.failed);
     assert_int_equal(o.value, 144);
     assert_true(pthread_equal(o.thread, pthread_self()));
@@ -319,10 +319,10 @@ static void test_defer_to_thread_failure(void **state)
 {
     fixture *f = *state;
     thread_outcome o = {0};
-    tw_reactor_set_clock(f->r, NULL, NULL);
-    tw_deferred *d = tw_defer_to_thread(f->r, fail_in_thread, NULL, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
+    tw_deferred *d = tw_defer_to_thread(f->env.r, fail_in_thread, NULL, NULL);
     tw_deferred_add_both(d, record_thread_result, &o);
-    assert_true(tw_test_iterate_until(f->r, &o.done, 10.0));
+    assert_true(tw_test_iterate_until(f->env.r, &o.done, 10.0));
     assert_true(o.failed);
     tw_deferred_unref(d);
 }
@@ -347,13 +347,13 @@ static void test_defer_to_thread_cancel(void **state)
     fixture *f = *state;
     outcome o = {0};
     late_destroyed = false;
-    tw_reactor_set_clock(f->r, NULL, NULL);
-    tw_deferred *d = tw_defer_to_thread(f->r, value_with_marker, NULL, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
+    tw_deferred *d = tw_defer_to_thread(f->env.r, value_with_marker, NULL, NULL);
     tw_deferred_add_both(d, record, &o);
     tw_deferred_cancel(d);
     assert_string_equal(o.type, TW_CANCELLED_ERROR);
     tw_deferred_unref(d);
-    assert_true(tw_test_iterate_until(f->r, (const volatile bool *)&late_destroyed, 10.0));
+    assert_true(tw_test_iterate_until(f->env.r, (const volatile bool *)&late_destroyed, 10.0));
 }
 
 static int stop_reactor(void *arg) { return tw_reactor_stop(arg); }
@@ -364,11 +364,11 @@ static void test_defer_to_thread_fires_before_run_returns(void **state)
     fixture *f = *state;
     thread_work w = {.input = 3};
     thread_outcome o = {0};
-    tw_reactor_set_clock(f->r, NULL, NULL);
-    tw_deferred *d = tw_defer_to_thread(f->r, square_in_thread, &w, NULL);
+    tw_reactor_set_clock(f->env.r, NULL, NULL);
+    tw_deferred *d = tw_defer_to_thread(f->env.r, square_in_thread, &w, NULL);
     tw_deferred_add_both(d, record_thread_result, &o);
-    assert_int_equal(tw_call_when_running(f->r, stop_reactor, f->r), 0);
-    assert_int_equal(tw_reactor_run(f->r), 0);
+    assert_int_equal(tw_call_when_running(f->env.r, stop_reactor, f->env.r), 0);
+    assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(o.done);
     assert_int_equal(o.value, 9);
     tw_deferred_unref(d);
@@ -379,12 +379,12 @@ static void test_defer_to_thread_reactor_freed_first(void **state)
 {
     fixture *f = *state;
     late_destroyed = false;
-    tw_deferred *d = tw_defer_to_thread(f->r, value_with_marker, NULL, NULL);
+    tw_deferred *d = tw_defer_to_thread(f->env.r, value_with_marker, NULL, NULL);
     assert_non_null(d);
     tw_deferred_unref(d);
-    tw_reactor_free(f->r);
+    tw_reactor_free(f->env.r);
     assert_true(late_destroyed);
-    f->r = tw_reactor_new(NULL); /* for the teardown */
+    f->env.r = tw_reactor_new(NULL); /* for the teardown */
 }
 
 static void test_defer_to_thread_bad_arguments(void **state)
@@ -393,7 +393,7 @@ static void test_defer_to_thread_bad_arguments(void **state)
     int err = 0;
     assert_null(tw_defer_to_thread(NULL, fail_in_thread, NULL, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_defer_to_thread(f->r, NULL, NULL, &err));
+    assert_null(tw_defer_to_thread(f->env.r, NULL, NULL, &err));
     assert_int_equal(err, -EINVAL);
 }
 

@@ -39,7 +39,7 @@ static int mark_fired(tw_deferred *d, tw_result *res, void *arg)
  * in the order given (a NULL-terminated list of tw_deferred ** to fill in). */
 static tw_semaphore *one_token_taken(fixture *f, tw_deferred **held, ...)
 {
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
     assert_non_null(s);
     *held = tw_semaphore_acquire(s, NULL);
     va_list ap;
@@ -54,9 +54,9 @@ static void test_new_rejects_zero_tokens(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_null(tw_semaphore_new(f->r, 0, &err));
+    assert_null(tw_semaphore_new(f->env.r, 0, &err));
     assert_int_equal(err, -EINVAL);
-    tw_semaphore *s = tw_semaphore_new(f->r, 3, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 3, NULL);
     assert_int_equal(tw_semaphore_tokens(s), 3);
     assert_int_equal(tw_semaphore_limit(s), 3);
     assert_int_equal(tw_semaphore_waiting(s), 0);
@@ -72,7 +72,7 @@ static void test_acquire_release_fifo(void **state)
     fixture *f = *state;
     char order[16] = "";
     mark ma = {order, 'a'}, mb = {order, 'b'}, mc = {order, 'c'}, md = {order, 'd'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 2, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 2, NULL);
     tw_deferred *a = tw_semaphore_acquire(s, NULL);
     tw_deferred *b = tw_semaphore_acquire(s, NULL);
     tw_deferred *c = tw_semaphore_acquire(s, NULL);
@@ -256,8 +256,8 @@ static int job_sync_error(tw_result *out, void *arg)
 static void test_run_releases_after_job_succeeds(void **state)
 {
     fixture *f = *state;
-    job j = {.r = f->r};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    job j = {.r = f->env.r};
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
     tw_deferred *d = tw_semaphore_run(s, job_pending, &j, NULL);
     assert_int_equal(j.calls, 1);
     assert_int_equal(tw_semaphore_tokens(s), 0);
@@ -273,8 +273,8 @@ static void test_run_releases_after_job_succeeds(void **state)
 static void test_run_releases_after_job_fails(void **state)
 {
     fixture *f = *state;
-    job j = {.r = f->r};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    job j = {.r = f->env.r};
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
     tw_deferred *d = tw_semaphore_run(s, job_sync_error, &j, NULL);
     assert_int_equal(j.calls, 1);
     assert_int_equal(tw_semaphore_tokens(s), 1);
@@ -293,10 +293,10 @@ static void test_run_releases_after_job_fails(void **state)
 static void test_cancel_queued_run_never_calls_job(void **state)
 {
     fixture *f = *state;
-    job j1 = {.r = f->r}, j2 = {.r = f->r};
+    job j1 = {.r = f->env.r}, j2 = {.r = f->env.r};
     char order[4] = "";
     mark m = {order, 'q'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
     tw_deferred *d1 = tw_semaphore_run(s, job_pending, &j1, NULL);
     tw_deferred *d2 = tw_semaphore_run(s, job_pending, &j2, NULL);
     tw_deferred_add_both(d2, mark_fired, &m);
@@ -314,10 +314,10 @@ static void test_cancel_queued_run_never_calls_job(void **state)
 static void test_cancel_running_run_cancels_job_and_releases(void **state)
 {
     fixture *f = *state;
-    job j = {.r = f->r};
+    job j = {.r = f->env.r};
     char order[4] = "";
     mark m = {order, 'r'};
-    tw_semaphore *s = tw_semaphore_new(f->r, 1, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
     tw_deferred *d = tw_semaphore_run(s, job_pending, &j, NULL);
     tw_deferred_add_both(d, mark_fired, &m);
     tw_deferred_cancel(d);
@@ -327,7 +327,7 @@ static void test_cancel_running_run_cancels_job_and_releases(void **state)
     tw_deferred_unref(j.pending);
     tw_deferred_unref(d);
     tw_semaphore_free(s);
-    assert_int_equal(tw_test_log_count(&f->log), 0);
+    assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
 /* ---- the classic example: 5 slow jobs, 2 tokens ----------------------------------------------------- */
@@ -419,20 +419,20 @@ static void test_many_queued_quick_jobs_do_not_nest_releases(void **state)
 static void test_five_slow_jobs_two_at_a_time(void **state)
 {
     fixture *f = *state;
-    pool_stats st = {.r = f->r};
+    pool_stats st = {.r = f->env.r};
     slow_job jobs[JOBS];
     tw_deferred *runs[JOBS];
-    tw_semaphore *s = tw_semaphore_new(f->r, 2, NULL);
+    tw_semaphore *s = tw_semaphore_new(f->env.r, 2, NULL);
     for (int i = 0; i < JOBS; i++) {
         jobs[i] = (slow_job){.stats = &st, .id = i, .seconds = 1.0 + 0.5 * (i % 3)};
         runs[i] = tw_semaphore_run(s, slow_job_start, &jobs[i], NULL);
         assert_non_null(runs[i]);
     }
-    tw_deferred *all = tw_deferred_list_new(f->r, runs, JOBS, 0, NULL);
+    tw_deferred *all = tw_deferred_list_new(f->env.r, runs, JOBS, 0, NULL);
     assert_int_equal(st.started, 2);
     for (int turn = 0; turn < 100 && !tw_deferred_called(all); turn++) {
-        tw_test_clock_advance(&f->clock, 0.25);
-        tw_reactor_iterate(f->r, 0);
+        tw_test_clock_advance(&f->env.clock, 0.25);
+        tw_reactor_iterate(f->env.r, 0);
         assert_true(st.running <= 2);
     }
     assert_true(tw_deferred_called(all));
@@ -459,7 +459,7 @@ static void test_lock(void **state)
     fixture *f = *state;
     char order[8] = "";
     mark ma = {order, 'a'}, mb = {order, 'b'};
-    tw_lock *l = tw_lock_new(f->r, NULL);
+    tw_lock *l = tw_lock_new(f->env.r, NULL);
     assert_false(tw_lock_locked(l));
     assert_int_equal(tw_lock_release(l), -EINVAL); /* not locked */
     tw_deferred *a = tw_lock_acquire(l, NULL);
@@ -482,10 +482,10 @@ static void test_lock(void **state)
 static void test_lock_run_and_free_with_waiter(void **state)
 {
     fixture *f = *state;
-    job j = {.r = f->r};
+    job j = {.r = f->env.r};
     char order[8] = "";
     mark m = {order, 'w'};
-    tw_lock *l = tw_lock_new(f->r, NULL);
+    tw_lock *l = tw_lock_new(f->env.r, NULL);
     tw_deferred *d = tw_lock_run(l, job_pending, &j, NULL);
     assert_true(tw_lock_locked(l));
     tw_deferred *waiter = tw_lock_acquire(l, NULL);
