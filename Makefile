@@ -87,9 +87,11 @@ $(OUT)/obj/%.o: %.c
 $(TWINED): $(CLI_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
 
+# Tests count some syscalls through the linker (tests/support/syscalls.c).
+TEST_WRAP := -Wl,--wrap=accept4
 $(OUT)/tests/%: $(OUT)/obj/tests/%.o $(SUPPORT_OBJS) $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(STATIC) -lcmocka $(LIBS)
+	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $< $(SUPPORT_OBJS) $(STATIC) -lcmocka $(LIBS)
 
 $(OUT)/examples/%: $(OUT)/obj/examples/%.o $(STATIC)
 	@mkdir -p $(@D)

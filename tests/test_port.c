@@ -22,6 +22,7 @@
 #include <twine/twine.h>
 
 #include "support/net.h"
+#include "support/syscalls.h"
 #include "support/reactor_test.h"
 
 typedef struct {
@@ -275,6 +276,28 @@ static void test_multi_accept_in_one_readiness(void **state)
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
+/* A lone connection costs one accept4: after the first accept of a wake the port asks poll()
+ * whether more are waiting instead of trying accept4 again on an empty queue (which costs the kernel
+ * a socket made and thrown away). */
+static void test_lone_connection_costs_one_accept(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    int fd = tw_test_tcp_client(tw_test_port_number(p));
+    assert_true(fd >= 0);
+    tw_test_accept_counts before = tw_test_accept_counts_now();
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+    tw_test_accept_counts after = tw_test_accept_counts_now();
+    assert_int_equal(after.calls - before.calls, 1);
+    assert_int_equal(after.empty - before.empty, 0);
+    tw_port_stop_listening(p);
+    close(fd);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+}
+
 static void test_refused_by_factory(void **state)
 {
     fixture *f = *state;
@@ -440,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unix_path_not_a_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_live_listener_with_full_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_accept_in_one_readiness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lone_connection_costs_one_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_listening_inside_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_sheds_with_spare_fd, setup, teardown),
