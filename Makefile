@@ -33,7 +33,7 @@ LIBS      := -lpthread -lresolv -lm
 # Library: every layer, and exactly one backend.
 LAYERS        := reactor deferred endpoints protocols
 ALL_BACKEND_C := $(wildcard reactor/backend_*.c)
-LIB_SRCS      := $(filter-out $(ALL_BACKEND_C),$(foreach l,$(LAYERS),$(wildcard $(l)/*.c))) \
+LIB_SRCS      := $(filter-out $(ALL_BACKEND_C),$(foreach l,$(LAYERS),$(wildcard $(l)/*.c $(l)/*/*.c))) \
                  reactor/backend_$(BACKEND).c
 
 # Linux has no kqueue: the kqueue backend runs on twine's emulation of it (tests/support/kqueue).
@@ -57,6 +57,7 @@ TWINED    := $(OUT)/twined
 
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
+.SECONDARY:
 .PHONY: all lib test test-all sanitize bench fuzz install install-check uninstall clean examples FORCE
 .DEFAULT_GOAL := all
 
