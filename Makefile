@@ -31,7 +31,7 @@ LDFLAGS   += $(EXTRA_LDFLAGS)
 LIBS      := -lpthread -lresolv -lm
 
 # Library: every layer, and exactly one backend.
-LAYERS        := reactor deferred endpoints protocols
+LAYERS        := reactor deferred transport endpoints protocols
 ALL_BACKEND_C := $(wildcard reactor/backend_*.c)
 LIB_SRCS      := $(filter-out $(ALL_BACKEND_C),$(foreach l,$(LAYERS),$(wildcard $(l)/*.c $(l)/*/*.c))) \
                  reactor/backend_$(BACKEND).c

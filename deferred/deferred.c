@@ -40,7 +40,7 @@ struct tw_deferred {
 
 /* ---- results ------------------------------------------------------------------------------------ */
 
-void tw_result_clear(tw_result *r)
+void tw__result_clear(tw_result *r)
 {
     if (r->destroy)
         r->destroy(r->value);
@@ -49,11 +49,11 @@ void tw_result_clear(tw_result *r)
     memset(r, 0, sizeof *r);
 }
 
-void tw_result_move(tw_result *dst, tw_result *src)
+void tw__result_move(tw_result *dst, tw_result *src)
 {
     if (dst == src)
         return;
-    tw_result_clear(dst);
+    tw__result_clear(dst);
     *dst = *src;
     memset(src, 0, sizeof *src);
 }
@@ -77,7 +77,7 @@ void tw_result_set_value(tw_result *r, void *value, tw_destructor destroy)
 {
     if (!r)
         return;
-    tw_result_clear(r);
+    tw__result_clear(r);
     r->value = value;
     r->destroy = destroy;
 }
@@ -88,7 +88,7 @@ void tw_result_set_failure(tw_result *r, tw_failure *f)
         tw_failure_unref(f);
         return;
     }
-    tw_result_clear(r);
+    tw__result_clear(r);
     r->failure = f ? f : tw_failure_nomem();
 }
 
@@ -107,7 +107,7 @@ void tw_result_set_deferred(tw_result *r, tw_deferred *inner)
         tw_result_set_failure(r, NULL);
         return;
     }
-    tw_result_clear(r);
+    tw__result_clear(r);
     r->deferred = inner;
 }
 
@@ -155,11 +155,11 @@ tw_deferred *tw_deferred_new_with_canceller(tw_reactor *r, tw_canceller_fn cance
 {
     tw_deferred *d = tw_deferred_new(r, err);
     if (d)
-        tw_deferred_set_canceller(d, canceller, arg, NULL);
+        tw__deferred_set_canceller(d, canceller, arg, NULL);
     return d;
 }
 
-void tw_deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release)
+void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release)
 {
     d->canceller = fn;
     d->canceller_arg = arg;
@@ -210,7 +210,7 @@ static tw_deferred *destroy_deferred(tw_deferred *d)
     tw_deferred *next_unref = NULL;
     if (d->result.failure)
         report_unhandled(d);
-    tw_result_clear(&d->result);
+    tw__result_clear(&d->result);
     drop_canceller(d);
     for (unsigned i = d->head; i < d->tail; i++) {
         struct pair *p = &d->pairs[i];
@@ -311,7 +311,7 @@ static void run_callbacks(tw_deferred *d);
 static tw_deferred *continue_outer(struct chain_stack *s, tw_deferred *current, struct pair *p)
 {
     tw_deferred *outer = p->arg[0];
-    tw_result_move(&outer->result, &current->result);
+    tw__result_move(&outer->result, &current->result);
     if (outer->chained_to == current)
         outer->chained_to = NULL;
     if (outer->paused > 0)
@@ -336,7 +336,7 @@ static bool chain_on(tw_deferred *current, tw_deferred *inner)
         return false;
     }
     if (inner->called && !inner->paused) {
-        tw_result_move(&current->result, &inner->result);
+        tw__result_move(&current->result, &inner->result);
         tw_deferred_unref(inner);
         return false;
     }
@@ -412,7 +412,7 @@ static void run_callbacks(tw_deferred *d)
 
 /* ---- firing --------------------------------------------------------------------------------------- */
 
-int tw_deferred_fire(tw_deferred *d, tw_result *r)
+int tw__deferred_fire(tw_deferred *d, tw_result *r)
 {
     if (!d)
         return -EINVAL;
@@ -420,11 +420,11 @@ int tw_deferred_fire(tw_deferred *d, tw_result *r)
         if (!d->suppress_already_called)
             return TW_EALREADYCALLED;
         d->suppress_already_called = false;
-        tw_result_clear(r);
+        tw__result_clear(r);
         return 0;
     }
     d->called = true;
-    tw_result_move(&d->result, r);
+    tw__result_move(&d->result, r);
     drop_canceller(d);
     run_callbacks(d);
     return 0;
@@ -433,16 +433,16 @@ int tw_deferred_fire(tw_deferred *d, tw_result *r)
 int tw_deferred_callback(tw_deferred *d, void *value, tw_destructor destroy)
 {
     tw_result r = {.value = value, .destroy = destroy};
-    return tw_deferred_fire(d, &r);
+    return tw__deferred_fire(d, &r);
 }
 
 int tw_deferred_errback(tw_deferred *d, tw_failure *f)
 {
     tw_result r = {.failure = f ? f : tw_failure_nomem()};
-    return tw_deferred_fire(d, &r);
+    return tw__deferred_fire(d, &r);
 }
 
-int tw_deferred_fail_with(tw_deferred *d, const char *type, int code, const char *message)
+int tw__deferred_fail_with(tw_deferred *d, const char *type, int code, const char *message)
 {
     tw_failure *f = tw_failure_new(type, code, "%s", message);
     int rc = tw_deferred_errback(d, f);
@@ -465,7 +465,7 @@ static int add_pair(tw_deferred *d, const struct pair *p)
     return 0;
 }
 
-int tw_deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
+int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
                          tw_release_fn release)
 {
     struct pair p = {.fn = {callback, errback}, .arg = {arg, arg}, .release = release};
@@ -499,8 +499,8 @@ static int fire_other(tw_deferred *d, tw_result *result, void *arg)
 {
     (void)d;
     tw_deferred *other = arg;
-    int rc = tw_deferred_fire(other, result);
-    tw_result_clear(result);
+    int rc = tw__deferred_fire(other, result);
+    tw__result_clear(result);
     return rc;
 }
 
@@ -514,7 +514,7 @@ int tw_deferred_chain_deferred(tw_deferred *d, tw_deferred *other)
     if (!d || !other || d == other)
         return -EINVAL;
     tw_deferred_ref(other);
-    int rc = tw_deferred_add_pair(d, fire_other, fire_other, other, release_other);
+    int rc = tw__deferred_add_pair(d, fire_other, fire_other, other, release_other);
     if (rc < 0)
         tw_deferred_unref(other);
     return rc;
@@ -560,7 +560,7 @@ void tw_deferred_cancel(tw_deferred *d)
     if (release)
         release(arg);
     if (!d->called)
-        tw_deferred_fail_with(d, TW_CANCELLED_ERROR, -ECANCELED, "the deferred was cancelled");
+        tw__deferred_fail_with(d, TW_CANCELLED_ERROR, -ECANCELED, "the deferred was cancelled");
     tw_deferred_unref(d);
 }
 
@@ -614,7 +614,7 @@ static tw_deferred *new_fired(tw_reactor *r, tw_result *res, int *err)
     if (!d)
         return NULL;
     d->called = true;
-    tw_result_move(&d->result, res);
+    tw__result_move(&d->result, res);
     return d;
 }
 
@@ -645,6 +645,6 @@ tw_deferred *tw_maybe_deferred(tw_reactor *r, tw_work_fn fn, void *arg, int *err
         return res.deferred;
     tw_deferred *d = new_fired(r, &res, err);
     if (!d)
-        tw_result_clear(&res);
+        tw__result_clear(&res);
     return d;
 }

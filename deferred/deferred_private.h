@@ -18,20 +18,19 @@ struct tw_result {
 typedef void (*tw_release_fn)(void *arg);
 
 /* Destroys whatever r holds and leaves it empty. */
-void tw_result_clear(tw_result *r);
+void tw__result_clear(tw_result *r);
 /* Moves src into dst (whose old content is destroyed) and leaves src empty. */
-void tw_result_move(tw_result *dst, tw_result *src);
+void tw__result_move(tw_result *dst, tw_result *src);
 
 /* tw_deferred_add_callbacks with one argument for both slots and a release for it. On error
  * release is not called (the caller still owns arg). */
-int tw_deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
+int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
                          tw_release_fn release);
 /* Fires d with *r, moving it in on success (r is then empty); on error r is untouched. */
-int tw_deferred_fire(tw_deferred *d, tw_result *r);
+int tw__deferred_fire(tw_deferred *d, tw_result *r);
 /* Sets the canceller; release(arg) runs once when the canceller is dropped (d fired, or freed). */
-void tw_deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release);
-tw_reactor *tw_deferred_reactor(const tw_deferred *d);
+void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release);
 /* errback with a new failure of this type, code and message (or nomem). */
-int tw_deferred_fail_with(tw_deferred *d, const char *type, int code, const char *message);
+int tw__deferred_fail_with(tw_deferred *d, const char *type, int code, const char *message);
 
 #endif

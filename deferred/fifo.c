@@ -30,7 +30,7 @@ static int fifo_grow(tw_fifo *f)
     return 0;
 }
 
-int tw_fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy)
+int tw__fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy)
 {
     if (f->len == f->cap) {
         int rc = fifo_grow(f);
@@ -42,7 +42,7 @@ int tw_fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy)
     return 0;
 }
 
-tw_fifo_slot tw_fifo_pop(tw_fifo *f)
+tw_fifo_slot tw__fifo_pop(tw_fifo *f)
 {
     tw_fifo_slot slot = {NULL, NULL};
     if (f->len == 0)
@@ -53,7 +53,7 @@ tw_fifo_slot tw_fifo_pop(tw_fifo *f)
     return slot;
 }
 
-bool tw_fifo_remove(tw_fifo *f, const void *ptr)
+bool tw__fifo_remove(tw_fifo *f, const void *ptr)
 {
     for (size_t i = 0; i < f->len; i++) {
         if (fifo_at(f, i)->ptr != ptr)
@@ -66,7 +66,7 @@ bool tw_fifo_remove(tw_fifo *f, const void *ptr)
     return false;
 }
 
-void tw_fifo_free(tw_fifo *f)
+void tw__fifo_free(tw_fifo *f)
 {
     free(f->slots);
     f->slots = NULL;

@@ -20,12 +20,12 @@ typedef struct tw_fifo {
 } tw_fifo;
 
 /* 0 or -ENOMEM. */
-int tw_fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy);
+int tw__fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy);
 /* The oldest slot, removed; {NULL, NULL} when empty. */
-tw_fifo_slot tw_fifo_pop(tw_fifo *f);
+tw_fifo_slot tw__fifo_pop(tw_fifo *f);
 /* Removes the first slot holding ptr; false if there is none. */
-bool tw_fifo_remove(tw_fifo *f, const void *ptr);
+bool tw__fifo_remove(tw_fifo *f, const void *ptr);
 /* Frees the storage (not what the slots point to). */
-void tw_fifo_free(tw_fifo *f);
+void tw__fifo_free(tw_fifo *f);
 
 #endif

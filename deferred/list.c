@@ -68,8 +68,8 @@ static void dl_fire(struct dl_state *s, tw_result *res)
 {
     tw_deferred *list = s->list;
     s->list = NULL;
-    if (tw_deferred_fire(list, res) < 0)
-        tw_result_clear(res);
+    if (tw__deferred_fire(list, res) < 0)
+        tw__result_clear(res);
     tw_deferred_unref(list);
 }
 
@@ -204,7 +204,7 @@ static void dl_attach(struct dl_state *s, size_t i, tw_deferred *d)
     input->d = d;
     s->refs++;
     s->attached++;
-    if (tw_deferred_add_pair(d, dl_input_done, dl_input_done, input, dl_input_release) == 0)
+    if (tw__deferred_add_pair(d, dl_input_done, dl_input_done, input, dl_input_release) == 0)
         return;
     input->d = NULL;
     s->refs--;
@@ -241,7 +241,7 @@ tw_deferred *tw_deferred_list_new(tw_reactor *r, tw_deferred *const *ds, size_t 
     }
     s->flags = flags;
     s->refs = 1; /* the list's canceller */
-    tw_deferred_set_canceller(list, dl_cancel, s, dl_unref);
+    tw__deferred_set_canceller(list, dl_cancel, s, dl_unref);
     s->list = tw_deferred_ref(list);
     /* Construction guards: firing at once must neither free the state nor detach the list. */
     s->attached = 1;

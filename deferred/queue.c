@@ -34,17 +34,17 @@ void tw_queue_free(tw_queue *q)
     if (!q)
         return;
     while (q->waiting.len > 0) {
-        tw_deferred *d = tw_fifo_pop(&q->waiting).ptr;
+        tw_deferred *d = tw__fifo_pop(&q->waiting).ptr;
         tw_deferred_cancel(d);
         tw_deferred_unref(d);
     }
     while (q->pending.len > 0) {
-        tw_fifo_slot slot = tw_fifo_pop(&q->pending);
+        tw_fifo_slot slot = tw__fifo_pop(&q->pending);
         if (slot.destroy)
             slot.destroy(slot.ptr);
     }
-    tw_fifo_free(&q->waiting);
-    tw_fifo_free(&q->pending);
+    tw__fifo_free(&q->waiting);
+    tw__fifo_free(&q->pending);
     free(q);
 }
 
@@ -54,7 +54,7 @@ int tw_queue_put(tw_queue *q, void *value, tw_destructor destroy)
         return -EINVAL;
     /* The first waiting getter takes it; one its owner fired by hand is skipped. */
     while (q->waiting.len > 0) {
-        tw_deferred *d = tw_fifo_pop(&q->waiting).ptr;
+        tw_deferred *d = tw__fifo_pop(&q->waiting).ptr;
         int rc = tw_deferred_callback(d, value, destroy);
         tw_deferred_unref(d);
         if (rc == 0)
@@ -62,14 +62,14 @@ int tw_queue_put(tw_queue *q, void *value, tw_destructor destroy)
     }
     if (q->pending.len >= q->size)
         return TW_EOVERFLOW;
-    return tw_fifo_push(&q->pending, value, destroy);
+    return tw__fifo_push(&q->pending, value, destroy);
 }
 
 /* The canceller of a waiting get: leave the queue. */
 static void queue_cancel_get(tw_deferred *d, void *arg)
 {
     tw_queue *q = arg;
-    if (tw_fifo_remove(&q->waiting, d))
+    if (tw__fifo_remove(&q->waiting, d))
         tw_deferred_unref(d);
 }
 
@@ -90,11 +90,11 @@ tw_deferred *tw_queue_get(tw_queue *q, int *err)
     if (!d)
         return NULL;
     if (q->pending.len > 0) {
-        tw_fifo_slot slot = tw_fifo_pop(&q->pending);
+        tw_fifo_slot slot = tw__fifo_pop(&q->pending);
         tw_deferred_callback(d, slot.ptr, slot.destroy);
         return d;
     }
-    int rc = tw_fifo_push(&q->waiting, tw_deferred_ref(d), NULL);
+    int rc = tw__fifo_push(&q->waiting, tw_deferred_ref(d), NULL);
     if (rc < 0) {
         tw_deferred_unref(d);
         tw_deferred_unref(d);

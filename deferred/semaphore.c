@@ -57,11 +57,11 @@ static void semaphore_cancel_waiters(tw_semaphore *s)
     if (s->freed)
         *s->freed = true;
     while (s->waiting.len > 0) {
-        tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
+        tw_deferred *d = tw__fifo_pop(&s->waiting).ptr;
         tw_deferred_cancel(d);
         tw_deferred_unref(d);
     }
-    tw_fifo_free(&s->waiting);
+    tw__fifo_free(&s->waiting);
 }
 
 void tw_semaphore_free(tw_semaphore *s)
@@ -76,7 +76,7 @@ void tw_semaphore_free(tw_semaphore *s)
 static void semaphore_cancel_acquire(tw_deferred *d, void *arg)
 {
     tw_semaphore *s = arg;
-    if (tw_fifo_remove(&s->waiting, d))
+    if (tw__fifo_remove(&s->waiting, d))
         tw_deferred_unref(d);
 }
 
@@ -96,7 +96,7 @@ tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err)
         tw_deferred_callback(d, s, NULL);
         return d;
     }
-    int rc = tw_fifo_push(&s->waiting, tw_deferred_ref(d), NULL);
+    int rc = tw__fifo_push(&s->waiting, tw_deferred_ref(d), NULL);
     if (rc < 0) {
         tw_deferred_unref(d);
         tw_deferred_unref(d);
@@ -115,7 +115,7 @@ static void hand_out_tokens(tw_semaphore *s)
     bool freed = false;
     s->freed = &freed;
     while (s->tokens > 0 && s->waiting.len > 0) {
-        tw_deferred *d = tw_fifo_pop(&s->waiting).ptr;
+        tw_deferred *d = tw__fifo_pop(&s->waiting).ptr;
         s->tokens--;
         int rc = tw_deferred_callback(d, s, NULL);
         tw_deferred_unref(d);
@@ -184,10 +184,10 @@ tw_deferred *tw_semaphore_run(tw_semaphore *s, tw_work_fn fn, void *arg, int *er
         free(job);
         return NULL;
     }
-    int rc = tw_deferred_add_pair(d, run_acquired, NULL, job, free);
+    int rc = tw__deferred_add_pair(d, run_acquired, NULL, job, free);
     if (rc < 0) {
         /* Only possible while queued (a fired acquire has room inline): withdraw it quietly. */
-        if (tw_fifo_remove(&s->waiting, d))
+        if (tw__fifo_remove(&s->waiting, d))
             tw_deferred_unref(d);
         tw_deferred_unref(d);
         free(job);

@@ -27,8 +27,8 @@ static int thread_job_deliver(void *arg)
         tw_result_set_failure(&job->result,
                               tw_failure_new(TW_VALUE_ERROR, -EINVAL,
                                              "work run in a thread returned a deferred"));
-    if (tw_deferred_fire(job->d, &job->result) < 0)
-        tw_result_clear(&job->result);
+    if (tw__deferred_fire(job->d, &job->result) < 0)
+        tw__result_clear(&job->result);
     tw_deferred_unref(job->d);
     free(job);
     return 0;
@@ -39,7 +39,7 @@ static int thread_job_deliver(void *arg)
 static void thread_job_drop(void *arg)
 {
     struct thread_job *job = arg;
-    tw_result_clear(&job->result);
+    tw__result_clear(&job->result);
     tw_deferred_unref(job->d);
     free(job);
 }
@@ -49,7 +49,7 @@ static int thread_job_run(void *arg)
 {
     struct thread_job *job = arg;
     job->work_rc = job->fn(&job->result, job->arg);
-    return tw_call_from_thread_dropping(job->reactor, thread_job_deliver, thread_job_drop, job);
+    return tw__call_from_thread_dropping(job->reactor, thread_job_deliver, thread_job_drop, job);
 }
 
 tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *err)
@@ -72,7 +72,7 @@ tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *er
     job->d = tw_deferred_ref(d);
     job->fn = fn;
     job->arg = arg;
-    int rc = tw_reactor_call_in_thread(r, thread_job_run, job);
+    int rc = tw_call_in_thread(r, thread_job_run, job);
     if (rc < 0) {
         tw_deferred_unref(d);
         tw_deferred_unref(d);

@@ -58,13 +58,13 @@ int tw_deferred_add_timeout(tw_deferred *d, tw_reactor *r, double seconds)
         return -ENOMEM;
     t->d = d;
     t->seconds = seconds;
-    t->dc = tw_call_later(r, seconds, timeout_expired, t);
+    t->dc = tw_call_later(r, seconds, timeout_expired, t, NULL);
     if (!t->dc) {
         free(t);
         return -ENOMEM;
     }
     tw_delayed_call_ref(t->dc);
-    int rc = tw_deferred_add_pair(d, timeout_pair, timeout_pair, t, timeout_release);
+    int rc = tw__deferred_add_pair(d, timeout_pair, timeout_pair, t, timeout_release);
     if (rc < 0)
         timeout_release(t);
     return rc;

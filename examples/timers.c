@@ -25,7 +25,7 @@ static int tick(void *arg)
     if (d->ticks == TICKS)
         return tw_reactor_stop(d->r);
     /* Each tick schedules the next: tw_call_later runs a function once. */
-    return tw_call_later(d->r, TICK_SECONDS, tick, d) ? 0 : TW_ECALLBACK;
+    return tw_call_later(d->r, TICK_SECONDS, tick, d, NULL) ? 0 : TW_ECALLBACK;
 }
 
 static int never(void *arg)
@@ -53,9 +53,9 @@ int main(void)
     clock_demo d = { r, tw_reactor_seconds(r), 0 };
     tw_reactor_install_signal_handlers(r);
     tw_reactor_add_trigger(r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, goodbye, &d);
-    tw_call_later(r, TICK_SECONDS, tick, &d);
+    tw_call_later(r, TICK_SECONDS, tick, &d, NULL);
 
-    tw_delayed_call *dc = tw_call_later(r, 0.5, never, NULL);
+    tw_delayed_call *dc = tw_call_later(r, 0.5, never, NULL, NULL);
     tw_delayed_call_cancel(dc); /* the handle is gone after this: we held no reference */
 
     printf("%s backend, %d ticks every %.1fs\n", tw_reactor_backend(), TICKS, TICK_SECONDS);

@@ -9,22 +9,22 @@
 /* Longest warning a receiver logs; longer text is cut. */
 #define FRAMING_WARN_MAX 256
 
-tw_transport *tw_framing_transport(const tw_protocol *p)
+tw_transport *tw__framing_transport(const tw_protocol *p)
 {
     return p ? p->transport : NULL;
 }
 
-int tw_framing_send(tw_protocol *p, const struct iovec *iov, int iovcnt)
+int tw__framing_send(tw_protocol *p, const struct iovec *iov, int iovcnt)
 {
-    tw_transport *t = tw_framing_transport(p);
+    tw_transport *t = tw__framing_transport(p);
     if (!t)
         return -ENOTCONN;
     return tw_transport_write_sequence(t, iov, iovcnt);
 }
 
-void tw_framing_warn(const tw_protocol *p, const char *fmt, ...)
+void tw__framing_warn(const tw_protocol *p, const char *fmt, ...)
 {
-    tw_transport *t = tw_framing_transport(p);
+    tw_transport *t = tw__framing_transport(p);
     if (!t)
         return;
     char text[FRAMING_WARN_MAX];
@@ -35,26 +35,26 @@ void tw_framing_warn(const tw_protocol *p, const char *fmt, ...)
     tw_reactor_log(tw_transport_reactor(t), TW_LOG_WARN, "%s", text);
 }
 
-bool tw_framing_transport_closing(const tw_protocol *p)
+bool tw__framing_transport_closing(const tw_protocol *p)
 {
     return p && tw_transport_disconnecting(p->transport);
 }
 
-void tw_framing_pause_transport(tw_protocol *p)
+void tw__framing_pause_transport(tw_protocol *p)
 {
-    tw_transport *t = tw_framing_transport(p);
+    tw_transport *t = tw__framing_transport(p);
     if (t)
         tw_transport_pause_producing(t);
 }
 
-void tw_framing_resume_transport(tw_protocol *p)
+void tw__framing_resume_transport(tw_protocol *p)
 {
-    tw_transport *t = tw_framing_transport(p);
+    tw_transport *t = tw__framing_transport(p);
     if (t)
         tw_transport_resume_producing(t);
 }
 
-bool tw_framing_limit_ok(size_t max_length, size_t overhead)
+bool tw__framing_limit_ok(size_t max_length, size_t overhead)
 {
     return max_length >= 1 && overhead <= TW_TRANSPORT_UNCONSUMED_MAX &&
            max_length <= TW_TRANSPORT_UNCONSUMED_MAX - overhead;

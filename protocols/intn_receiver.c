@@ -30,7 +30,7 @@ int tw_intn_string_receiver_init(tw_intn_string_receiver *r, unsigned prefix_len
 
 int tw_intn_string_receiver_set_max_length(tw_intn_string_receiver *r, size_t max_length)
 {
-    if (!tw_framing_limit_ok(max_length, INTN_PREFIX_MAX))
+    if (!tw__framing_limit_ok(max_length, INTN_PREFIX_MAX))
         return -EINVAL;
     r->max_length = max_length;
     return 0;
@@ -48,7 +48,7 @@ static int length_limit_exceeded(tw_intn_string_receiver *r, size_t length)
 {
     if (r->ops && r->ops->length_limit_exceeded)
         return r->ops->length_limit_exceeded(r, length);
-    tw_framing_warn(r->protocol,
+    tw__framing_warn(r->protocol,
                     TW_STRING_TOO_LONG_ERROR ": a frame of %zu bytes is over the maximum %zu; "
                     "dropping the connection", length, r->max_length);
     return -EMSGSIZE;
@@ -73,7 +73,7 @@ ssize_t tw_intn_string_receiver_data_received(tw_intn_string_receiver *r, const 
                 return rc;
         }
         pos += plen + length;
-        if (tw_framing_transport_closing(r->protocol))
+        if (tw__framing_transport_closing(r->protocol))
             break;
     }
     return (ssize_t)pos;
@@ -89,13 +89,13 @@ ssize_t tw_intn_string_receiver_protocol_data_received(tw_protocol *p, const cha
 void tw_intn_string_receiver_pause_producing(tw_intn_string_receiver *r)
 {
     r->paused = true;
-    tw_framing_pause_transport(r->protocol);
+    tw__framing_pause_transport(r->protocol);
 }
 
 void tw_intn_string_receiver_resume_producing(tw_intn_string_receiver *r)
 {
     r->paused = false;
-    tw_framing_resume_transport(r->protocol);
+    tw__framing_resume_transport(r->protocol);
 }
 
 int tw_intn_string_receiver_send_string(tw_intn_string_receiver *r, const char *data, size_t len)
@@ -110,5 +110,5 @@ int tw_intn_string_receiver_send_string(tw_intn_string_receiver *r, const char *
         {.iov_base = prefix, .iov_len = plen},
         {.iov_base = (void *)data, .iov_len = len},
     };
-    return tw_framing_send(r->protocol, iov, 2);
+    return tw__framing_send(r->protocol, iov, 2);
 }

@@ -27,7 +27,7 @@ static int limit_build_protocol(tw_factory *f, const tw_address *peer, tw_protoc
             return -ECONNREFUSED;
         builder = lf->overflow;
     }
-    int rc = tw_wrapper_build(builder, peer, out, sizeof(tw_wrapper), &limit_hooks, lf);
+    int rc = tw__wrapper_build(builder, peer, out, sizeof(tw_wrapper), &limit_hooks, lf);
     if (rc == 0)
         lf->connection_count++;
     return rc;
@@ -36,19 +36,19 @@ static int limit_build_protocol(tw_factory *f, const tw_address *peer, tw_protoc
 static int limit_start_factory(tw_factory *f)
 {
     tw_limit_total_connections_factory *lf = f->user;
-    return tw_wrapper_start_factories(lf->wrapped, lf->overflow);
+    return tw__wrapper_start_factories(lf->wrapped, lf->overflow);
 }
 
 static void limit_stop_factory(tw_factory *f)
 {
     tw_limit_total_connections_factory *lf = f->user;
-    tw_wrapper_stop_factories(lf->wrapped, lf->overflow);
+    tw__wrapper_stop_factories(lf->wrapped, lf->overflow);
 }
 
 static void limit_connection_failed(tw_factory *f, tw_connector *connector, const tw_failure *reason)
 {
     tw_limit_total_connections_factory *lf = f->user;
-    tw_wrapper_forward_connection_failed(lf->wrapped, connector, reason);
+    tw__wrapper_forward_connection_failed(lf->wrapped, connector, reason);
 }
 
 static const tw_factory_ops limit_factory_ops = {

@@ -21,7 +21,7 @@ void tw_line_receiver_init(tw_line_receiver *lr, const tw_line_receiver_ops *ops
 int tw_line_receiver_set_delimiter(tw_line_receiver *lr, const char *delimiter, size_t len)
 {
     if (!delimiter || len == 0 || len > TW_LINE_DELIMITER_MAX ||
-        !tw_framing_limit_ok(lr->max_length, len))
+        !tw__framing_limit_ok(lr->max_length, len))
         return -EINVAL;
     memcpy(lr->delimiter, delimiter, len);
     lr->delimiter_len = (unsigned char)len;
@@ -31,7 +31,7 @@ int tw_line_receiver_set_delimiter(tw_line_receiver *lr, const char *delimiter, 
 
 int tw_line_receiver_set_max_length(tw_line_receiver *lr, size_t max_length)
 {
-    if (!tw_framing_limit_ok(max_length, lr->delimiter_len))
+    if (!tw__framing_limit_ok(max_length, lr->delimiter_len))
         return -EINVAL;
     lr->max_length = max_length;
     return 0;
@@ -44,7 +44,7 @@ static ssize_t line_too_long(tw_line_receiver *lr, const char *data, size_t len)
     if (lr->ops && lr->ops->line_length_exceeded) {
         rc = lr->ops->line_length_exceeded(lr, data, len);
     } else {
-        tw_framing_warn(lr->protocol,
+        tw__framing_warn(lr->protocol,
                         TW_LINE_LENGTH_EXCEEDED ": a line of more than %zu bytes; dropping the connection",
                         lr->max_length);
         rc = -EMSGSIZE;
@@ -100,7 +100,7 @@ ssize_t tw_line_receiver_data_received(tw_line_receiver *lr, const char *data, s
         pos += (size_t)n;
         if (n == 0 && lr->raw_mode == was_raw)
             break;
-        if (tw_framing_transport_closing(lr->protocol))
+        if (tw__framing_transport_closing(lr->protocol))
             break;
     }
     return (ssize_t)pos;
@@ -128,19 +128,19 @@ void tw_line_receiver_set_line_mode(tw_line_receiver *lr)
 void tw_line_receiver_pause_producing(tw_line_receiver *lr)
 {
     lr->paused = true;
-    tw_framing_pause_transport(lr->protocol);
+    tw__framing_pause_transport(lr->protocol);
 }
 
 void tw_line_receiver_resume_producing(tw_line_receiver *lr)
 {
     lr->paused = false;
-    tw_framing_resume_transport(lr->protocol);
+    tw__framing_resume_transport(lr->protocol);
 }
 
 void tw_line_receiver_stop_producing(tw_line_receiver *lr)
 {
     lr->paused = true;
-    tw_transport *t = tw_framing_transport(lr->protocol);
+    tw_transport *t = tw__framing_transport(lr->protocol);
     if (t)
         tw_transport_stop_producing(t);
 }
@@ -151,5 +151,5 @@ int tw_line_receiver_send_line(tw_line_receiver *lr, const char *line, size_t le
         {.iov_base = (void *)line, .iov_len = len},
         {.iov_base = lr->delimiter, .iov_len = lr->delimiter_len},
     };
-    return tw_framing_send(lr->protocol, iov, 2);
+    return tw__framing_send(lr->protocol, iov, 2);
 }

@@ -22,7 +22,7 @@ void tw_netstring_receiver_init(tw_netstring_receiver *ns, const tw_netstring_re
 
 int tw_netstring_receiver_set_max_length(tw_netstring_receiver *ns, size_t max_length)
 {
-    if (!tw_framing_limit_ok(max_length, NETSTRING_HEADER_MAX + 1))
+    if (!tw__framing_limit_ok(max_length, NETSTRING_HEADER_MAX + 1))
         return -EINVAL;
     ns->max_length = max_length;
     return 0;
@@ -32,7 +32,7 @@ int tw_netstring_receiver_set_max_length(tw_netstring_receiver *ns, size_t max_l
 static ssize_t broken_peer(tw_netstring_receiver *ns, int code, const char *why)
 {
     ns->broken_peer = true;
-    tw_framing_warn(ns->protocol, TW_NETSTRING_PARSE_ERROR ": %s; dropping the connection", why);
+    tw__framing_warn(ns->protocol, TW_NETSTRING_PARSE_ERROR ": %s; dropping the connection", why);
     return code;
 }
 
@@ -91,7 +91,7 @@ ssize_t tw_netstring_receiver_data_received(tw_netstring_receiver *ns, const cha
         if (n <= 0)
             return n < 0 ? n : (ssize_t)pos;
         pos += (size_t)n;
-        if (tw_framing_transport_closing(ns->protocol))
+        if (tw__framing_transport_closing(ns->protocol))
             break;
     }
     return (ssize_t)pos;
@@ -107,13 +107,13 @@ ssize_t tw_netstring_receiver_protocol_data_received(tw_protocol *p, const char 
 void tw_netstring_receiver_pause_producing(tw_netstring_receiver *ns)
 {
     ns->paused = true;
-    tw_framing_pause_transport(ns->protocol);
+    tw__framing_pause_transport(ns->protocol);
 }
 
 void tw_netstring_receiver_resume_producing(tw_netstring_receiver *ns)
 {
     ns->paused = false;
-    tw_framing_resume_transport(ns->protocol);
+    tw__framing_resume_transport(ns->protocol);
 }
 
 int tw_netstring_receiver_send_string(tw_netstring_receiver *ns, const char *data, size_t len)
@@ -125,5 +125,5 @@ int tw_netstring_receiver_send_string(tw_netstring_receiver *ns, const char *dat
         {.iov_base = (void *)data, .iov_len = len},
         {.iov_base = ",", .iov_len = 1},
     };
-    return tw_framing_send(ns->protocol, iov, 3);
+    return tw__framing_send(ns->protocol, iov, 3);
 }

@@ -44,7 +44,7 @@ int tw_timeout_mixin_set_timeout(tw_timeout_mixin *tm, double period, double *pr
     } else if (tm->call) {
         tw_delayed_call_reset(tm->call, period);
     } else {
-        tm->call = tw_call_later(tm->reactor, period, timeout_fired, tm);
+        tm->call = tw_call_later(tm->reactor, period, timeout_fired, tm, NULL);
         if (!tm->call)
             return -ENOMEM;
     }

@@ -42,26 +42,26 @@ static const tw_wrapper_hooks timeout_hooks = {
 static int timeout_build_protocol(tw_factory *f, const tw_address *peer, tw_protocol *out)
 {
     tw_timeout_factory *tf = f->user;
-    return tw_wrapper_build(tf->wrapped, peer, out, sizeof(timeout_wrapper), &timeout_hooks, tf);
+    return tw__wrapper_build(tf->wrapped, peer, out, sizeof(timeout_wrapper), &timeout_hooks, tf);
 }
 
 static int timeout_start_factory(tw_factory *f)
 {
     tw_timeout_factory *tf = f->user;
-    return tw_wrapper_start_factories(tf->wrapped, NULL);
+    return tw__wrapper_start_factories(tf->wrapped, NULL);
 }
 
 static void timeout_stop_factory(tw_factory *f)
 {
     tw_timeout_factory *tf = f->user;
-    tw_wrapper_stop_factories(tf->wrapped, NULL);
+    tw__wrapper_stop_factories(tf->wrapped, NULL);
 }
 
 static void timeout_connection_failed(tw_factory *f, tw_connector *connector,
                                       const tw_failure *reason)
 {
     tw_timeout_factory *tf = f->user;
-    tw_wrapper_forward_connection_failed(tf->wrapped, connector, reason);
+    tw__wrapper_forward_connection_failed(tf->wrapped, connector, reason);
 }
 
 static const tw_factory_ops timeout_factory_ops = {
@@ -85,7 +85,7 @@ int tw_timeout_factory_init(tw_timeout_factory *tf, tw_factory *wrapped, double 
 
 int tw_timeout_factory_reset_timeout(tw_protocol *p)
 {
-    tw_wrapper *w = tw_wrapper_of(p, &timeout_hooks);
+    tw_wrapper *w = tw__wrapper_of(p, &timeout_hooks);
     if (!w)
         return -EINVAL;
     tw_timeout_mixin_reset_timeout(&((timeout_wrapper *)w)->timeout);

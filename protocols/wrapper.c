@@ -78,7 +78,7 @@ static const tw_protocol_ops wrapper_half_close_ops = {
     .destroy = wrapper_destroy,
 };
 
-int tw_wrapper_build(tw_factory *inner_factory, const tw_address *peer, tw_protocol *out,
+int tw__wrapper_build(tw_factory *inner_factory, const tw_address *peer, tw_protocol *out,
                      size_t size, const tw_wrapper_hooks *hooks, void *policy)
 {
     if (!inner_factory->ops || !inner_factory->ops->build_protocol)
@@ -101,7 +101,7 @@ int tw_wrapper_build(tw_factory *inner_factory, const tw_address *peer, tw_proto
     return 0;
 }
 
-tw_wrapper *tw_wrapper_of(tw_protocol *inner, const tw_wrapper_hooks *hooks)
+tw_wrapper *tw__wrapper_of(tw_protocol *inner, const tw_wrapper_hooks *hooks)
 {
     if (!inner || !inner->transport)
         return NULL;
@@ -112,7 +112,7 @@ tw_wrapper *tw_wrapper_of(tw_protocol *inner, const tw_wrapper_hooks *hooks)
     return &w->inner == inner && w->hooks == hooks ? w : NULL;
 }
 
-int tw_wrapper_start_factories(tw_factory *first, tw_factory *second)
+int tw__wrapper_start_factories(tw_factory *first, tw_factory *second)
 {
     int rc = tw_factory_do_start(first);
     if (rc < 0 || !second)
@@ -123,14 +123,14 @@ int tw_wrapper_start_factories(tw_factory *first, tw_factory *second)
     return rc;
 }
 
-void tw_wrapper_stop_factories(tw_factory *first, tw_factory *second)
+void tw__wrapper_stop_factories(tw_factory *first, tw_factory *second)
 {
     if (second)
         tw_factory_do_stop(second);
     tw_factory_do_stop(first);
 }
 
-void tw_wrapper_forward_connection_failed(tw_factory *wrapped, tw_connector *connector,
+void tw__wrapper_forward_connection_failed(tw_factory *wrapped, tw_connector *connector,
                                           const tw_failure *reason)
 {
     if (wrapped->ops && wrapped->ops->client_connection_failed)

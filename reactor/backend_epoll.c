@@ -23,7 +23,7 @@ struct tw_backend {
     struct epoll_event events[MAX_EVENTS];
 };
 
-int tw_backend_new(tw_backend **out)
+int tw__backend_new(tw_backend **out)
 {
     tw_backend *b = calloc(1, sizeof *b);
     if (!b)
@@ -38,7 +38,7 @@ int tw_backend_new(tw_backend **out)
     return 0;
 }
 
-void tw_backend_free(tw_backend *b)
+void tw__backend_free(tw_backend *b)
 {
     if (!b)
         return;
@@ -47,9 +47,9 @@ void tw_backend_free(tw_backend *b)
     free(b);
 }
 
-const char *tw_backend_name(void) { return "epoll"; }
+const char *tw__backend_name(void) { return "epoll"; }
 
-int tw_backend_check_fd(const tw_backend *b, int fd)
+int tw__backend_check_fd(const tw_backend *b, int fd)
 {
     (void)b;
     (void)fd;
@@ -93,7 +93,7 @@ static uint32_t to_epoll(unsigned mask)
     return (mask & TW_BE_READ ? EPOLLIN : 0) | (mask & TW_BE_WRITE ? EPOLLOUT : 0);
 }
 
-int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
+int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
 {
     if (b->nfiles && find_file(b, fd) >= 0)
         return set_always_ready(b, fd, new_mask, gen);
@@ -121,7 +121,7 @@ static unsigned from_epoll(uint32_t events)
     return (events & EPOLLIN ? TW_BE_READ : 0) | (events & EPOLLOUT ? TW_BE_WRITE : 0);
 }
 
-int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
+int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     int n = 0;
     for (; n < b->nfiles && n < max; n++)

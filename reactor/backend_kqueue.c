@@ -39,7 +39,7 @@ struct tw_backend {
     uint32_t stamp;        /* one per poll: merges the read and write events of one fd */
 };
 
-int tw_backend_new(tw_backend **out)
+int tw__backend_new(tw_backend **out)
 {
     tw_backend *b = calloc(1, sizeof(*b));
     if (!b)
@@ -55,7 +55,7 @@ int tw_backend_new(tw_backend **out)
     return 0;
 }
 
-void tw_backend_free(tw_backend *b)
+void tw__backend_free(tw_backend *b)
 {
     if (!b)
         return;
@@ -66,12 +66,12 @@ void tw_backend_free(tw_backend *b)
     free(b);
 }
 
-const char *tw_backend_name(void)
+const char *tw__backend_name(void)
 {
     return "kqueue";
 }
 
-int tw_backend_check_fd(const tw_backend *b, int fd)
+int tw__backend_check_fd(const tw_backend *b, int fd)
 {
     (void)b;
     return fd < 0 ? -EBADF : 0;
@@ -201,7 +201,7 @@ static bool is_regular_file(int fd)
     return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
+int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
 {
     if (fd < 0)
         return -EBADF;
@@ -296,7 +296,7 @@ static int kevent_once(tw_backend *b, int64_t timeout_ns, tw_ready *out, int *fi
     return err ? err : n;
 }
 
-int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
+int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     if (max <= 0)
         return 0;

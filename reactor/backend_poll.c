@@ -17,7 +17,7 @@ struct tw_backend {
     size_t next_start;  /* where the next scan of results starts, so no fd can starve the others */
 };
 
-int tw_backend_new(tw_backend **out)
+int tw__backend_new(tw_backend **out)
 {
     tw_backend *b = calloc(1, sizeof(*b));
     if (!b)
@@ -26,7 +26,7 @@ int tw_backend_new(tw_backend **out)
     return 0;
 }
 
-void tw_backend_free(tw_backend *b)
+void tw__backend_free(tw_backend *b)
 {
     if (!b)
         return;
@@ -36,7 +36,7 @@ void tw_backend_free(tw_backend *b)
     free(b);
 }
 
-int tw_backend_check_fd(const tw_backend *b, int fd)
+int tw__backend_check_fd(const tw_backend *b, int fd)
 {
     (void)b;
     return fd < 0 ? -EBADF : 0;
@@ -95,7 +95,7 @@ static void remove_slot(tw_backend *b, size_t i)
     b->count--;
 }
 
-int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
+int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
 {
     (void)old_mask; /* the slot map knows what is registered */
     if (fd < 0)
@@ -137,7 +137,7 @@ static unsigned ready_mask(short revents)
     return mask;
 }
 
-int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
+int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     int n = poll(b->fds, (nfds_t)b->count, tw_backend_timeout_ms(timeout_ns));
     if (n < 0)
@@ -158,7 +158,7 @@ int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
     return filled;
 }
 
-const char *tw_backend_name(void)
+const char *tw__backend_name(void)
 {
     return "poll";
 }

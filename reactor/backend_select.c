@@ -18,7 +18,7 @@ struct tw_backend {
     uint32_t gen[FD_SETSIZE];
 };
 
-int tw_backend_new(tw_backend **out)
+int tw__backend_new(tw_backend **out)
 {
     tw_backend *b = calloc(1, sizeof(*b));
     if (!b)
@@ -30,12 +30,12 @@ int tw_backend_new(tw_backend **out)
     return 0;
 }
 
-void tw_backend_free(tw_backend *b)
+void tw__backend_free(tw_backend *b)
 {
     free(b);
 }
 
-int tw_backend_check_fd(const tw_backend *b, int fd)
+int tw__backend_check_fd(const tw_backend *b, int fd)
 {
     (void)b;
     if (fd < 0)
@@ -43,9 +43,9 @@ int tw_backend_check_fd(const tw_backend *b, int fd)
     return fd >= FD_SETSIZE ? -EMFILE : 0;
 }
 
-int tw_backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
+int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen)
 {
-    int err = tw_backend_check_fd(b, fd);
+    int err = tw__backend_check_fd(b, fd);
     if (err)
         return err;
     /* Linux's select() silently skips a number beyond any fd ever opened instead of failing with
@@ -127,7 +127,7 @@ static int report_bad_fds(tw_backend *b, tw_ready *out, int max)
     return collect(b, &rd, &wr, out, filled, max);
 }
 
-int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
+int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     fd_set rd = b->readers, wr = b->writers;
     struct timeval tv;
@@ -140,7 +140,7 @@ int tw_backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
     return n ? collect(b, &rd, &wr, out, 0, max) : 0;
 }
 
-const char *tw_backend_name(void)
+const char *tw__backend_name(void)
 {
     return "select";
 }

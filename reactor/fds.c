@@ -1,5 +1,5 @@
 /* Fd watchers: the per-fd table, the user-space mirror of the kernel interest set, and dispatch.
- * Interest changes only mark an fd dirty; tw_fds_flush() pushes the net change of each dirty fd to
+ * Interest changes only mark an fd dirty; tw__fds_flush() pushes the net change of each dirty fd to
  * the backend once per turn, so a reader toggled on and off within a turn costs no syscall. Dispatch
  * checks each event against the fd's generation and its current interest, so a watcher removed, an
  * fd closed, or an fd number reused earlier in the turn never sees a stale event. */
@@ -16,7 +16,7 @@ static_assert(sizeof(tw_fd_slot) <= 32, "an fd slot is paid per connection: keep
 #define READY_INITIAL 256
 #define READY_MAX 65536
 
-int tw_fds_init(tw_fd_table *t)
+int tw__fds_init(tw_fd_table *t)
 {
     *t = (tw_fd_table){0};
     t->ready = malloc(READY_INITIAL * sizeof *t->ready);
@@ -28,7 +28,7 @@ int tw_fds_init(tw_fd_table *t)
 
 static void unsplit(tw_fd_slot *s, void *keep);
 
-void tw_fds_free(tw_fd_table *t)
+void tw__fds_free(tw_fd_table *t)
 {
     for (int fd = 0; fd < t->nslots; fd++)
         unsplit(&t->slots[fd], NULL);
@@ -39,7 +39,7 @@ void tw_fds_free(tw_fd_table *t)
 }
 
 /* A full event array means more fds may be ready than we could take: grow it for next time. */
-void tw_fds_grow_ready(tw_fd_table *t, int nready)
+void tw__fds_grow_ready(tw_fd_table *t, int nready)
 {
     if (nready < t->ready_cap || t->ready_cap >= READY_MAX)
         return;
@@ -147,7 +147,7 @@ static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *a
         return -EBADF;
     if (!fn)
         return -EINVAL;
-    int err = tw_backend_check_fd(r->backend, fd);
+    int err = tw__backend_check_fd(r->backend, fd);
     if (err)
         return err;
     tw_fd_slot *s = slot_for(&r->fds, fd);
@@ -203,7 +203,7 @@ bool tw_reactor_is_writing(const tw_reactor *r, int fd)
     return s && (s->want & TW_BE_WRITE);
 }
 
-int tw_fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
+int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
 {
     int err = set_watcher(r, fd, TW_BE_READ, fn, arg);
     if (!err)
@@ -234,7 +234,7 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
         tw_fd_slot *s = &r->fds.slots[fd];
         /* Forget the registration now, while the fd is still open (a dup of it may live on). */
         if (s->kernel)
-            tw_backend_update(r->backend, fd, s->kernel, 0, s->gen);
+            tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
         s->kernel = 0;
         s->want = 0;
         s->internal = 0;
@@ -247,7 +247,7 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
     return 0;
 }
 
-int tw_fds_flush(tw_reactor *r)
+int tw__fds_flush(tw_reactor *r)
 {
     tw_fd_table *t = &r->fds;
     for (int i = 0; i < t->ndirty; i++) {
@@ -256,14 +256,14 @@ int tw_fds_flush(tw_reactor *r)
         s->dirty = 0;
         if (s->want == s->kernel)
             continue;
-        int err = tw_backend_update(r->backend, fd, s->kernel, s->want, s->gen);
+        int err = tw__backend_update(r->backend, fd, s->kernel, s->want, s->gen);
         if (err < 0) {
             tw_reactor_log(r, TW_LOG_ERROR, "cannot watch fd %d: %s; its watchers are removed", fd,
                            tw_strerror(err));
             s->want = 0;
             unsplit(s, NULL);
             if (s->kernel)
-                tw_backend_update(r->backend, fd, s->kernel, 0, s->gen);
+                tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
             s->kernel = 0;
             continue;
         }
@@ -298,7 +298,7 @@ static void drop_invalid(tw_reactor *r, int fd)
     clear_watcher(r, fd, TW_BE_WRITE);
 }
 
-int tw_fds_dispatch(tw_reactor *r, int nready)
+int tw__fds_dispatch(tw_reactor *r, int nready)
 {
     int ran = 0;
     for (int i = 0; i < nready; i++) {

@@ -41,12 +41,12 @@ typedef struct {
     int ready_cap;
 } tw_fd_table;
 
-int tw_fds_init(tw_fd_table *t);
-void tw_fds_free(tw_fd_table *t);
-int tw_fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
-int tw_fds_flush(tw_reactor *r);
-int tw_fds_dispatch(tw_reactor *r, int nready);
-void tw_fds_grow_ready(tw_fd_table *t, int nready);
+int tw__fds_init(tw_fd_table *t);
+void tw__fds_free(tw_fd_table *t);
+int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+int tw__fds_flush(tw_reactor *r);
+int tw__fds_dispatch(tw_reactor *r, int nready);
+void tw__fds_grow_ready(tw_fd_table *t, int nready);
 
 /* ---- timers (timers.c) ---- */
 typedef struct {
@@ -70,14 +70,14 @@ typedef struct {
     uint32_t nchunks, chunk_cap;
 } tw_timer_heap;
 
-void tw_timers_init(tw_timer_heap *h);
-void tw_timers_free(tw_timer_heap *h);
+void tw__timers_init(tw_timer_heap *h);
+void tw__timers_free(tw_timer_heap *h);
 /* Nanoseconds until the earliest deadline (>= 0), or -1 when no call is pending. */
-int64_t tw_timers_next_wait(const tw_reactor *r);
+int64_t tw__timers_next_wait(const tw_reactor *r);
 /* Collects every call due at r->now, then runs them in order. Returns how many ran. */
-int tw_timers_run_due(tw_reactor *r);
+int tw__timers_run_due(tw_reactor *r);
 /* For tests of the sequence renumbering. */
-void tw_timers_set_next_seq(tw_reactor *r, uint64_t seq);
+void tw__timers_set_next_seq(tw_reactor *r, uint64_t seq);
 
 /* ---- calls from threads (threads.c) ---- */
 typedef struct tw_thread_call tw_thread_call;
@@ -91,10 +91,10 @@ typedef struct {
     int wake_wfd;  /* write end */
 } tw_thread_calls;
 
-int tw_thread_calls_init(tw_reactor *r);
-void tw_thread_calls_free(tw_reactor *r);
+int tw__thread_calls_init(tw_reactor *r);
+void tw__thread_calls_free(tw_reactor *r);
 /* Runs the calls queued so far (the shutdown delivers what the pool handed back). Returns how many. */
-int tw_thread_calls_run(tw_reactor *r);
+int tw__thread_calls_run(tw_reactor *r);
 
 /* ---- thread pool (threadpool.c) ---- */
 typedef struct tw_work tw_work;
@@ -108,9 +108,9 @@ typedef struct {
     bool stopping;
 } tw_thread_pool;
 
-void tw_pool_init(tw_thread_pool *p);
+void tw__pool_init(tw_thread_pool *p);
 /* Lets the queued work finish, then joins every thread. Idempotent. */
-void tw_pool_stop(tw_thread_pool *p);
+void tw__pool_stop(tw_thread_pool *p);
 
 /* ---- system event triggers (triggers.c) ---- */
 typedef struct {
@@ -127,12 +127,12 @@ typedef struct {
     long next_id;
 } tw_triggers;
 
-void tw_triggers_free(tw_triggers *t);
+void tw__triggers_free(tw_triggers *t);
 /* Runs (and consumes) the triggers of one phase of one event, in the order added. */
-void tw_triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase);
+void tw__triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase);
 
 /* ---- signals (signals.c) ---- */
-void tw_signals_release(tw_reactor *r);
+void tw__signals_release(tw_reactor *r);
 
 /* ---- the reactor ---- */
 typedef enum {
@@ -165,8 +165,8 @@ struct tw_reactor {
     void (*slot_release[TW_SLOT_COUNT])(void *data);
 };
 
-void tw_reactor_update_time(tw_reactor *r);
+void tw__reactor_update_time(tw_reactor *r);
 /* Reports a callback's negative return through the log hook. */
-void tw_report_callback_error(tw_reactor *r, const char *what, int err);
+void tw__report_callback_error(tw_reactor *r, const char *what, int err);
 
 #endif

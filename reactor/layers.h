@@ -9,14 +9,14 @@
 typedef enum { TW_SLOT_NET, TW_SLOT_COUNT } tw_reactor_slot_id;
 
 /* The layer's pointer, NULL until set. The layer owns what it points to. */
-void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id);
+void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id);
 /* release, if not NULL, runs first thing in tw_reactor_free while the slot is set, so the layer can
  * close what it still has open (it may clear the slot meanwhile). */
-void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data));
+void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data));
 
 /* tw_call_from_thread, plus drop(arg) when the call is dropped unrun (the reactor is freed first), in
  * the thread that frees the reactor. A call refused with an error is not dropped: the caller keeps arg.
  * For work handed back from pool threads, whose results would otherwise leak at tw_reactor_free. */
-int tw_call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg);
+int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg);
 
 #endif

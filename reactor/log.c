@@ -39,7 +39,7 @@ void tw_reactor_log(tw_reactor *r, tw_log_level level, const char *fmt, ...)
         log_to_stderr(NULL, level, line);
 }
 
-void tw_report_callback_error(tw_reactor *r, const char *what, int err)
+void tw__report_callback_error(tw_reactor *r, const char *what, int err)
 {
     tw_reactor_log(r, TW_LOG_ERROR, "error in %s: %s", what, tw_strerror(err));
 }

@@ -17,11 +17,11 @@ static int64_t system_clock(void *ctx)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void tw_reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
+void tw__reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
 
-void *tw_reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
+void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
 
-void tw_reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))
+void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))
 {
     r->slots[id] = data;
     r->slot_release[id] = release;
@@ -43,20 +43,20 @@ tw_reactor *tw_reactor_new(int *err)
     r->signal_fd = -1;
     r->clock_fn = system_clock;
     tw_reactor_set_logger(r, NULL, NULL);
-    tw_timers_init(&r->timers);
-    tw_pool_init(&r->pool);
-    if ((e = tw_fds_init(&r->fds)) < 0)
+    tw__timers_init(&r->timers);
+    tw__pool_init(&r->pool);
+    if ((e = tw__fds_init(&r->fds)) < 0)
         goto fail_fds;
-    if ((e = tw_backend_new(&r->backend)) < 0)
+    if ((e = tw__backend_new(&r->backend)) < 0)
         goto fail_backend;
-    if ((e = tw_thread_calls_init(r)) < 0)
+    if ((e = tw__thread_calls_init(r)) < 0)
         goto fail_calls;
-    tw_reactor_update_time(r);
+    tw__reactor_update_time(r);
     return r;
 fail_calls:
-    tw_backend_free(r->backend);
+    tw__backend_free(r->backend);
 fail_backend:
-    tw_fds_free(&r->fds);
+    tw__fds_free(&r->fds);
 fail_fds:
     free(r);
 fail:
@@ -70,19 +70,19 @@ void tw_reactor_free(tw_reactor *r)
     if (!r)
         return;
     release_slots(r);
-    tw_pool_stop(&r->pool);
+    tw__pool_stop(&r->pool);
     pthread_mutex_destroy(&r->pool.lock);
     pthread_cond_destroy(&r->pool.cond);
-    tw_signals_release(r);
-    tw_thread_calls_free(r);
-    tw_backend_free(r->backend);
-    tw_fds_free(&r->fds);
-    tw_timers_free(&r->timers);
-    tw_triggers_free(&r->triggers);
+    tw__signals_release(r);
+    tw__thread_calls_free(r);
+    tw__backend_free(r->backend);
+    tw__fds_free(&r->fds);
+    tw__timers_free(&r->timers);
+    tw__triggers_free(&r->triggers);
     free(r);
 }
 
-const char *tw_reactor_backend(void) { return tw_backend_name(); }
+const char *tw_reactor_backend(void) { return tw__backend_name(); }
 
 bool tw_reactor_running(const tw_reactor *r)
 {
@@ -97,7 +97,7 @@ void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx)
 {
     r->clock_fn = fn ? fn : system_clock;
     r->clock_ctx = fn ? ctx : NULL;
-    tw_reactor_update_time(r);
+    tw__reactor_update_time(r);
 }
 
 /* The wait of one turn: the caller's bound, shortened by the next timer; 0 while a stop is pending. */
@@ -105,7 +105,7 @@ static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
 {
     if (r->state == TW_STATE_STOPPING && !r->shutdown_begun)
         return 0;
-    int64_t timer_wait = tw_timers_next_wait(r);
+    int64_t timer_wait = tw__timers_next_wait(r);
     if (timer_wait < 0)
         return max_wait;
     return max_wait < 0 || timer_wait < max_wait ? timer_wait : max_wait;
@@ -114,21 +114,21 @@ static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
 static int turn(tw_reactor *r, int64_t max_wait)
 {
     r->in_turn = true;
-    tw_fds_flush(r);
+    tw__fds_flush(r);
     /* The wait counts from now, not from the last turn's time: its callbacks took time too, and
      * counting from before them would make the next timer late by as long (libev does the same). */
     if (r->timers.count)
-        tw_reactor_update_time(r);
-    int n = tw_backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
-    tw_reactor_update_time(r);
+        tw__reactor_update_time(r);
+    int n = tw__backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
+    tw__reactor_update_time(r);
     int ran = 0;
     if (n < 0) {
-        tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw_backend_name(), tw_strerror(n));
+        tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw__backend_name(), tw_strerror(n));
     } else {
-        ran = tw_fds_dispatch(r, n);
-        tw_fds_grow_ready(&r->fds, n);
+        ran = tw__fds_dispatch(r, n);
+        tw__fds_grow_ready(&r->fds, n);
     }
-    ran += tw_timers_run_due(r);
+    ran += tw__timers_run_due(r);
     r->in_turn = false;
     return n < 0 ? n : ran;
 }
@@ -154,11 +154,11 @@ int tw_reactor_stop(tw_reactor *r)
 static void fire_startup(tw_reactor *r)
 {
     r->state = TW_STATE_STARTING;
-    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_BEFORE);
-    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_DURING);
+    tw__triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_BEFORE);
+    tw__triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_DURING);
     if (r->state == TW_STATE_STARTING)
         r->state = TW_STATE_RUNNING;
-    tw_triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_AFTER);
+    tw__triggers_fire(r, TW_EVENT_STARTUP, TW_PHASE_AFTER);
 }
 
 /* Advances the shutdown once stop() was called; true when run() may return. */
@@ -168,14 +168,14 @@ static bool shutdown_step(tw_reactor *r)
         return false;
     if (!r->shutdown_begun) {
         r->shutdown_begun = true;
-        tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_BEFORE);
+        tw__triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_BEFORE);
     }
     if (r->shutdown_holds > 0)
         return false;
-    tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_DURING);
-    tw_pool_stop(&r->pool);
-    tw_thread_calls_run(r);  /* what the pool's last work handed back arrives before run() returns */
-    tw_triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_AFTER);
+    tw__triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_DURING);
+    tw__pool_stop(&r->pool);
+    tw__thread_calls_run(r);  /* what the pool's last work handed back arrives before run() returns */
+    tw__triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_AFTER);
     return true;
 }
 
@@ -208,7 +208,7 @@ int tw_call_when_running(tw_reactor *r, tw_fn fn, void *arg)
     if (tw_reactor_running(r)) {
         int err = fn(arg);
         if (err < 0)
-            tw_report_callback_error(r, "call when running", err);
+            tw__report_callback_error(r, "call when running", err);
         return 0;
     }
     long id = tw_reactor_add_trigger(r, TW_PHASE_AFTER, TW_EVENT_STARTUP, fn, arg);

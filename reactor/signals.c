@@ -69,7 +69,7 @@ int tw_reactor_install_signal_handlers(tw_reactor *r)
     int fds[2];
     if (owner || err || (err = open_self_pipe(fds)) < 0)
         goto out;
-    if ((err = tw_fds_add_internal_reader(r, fds[0], read_signals, NULL)) < 0) {
+    if ((err = tw__fds_add_internal_reader(r, fds[0], read_signals, NULL)) < 0) {
         close(fds[0]);
         close(fds[1]);
         goto out;
@@ -109,6 +109,6 @@ void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
     pthread_mutex_unlock(&owner_lock);
 }
 
-void tw_signals_release(tw_reactor *r) { tw_reactor_uninstall_signal_handlers(r); }
+void tw__signals_release(tw_reactor *r) { tw_reactor_uninstall_signal_handlers(r); }
 
 int tw_reactor_exit_signal(const tw_reactor *r) { return r->exit_signal; }

@@ -19,7 +19,7 @@ typedef struct {
     int err;
 } tw_work_error;
 
-void tw_pool_init(tw_thread_pool *p)
+void tw__pool_init(tw_thread_pool *p)
 {
     *p = (tw_thread_pool){.max = TW_THREAD_POOL_DEFAULT};
     pthread_mutex_init(&p->lock, NULL);
@@ -30,7 +30,7 @@ void tw_pool_init(tw_thread_pool *p)
 static int report_work_error(void *arg)
 {
     tw_work_error *e = arg;
-    tw_report_callback_error(e->reactor, "work in thread", e->err);
+    tw__report_callback_error(e->reactor, "work in thread", e->err);
     free(e);
     return 0;
 }
@@ -42,7 +42,7 @@ static void run_work(tw_work *w)
         tw_work_error *e = malloc(sizeof *e);
         if (e) {
             *e = (tw_work_error){w->reactor, err};
-            if (tw_call_from_thread_dropping(w->reactor, report_work_error, free, e) < 0)
+            if (tw__call_from_thread_dropping(w->reactor, report_work_error, free, e) < 0)
                 free(e);
         }
     }
@@ -88,7 +88,7 @@ static int start_thread(tw_thread_pool *p)
     return 0;
 }
 
-int tw_reactor_call_in_thread(tw_reactor *r, tw_fn fn, void *arg)
+int tw_call_in_thread(tw_reactor *r, tw_fn fn, void *arg)
 {
     if (!r || !fn)
         return -EINVAL;
@@ -133,7 +133,7 @@ int tw_reactor_set_thread_pool_size(tw_reactor *r, unsigned n)
     return 0;
 }
 
-void tw_pool_stop(tw_thread_pool *p)
+void tw__pool_stop(tw_thread_pool *p)
 {
     pthread_mutex_lock(&p->lock);
     bool already = p->stopping;

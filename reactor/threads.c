@@ -70,7 +70,7 @@ static void free_calls(tw_thread_call *call)
     }
 }
 
-int tw_thread_calls_run(tw_reactor *r)
+int tw__thread_calls_run(tw_reactor *r)
 {
     tw_thread_calls *c = &r->calls;
     /* Drain before clearing the flag: a wake-up written after the clear must survive the drain, or
@@ -86,7 +86,7 @@ int tw_thread_calls_run(tw_reactor *r)
         tw_thread_call *next = call->next;
         int err = call->fn(call->arg);
         if (err < 0)
-            tw_report_callback_error(r, "call from thread", err);
+            tw__report_callback_error(r, "call from thread", err);
         free(call);
         call = next;
     }
@@ -97,10 +97,10 @@ static int on_wake(tw_reactor *r, int fd, void *arg)
 {
     (void)fd;
     (void)arg;
-    return tw_thread_calls_run(r);
+    return tw__thread_calls_run(r);
 }
 
-int tw_thread_calls_init(tw_reactor *r)
+int tw__thread_calls_init(tw_reactor *r)
 {
     tw_thread_calls *c = &r->calls;
     int err = open_waker(c);
@@ -108,10 +108,10 @@ int tw_thread_calls_init(tw_reactor *r)
         return err;
     pthread_mutex_init(&c->lock, NULL);
     atomic_init(&c->wake_pending, false);
-    return tw_fds_add_internal_reader(r, c->wake_fd, on_wake, NULL);
+    return tw__fds_add_internal_reader(r, c->wake_fd, on_wake, NULL);
 }
 
-void tw_thread_calls_free(tw_reactor *r)
+void tw__thread_calls_free(tw_reactor *r)
 {
     tw_thread_calls *c = &r->calls;
     pthread_mutex_lock(&c->lock);
@@ -157,7 +157,7 @@ int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg)
     return queue_call(r, fn, NULL, arg);
 }
 
-int tw_call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg)
+int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg)
 {
     return queue_call(r, fn, drop, arg);
 }

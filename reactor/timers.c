@@ -36,9 +36,9 @@ struct tw_dc_chunk {
     tw_delayed_call calls[DC_CHUNK];
 };
 
-void tw_timers_init(tw_timer_heap *h) { *h = (tw_timer_heap){0}; }
+void tw__timers_init(tw_timer_heap *h) { *h = (tw_timer_heap){0}; }
 
-void tw_timers_free(tw_timer_heap *h)
+void tw__timers_free(tw_timer_heap *h)
 {
     while (h->chunks) {
         tw_dc_chunk *next = h->chunks->next;
@@ -222,7 +222,7 @@ static inline void heap_push(tw_timer_heap *h, tw_delayed_call *dc)
 }
 
 /* For tests: makes the next sequence number seq, to exercise the renumbering. */
-void tw_timers_set_next_seq(tw_reactor *r, uint64_t seq) { r->timers.next_seq = seq; }
+void tw__timers_set_next_seq(tw_reactor *r, uint64_t seq) { r->timers.next_seq = seq; }
 
 static void heap_remove(tw_timer_heap *h, tw_delayed_call *dc)
 {
@@ -261,14 +261,21 @@ static inline int64_t add_ns(int64_t base, int64_t ns)
     return sum;
 }
 
-tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg)
+static tw_delayed_call *fail_with(int *err, int code)
+{
+    if (err)
+        *err = code;
+    return NULL;
+}
+
+tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err)
 {
     if (!r || !fn || isnan(delay))
-        return NULL;
+        return fail_with(err, -EINVAL);
     tw_timer_heap *h = &r->timers;
     tw_delayed_call *dc = heap_reserve(h) < 0 ? NULL : dc_alloc(h);
     if (!dc)
-        return NULL;
+        return fail_with(err, -ENOMEM);
     uint32_t slot = dc->slot;
     *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = add_ns(r->now, seconds_to_ns(delay)),
                             .slot = slot, .index = NOT_IN_HEAP, .refs = 1, .state = DC_PENDING};
@@ -373,7 +380,7 @@ size_t tw_reactor_pending_calls(const tw_reactor *r)
 
 /* ---- running due calls ---- */
 
-int64_t tw_timers_next_wait(const tw_reactor *r)
+int64_t tw__timers_next_wait(const tw_reactor *r)
 {
     if (r->timers.count == 0)
         return -1;
@@ -403,7 +410,7 @@ static int collect_due(tw_timer_heap *h, int64_t now)
     return 0;
 }
 
-int tw_timers_run_due(tw_reactor *r)
+int tw__timers_run_due(tw_reactor *r)
 {
     tw_timer_heap *h = &r->timers;
     if (h->count == 0 || h->heap[0].at > r->now)
@@ -423,7 +430,7 @@ int tw_timers_run_due(tw_reactor *r)
             dc->state = DC_CALLED;
             ran++;
             if (err < 0)
-                tw_report_callback_error(r, "timed call", err);
+                tw__report_callback_error(r, "timed call", err);
         }
         dc_release(dc);
     }

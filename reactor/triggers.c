@@ -56,17 +56,17 @@ static long next_trigger(tw_triggers *t, tw_system_event event, tw_phase phase, 
     return 0;
 }
 
-void tw_triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase)
+void tw__triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase)
 {
     tw_trigger trig;
     while (next_trigger(&r->triggers, event, phase, &trig)) {
         int err = trig.fn(trig.arg);
         if (err < 0)
-            tw_report_callback_error(r, "system event trigger", err);
+            tw__report_callback_error(r, "system event trigger", err);
     }
 }
 
-void tw_triggers_free(tw_triggers *t)
+void tw__triggers_free(tw_triggers *t)
 {
     free(t->items);
     *t = (tw_triggers){0};

@@ -44,7 +44,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    assert_int_equal(tw_backend_new(&f->b), 0);
+    assert_int_equal(tw__backend_new(&f->b), 0);
     assert_non_null(f->b);
     *state = f;
     return 0;
@@ -53,19 +53,19 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    tw_backend_free(f->b);
+    tw__backend_free(f->b);
     free(f);
     return 0;
 }
 
 static bool backend_is(const char *name)
 {
-    return strcmp(tw_backend_name(), name) == 0;
+    return strcmp(tw__backend_name(), name) == 0;
 }
 
 static int poll_now(fixture *f)
 {
-    int n = tw_backend_poll(f->b, 0, f->out, READY_MAX);
+    int n = tw__backend_poll(f->b, 0, f->out, READY_MAX);
     assert_true(n >= 0);
     return n;
 }
@@ -126,7 +126,7 @@ static int64_t monotonic_ns(void)
 static void test_name_matches_reactor(void **state)
 {
     (void)state;
-    assert_string_equal(tw_backend_name(), tw_reactor_backend());
+    assert_string_equal(tw__backend_name(), tw_reactor_backend());
     assert_true(backend_is("epoll") || backend_is("kqueue") || backend_is("poll") ||
                 backend_is("select"));
 }
@@ -137,25 +137,25 @@ static void test_new_and_free_leak_no_fd(void **state)
     int before = tw_test_count_open_fds();
     for (int i = 0; i < 20; i++) {
         tw_backend *b = NULL;
-        assert_int_equal(tw_backend_new(&b), 0);
+        assert_int_equal(tw__backend_new(&b), 0);
         int p[2];
         make_pipe(p);
-        assert_int_equal(tw_backend_update(b, p[0], 0, TW_BE_READ, 1), 0);
+        assert_int_equal(tw__backend_update(b, p[0], 0, TW_BE_READ, 1), 0);
         tw_ready out[4];
-        assert_int_equal(tw_backend_poll(b, 0, out, 4), 0);
-        tw_backend_free(b);
+        assert_int_equal(tw__backend_poll(b, 0, out, 4), 0);
+        tw__backend_free(b);
         close_pair(p);
     }
-    tw_backend_free(NULL);
+    tw__backend_free(NULL);
     assert_int_equal(tw_test_count_open_fds(), before);
 }
 
 static void test_bad_fd_numbers(void **state)
 {
     fixture *f = *state;
-    assert_int_equal(tw_backend_check_fd(f->b, 0), 0);
-    assert_int_equal(tw_backend_update(f->b, -1, 0, TW_BE_READ, 1), -EBADF);
-    assert_int_equal(tw_backend_update(f->b, -5, 0, TW_BE_WRITE, 1), -EBADF);
+    assert_int_equal(tw__backend_check_fd(f->b, 0), 0);
+    assert_int_equal(tw__backend_update(f->b, -1, 0, TW_BE_READ, 1), -EBADF);
+    assert_int_equal(tw__backend_update(f->b, -5, 0, TW_BE_WRITE, 1), -EBADF);
     expect_nothing(f);
 }
 
@@ -166,7 +166,7 @@ static void test_pipe_readable_level_triggered(void **state)
     fixture *f = *state;
     int p[2];
     make_pipe(p);
-    assert_int_equal(tw_backend_update(f->b, p[0], 0, TW_BE_READ, 7), 0);
+    assert_int_equal(tw__backend_update(f->b, p[0], 0, TW_BE_READ, 7), 0);
     expect_nothing(f);
     assert_int_equal(write(p[1], "ab", 2), 2);
     expect_only(f, p[0], 7, TW_BE_READ);
@@ -182,7 +182,7 @@ static void test_pipe_writable_until_full(void **state)
     fixture *f = *state;
     int p[2];
     make_pipe(p);
-    assert_int_equal(tw_backend_update(f->b, p[1], 0, TW_BE_WRITE, 3), 0);
+    assert_int_equal(tw__backend_update(f->b, p[1], 0, TW_BE_WRITE, 3), 0);
     expect_only(f, p[1], 3, TW_BE_WRITE);
     static char chunk[65536];
     while (write(p[1], chunk, sizeof chunk) > 0 || errno != EAGAIN)
@@ -205,13 +205,13 @@ static void test_pipe_hangup_reaches_reader(void **state)
     fixture *f = *state;
     int p[2];
     make_pipe(p);
-    assert_int_equal(tw_backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
     close(p[1]);
     expect_only(f, p[0], 1, hangup_mask(TW_BE_READ));
     char c;
     assert_int_equal(read(p[0], &c, 1), 0);
     expect_only(f, p[0], 1, hangup_mask(TW_BE_READ)); /* level-triggered: stays until removed */
-    assert_int_equal(tw_backend_update(f->b, p[0], TW_BE_READ, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, p[0], TW_BE_READ, 0, 1), 0);
     expect_nothing(f);
     close(p[0]);
 }
@@ -221,7 +221,7 @@ static void test_pipe_reader_gone_reaches_writer(void **state)
     fixture *f = *state;
     int p[2];
     make_pipe(p);
-    assert_int_equal(tw_backend_update(f->b, p[1], 0, TW_BE_WRITE, 2), 0);
+    assert_int_equal(tw__backend_update(f->b, p[1], 0, TW_BE_WRITE, 2), 0);
     close(p[0]);
     expect_only(f, p[1], 2, hangup_mask(TW_BE_WRITE));
     assert_int_equal(write(p[1], "x", 1), -1);
@@ -234,7 +234,7 @@ static void test_socketpair_peer_close(void **state)
     fixture *f = *state;
     int s[2];
     make_socketpair(s);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, TW_BE_READ, 9), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 9), 0);
     expect_nothing(f);
     close(s[1]);
     int n = poll_now(f);
@@ -252,12 +252,12 @@ static void test_tcp_reset_is_reported(void **state)
     fixture *f = *state;
     int t[2];
     assert_int_equal(tw_test_tcp_pair(t), 0);
-    assert_int_equal(tw_backend_update(f->b, t[1], 0, TW_BE_READ, 4), 0);
+    assert_int_equal(tw__backend_update(f->b, t[1], 0, TW_BE_READ, 4), 0);
     expect_nothing(f);
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     assert_int_equal(setsockopt(t[0], SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
     close(t[0]);
-    int n = tw_backend_poll(f->b, 5000 * (int64_t)MS, f->out, READY_MAX); /* a guard, not a wait */
+    int n = tw__backend_poll(f->b, 5000 * (int64_t)MS, f->out, READY_MAX); /* a guard, not a wait */
     assert_int_equal(n, 1);
     assert_int_equal(f->out[0].fd, t[1]);
     assert_int_equal(f->out[0].gen, 4);
@@ -275,19 +275,19 @@ static void test_mask_changes(void **state)
     fixture *f = *state;
     int s[2];
     make_socketpair(s);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 1), 0);
     expect_nothing(f); /* writable, but nobody asked */
-    assert_int_equal(tw_backend_update(f->b, s[0], TW_BE_READ, BOTH, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_READ, BOTH, 1), 0);
     expect_only(f, s[0], 1, TW_BE_WRITE);
     assert_int_equal(write(s[1], "x", 1), 1);
     expect_only(f, s[0], 1, BOTH);
-    assert_int_equal(tw_backend_update(f->b, s[0], BOTH, TW_BE_WRITE, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], BOTH, TW_BE_WRITE, 1), 0);
     expect_only(f, s[0], 1, TW_BE_WRITE);
-    assert_int_equal(tw_backend_update(f->b, s[0], TW_BE_WRITE, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_WRITE, TW_BE_READ, 1), 0);
     expect_only(f, s[0], 1, TW_BE_READ);
-    assert_int_equal(tw_backend_update(f->b, s[0], TW_BE_READ, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_READ, 0, 1), 0);
     expect_nothing(f); /* readable and writable, but no interest left */
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, 0, 1), 0);
     expect_nothing(f);
     close_pair(s);
 }
@@ -298,12 +298,12 @@ static void test_generation_travels_and_updates(void **state)
     int s[2];
     make_socketpair(s);
     assert_int_equal(write(s[1], "x", 1), 1);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, TW_BE_READ, 5), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 5), 0);
     expect_only(f, s[0], 5, TW_BE_READ);
-    assert_int_equal(tw_backend_update(f->b, s[0], TW_BE_READ, BOTH, 6), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_READ, BOTH, 6), 0);
     expect_only(f, s[0], 6, BOTH);
-    assert_int_equal(tw_backend_update(f->b, s[0], BOTH, 0, 6), 0);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, TW_BE_READ, 0xfffffffeu), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], BOTH, 0, 6), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 0xfffffffeu), 0);
     expect_only(f, s[0], 0xfffffffeu, TW_BE_READ);
     close_pair(s);
 }
@@ -316,13 +316,13 @@ static void test_close_and_reuse_between_polls(void **state)
     int s[2], other[2];
     make_socketpair(s);
     make_socketpair(other);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, BOTH, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, BOTH, 1), 0);
     expect_only(f, s[0], 1, TW_BE_WRITE);
     int fd = s[0];
-    assert_int_equal(tw_backend_update(f->b, fd, BOTH, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, fd, BOTH, 0, 1), 0);
     close(fd);
     assert_int_equal(dup2(other[0], fd), fd);
-    assert_int_equal(tw_backend_update(f->b, fd, 0, TW_BE_READ, 2), 0);
+    assert_int_equal(tw__backend_update(f->b, fd, 0, TW_BE_READ, 2), 0);
     expect_nothing(f); /* the new file is not readable, and no write interest remains */
     assert_int_equal(write(other[1], "y", 1), 1);
     expect_only(f, fd, 2, TW_BE_READ);
@@ -347,14 +347,14 @@ static void test_update_on_closed_fd(void **state)
 {
     fixture *f = *state;
     int fd = unused_fd_number();
-    int rc = tw_backend_update(f->b, fd, 0, TW_BE_READ, 8);
+    int rc = tw__backend_update(f->b, fd, 0, TW_BE_READ, 8);
     if (rc == 0) {
         int n = poll_now(f);
         assert_int_equal(n, 1);
         assert_int_equal(f->out[0].fd, fd);
         assert_int_equal(f->out[0].gen, 8);
         assert_true(f->out[0].mask & (TW_BE_READ | TW_BE_INVALID));
-        assert_int_equal(tw_backend_update(f->b, fd, TW_BE_READ, 0, 8), 0);
+        assert_int_equal(tw__backend_update(f->b, fd, TW_BE_READ, 0, 8), 0);
     } else {
         assert_int_equal(rc, -EBADF);
     }
@@ -369,8 +369,8 @@ static void test_fd_closed_behind_our_back(void **state)
     int dead[2], live[2];
     make_pipe(dead);
     make_pipe(live);
-    assert_int_equal(tw_backend_update(f->b, dead[0], 0, TW_BE_READ, 1), 0);
-    assert_int_equal(tw_backend_update(f->b, live[0], 0, TW_BE_READ, 2), 0);
+    assert_int_equal(tw__backend_update(f->b, dead[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, live[0], 0, TW_BE_READ, 2), 0);
     assert_int_equal(write(live[1], "x", 1), 1);
     expect_only(f, live[0], 2, TW_BE_READ);
     close(dead[0]);
@@ -382,7 +382,7 @@ static void test_fd_closed_behind_our_back(void **state)
     assert_int_equal(n, d ? 2 : 1);
     if (d)
         assert_int_equal(d->mask, TW_BE_INVALID);
-    assert_int_equal(tw_backend_update(f->b, dead[0], TW_BE_READ, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, dead[0], TW_BE_READ, 0, 1), 0);
     expect_only(f, live[0], 2, TW_BE_READ);
     close(dead[1]);
     close_pair(live);
@@ -398,14 +398,14 @@ static void test_regular_file_always_ready(void **state)
     int fd = fileno(tmp);
     assert_int_equal(write(fd, "data", 4), 4);
     assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-    assert_int_equal(tw_backend_update(f->b, fd, 0, TW_BE_READ, 3), 0);
+    assert_int_equal(tw__backend_update(f->b, fd, 0, TW_BE_READ, 3), 0);
     expect_only(f, fd, 3, TW_BE_READ);
     assert_int_equal(lseek(fd, 0, SEEK_END), 4);
     expect_only(f, fd, 3, TW_BE_READ); /* at end of file too: read() then returns 0 */
-    assert_int_equal(tw_backend_update(f->b, fd, TW_BE_READ, BOTH, 3), 0);
-    assert_int_equal(tw_backend_poll(f->b, -1, f->out, READY_MAX), 1); /* never blocks */
+    assert_int_equal(tw__backend_update(f->b, fd, TW_BE_READ, BOTH, 3), 0);
+    assert_int_equal(tw__backend_poll(f->b, -1, f->out, READY_MAX), 1); /* never blocks */
     assert_int_equal(f->out[0].mask, BOTH);
-    assert_int_equal(tw_backend_update(f->b, fd, BOTH, 0, 3), 0);
+    assert_int_equal(tw__backend_update(f->b, fd, BOTH, 0, 3), 0);
     expect_nothing(f);
     fclose(tmp);
 }
@@ -417,18 +417,18 @@ static void test_timeouts(void **state)
     fixture *f = *state;
     int p[2];
     make_pipe(p);
-    assert_int_equal(tw_backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
     /* 1.5 ms must not end after 1 ms: timeouts round up, so a timer is never polled for early. */
     int64_t t0 = monotonic_ns();
-    assert_int_equal(tw_backend_poll(f->b, 3 * MS / 2, f->out, READY_MAX), 0);
+    assert_int_equal(tw__backend_poll(f->b, 3 * MS / 2, f->out, READY_MAX), 0);
     assert_true(monotonic_ns() - t0 >= 3 * MS / 2);
     t0 = monotonic_ns();
-    assert_int_equal(tw_backend_poll(f->b, 1, f->out, READY_MAX), 0);
+    assert_int_equal(tw__backend_poll(f->b, 1, f->out, READY_MAX), 0);
     assert_true(monotonic_ns() - t0 >= 1);
     /* Long and endless timeouts are accepted and end as soon as something is ready. */
     assert_int_equal(write(p[1], "x", 1), 1);
-    assert_int_equal(tw_backend_poll(f->b, INT64_MAX, f->out, READY_MAX), 1);
-    assert_int_equal(tw_backend_poll(f->b, -1, f->out, READY_MAX), 1);
+    assert_int_equal(tw__backend_poll(f->b, INT64_MAX, f->out, READY_MAX), 1);
+    assert_int_equal(tw__backend_poll(f->b, -1, f->out, READY_MAX), 1);
     close_pair(p);
 }
 
@@ -436,7 +436,7 @@ static void test_poll_with_nothing_registered(void **state)
 {
     fixture *f = *state;
     int64_t t0 = monotonic_ns();
-    assert_int_equal(tw_backend_poll(f->b, 2 * MS, f->out, READY_MAX), 0);
+    assert_int_equal(tw__backend_poll(f->b, 2 * MS, f->out, READY_MAX), 0);
     assert_true(monotonic_ns() - t0 >= 2 * MS);
 }
 
@@ -471,7 +471,7 @@ static void test_eintr_is_not_an_error(void **state)
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, interrupt_loop, &in), 0);
     int64_t t0 = monotonic_ns();
-    int n = tw_backend_poll(f->b, 10000 * (int64_t)MS, f->out, READY_MAX);
+    int n = tw__backend_poll(f->b, 10000 * (int64_t)MS, f->out, READY_MAX);
     int64_t waited = monotonic_ns() - t0;
     in.stop = true;
     pthread_join(t, NULL);
@@ -512,16 +512,16 @@ static void test_fd_at_fd_setsize(void **state)
     }
     assert_int_equal(high, FD_SETSIZE);
     if (backend_is("select")) {
-        assert_int_equal(tw_backend_check_fd(f->b, high), -EMFILE);
-        assert_int_equal(tw_backend_check_fd(f->b, high + 1000), -EMFILE);
-        assert_int_equal(tw_backend_update(f->b, high, 0, TW_BE_READ, 1), -EMFILE);
-        assert_int_equal(tw_backend_check_fd(f->b, FD_SETSIZE - 1), 0);
+        assert_int_equal(tw__backend_check_fd(f->b, high), -EMFILE);
+        assert_int_equal(tw__backend_check_fd(f->b, high + 1000), -EMFILE);
+        assert_int_equal(tw__backend_update(f->b, high, 0, TW_BE_READ, 1), -EMFILE);
+        assert_int_equal(tw__backend_check_fd(f->b, FD_SETSIZE - 1), 0);
         expect_nothing(f);
     } else {
-        assert_int_equal(tw_backend_check_fd(f->b, high), 0);
-        assert_int_equal(tw_backend_update(f->b, high, 0, TW_BE_READ, 1), 0);
+        assert_int_equal(tw__backend_check_fd(f->b, high), 0);
+        assert_int_equal(tw__backend_update(f->b, high, 0, TW_BE_READ, 1), 0);
         expect_only(f, high, 1, hangup_mask(TW_BE_READ)); /* its writer end is closed */
-        assert_int_equal(tw_backend_update(f->b, high, TW_BE_READ, 0, 1), 0);
+        assert_int_equal(tw__backend_update(f->b, high, TW_BE_READ, 0, 1), 0);
     }
     close(high);
 }
@@ -536,7 +536,7 @@ static void test_many_fds(void **state)
     static int pairs[PAIRS][2];
     for (int i = 0; i < PAIRS; i++) {
         make_socketpair(pairs[i]);
-        assert_int_equal(tw_backend_update(f->b, pairs[i][0], 0, TW_BE_READ, 1000u + (uint32_t)i), 0);
+        assert_int_equal(tw__backend_update(f->b, pairs[i][0], 0, TW_BE_READ, 1000u + (uint32_t)i), 0);
         if (i % 2)
             assert_int_equal(write(pairs[i][1], "x", 1), 1);
     }
@@ -557,7 +557,7 @@ static void test_many_fds(void **state)
     static bool seen[PAIRS];
     int distinct = 0;
     for (int round = 0; round < 2 * (PAIRS / 2) / 16 && distinct < PAIRS / 2; round++) {
-        int got = tw_backend_poll(f->b, 0, f->out, 16);
+        int got = tw__backend_poll(f->b, 0, f->out, 16);
         assert_int_equal(got, 16);
         for (int k = 0; k < got; k++) {
             int i = (int)(f->out[k].gen - 1000u);
@@ -570,7 +570,7 @@ static void test_many_fds(void **state)
 
     /* Forget every third fd; the others keep their registration and generation. */
     for (int i = 0; i < PAIRS; i += 3)
-        assert_int_equal(tw_backend_update(f->b, pairs[i][0], TW_BE_READ, 0, 1000u + (uint32_t)i), 0);
+        assert_int_equal(tw__backend_update(f->b, pairs[i][0], TW_BE_READ, 0, 1000u + (uint32_t)i), 0);
     n = poll_now(f);
     int expected = 0;
     for (int i = 1; i < PAIRS; i += 2) {
@@ -605,11 +605,11 @@ static void test_kqueue_failed_add_is_reported_ready(void **state)
     int s[2];
     make_socketpair(s);
     tw_kqueue_emul_inject_error(EPERM);
-    assert_int_equal(tw_backend_update(f->b, s[0], 0, TW_BE_READ, 11), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 11), 0);
     expect_only(f, s[0], 11, BOTH); /* not readable: it is the failure that is reported */
     expect_nothing(f);              /* once */
     tw_kqueue_emul_inject_error(EBADF);
-    assert_int_equal(tw_backend_update(f->b, s[0], TW_BE_READ, BOTH, 12), 0);
+    assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_READ, BOTH, 12), 0);
     int n = poll_now(f);
     assert_int_equal(n, 1);
     assert_int_equal(f->out[0].gen, 12);
@@ -626,20 +626,20 @@ static void test_kqueue_failed_delete_is_ignored(void **state)
     int idle[2], live[2];
     make_pipe(idle);
     make_pipe(live);
-    assert_int_equal(tw_backend_update(f->b, idle[0], 0, TW_BE_READ, 1), 0);
-    assert_int_equal(tw_backend_update(f->b, live[0], 0, TW_BE_READ, 2), 0);
+    assert_int_equal(tw__backend_update(f->b, idle[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, live[0], 0, TW_BE_READ, 2), 0);
     expect_nothing(f);
     assert_int_equal(write(live[1], "x", 1), 1);
     tw_kqueue_emul_inject_error(ENOENT);
-    assert_int_equal(tw_backend_update(f->b, idle[0], TW_BE_READ, 0, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, idle[0], TW_BE_READ, 0, 1), 0);
     expect_only(f, live[0], 2, TW_BE_READ); /* same poll: the failure did not hide the events */
     char c;
     assert_int_equal(read(live[0], &c, 1), 1);
     /* EBADF on a delete means the fd was closed first: also nothing to report. */
-    assert_int_equal(tw_backend_update(f->b, idle[0], 0, TW_BE_READ, 3), 0);
+    assert_int_equal(tw__backend_update(f->b, idle[0], 0, TW_BE_READ, 3), 0);
     expect_nothing(f);
     tw_kqueue_emul_inject_error(EBADF);
-    assert_int_equal(tw_backend_update(f->b, idle[0], TW_BE_READ, 0, 3), 0);
+    assert_int_equal(tw__backend_update(f->b, idle[0], TW_BE_READ, 0, 3), 0);
     expect_nothing(f);
     close_pair(idle);
     close_pair(live);
@@ -654,11 +654,11 @@ static void test_kqueue_changes_flushed_early(void **state)
     int p[2];
     make_pipe(p);
     tw_kqueue_emul_inject_error(EIO);
-    assert_int_equal(tw_backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
+    assert_int_equal(tw__backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
     for (uint32_t gen = 2; gen < 600; gen++) /* each update re-adds the filter with a new gen */
-        assert_int_equal(tw_backend_update(f->b, p[1], gen == 2 ? 0 : TW_BE_WRITE, TW_BE_WRITE, gen), 0);
+        assert_int_equal(tw__backend_update(f->b, p[1], gen == 2 ? 0 : TW_BE_WRITE, TW_BE_WRITE, gen), 0);
     tw_ready one[1];
-    assert_int_equal(tw_backend_poll(f->b, 0, one, 1), 1);
+    assert_int_equal(tw__backend_poll(f->b, 0, one, 1), 1);
     assert_int_equal(one[0].fd, p[0]);
     assert_int_equal(one[0].gen, 1);
     assert_int_equal(one[0].mask, BOTH);

@@ -121,6 +121,19 @@ static void test_callbacks_run_in_order(void **state)
     tw_deferred_unref(d);
 }
 
+/* A callback reaches the reactor its deferred was made with (to schedule more work). */
+static void test_deferred_reactor_is_the_one_given(void **state)
+{
+    fixture *fx = *state;
+    tw_deferred *d = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *orphan = tw_deferred_new(NULL, NULL);
+    assert_ptr_equal(tw_deferred_reactor(d), fx->env.r);
+    assert_null(tw_deferred_reactor(orphan));
+    assert_null(tw_deferred_reactor(NULL));
+    tw_deferred_unref(d);
+    tw_deferred_unref(orphan);
+}
+
 static void test_failing_callback_switches_to_errbacks(void **state)
 {
     fixture *fx = *state;
@@ -1075,6 +1088,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_callbacks_run_in_order),
+        T(test_deferred_reactor_is_the_one_given),
         T(test_failing_callback_switches_to_errbacks),
         T(test_errback_returning_failure_stays_on_error_path),
         T(test_exactly_one_slot_of_a_pair_runs),

@@ -255,7 +255,7 @@ static int setup(void **state)
     tw_test_log_install(reactor, &log);
     /* Warm the reactor's timer storage, which it keeps for reuse, so that the scenarios' balance
      * counts only what twine's deferred code allocates. */
-    tw_delayed_call *dc = tw_call_later(reactor, 1.0, never_runs, NULL);
+    tw_delayed_call *dc = tw_call_later(reactor, 1.0, never_runs, NULL, NULL);
     tw_delayed_call_cancel(dc);
     return 0;
 }

@@ -111,7 +111,7 @@ static void test_callback_error_reaches_hook(void **state)
     tw_reactor *r = *state;
     hook_state h = { 0 };
     tw_reactor_set_logger(r, hook, &h);
-    assert_non_null(tw_call_later(r, 0, failing_timer, NULL));
+    assert_non_null(tw_call_later(r, 0, failing_timer, NULL, NULL));
     assert_int_equal(tw_reactor_iterate(r, 0), 1);
     assert_int_equal(h.calls, 1);
     assert_int_equal(h.level, TW_LOG_ERROR);

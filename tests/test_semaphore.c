@@ -369,7 +369,7 @@ static int slow_job_start(tw_result *out, void *arg)
     if (++st->running > st->max_running)
         st->max_running = st->running;
     j->d = tw_deferred_new(st->r, NULL);
-    if (!tw_call_later(st->r, j->seconds, slow_job_done, j))
+    if (!tw_call_later(st->r, j->seconds, slow_job_done, j, NULL))
         return -ENOMEM;
     tw_result_set_deferred(out, tw_deferred_ref(j->d));
     return 0;

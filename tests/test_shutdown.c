@@ -81,7 +81,7 @@ static void later(fixture *f, step *s, const char *name, double delay)
 {
     s->f = f;
     s->name = name;
-    assert_non_null(tw_call_later(f->env.r, delay, step_fn, s));
+    assert_non_null(tw_call_later(f->env.r, delay, step_fn, s, NULL));
 }
 
 static int stop_action(step *s)
@@ -389,7 +389,7 @@ static int ticker(void *arg)
         tw_reactor_release_shutdown(h->f->env.r);
         return 0;
     }
-    return tw_call_later(h->f->env.r, 0, ticker, h) ? 0 : -ENOMEM;
+    return tw_call_later(h->f->env.r, 0, ticker, h, NULL) ? 0 : -ENOMEM;
 }
 
 static int hold_reader(tw_reactor *r, int fd, void *arg)
@@ -424,8 +424,8 @@ static void test_hold_shutdown_delays_during_phase(void **state)
     assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, hold_trigger, &h) > 0);
     assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
     assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], hold_reader, &h), 0);
-    assert_non_null(tw_call_later(f->env.r, 0, ticker, &h));
-    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_non_null(tw_call_later(f->env.r, 0, ticker, &h, NULL));
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r, NULL));
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(h.released);
     /* During ran only after the release, and timers and I/O went on while held. */
@@ -451,13 +451,13 @@ static int release_one(void *arg)
     h->ticks_after_hold++;
     tw_reactor_release_shutdown(h->f->env.r);
     if (h->ticks_after_hold < 3)
-        return tw_call_later(h->f->env.r, 0, release_one, h) ? 0 : -ENOMEM;
+        return tw_call_later(h->f->env.r, 0, release_one, h, NULL) ? 0 : -ENOMEM;
     return 0;
 }
 
 static int start_releasing(void *arg)
 {
-    return tw_call_later(((hold_state *)arg)->f->env.r, 0, release_one, arg) ? 0 : -ENOMEM;
+    return tw_call_later(((hold_state *)arg)->f->env.r, 0, release_one, arg, NULL) ? 0 : -ENOMEM;
 }
 
 static void test_two_holds_need_two_releases(void **state)
@@ -468,7 +468,7 @@ static void test_two_holds_need_two_releases(void **state)
     assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, double_hold_trigger, &h) > 0);
     assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, start_releasing, &h) > 0);
     assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
-    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r, NULL));
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(h.ticks_seen_by_during, 2);
 }

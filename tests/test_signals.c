@@ -77,7 +77,7 @@ static void stop_by_signal_from_timer(fixture *f, int signum)
     assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
     add_shutdown_triggers(f);
     f->signum = signum;
-    assert_non_null(tw_call_later(f->env.r, 0, raise_from_timer, f));
+    assert_non_null(tw_call_later(f->env.r, 0, raise_from_timer, f, NULL));
     assert_int_equal(tw_reactor_exit_signal(f->env.r), 0);
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(f->shutdown_ran);
@@ -132,7 +132,7 @@ static void test_exit_signal_is_zero_after_plain_stop(void **state)
 {
     fixture *f = *state;
     assert_int_equal(tw_reactor_install_signal_handlers(f->env.r), 0);
-    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r));
+    assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r, NULL));
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(tw_reactor_exit_signal(f->env.r), 0);
 }

@@ -348,7 +348,7 @@ static void test_pool_saturation(void **state)
     pool_test_init(&pt, f);
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, POOL_SIZE), 0);
     for (int i = 0; i < POOL_JOBS; i++)
-        assert_int_equal(tw_reactor_call_in_thread(f->env.r, gated_job, &pt.jobs[i]), 0);
+        assert_int_equal(tw_call_in_thread(f->env.r, gated_job, &pt.jobs[i]), 0);
 
     /* One job finishes at a time; after each, the pool is full again, never fuller. */
     for (int done = 0; done < POOL_JOBS; done++) {
@@ -410,11 +410,11 @@ static void test_pool_runs_work_in_fifo_order(void **state)
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
     for (int i = 0; i < N; i++) {
         jobs[i] = (fifo_job){ &s, i };
-        assert_int_equal(tw_reactor_call_in_thread(f->env.r, fifo_work, &jobs[i]), 0);
+        assert_int_equal(tw_call_in_thread(f->env.r, fifo_work, &jobs[i]), 0);
     }
     bool finished = false;
     void *pair[2] = { f->env.r, &finished };
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, signal_done, pair), 0);
     assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
     assert_int_equal(atomic_load(&s.done), N);
     assert_int_equal(atomic_load(&s.out_of_order), 0);
@@ -428,8 +428,8 @@ static void test_pool_size_and_argument_errors(void **state)
     assert_int_equal(tw_reactor_set_thread_pool_size(NULL, 4), -EINVAL);
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, TW_THREAD_POOL_DEFAULT), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, NULL, NULL), -EINVAL);
-    assert_int_equal(tw_reactor_call_in_thread(NULL, fifo_work, NULL), -EINVAL);
+    assert_int_equal(tw_call_in_thread(f->env.r, NULL, NULL), -EINVAL);
+    assert_int_equal(tw_call_in_thread(NULL, fifo_work, NULL), -EINVAL);
     /* No work, no threads: the pool starts them on demand. */
     assert_int_equal(tw_test_count_threads(), f->threads_before);
 }
@@ -447,8 +447,8 @@ static void test_failing_work_is_reported(void **state)
     bool finished = false;
     void *pair[2] = { f->env.r, &finished };
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, failing_work, NULL), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, failing_work, NULL), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, signal_done, pair), 0);
     assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
     assert_int_equal(tw_test_log_errors(&f->env.log), 1);
     assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EACCES)));
@@ -478,7 +478,7 @@ static void test_failing_work_then_free(void **state)
     start_signal ss = { .started = false };
     pthread_mutex_init(&ss.lock, NULL);
     pthread_cond_init(&ss.changed, NULL);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, failing_work_signalled, &ss), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, failing_work_signalled, &ss), 0);
     pthread_mutex_lock(&ss.lock);
     while (!ss.started)
         pthread_cond_wait(&ss.changed, &ss.lock);
@@ -502,7 +502,7 @@ static int submit_jobs_then_wait(void *arg)
 {
     shutdown_test *st = arg;
     for (int i = 0; i < POOL_JOBS; i++)
-        if (tw_reactor_call_in_thread(st->f->env.r, gated_job, &st->pt->jobs[i]) != 0)
+        if (tw_call_in_thread(st->f->env.r, gated_job, &st->pt->jobs[i]) != 0)
             return -EIO;
     open_gate(st->pt, POOL_JOBS);
     return 0;
@@ -511,7 +511,7 @@ static int submit_jobs_then_wait(void *arg)
 static int after_shutdown(void *arg)
 {
     shutdown_test *st = arg;
-    st->after_shutdown_rc = tw_reactor_call_in_thread(st->f->env.r, fifo_work, NULL);
+    st->after_shutdown_rc = tw_call_in_thread(st->f->env.r, fifo_work, NULL);
     return 0;
 }
 
@@ -528,7 +528,7 @@ static void test_pool_joined_at_shutdown(void **state)
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(pt.all_back);
     assert_int_equal(st.after_shutdown_rc, -ESHUTDOWN);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, fifo_work, NULL), -ESHUTDOWN);
+    assert_int_equal(tw_call_in_thread(f->env.r, fifo_work, NULL), -ESHUTDOWN);
     assert_int_equal(tw_test_wait_threads_at_most(f->threads_before, 5.0), f->threads_before);
     assert_int_equal(tw_test_log_count(&f->env.log), 0);
     pool_test_destroy(&pt);
@@ -559,7 +559,7 @@ static int queue_work_and_stop(void *arg)
 {
     handback_test *h = arg;
     for (int i = 0; i < 8; i++)
-        if (tw_reactor_call_in_thread(h->r, work_then_hand_back, h) != 0)
+        if (tw_call_in_thread(h->r, work_then_hand_back, h) != 0)
             return -EIO;
     return tw_reactor_stop(h->r);
 }
@@ -584,7 +584,7 @@ static void test_free_joins_pool_and_drops_queued_calls(void **state)
     void *pair[2] = { f->env.r, &finished };
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 4), 0);
     for (int i = 0; i < 4; i++)
-        assert_int_equal(tw_reactor_call_in_thread(f->env.r, signal_done, pair), 0);
+        assert_int_equal(tw_call_in_thread(f->env.r, signal_done, pair), 0);
     assert_true(tw_test_iterate_until(f->env.r, &finished, 30.0));
     assert_true(tw_test_count_threads() > f->threads_before);
 
@@ -651,9 +651,9 @@ static void test_free_finishes_queued_work(void **state)
     pthread_mutex_init(&d.lock, NULL);
     pthread_cond_init(&d.changed, NULL);
     assert_int_equal(tw_reactor_set_thread_pool_size(f->env.r, 1), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, blocking_job, &d), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, counted_job, &d), 0);
-    assert_int_equal(tw_reactor_call_in_thread(f->env.r, counted_job, &d), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, blocking_job, &d), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, counted_job, &d), 0);
+    assert_int_equal(tw_call_in_thread(f->env.r, counted_job, &d), 0);
     pthread_mutex_lock(&d.lock);
     while (!d.a_started)
         pthread_cond_wait(&d.changed, &d.lock);

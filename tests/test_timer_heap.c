@@ -72,14 +72,14 @@ static void run_model(uint64_t first_seq)
     assert_non_null(r);
     fake_now = 1000000000;
     tw_reactor_set_clock(r, fake_clock, NULL);
-    tw_timers_set_next_seq(r, first_seq);
+    tw__timers_set_next_seq(r, first_seq);
     srand(7);
     uint64_t order = 0;
     nfired = 0;
     for (int i = 0; i < CALLS; i++) {
         int ms = rand() % 50;  /* few distinct deadlines: many ties */
         calls[i] = (model_call){fake_now + ms * 1000000LL, order++, true, NULL};
-        calls[i].dc = tw_call_later(r, ms / 1000.0, record, (void *)(intptr_t)i);
+        calls[i].dc = tw_call_later(r, ms / 1000.0, record, (void *)(intptr_t)i, NULL);
         assert_non_null(calls[i].dc);
         tw_delayed_call_ref(calls[i].dc);
     }
@@ -138,7 +138,7 @@ static int fill_then_reset(void *arg)
 {
     reset_when_full *ctx = arg;
     for (int i = 0; i < 2; i++)  /* refill the heap to its capacity */
-        assert_non_null(tw_call_later(ctx->r, 1.0, record, (void *)(intptr_t)(1000 + i)));
+        assert_non_null(tw_call_later(ctx->r, 1.0, record, (void *)(intptr_t)(1000 + i), NULL));
     fail_next_realloc = true;
     ctx->reset_result = tw_delayed_call_reset(ctx->victim, 0.5);
     fail_next_realloc = false;
@@ -156,10 +156,10 @@ static void test_reset_without_memory_changes_nothing(void **state)
     tw_reactor_set_clock(r, fake_clock, NULL);
     nfired = 0;
     reset_when_full ctx = {r, NULL, 0};
-    assert_non_null(tw_call_later(r, 0.001, fill_then_reset, &ctx));
-    ctx.victim = tw_delayed_call_ref(tw_call_later(r, 0.001, record, (void *)(intptr_t)1));
+    assert_non_null(tw_call_later(r, 0.001, fill_then_reset, &ctx, NULL));
+    ctx.victim = tw_delayed_call_ref(tw_call_later(r, 0.001, record, (void *)(intptr_t)1, NULL));
     for (int i = 0; i < 62; i++)  /* 64 entries: the heap's first capacity */
-        assert_non_null(tw_call_later(r, 1.0, record, (void *)(intptr_t)(100 + i)));
+        assert_non_null(tw_call_later(r, 1.0, record, (void *)(intptr_t)(100 + i), NULL));
     fake_now += 1000000;
     assert_int_equal(tw_reactor_iterate(r, 0), 2);
     assert_int_equal(ctx.reset_result, -ENOMEM);

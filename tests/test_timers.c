@@ -70,7 +70,7 @@ static tw_delayed_call *schedule(fixture *f, tick *t, int id, double delay)
 {
     t->f = f;
     t->id = id;
-    t->dc = tw_call_later(f->env.r, delay, tick_fn, t);
+    t->dc = tw_call_later(f->env.r, delay, tick_fn, t, NULL);
     assert_non_null(t->dc);
     return t->dc;
 }
@@ -216,8 +216,16 @@ static void test_negative_delay_counts_as_zero(void **state)
 static void test_call_later_rejects_bad_arguments(void **state)
 {
     fixture *f = *state;
-    assert_null(tw_call_later(f->env.r, 1.0, NULL, NULL));
-    assert_null(tw_call_later(NULL, 1.0, tick_fn, NULL));
+    int err = 0;
+    assert_null(tw_call_later(f->env.r, 1.0, NULL, NULL, &err));
+    assert_int_equal(err, -EINVAL);
+    err = 0;
+    assert_null(tw_call_later(NULL, 1.0, tick_fn, NULL, &err));
+    assert_int_equal(err, -EINVAL);
+    err = 0;
+    assert_null(tw_call_later(f->env.r, NAN, tick_fn, NULL, &err));
+    assert_int_equal(err, -EINVAL);
+    assert_null(tw_call_later(f->env.r, 1.0, NULL, NULL, NULL)); /* err may be NULL */
     assert_int_equal(tw_reactor_pending_calls(f->env.r), 0);
 }
 
@@ -345,7 +353,7 @@ static int rearm_fn(void *arg)
 {
     rearm *x = arg;
     x->runs++;
-    return tw_call_later(x->f->env.r, 0.0, rearm_fn, x) ? 0 : -ENOMEM;
+    return tw_call_later(x->f->env.r, 0.0, rearm_fn, x, NULL) ? 0 : -ENOMEM;
 }
 
 static void test_rearming_zero_timer_does_not_starve_io(void **state)
@@ -356,7 +364,7 @@ static void test_rearming_zero_timer_does_not_starve_io(void **state)
     assert_int_equal(write(p[1], "x", 1), 1);
     assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], counting_reader, f), 0);
     rearm x = { f, 0 };
-    assert_non_null(tw_call_later(f->env.r, 0.0, rearm_fn, &x));
+    assert_non_null(tw_call_later(f->env.r, 0.0, rearm_fn, &x, NULL));
     for (int turn = 0; turn < 10; turn++)
         assert_int_equal(tw_reactor_iterate(f->env.r, 0), 2);
     assert_int_equal(x.runs, 10);

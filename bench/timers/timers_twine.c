@@ -34,7 +34,7 @@ static int add_all(const uint32_t *delay_ms, size_t n)
     if (calls == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        calls[i] = tw_call_later(reactor, delay_ms[i] / 1000.0, on_timer, (void *)(uintptr_t)i);
+        calls[i] = tw_call_later(reactor, delay_ms[i] / 1000.0, on_timer, (void *)(uintptr_t)i, NULL);
         if (calls[i] == NULL)
             return -1;
     }

@@ -93,6 +93,8 @@ TW_API tw_deferred *tw_deferred_new_with_canceller(tw_reactor *r, tw_canceller_f
                                                     void *arg, int *err);
 TW_API tw_deferred *tw_deferred_ref(tw_deferred *d);
 TW_API void tw_deferred_unref(tw_deferred *d);
+/* The reactor d was made with (NULL if none): lets a callback schedule timers or thread work. */
+TW_API tw_reactor *tw_deferred_reactor(const tw_deferred *d);
 
 /* Fire with a value / a failure (Twisted's callback / errback). 0, or TW_EALREADYCALLED if d has
  * already fired (the caller keeps value / f), or -EINVAL for a NULL d. Once after a cancel of a

@@ -78,12 +78,13 @@ TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
 
 /* Schedules fn(arg) after delay seconds (negative counts as 0). Calls with the same deadline run in
  * the order they were scheduled. A call scheduled from a timer callback never runs in the same turn,
- * even with delay 0, so timers cannot starve I/O. NULL on bad arguments or out of memory.
+ * even with delay 0, so timers cannot starve I/O. NULL with *err (if err is not NULL) set to -EINVAL
+ * (no reactor, no fn, delay NaN) or -ENOMEM.
  *
  * The handle belongs to the reactor. It stays valid while the call is active, during its own callback,
  * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns or
  * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one. */
-TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg);
+TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err);
 
 /* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to run
  * (also from inside its own callback) and TW_EALREADYCANCELLED after a cancel. */
@@ -139,7 +140,7 @@ TW_API int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg);
  * queue). fn must not touch the reactor except through tw_call_from_thread; a negative return is
  * reported through the log hook. The pool stops during the "during shutdown" phase: work already queued
  * still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started), -ESHUTDOWN. */
-TW_API int tw_reactor_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
+TW_API int tw_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Twisted's suggestThreadPoolSize: at most n threads (n >= 1, default TW_THREAD_POOL_DEFAULT). */
 #define TW_THREAD_POOL_DEFAULT 10

@@ -248,7 +248,7 @@ static int stop_soon(void *arg)
 
 int tw_test_run_to_shutdown(tw_reactor *r)
 {
-    if (!tw_call_later(r, 0, stop_soon, r))
+    if (!tw_call_later(r, 0, stop_soon, r, NULL))
         return -ENOMEM;
     return tw_reactor_run(r);
 }

@@ -9,21 +9,21 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 
-int tw_sock_stream(int family)
+int tw__sock_stream(int family)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     return fd < 0 ? -errno : fd;
 }
 
-int tw_sock_set_flag(int fd, int level, int option, bool on)
+int tw__sock_set_flag(int fd, int level, int option, bool on)
 {
     int v = on ? 1 : 0;
     return setsockopt(fd, level, option, &v, sizeof v) < 0 ? -errno : 0;
 }
 
-void tw_sock_close(tw_reactor *r, int fd)
+void tw__sock_close(tw_reactor *r, int fd)
 {
     int saved = errno;
     tw_reactor_close_fd(r, fd);
@@ -31,7 +31,7 @@ void tw_sock_close(tw_reactor *r, int fd)
 }
 
 /* getaddrinfo with AI_NUMERICHOST never touches the network; it also understands "%scope". */
-int tw_sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
+int tw__sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
                      socklen_t *len)
 {
     if (!host || !ss || !len)
@@ -49,7 +49,7 @@ int tw_sock_parse_ip(int family, const char *host, uint16_t port, struct sockadd
     return 0;
 }
 
-int tw_sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len)
+int tw__sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len)
 {
     if (!path || !*path || !ss || !len)
         return -EINVAL;
@@ -64,7 +64,7 @@ int tw_sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t 
     return 0;
 }
 
-tw_failure *tw_sock_failure(const char *type, int code, const char *context)
+tw_failure *tw__sock_failure(const char *type, int code, const char *context)
 {
     if (!type)
         return tw_failure_from_errno(code, context);

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 #include "reactor/layers.h"
 
-tw_net *tw_net_find(tw_reactor *r) { return tw_reactor_slot(r, TW_SLOT_NET); }
+tw_net *tw__net_find(tw_reactor *r) { return tw__reactor_slot(r, TW_SLOT_NET); }
 
 /* Transports live in chunks of this many: no malloc header per connection (an idle connection
  * costs what its struct does), and the chunks are also the list of open ones the shutdown walks.
@@ -20,7 +20,7 @@ struct tw_transport_chunk {
     tw_transport items[TW_NET_CHUNK_TRANSPORTS];
 };
 
-tw_transport *tw_net_transport_alloc(tw_net *net)
+tw_transport *tw__net_transport_alloc(tw_net *net)
 {
     if (!net->free_transports) {
         tw_transport_chunk *c = malloc(sizeof *c);
@@ -29,7 +29,7 @@ tw_transport *tw_net_transport_alloc(tw_net *net)
         c->next = net->chunks;
         net->chunks = c;
         for (int i = TW_NET_CHUNK_TRANSPORTS - 1; i >= 0; i--)
-            tw_net_transport_free(net, &c->items[i]);
+            tw__net_transport_free(net, &c->items[i]);
     }
     tw_transport *t = net->free_transports;
     net->free_transports = t->next_free;
@@ -37,7 +37,7 @@ tw_transport *tw_net_transport_alloc(tw_net *net)
     return t;
 }
 
-void tw_net_transport_free(tw_net *net, tw_transport *t)
+void tw__net_transport_free(tw_net *net, tw_transport *t)
 {
     t->net = NULL;
     t->next_free = net->free_transports;
@@ -54,7 +54,7 @@ static void close_all_transports(tw_net *net)
     for (tw_transport_chunk *c = net->chunks; c; c = c->next)
         for (int i = 0; i < TW_NET_CHUNK_TRANSPORTS; i++)
             if (transport_open(&c->items[i]))
-                tw_stream_close_now(&c->items[i], TW_CLOSE_LOST, 0, "reactor shutdown");
+                tw__stream_close_now(&c->items[i], TW_CLOSE_LOST, 0, "reactor shutdown");
 }
 
 /* Reactor shutdown: stop listening, fail connects in progress, lose every connection. */
@@ -63,10 +63,10 @@ static int net_on_shutdown(void *arg)
     tw_net *net = arg;
     net->trigger_id = 0;
     net->refs++; /* closing the last connection must not free the context under this loop */
-    tw_port_stop_all(net);
-    tw_connector_fail_all(net);
+    tw__port_stop_all(net);
+    tw__connector_fail_all(net);
     close_all_transports(net);
-    tw_net_release(net);
+    tw__net_release(net);
     return 0;
 }
 
@@ -104,10 +104,10 @@ static tw_net *net_create(tw_reactor *r, int *err)
     return net;
 }
 
-tw_net *tw_net_acquire(tw_reactor *r, int *err)
+tw_net *tw__net_acquire(tw_reactor *r, int *err)
 {
     int dummy;
-    tw_net *net = tw_net_find(r);
+    tw_net *net = tw__net_find(r);
     if (net && net->closing) {
         *(err ? err : &dummy) = -ESHUTDOWN;
         return NULL;
@@ -116,17 +116,17 @@ tw_net *tw_net_acquire(tw_reactor *r, int *err)
         net = net_create(r, err ? err : &dummy);
         if (!net)
             return NULL;
-        tw_reactor_set_slot(r, TW_SLOT_NET, net, net_on_reactor_free);
+        tw__reactor_set_slot(r, TW_SLOT_NET, net, net_on_reactor_free);
     }
     net->refs++;
     return net;
 }
 
-void tw_net_release(tw_net *net)
+void tw__net_release(tw_net *net)
 {
     if (--net->refs > 0)
         return;
-    tw_reactor_set_slot(net->r, TW_SLOT_NET, NULL, NULL);
+    tw__reactor_set_slot(net->r, TW_SLOT_NET, NULL, NULL);
     if (net->trigger_id > 0)
         tw_reactor_remove_trigger(net->r, net->trigger_id);
     while (net->chunks) {
@@ -138,20 +138,20 @@ void tw_net_release(tw_net *net)
     free(net);
 }
 
-void tw_net_add_conn(tw_net *net)
+void tw__net_add_conn(tw_net *net)
 {
     net->nconns++;
     net->refs++;
 }
 
-void tw_net_remove_conn(tw_net *net)
+void tw__net_remove_conn(tw_net *net)
 {
     net->nconns--;
-    tw_net_release(net);
+    tw__net_release(net);
 }
 
 size_t tw_transport_count(tw_reactor *r)
 {
-    tw_net *net = r ? tw_net_find(r) : NULL;
+    tw_net *net = r ? tw__net_find(r) : NULL;
     return net ? net->nconns : 0;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 
 struct tw_connector {
     tw_net *net;
@@ -51,7 +51,7 @@ static void finish(tw_connector *c, bool close_fd)
     cancel_call(&c->soon_call);
     unlink_connector(c);
     if (close_fd && c->fd >= 0)
-        tw_sock_close(c->net->r, c->fd);
+        tw__sock_close(c->net->r, c->fd);
     else if (c->fd >= 0)
         tw_reactor_remove_writer(c->net->r, c->fd);
     c->fd = -1;
@@ -62,7 +62,7 @@ static void release(tw_connector *c)
     tw_net *net = c->net;
     tw_factory_do_stop(c->factory);
     free(c);
-    tw_net_release(net);
+    tw__net_release(net);
 }
 
 /* Tells the factory (the connector is finished already) and frees the connector. */
@@ -87,10 +87,10 @@ static void fail(tw_connector *c, tw_failure *reason)
  * ConnectError, so a client never sees a bare OSError. */
 static void fail_errno(tw_connector *c, int err)
 {
-    tw_failure *reason = tw_sock_failure(NULL, err, "connect");
+    tw_failure *reason = tw__sock_failure(NULL, err, "connect");
     if (reason && tw_failure_check(reason, "OSError")) {
         tw_failure_unref(reason);
-        reason = tw_sock_failure(TW_CONNECT_ERROR, err, "connect");
+        reason = tw__sock_failure(TW_CONNECT_ERROR, err, "connect");
     }
     fail(c, reason);
 }
@@ -100,7 +100,7 @@ static void succeed(tw_connector *c)
     int fd = c->fd;
     bool tcp = c->dest.ss_family != AF_UNIX;
     finish(c, false);
-    tw_transport *t = tw_stream_new(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0));
+    tw_transport *t = tw__stream_new(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0));
     tw_factory *f = c->factory;
     tw_address peer;
     tw_address_from_sockaddr(&peer, (const struct sockaddr *)&c->dest, c->dest_len);
@@ -114,9 +114,9 @@ static void succeed(tw_connector *c)
     }
     if (rc < 0) {
         if (t)
-            tw_stream_discard(t);
+            tw__stream_discard(t);
         else
-            tw_sock_close(c->net->r, fd);
+            tw__sock_close(c->net->r, fd);
         report_failure(c, tw_failure_new(TW_CONNECT_ERROR, rc, "build_protocol refused the connection: %s",
                                tw_strerror(rc)));
         return;
@@ -125,9 +125,9 @@ static void succeed(tw_connector *c)
     tw_net *net = c->net;
     net->refs++;
     free(c);
-    tw_net_release(net);
-    tw_stream_start(t);
-    tw_net_release(net);
+    tw__net_release(net);
+    tw__stream_start(t);
+    tw__net_release(net);
 }
 
 static int on_writable(tw_reactor *r, int fd, void *arg)
@@ -173,7 +173,7 @@ static int start(tw_connector *c, double timeout)
     while (rc < 0 && errno == EINTR);
     if (rc < 0 && errno != EINPROGRESS) {
         c->pending_error = -errno;
-        c->soon_call = tw_call_later(r, 0, soon_fired, c);
+        c->soon_call = tw_call_later(r, 0, soon_fired, c, NULL);
         return c->soon_call ? 0 : -ENOMEM;
     }
     rc = tw_reactor_add_writer(r, c->fd, on_writable, c);
@@ -181,7 +181,7 @@ static int start(tw_connector *c, double timeout)
         return rc;
     if (timeout == 0)
         timeout = TW_CONNECT_TIMEOUT_DEFAULT;
-    if (timeout > 0 && !(c->timeout_call = tw_call_later(r, timeout, timeout_fired, c)))
+    if (timeout > 0 && !(c->timeout_call = tw_call_later(r, timeout, timeout_fired, c, NULL)))
         return -ENOMEM;
     return 0;
 }
@@ -197,7 +197,7 @@ tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, sock
     rc = -EAFNOSUPPORT;
     if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 && sa->sa_family != AF_UNIX)
         goto out;
-    if (!(net = tw_net_acquire(r, &rc)))
+    if (!(net = tw__net_acquire(r, &rc)))
         goto out;
     rc = -ENOMEM;
     if (!(c = calloc(1, sizeof *c)))
@@ -206,10 +206,10 @@ tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, sock
     c->factory = factory;
     memcpy(&c->dest, sa, len);
     c->dest_len = len;
-    if ((c->fd = rc = tw_sock_stream(sa->sa_family)) < 0)
+    if ((c->fd = rc = tw__sock_stream(sa->sa_family)) < 0)
         goto out;
     if (sa->sa_family != AF_UNIX)
-        tw_sock_set_flag(c->fd, IPPROTO_TCP, TCP_NODELAY, true);
+        tw__sock_set_flag(c->fd, IPPROTO_TCP, TCP_NODELAY, true);
     if ((rc = tw_factory_do_start(factory)) < 0)
         goto out;
     if ((rc = start(c, timeout)) < 0) {
@@ -226,11 +226,11 @@ out:
         cancel_call(&c->timeout_call);
         cancel_call(&c->soon_call);
         if (c->fd >= 0)
-            tw_sock_close(r, c->fd);
+            tw__sock_close(r, c->fd);
         free(c);
     }
     if (net)
-        tw_net_release(net);
+        tw__net_release(net);
     if (err)
         *err = rc;
     return NULL;
@@ -241,7 +241,7 @@ tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, dou
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = tw_sock_parse_ip(AF_UNSPEC, host, port, &ss, &len);
+    int rc = tw__sock_parse_ip(AF_UNSPEC, host, port, &ss, &len);
     if (rc < 0) {
         if (err)
             *err = rc;
@@ -255,7 +255,7 @@ tw_connector *tw_connect_unix(tw_reactor *r, const char *path, double timeout, t
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int rc = tw_sock_parse_unix(path, &ss, &len);
+    int rc = tw__sock_parse_unix(path, &ss, &len);
     if (rc < 0) {
         if (err)
             *err = rc;
@@ -293,7 +293,7 @@ static tw_connector *first_doomed(tw_net *net)
 /* Fails only what was in progress when called: a failure callback that connects again would
  * otherwise be failed and connect again forever. A callback may also stop other connectors, so
  * the list is searched afresh each time. */
-void tw_connector_fail_all(tw_net *net)
+void tw__connector_fail_all(tw_net *net)
 {
     for (tw_connector *c = net->connectors; c; c = c->next)
         c->doomed = true;

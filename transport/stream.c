@@ -9,14 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 
 static int stream_on_readable(tw_reactor *r, int fd, void *arg);
 static void fail_in_op(tw_transport *t, int rc, const char *op);
 
-tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags)
+tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags)
 {
-    tw_transport *t = tw_net_transport_alloc(net);
+    tw_transport *t = tw__net_transport_alloc(net);
     if (!t)
         return NULL;
     t->net = net;
@@ -26,14 +26,14 @@ tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags)
     return t;
 }
 
-void tw_stream_discard(tw_transport *t)
+void tw__stream_discard(tw_transport *t)
 {
-    tw_sock_close(t->net->r, t->fd);
+    tw__sock_close(t->net->r, t->fd);
     free(t->ext);
-    tw_net_transport_free(t->net, t);
+    tw__net_transport_free(t->net, t);
 }
 
-tw_stream_ext *tw_stream_ext_get(tw_transport *t)
+tw_stream_ext *tw__stream_ext_get(tw_transport *t)
 {
     if (t->ext)
         return t->ext;
@@ -47,7 +47,7 @@ tw_stream_ext *tw_stream_ext_get(tw_transport *t)
 }
 
 /* An idle connection keeps no extension: free it once nothing in it differs from the defaults. */
-void tw_stream_ext_maybe_free(tw_transport *t)
+void tw__stream_ext_maybe_free(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
     if (!e || e->head || e->unconsumed || e->has_producer || e->close_kind || e->kick_call ||
@@ -65,7 +65,7 @@ static bool stream_wants_reading(const tw_transport *t)
     return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
 }
 
-void tw_stream_update_reading(tw_transport *t)
+void tw__stream_update_reading(tw_transport *t)
 {
     bool want = stream_wants_reading(t);
     if (want == !!(t->flags & TW_T_READING))
@@ -92,7 +92,7 @@ static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
         return tw_failure_new(TW_CONNECTION_ABORTED, -ECONNABORTED, "Connection was aborted locally.");
     case TW_CLOSE_LOST:
         if (code)
-            return tw_sock_failure(TW_CONNECTION_LOST, code, context);
+            return tw__sock_failure(TW_CONNECTION_LOST, code, context);
         return tw_failure_new(TW_CONNECTION_LOST, 0, "Connection to the other side was lost: %s.",
                               context);
     case TW_CLOSE_ERROR:
@@ -100,7 +100,7 @@ static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
         if (code == -EMSGSIZE && strcmp(context, "unconsumed input") == 0)
             return tw_failure_new(TW_VALUE_ERROR, code, "more than %u bytes left unconsumed",
                                   (unsigned)TW_TRANSPORT_UNCONSUMED_MAX);
-        return tw_sock_failure(NULL, code ? code : TW_ECALLBACK, context);
+        return tw__sock_failure(NULL, code ? code : TW_ECALLBACK, context);
     }
 }
 
@@ -131,7 +131,7 @@ static void deliver_connection_lost(tw_transport *t, tw_close_kind kind)
         p->ops->destroy(p);
 }
 
-void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
+void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
     if (t->flags & TW_T_CLOSED)
         return;
@@ -147,12 +147,12 @@ void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const ch
     }
     tw_net *net = t->net;
     net->refs++; /* removing the last connection must not free the context during this close */
-    tw_net_remove_conn(net);
-    tw_sock_close(net->r, t->fd);
-    tw_stream_drop_queue(t);
+    tw__net_remove_conn(net);
+    tw__sock_close(net->r, t->fd);
+    tw__stream_drop_queue(t);
     stop_producer(t);
     if (!t->ext && code) { /* keep the errno for the reason even when nothing else needed ext */
-        e = tw_stream_ext_get(t);
+        e = tw__stream_ext_get(t);
         if (e) {
             e->close_code = code;
             e->close_context = context;
@@ -164,14 +164,14 @@ void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const ch
     if (t->ext)
         free(t->ext->unconsumed);
     free(t->ext);
-    tw_net_transport_free(net, t);
-    tw_net_release(net);
+    tw__net_transport_free(net, t);
+    tw__net_release(net);
 }
 
 /* Records why the transport will close; an abort overrides any earlier reason. */
 static bool record_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return false;
     if (!e->close_kind || kind == TW_CLOSE_ABORTED) {
@@ -186,7 +186,7 @@ static void close_pending(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
     tw_close_kind kind = e && e->close_kind ? e->close_kind : TW_CLOSE_LOST;
-    tw_stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
+    tw__stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
 }
 
 static void deliver(tw_transport *t, const char *data, size_t len);
@@ -201,37 +201,37 @@ static int kick_fired(void *arg)
         close_pending(t);
         return 0;
     }
-    tw_stream_dispatch_begin(t);
+    tw__stream_dispatch_begin(t);
     if (stream_wants_reading(t) && t->ext->unconsumed_len)
         deliver(t, t->ext->unconsumed, t->ext->unconsumed_len);
-    tw_stream_dispatch_end(t);
+    tw__stream_dispatch_end(t);
     return 0;
 }
 
 /* Schedules kick_fired; false when that is impossible (out of memory). */
 static bool kick(tw_transport *t)
 {
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return false;
     if (!e->kick_call)
-        e->kick_call = tw_call_later(t->net->r, 0, kick_fired, t);
+        e->kick_call = tw_call_later(t->net->r, 0, kick_fired, t, NULL);
     return e->kick_call != NULL;
 }
 
-void tw_stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
+void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
     if (t->flags & TW_T_CLOSED)
         return;
     bool recorded = record_close(t, kind, code, context);
     t->flags |= TW_T_CLOSE_PENDING;
-    tw_stream_update_reading(t);
+    tw__stream_update_reading(t);
     bool later = kind == TW_CLOSE_ABORTED || !(t->flags & TW_T_IN_DISPATCH);
     if (later && (!recorded || !kick(t)) && !(t->flags & TW_T_IN_DISPATCH))
-        tw_stream_close_now(t, kind, code, context); /* out of memory: no later turn possible */
+        tw__stream_close_now(t, kind, code, context); /* out of memory: no later turn possible */
 }
 
-void tw_stream_dispatch_begin(tw_transport *t)
+void tw__stream_dispatch_begin(tw_transport *t)
 {
     t->flags |= TW_T_IN_DISPATCH;
 }
@@ -243,16 +243,16 @@ static void shut_write_side(tw_transport *t)
     tw_protocol *p = &t->proto;
     if (!p->ops || !p->ops->write_connection_lost)
         return;
-    tw_stream_dispatch_begin(t);
+    tw__stream_dispatch_begin(t);
     int rc = p->ops->write_connection_lost(p);
     if (rc < 0 && !(t->flags & TW_T_CLOSED))
         fail_in_op(t, rc, "write_connection_lost");
-    tw_stream_dispatch_end(t);
+    tw__stream_dispatch_end(t);
 }
 
 /* The end of a callback of this transport: what was decided inside it happens now (aborts wait for
  * their own later turn): a close, or the close or half-close waiting for an empty write queue. */
-void tw_stream_dispatch_end(tw_transport *t)
+void tw__stream_dispatch_end(tw_transport *t)
 {
     t->flags &= ~(uint32_t)TW_T_IN_DISPATCH;
     if (t->flags & (TW_T_ABORTING | TW_T_CLOSED))
@@ -264,11 +264,11 @@ void tw_stream_dispatch_end(tw_transport *t)
     if (t->ext && t->ext->head)
         return;
     if (t->flags & TW_T_DISCONNECTING)
-        tw_stream_close_now(t, TW_CLOSE_DONE, 0, NULL);
+        tw__stream_close_now(t, TW_CLOSE_DONE, 0, NULL);
     else if ((t->flags & TW_T_WRITE_CLOSING) && !(t->flags & TW_T_WRITE_SHUT))
         shut_write_side(t);
     else
-        tw_stream_ext_maybe_free(t);
+        tw__stream_ext_maybe_free(t);
 }
 
 /* lose_connection and lose_write_connection from outside a dispatch: finish on a later turn (the
@@ -278,7 +278,7 @@ static void settle_later(tw_transport *t)
     if ((t->flags & TW_T_IN_DISPATCH) || (t->ext && t->ext->head))
         return;
     if (!kick(t))
-        tw_stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
+        tw__stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
 }
 
 void tw_transport_lose_connection(tw_transport *t)
@@ -286,7 +286,7 @@ void tw_transport_lose_connection(tw_transport *t)
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_DISCONNECTING;
-    tw_stream_update_reading(t);
+    tw__stream_update_reading(t);
     settle_later(t);
 }
 
@@ -309,8 +309,8 @@ void tw_transport_abort_connection(tw_transport *t)
         tw_reactor_remove_writer(t->net->r, t->fd);
         t->flags &= ~(uint32_t)TW_T_WRITING;
     }
-    tw_stream_drop_queue(t);
-    tw_stream_request_close(t, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
+    tw__stream_drop_queue(t);
+    tw__stream_request_close(t, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
 }
 
 void tw_transport_stop_producing(tw_transport *t)
@@ -334,7 +334,7 @@ static int keep_unconsumed(tw_transport *t, const char *rest, size_t n)
     }
     if (n > TW_TRANSPORT_UNCONSUMED_MAX)
         return -EMSGSIZE;
-    e = tw_stream_ext_get(t);
+    e = tw__stream_ext_get(t);
     if (!e)
         return -ENOMEM;
     if (rest == e->unconsumed) { /* still at the front of its own buffer */
@@ -357,7 +357,7 @@ static void fail_in_op(tw_transport *t, int rc, const char *op)
 {
     tw_reactor_log(t->net->r, TW_LOG_ERROR, "%s failed: %s; closing the connection", op,
                    tw_strerror(rc));
-    tw_stream_request_close(t, TW_CLOSE_ERROR, rc, op);
+    tw__stream_request_close(t, TW_CLOSE_ERROR, rc, op);
 }
 
 static void deliver(tw_transport *t, const char *data, size_t len)
@@ -376,7 +376,7 @@ static void deliver(tw_transport *t, const char *data, size_t len)
         used = (ssize_t)len;
     int rc = keep_unconsumed(t, data + used, len - (size_t)used);
     if (rc < 0)
-        tw_stream_request_close(t, TW_CLOSE_ERROR, rc,
+        tw__stream_request_close(t, TW_CLOSE_ERROR, rc,
                                 rc == -EMSGSIZE ? "unconsumed input" : "data_received");
 }
 
@@ -409,11 +409,11 @@ static void on_eof(tw_transport *t)
     tw_protocol *p = &t->proto;
     keep_unconsumed(t, NULL, 0);
     if (!p->ops || !p->ops->read_connection_lost) {
-        tw_stream_request_close(t, TW_CLOSE_DONE, 0, NULL);
+        tw__stream_request_close(t, TW_CLOSE_DONE, 0, NULL);
         return;
     }
     t->flags |= TW_T_READ_CLOSED;
-    tw_stream_update_reading(t);
+    tw__stream_update_reading(t);
     int rc = p->ops->read_connection_lost(p);
     if (rc < 0 && !(t->flags & TW_T_CLOSED))
         fail_in_op(t, rc, "read_connection_lost");
@@ -425,7 +425,7 @@ static bool read_once(tw_transport *t)
     size_t pre, room;
     char *buf = read_target(t, &pre, &room);
     if (!buf) {
-        tw_stream_request_close(t, TW_CLOSE_ERROR, -ENOMEM, "read");
+        tw__stream_request_close(t, TW_CLOSE_ERROR, -ENOMEM, "read");
         return false;
     }
     ssize_t n;
@@ -434,7 +434,7 @@ static bool read_once(tw_transport *t)
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            tw_stream_request_close(t, TW_CLOSE_LOST, -errno, "read");
+            tw__stream_request_close(t, TW_CLOSE_LOST, -errno, "read");
         return false;
     }
     if (n == 0) {
@@ -450,27 +450,27 @@ static int stream_on_readable(tw_reactor *r, int fd, void *arg)
     (void)r;
     (void)fd;
     tw_transport *t = arg;
-    tw_stream_dispatch_begin(t);
+    tw__stream_dispatch_begin(t);
     for (int i = 0; i < TW_TRANSPORT_READS_PER_WAKE && stream_wants_reading(t); i++)
         if (!read_once(t))
             break;
-    tw_stream_dispatch_end(t);
+    tw__stream_dispatch_end(t);
     return 0;
 }
 
-void tw_stream_start(tw_transport *t)
+void tw__stream_start(tw_transport *t)
 {
-    tw_net_add_conn(t->net);
+    tw__net_add_conn(t->net);
     t->flags |= TW_T_CONNECTED;
-    tw_stream_update_reading(t);
-    tw_stream_dispatch_begin(t);
+    tw__stream_update_reading(t);
+    tw__stream_dispatch_begin(t);
     tw_protocol *p = &t->proto;
     if (p->ops && p->ops->connection_made) {
         int rc = p->ops->connection_made(p);
         if (rc < 0 && !(t->flags & TW_T_CLOSED))
             fail_in_op(t, rc, "connection_made");
     }
-    tw_stream_dispatch_end(t);
+    tw__stream_dispatch_end(t);
 }
 
 /* ---- the transport as a producer of what it reads ----------------------------------------------- */
@@ -480,7 +480,7 @@ void tw_transport_pause_producing(tw_transport *t)
     if (!t || (t->flags & TW_T_CLOSED))
         return;
     t->flags |= TW_T_PAUSED_USER;
-    tw_stream_update_reading(t);
+    tw__stream_update_reading(t);
 }
 
 void tw_transport_resume_producing(tw_transport *t)
@@ -488,7 +488,7 @@ void tw_transport_resume_producing(tw_transport *t)
     if (!t || (t->flags & TW_T_CLOSED))
         return;
     t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
-    tw_stream_update_reading(t);
+    tw__stream_update_reading(t);
     if (stream_wants_reading(t) && t->ext && t->ext->unconsumed_len)
         kick(t); /* the peer may send nothing more: present the held bytes again */
 }
@@ -564,7 +564,7 @@ static int tcp_option(tw_transport *t, int level, int option, bool on)
         return -ENOTCONN;
     if (!(t->flags & TW_T_TCP))
         return -EOPNOTSUPP;
-    return tw_sock_set_flag(t->fd, level, option, on);
+    return tw__sock_set_flag(t->fd, level, option, on);
 }
 
 int tw_transport_set_tcp_nodelay(tw_transport *t, bool on)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 
 /* A queued buffer. Copies live in own[] (with room left to append small writes); lent buffers
  * point at the caller's memory and are handed back through release. */
@@ -42,7 +42,7 @@ static void chunk_free(tw_wchunk *c)
     free(c);
 }
 
-void tw_stream_drop_queue(tw_transport *t)
+void tw__stream_drop_queue(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
     if (!e)
@@ -69,7 +69,7 @@ static void append_chunk(tw_stream_ext *e, tw_wchunk *c)
 
 static int queue_copy(tw_transport *t, const char *data, size_t len)
 {
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return -ENOMEM;
     tw_wchunk *last = e->tail;
@@ -94,7 +94,7 @@ static int queue_copy(tw_transport *t, const char *data, size_t len)
 static int queue_lent(tw_transport *t, const char *buf, size_t len, void (*release)(void *),
                       void *arg)
 {
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     tw_wchunk *c = e ? malloc(sizeof *c) : NULL;
     if (!c)
         return -ENOMEM;
@@ -122,10 +122,10 @@ static void arm_writer(tw_transport *t)
 {
     if (t->flags & TW_T_WRITING)
         return;
-    if (tw_reactor_add_writer(t->net->r, t->fd, tw_stream_on_writable, t) == 0)
+    if (tw_reactor_add_writer(t->net->r, t->fd, tw__stream_on_writable, t) == 0)
         t->flags |= TW_T_WRITING;
     else
-        tw_stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "write");
+        tw__stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "write");
 }
 
 static void disarm_writer(tw_transport *t)
@@ -158,7 +158,7 @@ static void pressure_check(tw_transport *t)
         }
     } else if ((t->flags & TW_T_SELF_PAUSE) && !(t->flags & TW_T_PAUSED_FULL)) {
         t->flags |= TW_T_PAUSED_FULL;
-        tw_stream_update_reading(t);
+        tw__stream_update_reading(t);
     }
 }
 
@@ -170,7 +170,7 @@ static void relief_check(tw_transport *t)
         return;
     if (t->flags & TW_T_PAUSED_FULL) {
         t->flags &= ~(uint32_t)TW_T_PAUSED_FULL;
-        tw_stream_update_reading(t);
+        tw__stream_update_reading(t);
     }
     if (e && e->has_producer && e->streaming && e->producer_paused) {
         e->producer_paused = false;
@@ -217,7 +217,7 @@ static void ask_pull_producer_later(tw_transport *t)
 static int wait_for_writable(tw_transport *t, int rc)
 {
     if (rc < 0) {
-        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
+        tw__stream_request_close(t, TW_CLOSE_LOST, rc, "write");
         return rc;
     }
     arm_writer(t);
@@ -232,7 +232,7 @@ static size_t try_send_now(tw_transport *t, const struct iovec *iov, int cnt, si
         return 0;
     ssize_t n = send_vec(t->fd, iov, cnt < TW_TRANSPORT_IOV_MAX ? cnt : TW_TRANSPORT_IOV_MAX);
     if (n < 0) {
-        tw_stream_request_close(t, TW_CLOSE_LOST, (int)n, "write");
+        tw__stream_request_close(t, TW_CLOSE_LOST, (int)n, "write");
         return total; /* dropped with the connection */
     }
     return (size_t)n;
@@ -265,7 +265,7 @@ int tw_transport_write(tw_transport *t, const void *data, size_t len)
     if (t && !t->ext && len > 0 && can_write(t)) {
         ssize_t n = send_vec(t->fd, &iov, 1);
         if (n < 0) {
-            tw_stream_request_close(t, TW_CLOSE_LOST, (int)n, "write");
+            tw__stream_request_close(t, TW_CLOSE_LOST, (int)n, "write");
             return 0;
         }
         if ((size_t)n == len)
@@ -350,16 +350,16 @@ static void resume_pull_producer(tw_transport *t)
         call_producer(t, e->producer.ops->resume_producing, "resume_producing");
 }
 
-int tw_stream_on_writable(tw_reactor *r, int fd, void *arg)
+int tw__stream_on_writable(tw_reactor *r, int fd, void *arg)
 {
     (void)r;
     (void)fd;
     tw_transport *t = arg;
     const uint32_t closing = TW_T_CLOSE_PENDING | TW_T_ABORTING;
-    tw_stream_dispatch_begin(t);
+    tw__stream_dispatch_begin(t);
     int rc = !(t->flags & closing) && t->ext && t->ext->head ? flush(t) : 0;
     if (rc < 0)
-        tw_stream_request_close(t, TW_CLOSE_LOST, rc, "write");
+        tw__stream_request_close(t, TW_CLOSE_LOST, rc, "write");
     bool drained = !t->ext || !t->ext->head;
     if (rc < 0 || drained || (t->flags & closing))
         disarm_writer(t);
@@ -368,7 +368,7 @@ int tw_stream_on_writable(tw_reactor *r, int fd, void *arg)
         if (drained)
             resume_pull_producer(t);
     }
-    tw_stream_dispatch_end(t);
+    tw__stream_dispatch_end(t);
     return 0;
 }
 
@@ -385,7 +385,7 @@ int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
             producer->ops->stop_producing(producer->self);
         return -ENOTCONN;
     }
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return -ENOMEM;
     e->producer = *producer;
@@ -407,14 +407,14 @@ void tw_transport_unregister_producer(tw_transport *t)
     t->ext->producer_paused = false;
     pressure_check(t); /* the transport's own reading takes the producer's place */
     if (!(t->flags & TW_T_IN_DISPATCH))
-        tw_stream_ext_maybe_free(t);
+        tw__stream_ext_maybe_free(t);
 }
 
 int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low)
 {
     if (!t || high == 0 || low > high)
         return -EINVAL;
-    tw_stream_ext *e = tw_stream_ext_get(t);
+    tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return -ENOMEM;
     e->high_water = high;
@@ -435,7 +435,7 @@ void tw_transport_set_pause_reading_when_full(tw_transport *t, bool on)
         t->flags &= ~(uint32_t)TW_T_SELF_PAUSE;
         if (t->flags & TW_T_PAUSED_FULL) {
             t->flags &= ~(uint32_t)TW_T_PAUSED_FULL;
-            tw_stream_update_reading(t);
+            tw__stream_update_reading(t);
         }
     }
 }

@@ -1,8 +1,8 @@
-/* Private interface of the socket layer (endpoints/): the per-reactor network context that every
+/* Private interface of the transport layer (transport/): the per-reactor network context that every
  * transport, port and connector of one reactor shares (the one read buffer, the open connections,
- * the shutdown trigger), and the calls the files of endpoints/ make into each other. */
-#ifndef TWINE_ENDPOINTS_NET_H
-#define TWINE_ENDPOINTS_NET_H
+ * the shutdown trigger), and the calls the files of transport/ make into each other. */
+#ifndef TWINE_TRANSPORT_NET_H
+#define TWINE_TRANSPORT_NET_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,33 +29,33 @@ typedef struct tw_net {
 
 /* The context of r, created on first use (holds one reference): NULL and *err on failure
  * (-ESHUTDOWN while tw_reactor_free closes what is open). */
-tw_net *tw_net_acquire(tw_reactor *r, int *err);
+tw_net *tw__net_acquire(tw_reactor *r, int *err);
 /* The context of r if there is one (no reference taken). */
-tw_net *tw_net_find(tw_reactor *r);
+tw_net *tw__net_find(tw_reactor *r);
 /* A zeroed transport from the context's chunks (NULL when out of memory), and back. */
-tw_transport *tw_net_transport_alloc(tw_net *net);
-void tw_net_transport_free(tw_net *net, tw_transport *t);
+tw_transport *tw__net_transport_alloc(tw_net *net);
+void tw__net_transport_free(tw_net *net, tw_transport *t);
 /* Drops a reference; the last one frees the context and removes its shutdown trigger. */
-void tw_net_release(tw_net *net);
+void tw__net_release(tw_net *net);
 /* A transport starts / stops counting as open (each holds a reference on the context). */
-void tw_net_add_conn(tw_net *net);
-void tw_net_remove_conn(tw_net *net);
+void tw__net_add_conn(tw_net *net);
+void tw__net_remove_conn(tw_net *net);
 
 /* ---- sockets (socket.c) ------------------------------------------------------------------------ */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
-int tw_sock_stream(int family);
+int tw__sock_stream(int family);
 /* Numeric host and port into a sockaddr of the given family (AF_INET or AF_INET6; AF_UNSPEC takes
  * either). -EINVAL for a host that is not a numeric address of that family. */
-int tw_sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
+int tw__sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
                      socklen_t *len);
 /* -ENAMETOOLONG when path does not fit, -EINVAL for an empty path. */
-int tw_sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len);
-int tw_sock_set_flag(int fd, int level, int option, bool on);
+int tw__sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len);
+int tw__sock_set_flag(int fd, int level, int option, bool on);
 /* Closes an fd through the reactor, keeping errno intact for the caller's report. */
-void tw_sock_close(tw_reactor *r, int fd);
+void tw__sock_close(tw_reactor *r, int fd);
 /* A failure of the given type (NULL: Twisted's name for the errno, as tw_failure_from_errno) for a
  * negative code, with context ("connect", "read", ...). NULL only when out of memory. */
-tw_failure *tw_sock_failure(const char *type, int code, const char *context);
+tw_failure *tw__sock_failure(const char *type, int code, const char *context);
 
 /* ---- stream transports (stream.c, stream_write.c) --------------------------------------------- */
 enum {
@@ -115,31 +115,31 @@ struct tw_transport {
 };
 
 /* A transport for a connected socket (not yet started); NULL on ENOMEM (fd untouched). */
-tw_transport *tw_stream_new(tw_net *net, int fd, uint32_t flags);
+tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags);
 /* Frees a transport that was never started, closing its fd. */
-void tw_stream_discard(tw_transport *t);
+void tw__stream_discard(tw_transport *t);
 /* Counts the transport as open, starts reading and calls connection_made. */
-void tw_stream_start(tw_transport *t);
+void tw__stream_start(tw_transport *t);
 /* Closes now and delivers connection_lost (shutdown, and the end of a dispatch). */
-void tw_stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
+void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
 /* Asks for a close: finished at the end of the current dispatch, or on a later turn. */
-void tw_stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
-tw_stream_ext *tw_stream_ext_get(tw_transport *t);
-void tw_stream_ext_maybe_free(tw_transport *t);
+void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
+tw_stream_ext *tw__stream_ext_get(tw_transport *t);
+void tw__stream_ext_maybe_free(tw_transport *t);
 /* Adds or removes the reader to match the flags. */
-void tw_stream_update_reading(tw_transport *t);
-void tw_stream_dispatch_begin(tw_transport *t);
-void tw_stream_dispatch_end(tw_transport *t);
+void tw__stream_update_reading(tw_transport *t);
+void tw__stream_dispatch_begin(tw_transport *t);
+void tw__stream_dispatch_end(tw_transport *t);
 
 /* Write side (stream_write.c). */
-int tw_stream_on_writable(tw_reactor *r, int fd, void *arg);
+int tw__stream_on_writable(tw_reactor *r, int fd, void *arg);
 /* Drops the write queue, releasing lent buffers. */
-void tw_stream_drop_queue(tw_transport *t);
+void tw__stream_drop_queue(tw_transport *t);
 
 /* ---- ports and connectors (port.c, connector.c) ------------------------------------------------ */
 /* Stops every port; fails the connections in progress when the shutdown began (those that their
  * failure callbacks start are left for tw_reactor_free). */
-void tw_port_stop_all(tw_net *net);
-void tw_connector_fail_all(tw_net *net);
+void tw__port_stop_all(tw_net *net);
+void tw__connector_fail_all(tw_net *net);
 
 #endif

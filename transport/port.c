@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "endpoints/net.h"
+#include "transport/net.h"
 
 struct tw_port {
     tw_net *net;
@@ -51,15 +51,15 @@ static void accepted_nodelay(tw_port *port, tw_transport *t)
             getsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
     }
     if (!port->nodelay_inherited)
-        tw_sock_set_flag(t->fd, IPPROTO_TCP, TCP_NODELAY, true);
+        tw__sock_set_flag(t->fd, IPPROTO_TCP, TCP_NODELAY, true);
 }
 
 static void start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss, socklen_t len)
 {
     uint32_t flags = TW_T_SELF_PAUSE | (port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP);
-    tw_transport *t = tw_stream_new(port->net, fd, flags);
+    tw_transport *t = tw__stream_new(port->net, fd, flags);
     if (!t) {
-        tw_sock_close(port->net->r, fd);
+        tw__sock_close(port->net->r, fd);
         return;
     }
     tw_address peer;
@@ -74,12 +74,12 @@ static void start_connection(tw_port *port, int fd, const struct sockaddr_storag
     t->proto.transport = t;
     t->proto.factory = f;
     if (rc < 0) { /* refused: close at once, as Twisted does when buildProtocol returns None */
-        tw_stream_discard(t);
+        tw__stream_discard(t);
         return;
     }
     if (flags & TW_T_TCP)
         accepted_nodelay(port, t);
-    tw_stream_start(t);
+    tw__stream_start(t);
 }
 
 static void resume_listening(tw_port *port)
@@ -104,7 +104,7 @@ static void pause_listening(tw_port *port, int err)
                    "accept: %s; not accepting for %g s", tw_strerror(err), TW_PORT_EMFILE_PAUSE);
     tw_reactor_remove_reader(port->net->r, port->fd);
     if (!port->resume_call)
-        port->resume_call = tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port);
+        port->resume_call = tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port, NULL);
     if (!port->resume_call) /* cannot schedule: better to retry on the next turn than to stall */
         resume_listening(port);
 }
@@ -237,12 +237,12 @@ static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, co
 static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
                            int family)
 {
-    if (family != AF_UNIX && tw_sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true) < 0)
+    if (family != AF_UNIX && tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true) < 0)
         return -errno;
-    if (family == AF_INET6 && tw_sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true) < 0)
+    if (family == AF_INET6 && tw__sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true) < 0)
         return -errno;
     if (family != AF_UNIX)
-        tw_sock_set_flag(fd, IPPROTO_TCP, TCP_NODELAY, true); /* inherited by accepted sockets */
+        tw__sock_set_flag(fd, IPPROTO_TCP, TCP_NODELAY, true); /* inherited by accepted sockets */
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         return -errno;
     if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0)
@@ -254,7 +254,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
                           int backlog, tw_factory *factory, const char *unix_path, int *err)
 {
     int family = ss->ss_family, rc = 0;
-    tw_net *net = tw_net_acquire(r, &rc);
+    tw_net *net = tw__net_acquire(r, &rc);
     if (!net)
         goto fail;
     tw_port *port = calloc(1, sizeof *port);
@@ -265,7 +265,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
     port->fd = -1;
     if (unix_path && (rc = clear_stale_unix(ss, len, unix_path)) < 0)
         goto fail_port;
-    if ((port->fd = rc = tw_sock_stream(family)) < 0)
+    if ((port->fd = rc = tw__sock_stream(family)) < 0)
         goto fail_port;
     if ((rc = bind_and_listen(port->fd, ss, len, backlog, family)) < 0)
         goto fail_port;
@@ -291,11 +291,11 @@ fail_unlink:
         unlink(unix_path);
 fail_port:
     if (port && port->fd >= 0)
-        tw_sock_close(r, port->fd);
+        tw__sock_close(r, port->fd);
     if (port)
         free(port->unix_path);
     free(port);
-    tw_net_release(net);
+    tw__net_release(net);
 fail:
     if (err)
         *err = rc;
@@ -320,7 +320,7 @@ static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *
         return NULL;
     if (!interface)
         interface = family == AF_INET ? "0.0.0.0" : "::";
-    int rc = tw_sock_parse_ip(family, interface, port, &ss, &len);
+    int rc = tw__sock_parse_ip(family, interface, port, &ss, &len);
     if (rc < 0) {
         if (err)
             *err = rc;
@@ -348,7 +348,7 @@ tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory
     socklen_t len;
     if (!listen_args_ok(r, factory, err))
         return NULL;
-    int rc = tw_sock_parse_unix(path, &ss, &len);
+    int rc = tw__sock_parse_unix(path, &ss, &len);
     if (rc < 0) {
         if (err)
             *err = rc;
@@ -370,7 +370,7 @@ static void port_free(tw_port *port)
         port->next->prev = port->prev;
     free(port->unix_path);
     free(port);
-    tw_net_release(net);
+    tw__net_release(net);
 }
 
 int tw_port_stop_listening(tw_port *port)
@@ -383,7 +383,7 @@ int tw_port_stop_listening(tw_port *port)
     if (port->resume_call)
         tw_delayed_call_cancel(port->resume_call);
     port->resume_call = NULL;
-    tw_sock_close(port->net->r, port->fd);
+    tw__sock_close(port->net->r, port->fd);
     if (port->reserve_fd >= 0)
         close(port->reserve_fd);
     if (port->unix_path)
@@ -394,7 +394,7 @@ int tw_port_stop_listening(tw_port *port)
     return 0;
 }
 
-void tw_port_stop_all(tw_net *net)
+void tw__port_stop_all(tw_net *net)
 {
     tw_port *next;
     for (tw_port *p = net->ports; p; p = next) {
