@@ -23,8 +23,7 @@
 #include "support/reactor_test.h"
 
 typedef struct {
-    tw_test_net_env net; /* reactor, captured log, server and client factories */
-    tw_port *port;
+    tw_test_net_env net; /* reactor, captured log, server and client factories, the port */
     uint16_t portno;
 } fixture;
 
@@ -35,18 +34,15 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    if (f->port)
-        tw_port_stop_listening(f->port);
     return tw_test_net_fixture_teardown(state);
 }
 
 static void listen_tcp_backlog(fixture *f, int backlog)
 {
     int err = 0;
-    f->port = tw_listen_tcp(f->net.r, 0, "127.0.0.1", backlog, &f->net.server.factory, &err);
-    assert_non_null(f->port);
-    f->portno = tw_test_port_number(f->port);
+    f->net.port = tw_listen_tcp(f->net.r, 0, "127.0.0.1", backlog, &f->net.server.factory, &err);
+    assert_non_null(f->net.port);
+    f->portno = tw_test_port_number(f->net.port);
     assert_true(f->portno > 0);
 }
 
@@ -141,8 +137,8 @@ static void test_round_trip_unix(void **state)
     tw_test_unix_path(path, sizeof path, "rt");
     f->net.server.template.echo = true;
     int err = 0;
-    f->port = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
-    assert_non_null(f->port);
+    f->net.port = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
+    assert_non_null(f->net.port);
     assert_non_null(tw_connect_unix(f->net.r, path, 5, &f->net.client.factory, &err));
     round_trip(f, 1, 1);
     round_trip(f, 1u << 20, 2);
@@ -153,8 +149,8 @@ static void test_round_trip_unix(void **state)
     assert_int_equal(a.type, TW_ADDRESS_UNIX);
     assert_string_equal(a.path, path);
     close_all(f);
-    tw_port_stop_listening(f->port);
-    f->port = NULL;
+    tw_port_stop_listening(f->net.port);
+    f->net.port = NULL;
     assert_int_equal(access(path, F_OK), -1); /* the socket file is removed */
 }
 
@@ -517,15 +513,17 @@ static void test_half_close(void **state)
     tw_test_peer *c = f->net.client.peers[0];
     tw_transport_write(c->transport, "hello", 5);
     tw_transport_lose_write_connection(c->transport);
-    assert_int_equal(tw_transport_write(c->transport, "dropped", 7), -ENOTCONN);
+    /* until the write side is shut, writes are still sent (as Twisted's) */
+    assert_int_equal(tw_transport_write(c->transport, " again", 6), 0);
     want_bytes w = {c, 3};
     assert_true(tw_test_run_until(f->net.r, got_bytes, &w, 5));
     tw_test_peer *s = f->net.server.peers[0];
-    assert_int_equal(s->len, 5);
-    assert_memory_equal(s->data, "hello", 5);
+    assert_int_equal(s->len, 11);
+    assert_memory_equal(s->data, "hello again", 11);
     assert_int_equal(s->read_lost, 1);
     assert_memory_equal(c->data, "bye", 3);
     assert_int_equal(c->write_lost, 1);
+    assert_int_equal(tw_transport_write(c->transport, "dropped", 7), -ENOTCONN);
     /* both sides half-closed: nothing closes on its own (as Twisted) */
     for (int i = 0; i < 5; i++)
         tw_reactor_iterate(f->net.r, 0.01);
@@ -929,7 +927,7 @@ static void test_free_closes_everything(void **state)
     int fds0 = tw_test_count_open_fds();
     tw_reactor_free(f->net.r);
     f->net.r = tw_reactor_new(NULL); /* for the fixture's teardown */
-    f->port = NULL;
+    f->net.port = NULL;
     assert_int_equal(f->net.server.peers[0]->lost, 1);
     assert_string_equal(f->net.server.peers[0]->reason_type, TW_CONNECTION_LOST);
     assert_int_equal(f->net.client.peers[0]->lost, 1);
@@ -948,7 +946,7 @@ static void test_shutdown_closes_everything(void **state)
         tw_reactor_iterate(f->net.r, 0.05);
     int fds0 = tw_test_count_open_fds();
     assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
-    f->port = NULL; /* stopped by the shutdown */
+    f->net.port = NULL; /* stopped by the shutdown */
     assert_int_equal(tw_transport_count(f->net.r), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(f->net.server.peers[i]->lost, 1);

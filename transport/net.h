@@ -122,6 +122,9 @@ void tw__stream_discard(tw_transport *t);
 void tw__stream_start(tw_transport *t);
 /* Closes now and delivers connection_lost (shutdown, and the end of a dispatch). */
 void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
+/* lose_connection and lose_write_connection outside a dispatch: finish on a later turn unless the
+ * write queue or a registered producer still holds them (the writer or the unregistration does). */
+void tw__stream_settle_later(tw_transport *t);
 /* Asks for a close: finished at the end of the current dispatch, or on a later turn. */
 void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
 tw_stream_ext *tw__stream_ext_get(tw_transport *t);

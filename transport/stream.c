@@ -261,8 +261,8 @@ void tw__stream_dispatch_end(tw_transport *t)
         close_pending(t);
         return;
     }
-    if (t->ext && t->ext->head)
-        return;
+    if (t->ext && (t->ext->head || t->ext->has_producer))
+        return; /* a registered producer holds a lose or half-close until it is unregistered */
     if (t->flags & TW_T_DISCONNECTING)
         tw__stream_close_now(t, TW_CLOSE_DONE, 0, NULL);
     else if ((t->flags & TW_T_WRITE_CLOSING) && !(t->flags & TW_T_WRITE_SHUT))
@@ -272,10 +272,10 @@ void tw__stream_dispatch_end(tw_transport *t)
 }
 
 /* lose_connection and lose_write_connection from outside a dispatch: finish on a later turn (the
- * writer does it when data is queued). */
-static void settle_later(tw_transport *t)
+ * writer does it when data is queued, unregistering the producer when one is registered). */
+void tw__stream_settle_later(tw_transport *t)
 {
-    if ((t->flags & TW_T_IN_DISPATCH) || (t->ext && t->ext->head))
+    if ((t->flags & TW_T_IN_DISPATCH) || (t->ext && (t->ext->head || t->ext->has_producer)))
         return;
     if (!kick(t))
         tw__stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
@@ -287,7 +287,7 @@ void tw_transport_lose_connection(tw_transport *t)
         return;
     t->flags |= TW_T_DISCONNECTING;
     tw__stream_update_reading(t);
-    settle_later(t);
+    tw__stream_settle_later(t);
 }
 
 void tw_transport_lose_write_connection(tw_transport *t)
@@ -295,7 +295,7 @@ void tw_transport_lose_write_connection(tw_transport *t)
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_WRITE_CLOSING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_WRITE_CLOSING;
-    settle_later(t);
+    tw__stream_settle_later(t);
 }
 
 void tw_transport_abort_connection(tw_transport *t)

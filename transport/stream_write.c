@@ -180,8 +180,9 @@ static void relief_check(tw_transport *t)
 
 static bool can_write(const tw_transport *t)
 {
-    const uint32_t stop = TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_WRITE_CLOSING |
-                          TW_T_WRITE_SHUT;
+    /* Writes made while a half-close waits for the queue or the producer are still sent (as
+     * Twisted's: only the shut write side refuses them). */
+    const uint32_t stop = TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_WRITE_SHUT;
     return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
 }
 
@@ -406,7 +407,9 @@ void tw_transport_unregister_producer(tw_transport *t)
     t->ext->has_producer = false;
     t->ext->producer_paused = false;
     pressure_check(t); /* the transport's own reading takes the producer's place */
-    if (!(t->flags & TW_T_IN_DISPATCH))
+    if (t->flags & (TW_T_DISCONNECTING | TW_T_WRITE_CLOSING))
+        tw__stream_settle_later(t); /* the close or half-close that waited for the producer */
+    if (t->ext && !(t->flags & TW_T_IN_DISPATCH))
         tw__stream_ext_maybe_free(t);
 }
 

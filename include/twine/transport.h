@@ -101,14 +101,18 @@ TW_API int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov,
 TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
                                    void (*release)(void *arg), void *arg);
 
-/* Closes after everything queued has been written; reason TW_CONNECTION_DONE. Reading stops at
- * once. Idempotent. A registered streaming producer that is not paused does not hold the close. */
+/* Closes after everything queued has been written and a registered producer (pull or streaming)
+ * has been unregistered; reason TW_CONNECTION_DONE. Reading stops at once; writing goes on, so a
+ * producer can finish (Twisted's rule: unregister a producer when it is done, or the connection
+ * never closes). A close the peer or an error causes does not wait: the producer is stopped.
+ * Idempotent. */
 TW_API void tw_transport_lose_connection(tw_transport *t);
 /* Closes now: queued data is dropped and the peer gets a reset (SO_LINGER 0). connection_lost runs
  * with TW_CONNECTION_ABORTED on a later turn, never from inside this call. Idempotent. */
 TW_API void tw_transport_abort_connection(tw_transport *t);
-/* Half-close: after the queued data is written, shut the write side down (the peer sees EOF) and
- * call write_connection_lost. Later writes are dropped. Reading goes on. */
+/* Half-close: once the queued data is written and a registered producer unregistered, shut the
+ * write side down (the peer sees EOF) and call write_connection_lost. Writes made until then are
+ * still sent (as Twisted's); once the side is shut they return -ENOTCONN. Reading goes on. */
 TW_API void tw_transport_lose_write_connection(tw_transport *t);
 
 /* True once the transport is closing or closed (lose_connection, abort, an error): a protocol stops

@@ -273,6 +273,8 @@ int tw_test_net_fixture_setup(void **state, size_t size)
 int tw_test_net_fixture_teardown(void **state)
 {
     tw_test_net_env *net = *state;
+    if (net->port)
+        tw_port_stop_listening(net->port);
     assert_int_equal(tw_transport_count(net->r), 0);
     tw_test_reactor_free(net->r, &net->log);
     tw_test_factory_free(&net->server);
