@@ -788,6 +788,56 @@ static void test_resume_presents_held_tail(void **state)
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
+/* A pipelining server: it pauses, answers a request with a reply larger than the high mark (so the
+ * transport also pauses its own reading until the reply drains), then resumes. */
+static size_t big_reply_len;
+
+static void answer_request(tw_test_peer *p, const char *data, size_t len)
+{
+    (void)len;
+    if (data[0] == 'b') {
+        tw_transport_write(p->transport, "B", 1);
+        return;
+    }
+    static char chunk[16384];
+    memset(chunk, 'A', sizeof chunk);
+    int small = 16384; /* the kernel takes little: most of the reply is queued */
+    setsockopt(tw_transport_fd(p->transport), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    tw_transport_pause_producing(p->transport);
+    while (tw_transport_write_buffer_size(p->transport) <= TW_TRANSPORT_HIGH_WATER_DEFAULT) {
+        tw_transport_write(p->transport, chunk, sizeof chunk);
+        big_reply_len += sizeof chunk;
+    }
+    tw_transport_resume_producing(p->transport);
+}
+
+/* "a\nb\n" arrives at once; "b" is held while the write buffer is full and must be presented once
+ * it drains, although the peer sends nothing more. */
+static void test_held_tail_presented_when_write_pause_clears(void **state)
+{
+    fixture *f = *state;
+    f->net.server.template.consume_at_most = 2; /* one request per call */
+    f->net.server.template.on_data = answer_request;
+    big_reply_len = 0;
+    listen_tcp(f);
+    int fd = tw_test_tcp_client(f->portno);
+    tw_test_set_nonblocking(fd);
+    assert_int_equal(send(fd, "a\nb\n", 4, 0), 4);
+    static char got[1u << 20];
+    size_t n = 0;
+    for (int i = 0; i < 5000 && (n == 0 || n < big_reply_len + 1); i++) {
+        tw_reactor_iterate(f->net.r, 0.001);
+        ssize_t k = recv(fd, got + n, sizeof got - n, MSG_DONTWAIT);
+        if (k > 0)
+            n += (size_t)k;
+    }
+    assert_true(big_reply_len > TW_TRANSPORT_HIGH_WATER_DEFAULT);
+    assert_int_equal(n, big_reply_len + 1);
+    assert_int_equal(got[n - 1], 'B');
+    close(fd);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+}
+
 static void test_disconnecting(void **state)
 {
     fixture *f = *state;
@@ -981,6 +1031,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pull_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transport_pause_resume_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_presents_held_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_tail_presented_when_write_pause_clears, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_disconnecting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_addresses_and_options, setup, teardown),
         cmocka_unit_test(test_address_format),

@@ -95,6 +95,7 @@ typedef struct tw_stream_ext {
     size_t high_water, low_water;
     char *unconsumed;
     size_t unconsumed_len, unconsumed_cap;
+    bool present_tail; /* reading resumed: kick_fired presents the tail unless a read did */
     tw_producer producer;
     bool has_producer, streaming, producer_paused;
     tw_close_kind close_kind;

@@ -65,14 +65,20 @@ static bool stream_wants_reading(const tw_transport *t)
     return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
 }
 
+static void present_tail_later(tw_transport *t);
+
 void tw__stream_update_reading(tw_transport *t)
 {
     bool want = stream_wants_reading(t);
     if (want == !!(t->flags & TW_T_READING))
         return;
-    if (want && tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t) == 0)
+    if (want && tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t) == 0) {
         t->flags |= TW_T_READING;
-    else if (!want) {
+        /* Reading resumes (the protocol resumed, or a full write buffer drained): the peer may send
+         * nothing more, so the bytes held while paused are presented again on their own. */
+        if (t->ext && t->ext->unconsumed_len)
+            present_tail_later(t);
+    } else if (!want) {
         tw_reactor_remove_reader(t->net->r, t->fd);
         t->flags &= ~(uint32_t)TW_T_READING;
     }
@@ -202,7 +208,7 @@ static int kick_fired(void *arg)
         return 0;
     }
     tw__stream_dispatch_begin(t);
-    if (stream_wants_reading(t) && t->ext->unconsumed_len)
+    if (stream_wants_reading(t) && t->ext->present_tail && t->ext->unconsumed_len)
         deliver(t, t->ext->unconsumed, t->ext->unconsumed_len);
     tw__stream_dispatch_end(t);
     return 0;
@@ -217,6 +223,13 @@ static bool kick(tw_transport *t)
     if (!e->kick_call)
         e->kick_call = tw_call_later(t->net->r, 0, kick_fired, t, NULL);
     return e->kick_call != NULL;
+}
+
+/* Unless a read presents the tail first (with whatever the peer sent meanwhile). */
+static void present_tail_later(tw_transport *t)
+{
+    if (kick(t))
+        t->ext->present_tail = true;
 }
 
 void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
@@ -364,6 +377,8 @@ static void deliver(tw_transport *t, const char *data, size_t len)
 {
     tw_protocol *p = &t->proto;
     ssize_t used = (ssize_t)len;
+    if (t->ext)
+        t->ext->present_tail = false; /* presented now; a resume from inside the call asks again */
     if (p->ops && p->ops->data_received)
         used = p->ops->data_received(p, data, len);
     if (t->flags & TW_T_CLOSED)
@@ -488,9 +503,7 @@ void tw_transport_resume_producing(tw_transport *t)
     if (!t || (t->flags & TW_T_CLOSED))
         return;
     t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
-    tw__stream_update_reading(t);
-    if (stream_wants_reading(t) && t->ext && t->ext->unconsumed_len)
-        kick(t); /* the peer may send nothing more: present the held bytes again */
+    tw__stream_update_reading(t); /* presents held bytes again if reading resumes */
 }
 
 bool tw_transport_disconnecting(const tw_transport *t)

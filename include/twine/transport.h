@@ -120,8 +120,10 @@ TW_API void tw_transport_lose_write_connection(tw_transport *t);
 TW_API bool tw_transport_disconnecting(const tw_transport *t);
 
 /* Back-pressure on what this transport reads (a transport is a push producer of its input).
- * Resuming presents any bytes the protocol left unconsumed again on a later turn, without waiting for
- * the peer to send more (a paused line receiver delivers the lines it held). */
+ * Whenever reading resumes, for whatever reason (this call, or a full write buffer that drained:
+ * see tw_transport_set_pause_reading_when_full), the bytes the protocol left unconsumed are
+ * presented again on a later turn, without waiting for the peer to send more (a paused line
+ * receiver delivers the lines it held, a pipelining server the requests that came together). */
 TW_API void tw_transport_pause_producing(tw_transport *t);
 TW_API void tw_transport_resume_producing(tw_transport *t);
 /* = lose_connection (Twisted's stopProducing). */
