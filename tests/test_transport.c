@@ -21,6 +21,7 @@
 
 #include "support/net.h"
 #include "support/reactor_test.h"
+#include "transport/net.h" /* the tail's capacity and the limits on what is held */
 
 typedef struct {
     tw_test_net_env net; /* reactor, captured log, server and client factories, the port */
@@ -81,6 +82,13 @@ static bool got_bytes(void *arg)
 {
     want_bytes *w = arg;
     return w->peer && w->peer->len >= w->want;
+}
+
+/* data_received was last given at least want bytes (the tail and the new ones). */
+static bool presented(void *arg)
+{
+    want_bytes *w = arg;
+    return w->peer->last_presented >= w->want;
 }
 
 static bool client_made(void *arg)
@@ -285,6 +293,105 @@ static void test_long_unconsumed_tail(void **state)
     assert_memory_equal(f->net.server.peers[0]->data, buf, 200000);
     free(buf);
     close(fd);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+}
+
+/* Sends n bytes of 'x' from a raw client, running the server's reactor while the kernel pushes back
+ * (until the server closes); calls watch(arg) after every turn. */
+static void send_running(fixture *f, int fd, size_t n, void (*watch)(void *), void *arg)
+{
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    for (size_t sent = 0; sent < n;) {
+        size_t want = n - sent < sizeof chunk ? n - sent : sizeof chunk;
+        ssize_t k = send(fd, chunk, want, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0 && errno != EAGAIN)
+            break;
+        if (k > 0)
+            sent += (size_t)k;
+        tw_reactor_iterate(f->net.r, k > 0 ? 0 : 0.01);
+        if (watch)
+            watch(arg);
+    }
+}
+
+typedef struct {
+    tw_test_peer *peer;
+    size_t last_cap;
+    int growths;
+} cap_watch;
+
+static void count_growth(void *arg)
+{
+    cap_watch *w = arg;
+    tw_transport *t = w->peer->transport;
+    size_t cap = t && t->ext ? t->ext->unconsumed_cap : 0;
+    if (cap > w->last_cap)
+        w->growths++;
+    w->last_cap = cap;
+}
+
+/* An 8 MiB partial frame: the tail's buffer grows by doubling, not by a read's worth each time (which
+ * copied the whole tail again at every read: quadratic). */
+static void test_unconsumed_tail_grows_geometrically(void **state)
+{
+    fixture *f = *state;
+    f->net.server.template.consume_min = 16u << 20; /* nothing is consumed */
+    f->net.server.template.record = false;
+    listen_tcp(f);
+    int fd = tw_test_tcp_client(f->portno);
+    assert_true(tw_test_run_until(f->net.r, client_made, &f->net.server, 5));
+    cap_watch w = {f->net.server.peers[0], 0, 0};
+    send_running(f, fd, 8u << 20, count_growth, &w);
+    want_bytes p = {w.peer, 8u << 20};
+    assert_true(tw_test_run_until(f->net.r, presented, &p, 5));
+    count_growth(&w);
+    assert_true(w.last_cap >= 8u << 20);
+    assert_true(w.growths <= 12); /* 32 KiB doubled up to 8 MiB: 8 steps; +32 KiB a read: 256 */
+    close(fd);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+}
+
+/* The reactor-wide bound on held input: over it, the connection that has held a long tail the
+ * longest is dropped first; the per-connection bound still holds. */
+static void test_unconsumed_total_drops_oldest(void **state)
+{
+    fixture *f = *state;
+    f->net.server.template.consume_min = 16u << 20;
+    f->net.server.template.record = false;
+    listen_tcp(f);
+    tw_net *net = tw__net_find(f->net.r);
+    net->tail_total_max = 1u << 20;
+    int fds[3];
+    const size_t sizes[3] = {300u << 10, 300u << 10, 500u << 10};
+    for (int i = 0; i < 3; i++) { /* each held before the next starts: A is the oldest */
+        fds[i] = tw_test_tcp_client(f->portno);
+        assert_true(fds[i] >= 0);
+        for (int k = 0; k < 500 && f->net.server.npeers <= (size_t)i; k++)
+            tw_reactor_iterate(f->net.r, 0.01);
+        send_running(f, fds[i], sizes[i], NULL, NULL);
+        want_bytes p = {f->net.server.peers[i], sizes[i]};
+        if (i < 2)
+            assert_true(tw_test_run_until(f->net.r, presented, &p, 5));
+    }
+    tw_test_peer *a = f->net.server.peers[0], *b = f->net.server.peers[1], *c = f->net.server.peers[2];
+    want_bytes p = {c, sizes[2]};
+    assert_true(tw_test_run_until(f->net.r, presented, &p, 5)); /* C still reads: A made room */
+    assert_int_equal(a->lost, 1);
+    assert_string_equal(a->reason_type, TW_VALUE_ERROR);
+    assert_int_equal(a->reason_code, -ENOBUFS);
+    assert_int_equal(b->lost + c->lost, 0);
+    /* the per-connection bound: C may not hold more than it */
+    net->tail_max = 600u << 10;
+    send_running(f, fds[2], 200u << 10, NULL, NULL);
+    for (int i = 0; i < 100 && !c->lost; i++)
+        tw_reactor_iterate(f->net.r, 0.01);
+    assert_int_equal(c->lost, 1);
+    assert_string_equal(c->reason_type, TW_VALUE_ERROR);
+    assert_int_equal(c->reason_code, -EMSGSIZE);
+    assert_int_equal(b->lost, 0);
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
 
@@ -1016,6 +1123,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unconsumed_tail_presented_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_unconsumed_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unconsumed_tail_grows_geometrically, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unconsumed_total_drops_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_data_received_error_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_after_lose_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_after_lose_inside_callback, setup, teardown),

@@ -93,6 +93,8 @@ static tw_net *net_create(tw_reactor *r, int *err)
         return NULL;
     }
     net->r = r;
+    net->tail_max = TW_TRANSPORT_UNCONSUMED_MAX;
+    net->tail_total_max = TW_TRANSPORT_UNCONSUMED_TOTAL_MAX;
     long id = tw_reactor_add_trigger(r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, net_on_shutdown, net);
     if (id < 0) {
         free(net->rbuf);

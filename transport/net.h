@@ -22,6 +22,10 @@ typedef struct tw_net {
     size_t nconns;            /* transports started and not closed yet */
     tw_port *ports;           /* listening ports (list through tw_port.next) */
     tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
+    tw_transport *tails_oldest, *tails_newest; /* connections holding a long unconsumed tail */
+    size_t tails_held;        /* bytes in those tails */
+    size_t tail_max;          /* TW_TRANSPORT_UNCONSUMED_MAX (tests lower it) */
+    size_t tail_total_max;    /* TW_TRANSPORT_UNCONSUMED_TOTAL_MAX (tests lower it) */
     unsigned refs;            /* transports + ports + connectors + callers inside the context */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
     bool closing;             /* tw_reactor_free is closing everything: nothing new may start */
@@ -95,6 +99,7 @@ typedef struct tw_stream_ext {
     size_t high_water, low_water;
     char *unconsumed;
     size_t unconsumed_len, unconsumed_cap;
+    tw_transport *tail_older, *tail_newer; /* in the context's list of long tails */
     bool present_tail; /* reading resumed: kick_fired presents the tail unless a read did */
     tw_producer producer;
     bool has_producer, streaming, producer_paused;

@@ -13,6 +13,7 @@
 
 static int stream_on_readable(tw_reactor *r, int fd, void *arg);
 static void fail_in_op(tw_transport *t, int rc, const char *op);
+static void tail_free(tw_transport *t);
 
 tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags)
 {
@@ -104,8 +105,13 @@ static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
     case TW_CLOSE_ERROR:
     default:
         if (code == -EMSGSIZE && strcmp(context, "unconsumed input") == 0)
-            return tw_failure_new(TW_VALUE_ERROR, code, "more than %u bytes left unconsumed",
-                                  (unsigned)TW_TRANSPORT_UNCONSUMED_MAX);
+            return tw_failure_new(TW_VALUE_ERROR, code, "more than %zu bytes left unconsumed",
+                                  t->net->tail_max);
+        if (code == -ENOBUFS && strcmp(context, "unconsumed input") == 0)
+            return tw_failure_new(TW_VALUE_ERROR, code,
+                                  "the connections of this reactor left more than %zu bytes "
+                                  "unconsumed, and this one had held its share the longest",
+                                  t->net->tail_total_max);
         return tw__sock_failure(NULL, code ? code : TW_ECALLBACK, context);
     }
 }
@@ -167,8 +173,7 @@ void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const c
     deliver_connection_lost(t, kind);
     if (t->flags & TW_T_CLIENT)
         tw_factory_do_stop(t->proto.factory);
-    if (t->ext)
-        free(t->ext->unconsumed);
+    tail_free(t);
     free(t->ext);
     tw__net_transport_free(net, t);
     tw__net_release(net);
@@ -331,40 +336,152 @@ void tw_transport_stop_producing(tw_transport *t)
     tw_transport_lose_connection(t);
 }
 
-/* ---- reading ------------------------------------------------------------------------------------ */
+/* ---- the unconsumed tail -------------------------------------------------------------------------
+ * What a protocol left unconsumed is kept in a buffer of the connection's own. A short tail (at most
+ * half the shared read buffer) is copied back in front of the next read; a long one (a big partial
+ * frame) is read into directly, its buffer doubling as it grows, so holding n bytes costs O(n)
+ * copying. Long tails count towards the reactor's total (TW_TRANSPORT_UNCONSUMED_TOTAL_MAX) and
+ * stand in its list, oldest first: over the total, the oldest is dropped first. */
 
-/* Keeps what the protocol left unconsumed, to present it again in front of the next bytes. */
-static int keep_unconsumed(tw_transport *t, const char *rest, size_t n)
+#define TAIL_SHORT_MAX (TW_TRANSPORT_READ_BUFFER_SIZE / 2)
+
+static void tail_link(tw_transport *t)
+{
+    tw_net *net = t->net;
+    t->ext->tail_older = net->tails_newest;
+    t->ext->tail_newer = NULL;
+    if (net->tails_newest)
+        net->tails_newest->ext->tail_newer = t;
+    else
+        net->tails_oldest = t;
+    net->tails_newest = t;
+}
+
+static void tail_unlink(tw_transport *t)
+{
+    tw_net *net = t->net;
+    tw_stream_ext *e = t->ext;
+    if (e->tail_older)
+        e->tail_older->ext->tail_newer = e->tail_newer;
+    else
+        net->tails_oldest = e->tail_newer;
+    if (e->tail_newer)
+        e->tail_newer->ext->tail_older = e->tail_older;
+    else
+        net->tails_newest = e->tail_older;
+    e->tail_older = e->tail_newer = NULL;
+}
+
+/* Sets the tail's length, keeping the reactor's count of long tails and their list right. */
+static void tail_set_len(tw_transport *t, size_t n)
 {
     tw_stream_ext *e = t->ext;
-    if (n == 0) {
-        if (e && e->unconsumed) {
-            free(e->unconsumed);
-            e->unconsumed = NULL;
-            e->unconsumed_len = e->unconsumed_cap = 0;
-        }
-        return 0;
-    }
-    if (n > TW_TRANSPORT_UNCONSUMED_MAX)
-        return -EMSGSIZE;
-    e = tw__stream_ext_get(t);
-    if (!e)
-        return -ENOMEM;
-    if (rest == e->unconsumed) { /* still at the front of its own buffer */
-        e->unconsumed_len = n;
-        return 0;
-    }
-    if (n > e->unconsumed_cap) {
-        char *b = realloc(e->unconsumed, n);
-        if (!b)
-            return -ENOMEM;
-        e->unconsumed = b;
-        e->unconsumed_cap = n;
-    }
-    memmove(e->unconsumed, rest, n);
+    bool was_long = e->unconsumed_len > TAIL_SHORT_MAX, is_long = n > TAIL_SHORT_MAX;
+    if (was_long)
+        t->net->tails_held -= e->unconsumed_len;
+    if (is_long)
+        t->net->tails_held += n;
+    if (is_long && !was_long)
+        tail_link(t);
+    else if (was_long && !is_long)
+        tail_unlink(t);
     e->unconsumed_len = n;
+}
+
+static void tail_free(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    if (!e || !e->unconsumed)
+        return;
+    tail_set_len(t, 0);
+    free(e->unconsumed);
+    e->unconsumed = NULL;
+    e->unconsumed_cap = 0;
+}
+
+/* Room for need bytes: exactly that for a short tail; doubling for a long one, up to the most a
+ * connection may hold plus one read. */
+static int tail_reserve(tw_transport *t, size_t need)
+{
+    tw_stream_ext *e = t->ext;
+    if (need <= e->unconsumed_cap)
+        return 0;
+    size_t cap = need;
+    if (need > TAIL_SHORT_MAX) {
+        size_t most = t->net->tail_max + TAIL_SHORT_MAX;
+        cap = e->unconsumed_cap < most / 2 ? 2 * e->unconsumed_cap : most;
+        if (cap < need)
+            cap = need;
+    }
+    char *b = realloc(e->unconsumed, cap);
+    if (!b)
+        return -ENOMEM;
+    e->unconsumed = b;
+    e->unconsumed_cap = cap;
     return 0;
 }
+
+/* A long buffer left holding a short tail gives its memory back. */
+static void tail_shrink(tw_transport *t)
+{
+    tw_stream_ext *e = t->ext;
+    if (e->unconsumed_cap <= TAIL_SHORT_MAX || e->unconsumed_len > TAIL_SHORT_MAX)
+        return;
+    char *b = realloc(e->unconsumed, e->unconsumed_len);
+    if (b) {
+        e->unconsumed = b;
+        e->unconsumed_cap = e->unconsumed_len;
+    }
+}
+
+/* Over the reactor's total: drops the long tails held longest first (their connections close with
+ * ValueError) until the total fits. -ENOBUFS when t's own tail is the oldest left. */
+static int tail_enforce_total(tw_transport *t)
+{
+    tw_net *net = t->net;
+    tw_transport *v = net->tails_oldest;
+    while (v && net->tails_held > net->tail_total_max) {
+        tw_transport *newer = v->ext->tail_newer;
+        if (v == t)
+            return -ENOBUFS;
+        if (!(v->flags & TW_T_IN_DISPATCH)) { /* never under a running data_received's feet */
+            tail_free(v);
+            tw__stream_request_close(v, TW_CLOSE_ERROR, -ENOBUFS, "unconsumed input");
+        }
+        v = newer;
+    }
+    return 0;
+}
+
+/* Keeps what the protocol left unconsumed (rest, n bytes; in_own: rest lies in the tail's own
+ * buffer), to present it again in front of the next bytes. 0, -EMSGSIZE (more than a connection
+ * may hold), -ENOBUFS (see tail_enforce_total) or -ENOMEM. */
+static int keep_unconsumed(tw_transport *t, const char *rest, size_t n, bool in_own)
+{
+    if (n == 0) {
+        tail_free(t);
+        return 0;
+    }
+    if (n > t->net->tail_max)
+        return -EMSGSIZE;
+    tw_stream_ext *e = tw__stream_ext_get(t);
+    if (!e)
+        return -ENOMEM;
+    if (!in_own) {
+        int rc = tail_reserve(t, n);
+        if (rc < 0)
+            return rc;
+        memcpy(e->unconsumed, rest, n);
+    } else if (rest != e->unconsumed) { /* fits: it is already inside */
+        memmove(e->unconsumed, rest, n);
+    }
+    size_t before = e->unconsumed_len;
+    tail_set_len(t, n);
+    tail_shrink(t);
+    return n > before && n > TAIL_SHORT_MAX ? tail_enforce_total(t) : 0;
+}
+
+/* ---- reading ------------------------------------------------------------------------------------ */
 
 static void fail_in_op(tw_transport *t, int rc, const char *op)
 {
@@ -377,6 +494,7 @@ static void deliver(tw_transport *t, const char *data, size_t len)
 {
     tw_protocol *p = &t->proto;
     ssize_t used = (ssize_t)len;
+    bool in_own = t->ext && data == t->ext->unconsumed;
     if (t->ext)
         t->ext->present_tail = false; /* presented now; a resume from inside the call asks again */
     if (p->ops && p->ops->data_received)
@@ -389,32 +507,29 @@ static void deliver(tw_transport *t, const char *data, size_t len)
     }
     if ((size_t)used > len)
         used = (ssize_t)len;
-    int rc = keep_unconsumed(t, data + used, len - (size_t)used);
-    if (rc < 0)
+    int rc = keep_unconsumed(t, data + used, len - (size_t)used, in_own);
+    if (rc < 0) {
+        tail_free(t); /* dropped with the connection, and no longer counted */
         tw__stream_request_close(t, TW_CLOSE_ERROR, rc,
-                                rc == -EMSGSIZE ? "unconsumed input" : "data_received");
+                                rc == -ENOMEM ? "data_received" : "unconsumed input");
+    }
 }
 
-/* Where to read: after the unconsumed tail in the shared buffer when it is short, else after it in
- * the tail's own (grown) buffer so a long partial frame is never copied back and forth. */
+/* Where to read: after a short tail copied into the shared buffer, else after a long one in its own
+ * buffer (with room for at least half a read buffer), so a long partial frame is never copied back
+ * and forth. NULL when out of memory. */
 static char *read_target(tw_transport *t, size_t *pre, size_t *room)
 {
     tw_stream_ext *e = t->ext;
-    size_t half = TW_TRANSPORT_READ_BUFFER_SIZE / 2;
     *pre = e ? e->unconsumed_len : 0;
-    if (*pre <= half) {
+    if (*pre <= TAIL_SHORT_MAX) {
         if (*pre)
             memcpy(t->net->rbuf, e->unconsumed, *pre);
         *room = TW_TRANSPORT_READ_BUFFER_SIZE - *pre;
         return t->net->rbuf;
     }
-    if (e->unconsumed_cap < *pre + half) {
-        char *b = realloc(e->unconsumed, *pre + half);
-        if (!b)
-            return NULL;
-        e->unconsumed = b;
-        e->unconsumed_cap = *pre + half;
-    }
+    if (tail_reserve(t, *pre + TAIL_SHORT_MAX) < 0)
+        return NULL;
     *room = e->unconsumed_cap - *pre;
     return e->unconsumed;
 }
@@ -422,7 +537,7 @@ static char *read_target(tw_transport *t, size_t *pre, size_t *room)
 static void on_eof(tw_transport *t)
 {
     tw_protocol *p = &t->proto;
-    keep_unconsumed(t, NULL, 0);
+    tail_free(t);
     if (!p->ops || !p->ops->read_connection_lost) {
         tw__stream_request_close(t, TW_CLOSE_DONE, 0, NULL);
         return;

@@ -26,9 +26,15 @@ extern "C" {
 /* Reads per readiness event at most (a read that fills the buffer is followed by another, up to
  * this many), so one busy connection cannot starve the others. */
 #define TW_TRANSPORT_READS_PER_WAKE 4
-/* Bytes a protocol may leave unconsumed before the connection is closed (ValueError): a bound on
- * what a peer can make the transport hold when the protocol does not set a tighter one. */
+/* Bytes a protocol may leave unconsumed before the connection is closed (ValueError, -EMSGSIZE): a
+ * bound on what a peer can make the transport hold when the protocol does not set a tighter one. */
 #define TW_TRANSPORT_UNCONSUMED_MAX (64u * 1024 * 1024)
+/* Bytes all the connections of one reactor may hold in long unconsumed tails (longer than half the
+ * read buffer: big partial frames; shorter ones are part of a connection's ordinary cost). Past it,
+ * the connection that has held a long tail the longest is closed first (ValueError, -ENOBUFS),
+ * then the next, until the total fits: a few peers sending huge unterminated frames cannot take
+ * all the memory. A tail's buffer grows by doubling, so memory held may reach twice this. */
+#define TW_TRANSPORT_UNCONSUMED_TOTAL_MAX (256u * 1024 * 1024)
 /* Default write-buffer water marks: a streaming producer is paused when the bytes queued for
  * writing exceed the high mark and resumed when they fall to the low mark or below. */
 #define TW_TRANSPORT_HIGH_WATER_DEFAULT 65536
