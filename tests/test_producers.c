@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,6 +283,54 @@ static void test_peer_close_stops_waiting_producer(void **state)
     free(src.data);
 }
 
+/* ---- empty writes (issue 7, item 8) ------------------------------------------------------------ */
+
+static int empty_resumes, empty_released;
+
+static void count_release(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A pull producer with nothing to say yet: it writes nothing, in every form. */
+static int write_nothing(void *self)
+{
+    tw_transport *t = self;
+    empty_resumes++;
+    struct iovec iov[2] = {{"", 0}, {NULL, 0}};
+    assert_int_equal(tw_transport_write(t, "", 0), 0);
+    assert_int_equal(tw_transport_write_sequence(t, iov, 2), 0);
+    assert_int_equal(tw_transport_write_sequence(t, NULL, 0), 0);
+    assert_int_equal(tw_transport_write_lent(t, "", 0, count_release, &empty_released), 0);
+    return 0;
+}
+
+static const tw_producer_ops empty_ops = {.resume_producing = write_nothing};
+
+/* An empty write is ignored (as Twisted's): it does not wait for writability, so the producer is
+ * not asked again and again (a busy loop). */
+static void test_empty_write_does_not_wake_writer(void **state)
+{
+    fixture *f = *state;
+    tw_test_peer *s = accept_one(f);
+    empty_resumes = empty_released = 0;
+    tw_producer p = {&empty_ops, s->transport};
+    assert_int_equal(tw_transport_register_producer(s->transport, &p, false), 0);
+    assert_int_equal(empty_resumes, 1);
+    assert_int_equal(empty_released, 1); /* an empty lent buffer is handed back at once */
+    for (int i = 0; i < 10; i++)
+        tw_reactor_iterate(f->net.r, 0.01);
+    assert_int_equal(empty_resumes, 1);
+    /* a real write still gets the producer asked again once it has gone out */
+    assert_int_equal(tw_transport_write(s->transport, "x", 1), 0);
+    for (int i = 0; i < 100 && empty_resumes < 2; i++)
+        tw_reactor_iterate(f->net.r, 0.01);
+    assert_int_equal(empty_resumes, 2);
+    tw_transport_unregister_producer(s->transport);
+    tw_transport_lose_connection(s->transport);
+    assert_server_lost(f, TW_CONNECTION_DONE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lose_waits_for_push_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lose_write_waits_for_pull_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_close_stops_waiting_producer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_write_does_not_wake_writer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,7 +229,7 @@ static int wait_for_writable(tw_transport *t, int rc)
 /* Sends what it can now when nothing is queued; returns bytes taken (never more than total). */
 static size_t try_send_now(tw_transport *t, const struct iovec *iov, int cnt, size_t total)
 {
-    if (queued(t) || total == 0)
+    if (queued(t))
         return 0;
     ssize_t n = send_vec(t->fd, iov, cnt < TW_TRANSPORT_IOV_MAX ? cnt : TW_TRANSPORT_IOV_MAX);
     if (n < 0) {
@@ -248,6 +248,8 @@ int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int io
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
+    if (total == 0)
+        return 0; /* ignored (as Twisted): waiting for writability would ask a pull producer again */
     size_t sent = try_send_now(t, iov, iovcnt, total);
     if (sent == total || !can_write(t)) {
         ask_pull_producer_later(t);

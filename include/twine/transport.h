@@ -96,7 +96,8 @@ typedef struct tw_producer {
 
 /* Writes data. With nothing queued it is sent at once; whatever the kernel does not take is copied
  * and sent when the socket is writable. 0, or -ENOTCONN (dropped) once the transport is closed or
- * its write side is shut. Writes after lose_connection() are still sent (as Twisted).
+ * its write side is shut. Writes after lose_connection() are still sent (as Twisted). An empty
+ * write (len 0, or buffers that are all empty) is ignored: it sends nothing and wakes nothing.
  * Write errors are not returned: they close the connection with TW_CONNECTION_LOST. */
 TW_API int tw_transport_write(tw_transport *t, const void *data, size_t len);
 /* Writes several buffers in order, as one sendmsg() when possible; copies what it must keep. */
