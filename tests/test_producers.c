@@ -1,7 +1,8 @@
 /* Tests for producers registered with stream transports, over real loopback sockets: a close or
  * half-close asked for while a producer is registered waits until it is unregistered (all of a
  * 4 MiB pull or push producer arrives, then the EOF), an empty write never wakes the writer, and the
- * ownership rule of every call that takes a callback or a buffer (an error runs nothing). */
+ * ownership rule of every transport call that takes a callback or a buffer: an error return,
+ * out-of-memory included, runs no callback and takes nothing over. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,36 @@
 
 #include "support/net.h"
 #include "support/reactor_test.h"
+
+/* Out of memory on demand: the next malloc or calloc of this process fails once. AddressSanitizer
+ * owns malloc, so under it the out-of-memory tests skip themselves. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NOMEM_INJECTION 0
+#else
+#define NOMEM_INJECTION 1
+void *__libc_malloc(size_t size);
+void *__libc_calloc(size_t n, size_t size);
+#endif
+static bool fail_next_allocation;
+
+#if NOMEM_INJECTION
+static bool allocation_fails(void)
+{
+    bool fail = fail_next_allocation;
+    fail_next_allocation = false;
+    return fail;
+}
+
+void *malloc(size_t size)
+{
+    return allocation_fails() ? NULL : __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    return allocation_fails() ? NULL : __libc_calloc(n, size);
+}
+#endif
 
 typedef struct {
     tw_test_net_env net; /* reactor, captured log, server and client factories, the port */
@@ -331,6 +362,106 @@ static void test_empty_write_does_not_wake_writer(void **state)
     assert_server_lost(f, TW_CONNECTION_DONE);
 }
 
+/* ---- an error return runs nothing and takes nothing over (issue 8) ------------------------------ */
+
+typedef struct {
+    int released, pauses, resumes, stops;
+} calls;
+
+static void note_release(void *arg)
+{
+    ((calls *)arg)->released++;
+}
+
+static int note_pause(void *self)
+{
+    ((calls *)self)->pauses++;
+    return 0;
+}
+
+static int note_resume(void *self)
+{
+    ((calls *)self)->resumes++;
+    return 0;
+}
+
+static int note_stop(void *self)
+{
+    ((calls *)self)->stops++;
+    return 0;
+}
+
+static const tw_producer_ops note_ops = {note_pause, note_resume, note_stop};
+
+static void assert_no_calls(const calls *c)
+{
+    assert_int_equal(c->released + c->pauses + c->resumes + c->stops, 0);
+}
+
+static void test_errors_take_nothing_over(void **state)
+{
+    fixture *f = *state;
+    tw_test_peer *s = accept_one(f);
+    tw_transport *t = s->transport;
+    calls c = {0}, busy = {0};
+    static const char buf[] = "buffer";
+    struct iovec iov = {(void *)buf, 6};
+    tw_producer p = {&note_ops, &c}, no_ops = {NULL, &c};
+    /* -EINVAL */
+    assert_int_equal(tw_transport_write(NULL, buf, 6), -EINVAL);
+    assert_int_equal(tw_transport_write(t, NULL, 6), -EINVAL);
+    assert_int_equal(tw_transport_write_sequence(NULL, &iov, 1), -EINVAL);
+    assert_int_equal(tw_transport_write_sequence(t, NULL, 1), -EINVAL);
+    assert_int_equal(tw_transport_write_sequence(t, &iov, -1), -EINVAL);
+    assert_int_equal(tw_transport_write_lent(NULL, buf, 6, note_release, &c), -EINVAL);
+    assert_int_equal(tw_transport_write_lent(t, NULL, 6, note_release, &c), -EINVAL);
+    assert_int_equal(tw_transport_register_producer(NULL, &p, true), -EINVAL);
+    assert_int_equal(tw_transport_register_producer(t, NULL, true), -EINVAL);
+    assert_int_equal(tw_transport_register_producer(t, &no_ops, false), -EINVAL);
+    assert_no_calls(&c);
+    /* -EBUSY: the second producer is not touched */
+    tw_producer first = {&note_ops, &busy};
+    assert_int_equal(tw_transport_register_producer(t, &first, true), 0);
+    assert_int_equal(tw_transport_register_producer(t, &p, false), -EBUSY);
+    assert_no_calls(&c);
+    tw_transport_unregister_producer(t);
+    /* -ENOTCONN: closing (an abort completes on a later turn) */
+    tw_transport_abort_connection(t);
+    assert_int_equal(tw_transport_write(t, buf, 6), -ENOTCONN);
+    assert_int_equal(tw_transport_write_sequence(t, &iov, 1), -ENOTCONN);
+    assert_int_equal(tw_transport_write_lent(t, buf, 6, note_release, &c), -ENOTCONN);
+    assert_int_equal(tw_transport_register_producer(t, &p, true), -ENOTCONN);
+    assert_no_calls(&c);
+    assert_server_lost(f, TW_CONNECTION_ABORTED);
+    assert_no_calls(&c);
+    assert_int_equal(busy.stops, 0); /* it was unregistered before the close */
+}
+
+/* -ENOMEM: nothing is taken over either; a write that cannot be queued closes the connection (the
+ * stream would have a hole), but the lent buffer stays the caller's. */
+static void test_out_of_memory_takes_nothing_over(void **state)
+{
+    if (!NOMEM_INJECTION)
+        skip();
+    fixture *f = *state;
+    tw_test_peer *s = accept_one(f);
+    tw_transport *t = s->transport;
+    calls c = {0};
+    tw_producer p = {&note_ops, &c};
+    fail_next_allocation = true; /* the transport's extension, for the producer */
+    assert_int_equal(tw_transport_register_producer(t, &p, false), -ENOMEM);
+    assert_no_calls(&c);
+    static char chunk[1 << 20];
+    while (tw_transport_write_buffer_size(t) == 0) /* from now on writes are queued */
+        assert_int_equal(tw_transport_write(t, chunk, sizeof chunk), 0);
+    fail_next_allocation = true; /* the queue entry of the lent buffer */
+    assert_int_equal(tw_transport_write_lent(t, "lent", 4, note_release, &c), -ENOMEM);
+    assert_no_calls(&c);
+    assert_server_lost(f, TW_CONNECTION_LOST);
+    assert_int_equal(s->reason_code, -ENOMEM);
+    assert_no_calls(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +472,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lose_write_waits_for_pull_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_close_stops_waiting_producer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_write_does_not_wake_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_take_nothing_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_memory_takes_nothing_over, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

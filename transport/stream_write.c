@@ -281,28 +281,22 @@ int tw_transport_write(tw_transport *t, const void *data, size_t len)
 int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (*release)(void *),
                             void *arg)
 {
-    int rc = 0;
     if (!t || (len > 0 && !buf))
-        rc = -EINVAL;
-    else if (!can_write(t))
-        rc = -ENOTCONN;
-    if (rc < 0 || len == 0) {
-        if (release)
-            release(arg);
-        return rc;
-    }
+        return -EINVAL;
+    if (!can_write(t))
+        return -ENOTCONN;
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    size_t sent = try_send_now(t, &iov, 1, len);
+    size_t sent = len ? try_send_now(t, &iov, 1, len) : 0;
     if (sent == len || !can_write(t)) {
         if (release)
             release(arg);
-        ask_pull_producer_later(t);
+        if (len)
+            ask_pull_producer_later(t);
         return 0;
     }
-    rc = queue_lent(t, (const char *)buf + sent, len - sent, release, arg);
-    if (rc < 0 && release)
-        release(arg);
-    return wait_for_writable(t, rc);
+    /* Out of memory: buf stays the caller's (release does not run) and the connection closes: what
+     * the caller writes next must not follow a hole in the stream. */
+    return wait_for_writable(t, queue_lent(t, (const char *)buf + sent, len - sent, release, arg));
 }
 
 /* Takes n sent bytes off the front of the queue. */
@@ -383,11 +377,8 @@ int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
         return -EINVAL;
     if (t->ext && t->ext->has_producer)
         return -EBUSY;
-    if (t->flags & (TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING)) {
-        if (producer->ops->stop_producing)
-            producer->ops->stop_producing(producer->self);
-        return -ENOTCONN;
-    }
+    if (t->flags & (TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING))
+        return -ENOTCONN; /* unlike Twisted, nothing is called: an error return runs no callback */
     tw_stream_ext *e = tw__stream_ext_get(t);
     if (!e)
         return -ENOMEM;

@@ -1,6 +1,10 @@
 /* twine transports: TCP and UNIX stream connections (Twisted's ITransport, ITCPTransport,
  * IConsumer and IPushProducer), listening ports (IListeningPort) and outgoing connections by
- * numeric address (IConnector). Protocols and factories are in protocol.h. */
+ * numeric address (IConnector). Protocols and factories are in protocol.h.
+ *
+ * Ownership on error (libuv's rule, the same as twine's everywhere): a call that returns an error
+ * never runs a callback it was given (a lent buffer's release, a producer's ops) and takes over
+ * nothing it was handed; the caller still owns every buffer, callback and producer. */
 #ifndef TWINE_TRANSPORT_H
 #define TWINE_TRANSPORT_H
 
@@ -95,16 +99,19 @@ typedef struct tw_producer {
  * end of connection_lost); calls from inside connection_lost are accepted and do nothing harmful. */
 
 /* Writes data. With nothing queued it is sent at once; whatever the kernel does not take is copied
- * and sent when the socket is writable. 0, or -ENOTCONN (dropped) once the transport is closed or
- * its write side is shut. Writes after lose_connection() are still sent (as Twisted). An empty
- * write (len 0, or buffers that are all empty) is ignored: it sends nothing and wakes nothing.
- * Write errors are not returned: they close the connection with TW_CONNECTION_LOST. */
+ * and sent when the socket is writable. Writes after lose_connection() are still sent (as
+ * Twisted). An empty write (len 0, or buffers that are all empty) is ignored: it sends nothing and
+ * wakes nothing. Write errors are not returned: they close the connection with
+ * TW_CONNECTION_LOST. The three writes return 0, or -EINVAL (t NULL, data or iov NULL with bytes to
+ * write, iovcnt < 0), -ENOTCONN (dropped: the transport is closed or closing, or its write side
+ * is shut), -ENOMEM (what the kernel did not take could not be queued: the connection closes with
+ * TW_CONNECTION_LOST, since what the caller writes next must not follow a hole in the stream). */
 TW_API int tw_transport_write(tw_transport *t, const void *data, size_t len);
 /* Writes several buffers in order, as one sendmsg() when possible; copies what it must keep. */
 TW_API int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int iovcnt);
 /* Lends buf without copying it: release(arg) runs once the transport no longer needs buf (sent,
- * or dropped by a close), possibly before this call returns. release may be NULL. On -ENOTCONN
- * release has already run. */
+ * or dropped by a close), possibly before this call returns. release may be NULL. On an error
+ * return release does not run and buf is still the caller's. */
 TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
                                    void (*release)(void *arg), void *arg);
 
@@ -138,8 +145,10 @@ TW_API void tw_transport_stop_producing(tw_transport *t);
 /* This transport as a producer, to register with another transport (a proxy's two halves). */
 TW_API tw_producer tw_transport_as_producer(tw_transport *t);
 
-/* Consumer side. -EBUSY if a producer is already registered (Twisted's RuntimeError); on a closed
- * transport the producer is told to stop at once and -ENOTCONN is returned. */
+/* Consumer side: 0, -EINVAL (t or producer or its ops NULL), -EBUSY if a producer is already
+ * registered (Twisted's RuntimeError), -ENOTCONN once the transport is closed or closing (where
+ * Twisted calls stopProducing: here an error return calls none of the producer's ops), -ENOMEM.
+ * A pull producer is asked for data (resume_producing) from inside this call. */
 TW_API int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
                                           bool streaming);
 TW_API void tw_transport_unregister_producer(tw_transport *t);
