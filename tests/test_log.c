@@ -15,6 +15,9 @@
 
 #include <twine/twine.h>
 
+#include "reactor/log.h"
+#include "support/reactor_test.h"
+
 static int setup(void **state)
 {
     tw_reactor *r = tw_reactor_new(NULL);
@@ -134,6 +137,54 @@ static void test_long_message_is_cut_safely(void **state)
     assert_int_equal(strncmp(h.message, "start aaaa", 10), 0);
 }
 
+/* A recurring warning writes its first line at once, then at most one per TW_LOG_REPEAT_INTERVAL
+ * of the reactor's clock, each saying how many were held back since the one before. */
+static void test_limited_warning_one_line_per_interval(void **state)
+{
+    tw_reactor *r = *state;
+    tw_test_clock clock;
+    tw_test_clock_install(r, &clock);
+    hook_state h = { 0 };
+    tw_reactor_set_logger(r, hook, &h);
+    tw_log_limit limit = { 0 };
+
+    tw__log_limited(r, &limit, TW_LOG_WARN, "out of %s", "fds");
+    assert_int_equal(h.calls, 1);
+    assert_string_equal(h.message, "out of fds");
+    for (int i = 0; i < 4; i++)
+        tw__log_limited(r, &limit, TW_LOG_WARN, "out of %s", "fds");
+    tw_test_clock_turn(r, &clock, TW_LOG_REPEAT_INTERVAL - 0.001);
+    tw__log_limited(r, &limit, TW_LOG_WARN, "out of %s", "fds");
+    assert_int_equal(h.calls, 1); /* five held back, all within the interval */
+
+    tw_test_clock_turn(r, &clock, 0.001);
+    tw__log_limited(r, &limit, TW_LOG_ERROR, "still out of %s", "fds");
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(h.level, TW_LOG_ERROR);
+    assert_string_equal(h.message, "still out of fds [5 similar warnings held back]");
+
+    /* quiet for longer than the interval: the next one is written, with nothing held back */
+    tw_test_clock_turn(r, &clock, 10 * TW_LOG_REPEAT_INTERVAL);
+    tw__log_limited(r, &limit, TW_LOG_WARN, "again");
+    assert_int_equal(h.calls, 3);
+    assert_string_equal(h.message, "again");
+    tw_reactor_set_clock(r, NULL, NULL); /* clock is about to go out of scope */
+}
+
+/* Each condition has its own limit: one held back does not hold back another. */
+static void test_limited_warnings_are_independent(void **state)
+{
+    tw_reactor *r = *state;
+    hook_state h = { 0 };
+    tw_reactor_set_logger(r, hook, &h);
+    tw_log_limit a = { 0 }, b = { 0 };
+    tw__log_limited(r, &a, TW_LOG_WARN, "a");
+    tw__log_limited(r, &a, TW_LOG_WARN, "a");
+    tw__log_limited(r, &b, TW_LOG_WARN, "b");
+    assert_int_equal(h.calls, 2);
+    assert_string_equal(h.message, "b");
+}
+
 static void test_level_names(void **state)
 {
     (void)state;
@@ -183,6 +234,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_custom_hook_then_default_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_callback_error_reaches_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_is_cut_safely, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limited_warning_one_line_per_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limited_warnings_are_independent, setup, teardown),
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_strerror),
     };

@@ -184,6 +184,11 @@ TW_API void tw_reactor_set_logger(tw_reactor *r, tw_log_fn fn, void *ctx);
 TW_API void tw_reactor_log(tw_reactor *r, tw_log_level level, const char *fmt, ...) TW_PRINTF(3, 4);
 TW_API const char *tw_log_level_name(tw_log_level level);
 
+/* Warnings that repeat under overload (a port out of file descriptors, shedding connections and
+ * pausing every TW_PORT_EMFILE_PAUSE) are written at most once per TW_LOG_REPEAT_INTERVAL seconds of
+ * the reactor's clock; the next line written says how many were held back in between. */
+#define TW_LOG_REPEAT_INTERVAL 1.0
+
 #ifdef __cplusplus
 }
 #endif
