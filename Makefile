@@ -25,7 +25,7 @@ OUT       := $(BUILDROOT)/$(BACKEND)
 WARN      := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 OPT       ?= -O2 -g
 CFLAGS    += -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
-CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_VERSION='"$(VERSION)"'
+CPPFLAGS  += -Iinclude -I. -MMD -MP
 CFLAGS    += $(EXTRA_CFLAGS)
 LDFLAGS   += $(EXTRA_LDFLAGS)
 LIBS      := -lpthread -lresolv -lm
@@ -84,6 +84,15 @@ $(SHARED): $(LIB_OBJS)
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# VERSION is the source of truth: reactor/version.c refuses to build if include/twine/version.h
+# says otherwise, and tests/test_version.c checks the library against it.
+VERSION_WORDS := $(subst ., ,$(VERSION))
+VERSION_DEFS  := -DTW_BUILD_VERSION='"$(VERSION)"' -DTW_BUILD_VERSION_MAJOR=$(word 1,$(VERSION_WORDS)) \
+                 -DTW_BUILD_VERSION_MINOR=$(word 2,$(VERSION_WORDS)) \
+                 -DTW_BUILD_VERSION_PATCH=$(word 3,$(VERSION_WORDS))
+$(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: CPPFLAGS += $(VERSION_DEFS)
+$(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: Makefile
 
 $(TWINED): $(CLI_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
