@@ -23,8 +23,9 @@
  *
  * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses threads.
  * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
- * CRITICAL); with a NULL reactor they go to stderr. So a deferred made with a reactor must be freed
- * before that reactor is. */
+ * CRITICAL); with a NULL reactor they go to the process-wide default logger (tw_set_default_logger;
+ * stderr unless a program sets one). So a deferred made with a reactor must be freed before that
+ * reactor is. */
 #ifndef TWINE_DEFERRED_H
 #define TWINE_DEFERRED_H
 
