@@ -1,5 +1,9 @@
 /* Tests for the reactor's log hook and error names: the default stderr logger (captured through a
  * pipe standing in for fd 2), a custom hook, restoring the default, level names and tw_strerror. */
+/* First and alone: the API speaks in -Exxx codes, so error.h must bring <errno.h> with it. */
+#include <twine/error.h>
+static const int einval_from_error_h = EINVAL;
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -297,6 +301,7 @@ static void test_strerror(void **state)
 {
     (void)state;
     assert_string_equal(tw_strerror(-EINVAL), strerror(EINVAL));
+    assert_int_equal(einval_from_error_h, EINVAL);
     assert_string_equal(tw_strerror(-ECONNREFUSED), strerror(ECONNREFUSED));
     static const int codes[] = { TW_EALREADYCALLED, TW_EALREADYCANCELLED, TW_ENOTRUNNING,
                                  TW_EALREADYRUNNING, TW_ENOTRESTARTABLE, TW_ECALLBACK,
