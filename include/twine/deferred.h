@@ -217,8 +217,9 @@ TW_API tw_deferred *tw_gather_results(tw_reactor *r, tw_deferred *const *ds, siz
 typedef struct tw_semaphore tw_semaphore;
 typedef struct tw_lock tw_lock;
 
-/* Twisted's DeferredSemaphore(tokens). tokens >= 1, else NULL with -EINVAL. */
-TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err);
+/* Twisted's DeferredSemaphore(tokens). tokens >= 1, else NULL with -EINVAL (Twisted's ValueError;
+ * the count is signed so that a negative one is refused, not taken as a huge unsigned number). */
+TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, int tokens, int *err);
 /* Frees s; waiters still queued fail with CancelledError first. Not while a token is held by a run
  * that will release it later. */
 TW_API void tw_semaphore_free(tw_semaphore *s);
