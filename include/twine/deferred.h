@@ -132,10 +132,12 @@ TW_API void tw_deferred_unpause(tw_deferred *d);
 TW_API void tw_deferred_cancel(tw_deferred *d);
 
 /* Twisted's addTimeout(timeout, clock): after seconds on r's clock, d is cancelled and the
- * CancelledError becomes TimeoutError (any other result passes unchanged). Covers the callbacks
- * added before this call. The timer is cancelled as soon as d's result gets past it, or when d is
- * freed; until then the timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL,
- * -ENOMEM. */
+ * CancelledError becomes TimeoutError (any other result passes unchanged).
+ * Where to add it: the conversion is a pair placed in the chain by this call, as in Twisted, so
+ * callbacks added before it see CancelledError and callbacks added after it see TimeoutError. Add
+ * the timeout first, right after making d, then the callbacks.
+ * The timer is cancelled as soon as d's result gets past it, or when d is freed; until then the
+ * timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL, -ENOMEM. */
 TW_API int tw_deferred_add_timeout(tw_deferred *d, tw_reactor *r, double seconds);
 
 /* ---- inspection ----------------------------------------------------------------------------------- */
