@@ -1,7 +1,7 @@
 # twine: build, test, install.
 # Sources are found by wildcard, so adding a file to a layer needs no edit here.
 #   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
-#   make test | test-all | sanitize | bench | install PREFIX=/usr/local | clean
+#   make test | test-all | sanitize | docs-check | bench | install PREFIX=/usr/local | clean
 
 UNAME     := $(shell uname -s)
 ifeq ($(UNAME),Linux)
@@ -25,7 +25,7 @@ OUT       := $(BUILDROOT)/$(BACKEND)
 WARN      := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes
 OPT       ?= -O2 -g
 CFLAGS    += -std=c11 $(OPT) $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden
-CPPFLAGS  += -Iinclude -I. -MMD -MP -DTW_VERSION='"$(VERSION)"'
+CPPFLAGS  += -Iinclude -I. -MMD -MP
 CFLAGS    += $(EXTRA_CFLAGS)
 LDFLAGS   += $(EXTRA_LDFLAGS)
 LIBS      := -lpthread -lresolv -lm
@@ -58,7 +58,7 @@ TWINED    := $(OUT)/twined
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
-.PHONY: all lib test test-all sanitize bench fuzz install install-check uninstall clean examples FORCE
+.PHONY: all lib test test-all sanitize bench fuzz install install-check uninstall clean examples docs-check FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -85,6 +85,15 @@ $(OUT)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+# VERSION is the source of truth: reactor/version.c refuses to build if include/twine/version.h
+# says otherwise, and tests/test_version.c checks the library against it.
+VERSION_WORDS := $(subst ., ,$(VERSION))
+VERSION_DEFS  := -DTW_BUILD_VERSION='"$(VERSION)"' -DTW_BUILD_VERSION_MAJOR=$(word 1,$(VERSION_WORDS)) \
+                 -DTW_BUILD_VERSION_MINOR=$(word 2,$(VERSION_WORDS)) \
+                 -DTW_BUILD_VERSION_PATCH=$(word 3,$(VERSION_WORDS))
+$(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: CPPFLAGS += $(VERSION_DEFS)
+$(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: Makefile
+
 $(TWINED): $(CLI_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
 
@@ -98,12 +107,22 @@ $(OUT)/examples/%: $(OUT)/obj/examples/%.o $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
 
-# Run every test binary; report all failures, fail if any failed. A binary that hangs is killed.
+# Docs are code: every public header compiles alone, and the C samples of README.md and docs/
+# compile with the project's flags against this build and run (tests/doc_samples.sh says how).
+DOCS_CHECK := CC="$(CC)" tests/header_check.sh && \
+  CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" LIBS="$(LIBS)" TWINE_LIB=$(STATIC) \
+  SAMPLE_DIR=$(OUT)/doc_samples tests/doc_samples.sh
+docs-check: $(STATIC)
+	@$(DOCS_CHECK)
+
+# Run every test binary and the docs check; report all failures, fail if any failed. A binary that
+# hangs is killed.
 TEST_TIMEOUT ?= 120
 test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED))
 	@echo "== twine tests, backend $(BACKEND) =="
 	@failed=""; for t in $(TEST_BINS); do \
 	  TWINE_BUILD=$(OUT) timeout $(TEST_TIMEOUT) $$t || failed="$$failed $$(basename $$t)"; done; \
+	( $(DOCS_CHECK) ) || failed="$$failed docs-check"; \
 	if [ -n "$$failed" ]; then echo "FAILED ($(BACKEND)):$$failed"; exit 1; fi; \
 	echo "== all tests passed, backend $(BACKEND) =="
 

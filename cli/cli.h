@@ -8,11 +8,6 @@
 
 #include <twine/twine.h>
 
-/* The release; the build may pass the Makefile's VERSION instead. */
-#ifndef TW_VERSION
-#define TW_VERSION "0.1.0"
-#endif
-
 /* Exit statuses (docs/twined.md): bad arguments are 2, failures at run time 1. */
 enum { TWINED_EXIT_OK = 0, TWINED_EXIT_FAILURE = 1, TWINED_EXIT_USAGE = 2 };
 

@@ -179,6 +179,7 @@ static int start_listening(echo_server *s)
 static int prepare(echo_server *s)
 {
     tw_reactor_set_logger(s->r, twined_log, NULL);
+    tw_reactor_set_log_level(s->r, TW_LOG_INFO); /* twined says why it stops */
     int err = tw_reactor_install_signal_handlers(s->r);
     if (err == 0)
         err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         return twined_usage_error(NULL, "missing command (try 'twined --help')");
     const char *arg = argv[1];
     if (strcmp(arg, "--version") == 0) {
-        printf("twined %s (backend: %s)\n", TW_VERSION, tw_reactor_backend());
+        printf("twined %s (backend: %s)\n", tw_version_string(), tw_reactor_backend());
         return TWINED_EXIT_OK;
     }
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)

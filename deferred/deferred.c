@@ -198,7 +198,7 @@ static void report_unhandled(tw_deferred *d)
 {
     char text[512];
     tw_failure_describe(d->result.failure, text, sizeof text);
-    /* With a NULL reactor this goes to the default hook, stderr. */
+    /* With a NULL reactor this goes to the process-wide default logger. */
     tw_reactor_log(d->reactor, TW_LOG_CRITICAL, "Unhandled error in Deferred: %s", text);
 }
 

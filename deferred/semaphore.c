@@ -35,9 +35,9 @@ static void semaphore_init(tw_semaphore *s, tw_reactor *r, unsigned tokens)
     s->freed = NULL;
 }
 
-tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err)
+tw_semaphore *tw_semaphore_new(tw_reactor *r, int tokens, int *err)
 {
-    if (tokens < 1) {
+    if (tokens < 1) { /* signed, so that a caller's -1 is refused rather than read as UINT_MAX */
         if (err)
             *err = -EINVAL;
         return NULL;
@@ -48,7 +48,7 @@ tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err)
             *err = -ENOMEM;
         return NULL;
     }
-    semaphore_init(s, r, tokens);
+    semaphore_init(s, r, (unsigned)tokens);
     return s;
 }
 

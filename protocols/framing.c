@@ -1,5 +1,5 @@
 /* Helpers every framing receiver uses: the transport behind a receiver (absent when a test feeds
- * bytes directly), sending, pausing, and logging why a peer's input was refused. */
+ * bytes directly), sending, pausing and stopping, and logging why a peer's input was refused. */
 #include "framing_private.h"
 
 #include <errno.h>
@@ -40,18 +40,28 @@ bool tw__framing_transport_closing(const tw_protocol *p)
     return p && tw_transport_disconnecting(p->transport);
 }
 
-void tw__framing_pause_transport(tw_protocol *p)
+void tw__framing_pause(tw_protocol *p, bool *paused)
 {
+    *paused = true;
     tw_transport *t = tw__framing_transport(p);
     if (t)
         tw_transport_pause_producing(t);
 }
 
-void tw__framing_resume_transport(tw_protocol *p)
+void tw__framing_resume(tw_protocol *p, bool *paused)
 {
+    *paused = false;
     tw_transport *t = tw__framing_transport(p);
     if (t)
         tw_transport_resume_producing(t);
+}
+
+void tw__framing_stop(tw_protocol *p, bool *paused)
+{
+    *paused = true;
+    tw_transport *t = tw__framing_transport(p);
+    if (t)
+        tw_transport_stop_producing(t);
 }
 
 bool tw__framing_limit_ok(size_t max_length, size_t overhead)

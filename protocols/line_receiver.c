@@ -106,13 +106,6 @@ ssize_t tw_line_receiver_data_received(tw_line_receiver *lr, const char *data, s
     return (ssize_t)pos;
 }
 
-ssize_t tw_line_receiver_protocol_data_received(tw_protocol *p, const char *data, size_t len)
-{
-    tw_line_receiver *lr = p->user;
-    lr->protocol = p;
-    return tw_line_receiver_data_received(lr, data, len);
-}
-
 void tw_line_receiver_set_raw_mode(tw_line_receiver *lr)
 {
     lr->raw_mode = true;
@@ -125,25 +118,8 @@ void tw_line_receiver_set_line_mode(tw_line_receiver *lr)
     lr->scanned = 0;
 }
 
-void tw_line_receiver_pause_producing(tw_line_receiver *lr)
-{
-    lr->paused = true;
-    tw__framing_pause_transport(lr->protocol);
-}
-
-void tw_line_receiver_resume_producing(tw_line_receiver *lr)
-{
-    lr->paused = false;
-    tw__framing_resume_transport(lr->protocol);
-}
-
-void tw_line_receiver_stop_producing(tw_line_receiver *lr)
-{
-    lr->paused = true;
-    tw_transport *t = tw__framing_transport(lr->protocol);
-    if (t)
-        tw_transport_stop_producing(t);
-}
+/* tw_line_receiver_protocol_data_received, _pause_producing, _resume_producing, _stop_producing */
+TW__FRAMING_ADAPTERS(tw_line_receiver)
 
 int tw_line_receiver_send_line(tw_line_receiver *lr, const char *line, size_t len)
 {

@@ -97,24 +97,9 @@ ssize_t tw_netstring_receiver_data_received(tw_netstring_receiver *ns, const cha
     return (ssize_t)pos;
 }
 
-ssize_t tw_netstring_receiver_protocol_data_received(tw_protocol *p, const char *data, size_t len)
-{
-    tw_netstring_receiver *ns = p->user;
-    ns->protocol = p;
-    return tw_netstring_receiver_data_received(ns, data, len);
-}
-
-void tw_netstring_receiver_pause_producing(tw_netstring_receiver *ns)
-{
-    ns->paused = true;
-    tw__framing_pause_transport(ns->protocol);
-}
-
-void tw_netstring_receiver_resume_producing(tw_netstring_receiver *ns)
-{
-    ns->paused = false;
-    tw__framing_resume_transport(ns->protocol);
-}
+/* tw_netstring_receiver_protocol_data_received, _pause_producing, _resume_producing,
+ * _stop_producing */
+TW__FRAMING_ADAPTERS(tw_netstring_receiver)
 
 int tw_netstring_receiver_send_string(tw_netstring_receiver *ns, const char *data, size_t len)
 {

@@ -114,11 +114,14 @@ tw_failure *tw_failure_from_errno(int code, const char *context)
     return tw_failure_new(failure_type_for_code(code), code, "%s", text);
 }
 
-tw_failure *tw_failure_ref(tw_failure *f)
+tw_failure *tw_failure_ref(const tw_failure *f)
 {
-    if (f && !failure_is_immortal(f))
-        f->refs++;
-    return f;
+    /* Every failure is made writable (malloc'd, or the static one that is never counted): only the
+     * reference count changes, which const does not promise to keep. */
+    tw_failure *m = (tw_failure *)f;
+    if (m && !failure_is_immortal(m))
+        m->refs++;
+    return m;
 }
 
 /* Causes form a list, not a tree: release it iteratively so a long cause chain cannot exhaust the
@@ -183,7 +186,7 @@ bool tw_failure_check(const tw_failure *f, const char *type)
     return f && type && strcmp(f->type, type) == 0;
 }
 
-char *tw_failure_describe(const tw_failure *f, char *buf, unsigned long size)
+char *tw_failure_describe(const tw_failure *f, char *buf, size_t size)
 {
     if (!buf || size == 0)
         return buf;

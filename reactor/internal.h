@@ -153,8 +153,10 @@ struct tw_reactor {
     int64_t now;
     tw_clock_fn clock_fn;
     void *clock_ctx;
-    tw_log_fn log_fn;
+    tw_log_fn log_fn;        /* NULL: the process-wide logger */
     void *log_ctx;
+    tw_log_level log_level;  /* when log_level_own; else the process-wide level applies */
+    bool log_level_own;
     tw_run_state state;
     bool in_turn;            /* guards against re-entrant iterate() */
     bool shutdown_begun;     /* "before shutdown" triggers have run */

@@ -13,7 +13,7 @@ static int stop(void *arg) { return tw_reactor_stop(arg); }
 int main(void)
 {
     tw_reactor *r = tw_reactor_new(NULL);
-    if (!r || !tw_call_later(r, 0.001, stop, r) || tw_reactor_run(r) != 0)
+    if (!r || !tw_call_later(r, 0.001, stop, r, NULL) || tw_reactor_run(r) != 0)
         return 1;
     tw_reactor_free(r);
     printf("installed twine runs (backend %s)\n", tw_reactor_backend());

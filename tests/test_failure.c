@@ -84,6 +84,27 @@ static void test_ref_keeps_alive(void **state)
     tw_failure_unref(NULL);
 }
 
+/* connection_lost hands out a const reason: keeping it (to forward it into a deferred, say) takes a
+ * reference without a cast. */
+static void keep_reason(const tw_failure *reason, tw_failure **kept)
+{
+    *kept = tw_failure_ref(reason);
+}
+
+static void test_ref_of_const_failure(void **state)
+{
+    (void)state;
+    tw_failure *f = tw_failure_new(TW_CONNECTION_LOST, -ECONNRESET, "reset");
+    tw_failure *kept = NULL;
+    keep_reason(f, &kept);
+    assert_ptr_equal(kept, f);
+    tw_failure_unref(f);
+    assert_string_equal(tw_failure_message(kept), "reset"); /* alive through the kept reference */
+    tw_failure_unref(kept);
+    const tw_failure *nomem = tw_failure_nomem();
+    assert_ptr_equal(tw_failure_ref(nomem), tw_failure_nomem());
+}
+
 static void test_cause_chain_and_replacement(void **state)
 {
     (void)state;
@@ -175,6 +196,7 @@ int main(void)
         cmocka_unit_test(test_from_errno_maps_twisted_names),
         cmocka_unit_test(test_from_errno_without_context),
         cmocka_unit_test(test_ref_keeps_alive),
+        cmocka_unit_test(test_ref_of_const_failure),
         cmocka_unit_test(test_cause_chain_and_replacement),
         cmocka_unit_test(test_long_cause_chain_frees_iteratively),
         cmocka_unit_test(test_index),

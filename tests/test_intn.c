@@ -25,7 +25,7 @@
 
 /* Logs S(payload) per string and E#n for a length over the limit; "PAUSE" pauses, "FAIL" fails. */
 typedef struct {
-    tw_intn_string_receiver r;
+    tw_intn_string_receiver ir;
     char log[LOG_MAX];
     size_t log_len;
     int exceeded_result;
@@ -70,7 +70,7 @@ static rec *rec_new(unsigned prefix, const tw_intn_string_receiver_ops *ops)
 {
     rec *r = calloc(1, sizeof *r);
     assert_non_null(r);
-    assert_int_equal(tw_intn_string_receiver_init(&r->r, prefix, ops, r), 0);
+    assert_int_equal(tw_intn_string_receiver_init(&r->ir, prefix, ops, r), 0);
     return r;
 }
 
@@ -127,7 +127,7 @@ static void check_splits(unsigned prefix)
         for (size_t j = i; j <= len; j++) {
             rec *r = rec_new(prefix, &rec_ops);
             tw_test_feed f;
-            tw_test_feed_init(&f, feed_intn, &r->r);
+            tw_test_feed_init(&f, feed_intn, &r->ir);
             assert_true(tw_test_feed_push(&f, in, i) >= 0);
             assert_true(tw_test_feed_push(&f, in + i, j - i) >= 0);
             assert_true(tw_test_feed_push(&f, in + j, len - j) >= 0);
@@ -139,7 +139,7 @@ static void check_splits(unsigned prefix)
         }
     rec *r = rec_new(prefix, &rec_ops);
     tw_test_feed f;
-    tw_test_feed_init(&f, feed_intn, &r->r);
+    tw_test_feed_init(&f, feed_intn, &r->ir);
     for (size_t i = 0; i < len; i++)
         assert_true(tw_test_feed_push(&f, in + i, 1) >= 0);
     assert_memory_equal(r->log, "S(abc)S()S(hello world)S(\n\r)", r->log_len);
@@ -170,23 +170,23 @@ static void test_length_limit(void **state)
     (void)state;
     /* Default: a length over max_length drops the connection before any payload is awaited. */
     rec *r = rec_new(4, &default_ops);
-    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\0\0\1a\0\1\x86\xa0", 9),
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->ir, "\0\0\0\1a\0\1\x86\xa0", 9),
                      -EMSGSIZE);
     assert_string_equal(r->log, "S(a)");
     /* Exactly max_length is accepted: 99999 = 0x01869f. */
     char *big = calloc(1, 4 + 99999);
     memcpy(big, "\0\1\x86\x9f", 4);
-    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, big, 4 + 99999), 4 + 99999);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->ir, big, 4 + 99999), 4 + 99999);
     free(big);
     free(r);
 
     /* A custom hook that returns 0 stops without consuming that frame, as Twisted. */
     r = rec_new(2, &rec_ops);
-    assert_int_equal(tw_intn_string_receiver_set_max_length(&r->r, 3), 0);
-    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\3abc\0\4abcd", 11), 5);
+    assert_int_equal(tw_intn_string_receiver_set_max_length(&r->ir, 3), 0);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->ir, "\0\3abc\0\4abcd", 11), 5);
     assert_string_equal(r->log, "S(abc)E#4");
     r->exceeded_result = -ECONNRESET;
-    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\0\4abcd", 6), -ECONNRESET);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->ir, "\0\4abcd", 6), -ECONNRESET);
     free(r);
 }
 
@@ -194,18 +194,23 @@ static void test_hook_error_and_pause(void **state)
 {
     (void)state;
     rec *r = rec_new(1, &rec_ops);
-    assert_int_equal(tw_intn_string_receiver_data_received(&r->r, "\1a\4FAIL\1b", 9), -EPROTO);
+    assert_int_equal(tw_intn_string_receiver_data_received(&r->ir, "\1a\4FAIL\1b", 9), -EPROTO);
     assert_string_equal(r->log, "S(a)S(FAIL)");
     free(r);
 
     r = rec_new(1, &rec_ops);
     tw_test_feed f;
-    tw_test_feed_init(&f, feed_intn, &r->r);
+    tw_test_feed_init(&f, feed_intn, &r->ir);
     assert_int_equal(tw_test_feed_push(&f, "\1a\5PAUSE\1b", 10), 8);
     assert_int_equal(tw_test_feed_push(&f, "\1c", 2), 0);
     assert_string_equal(r->log, "S(a)S(PAUSE)");
-    tw_intn_string_receiver_resume_producing(&r->r);
+    tw_intn_string_receiver_resume_producing(&r->ir);
     assert_int_equal(tw_test_feed_again(&f), 4);
+    assert_string_equal(r->log, "S(a)S(PAUSE)S(b)S(c)");
+    /* stop_producing without a transport: paused for good */
+    tw_intn_string_receiver_stop_producing(&r->ir);
+    assert_true(r->ir.paused);
+    assert_int_equal(tw_test_feed_push(&f, "\1d", 2), 0);
     assert_string_equal(r->log, "S(a)S(PAUSE)S(b)S(c)");
     tw_test_feed_free(&f);
     free(r);
@@ -217,27 +222,31 @@ static void test_send_string_limits(void **state)
     rec *r = rec_new(1, &rec_ops);
     static char big[65536];
     /* Too long for the prefix: refused before anything else is checked. */
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 256), -EMSGSIZE);
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 255), -ENOTCONN);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, 256), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, 255), -ENOTCONN);
     free(r);
     r = rec_new(2, &rec_ops);
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 65536), -EMSGSIZE);
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 65535), -ENOTCONN);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, 65536), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, 65535), -ENOTCONN);
     free(r);
     r = rec_new(4, &rec_ops);
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, (size_t)1 << 32), -EMSGSIZE);
-    assert_int_equal(tw_intn_string_receiver_send_string(&r->r, big, 10), -ENOTCONN);
-    tw_protocol p = {.user = &r->r};
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, (size_t)1 << 32), -EMSGSIZE);
+    assert_int_equal(tw_intn_string_receiver_send_string(&r->ir, big, 10), -ENOTCONN);
+    tw_protocol p = {.user = &r->ir};
     assert_int_equal(tw_intn_string_receiver_protocol_data_received(&p, "\0\0\0\1x", 5), 5);
-    assert_ptr_equal(r->r.protocol, &p);
+    assert_ptr_equal(r->ir.protocol, &p);
     free(r);
 }
 
 /* ---- over a real TCP connection: Int32 echo ------------------------------------------------------ */
 
+/* Echoes every string; after echoing "STOP" it stops producing. */
 static int echo_string(tw_intn_string_receiver *ir, const char *data, size_t len)
 {
-    return tw_intn_string_receiver_send_string(ir, data, len);
+    int rc = tw_intn_string_receiver_send_string(ir, data, len);
+    if (rc == 0 && len == 4 && memcmp(data, "STOP", 4) == 0)
+        tw_intn_string_receiver_stop_producing(ir);
+    return rc;
 }
 
 static const tw_intn_string_receiver_ops echo_ops = {.string_received = echo_string};
@@ -275,6 +284,25 @@ static void test_tcp_int32_echo(void **state)
     tw_test_server_close(&s);
 }
 
+/* stop_producing from a hook: later frames of the same chunk are not delivered, what was written is
+ * sent, then the connection is lost. */
+static void test_tcp_stop_producing(void **state)
+{
+    (void)state;
+    tw_test_server s;
+    tw_test_server_open(&s, sizeof(tw_intn_string_receiver), init_echo_conn,
+                        tw_intn_string_receiver_protocol_data_received, NULL);
+    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    static const char in[] = "\0\0\0\1a\0\0\0\4STOP\0\0\0\1b";
+    assert_int_equal(send(c.fd, in, sizeof in - 1, MSG_NOSIGNAL), sizeof in - 1);
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
+    assert_true(c.eof);
+    assert_int_equal(c.len, 13);
+    assert_memory_equal(c.buf, in, 13);
+    close(c.fd);
+    tw_test_server_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_hook_error_and_pause),
         cmocka_unit_test(test_send_string_limits),
         cmocka_unit_test(test_tcp_int32_echo),
+        cmocka_unit_test(test_tcp_stop_producing),
     };
     return cmocka_run_group_tests_name("intn", tests, NULL, NULL);
 }

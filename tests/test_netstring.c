@@ -213,6 +213,11 @@ static void test_pause_and_resume(void **state)
     tw_netstring_receiver_resume_producing(&r->ns);
     assert_int_equal(tw_test_feed_again(&f), 8);
     assert_string_equal(r->log, "S(a)S(PAUSE)S(b)S(c)");
+    /* stop_producing without a transport: paused for good */
+    tw_netstring_receiver_stop_producing(&r->ns);
+    assert_true(r->ns.paused);
+    assert_int_equal(tw_test_feed_push(&f, "1:d,", 4), 0);
+    assert_string_equal(r->log, "S(a)S(PAUSE)S(b)S(c)");
     tw_test_feed_free(&f);
     free(r);
 }
@@ -236,7 +241,10 @@ static int reverse_string(tw_netstring_receiver *ns, const char *data, size_t le
     assert_true(len <= sizeof out);
     for (size_t i = 0; i < len; i++)
         out[i] = data[len - 1 - i];
-    return tw_netstring_receiver_send_string(ns, out, len);
+    int rc = tw_netstring_receiver_send_string(ns, out, len);
+    if (rc == 0 && len == 4 && memcmp(data, "STOP", 4) == 0)
+        tw_netstring_receiver_stop_producing(ns);
+    return rc;
 }
 
 static const tw_netstring_receiver_ops reverse_ops = {.string_received = reverse_string};
@@ -273,6 +281,25 @@ static void test_tcp_netstrings(void **state)
     tw_test_server_close(&s);
 }
 
+/* stop_producing from a hook: later netstrings of the same chunk are not answered, what was written
+ * is sent, then the connection is lost. */
+static void test_tcp_stop_producing(void **state)
+{
+    (void)state;
+    tw_test_server s;
+    tw_test_server_open(&s, sizeof(tw_netstring_receiver), init_reverse_conn,
+                        tw_netstring_receiver_protocol_data_received, NULL);
+    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    const char *msg = "2:ab,4:STOP,2:cd,";
+    assert_int_equal(send(c.fd, msg, strlen(msg), MSG_NOSIGNAL), (ssize_t)strlen(msg));
+    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
+    assert_true(c.eof);
+    assert_int_equal(c.len, 12);
+    assert_memory_equal(c.buf, "2:ba,4:POTS,", 12);
+    close(c.fd);
+    tw_test_server_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_send_without_transport),
         cmocka_unit_test(test_tcp_netstrings),
+        cmocka_unit_test(test_tcp_stop_producing),
     };
     return cmocka_run_group_tests_name("netstring", tests, NULL, NULL);
 }

@@ -439,6 +439,36 @@ static void test_emfile_without_spare_pauses(void **state)
     tw_port_stop_listening(p);
 }
 
+/* Out of fds for good: the port retries every TW_PORT_EMFILE_PAUSE and fails each time. Its
+ * warnings are coalesced to one line per TW_LOG_REPEAT_INTERVAL, which counts the ones held back,
+ * instead of a line per retry. */
+static void test_emfile_warnings_coalesced(void **state)
+{
+    fixture *f = *state;
+    tw_test_clock_install(f->net.r, &f->net.clock);
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    int fd = tw_test_tcp_client(tw_test_port_number(p));
+    struct rlimit saved;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    set_soft_nofile(3);
+    tw_reactor_iterate(f->net.r, 1);
+    int logged = tw_test_log_count(&f->net.log);
+    assert_true(logged >= 1); /* the first failure is reported at once */
+    tw_test_accept_counts before = tw_test_accept_counts_now();
+    for (double t = 0; t < 2.5 * TW_LOG_REPEAT_INTERVAL; t += TW_PORT_EMFILE_PAUSE / 2)
+        tw_test_clock_turn(f->net.r, &f->net.clock, TW_PORT_EMFILE_PAUSE / 2);
+    long retries = tw_test_accept_counts_now().calls - before.calls;
+    setrlimit(RLIMIT_NOFILE, &saved);
+    assert_true(retries >= 10); /* a retry every other turn, each failing */
+    assert_int_equal(tw_port_accepted(p), 0);
+    /* 2.5 intervals: the first line, then one per interval, each naming the lines it stands for */
+    assert_int_equal(tw_test_log_count(&f->net.log), logged + 2);
+    assert_true(tw_test_log_contains(&f->net.log, "similar warnings held back"));
+    close(fd);
+    tw_port_stop_listening(p);
+}
+
 static void test_shutdown_stops_ports(void **state)
 {
     fixture *f = *state;
@@ -467,6 +497,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_listening_inside_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_sheds_with_spare_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emfile_warnings_coalesced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_without_spare_pauses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),
     };

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,17 @@ static tw_semaphore *one_token_taken(fixture *f, tw_deferred **held, ...)
     return s;
 }
 
-static void test_new_rejects_zero_tokens(void **state)
+/* Twisted raises ValueError for tokens < 1; a C caller's -1 must not become UINT_MAX tokens. */
+static void test_new_rejects_fewer_than_one_token(void **state)
 {
     fixture *f = *state;
-    int err = 0;
-    assert_null(tw_semaphore_new(f->env.r, 0, &err));
-    assert_int_equal(err, -EINVAL);
+    static const int bad[] = { 0, -1, INT_MIN };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int err = 0;
+        assert_null(tw_semaphore_new(f->env.r, bad[i], &err));
+        assert_int_equal(err, -EINVAL);
+    }
+    assert_null(tw_semaphore_new(f->env.r, -1, NULL)); /* err is optional */
     tw_semaphore *s = tw_semaphore_new(f->env.r, 3, NULL);
     assert_int_equal(tw_semaphore_tokens(s), 3);
     assert_int_equal(tw_semaphore_limit(s), 3);
@@ -63,6 +69,7 @@ static void test_new_rejects_zero_tokens(void **state)
     tw_semaphore_free(s);
     tw_semaphore_free(NULL);
     assert_int_equal(tw_semaphore_release(NULL), -EINVAL);
+    int err = 0;
     assert_null(tw_semaphore_acquire(NULL, &err));
     assert_null(tw_semaphore_run(NULL, NULL, NULL, &err));
 }
@@ -507,7 +514,7 @@ static void test_lock_run_and_free_with_waiter(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(test_new_rejects_zero_tokens),
+        T(test_new_rejects_fewer_than_one_token),
         T(test_acquire_release_fifo),
         T(test_cancel_waiting_acquire_keeps_tokens),
         T(test_release_skips_waiter_fired_by_hand),

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "reactor/log.h"
 #include "transport/net.h"
 
 struct tw_port {
@@ -24,6 +25,7 @@ struct tw_port {
     unsigned max_accepts;
     uint64_t accepted, shed;
     tw_delayed_call *resume_call;
+    tw_log_limit shed_log, pause_log; /* out of fds: one line per TW_LOG_REPEAT_INTERVAL */
     bool in_accept, stop_requested, nodelay_probed, nodelay_inherited;
     char *unix_path;
     tw_port *next, *prev;
@@ -100,8 +102,8 @@ static int resume_fired(void *arg)
  * level-triggered listener cannot spin, and try again on a timer (nginx's way). */
 static void pause_listening(tw_port *port, int err)
 {
-    tw_reactor_log(port->net->r, TW_LOG_WARN,
-                   "accept: %s; not accepting for %g s", tw_strerror(err), TW_PORT_EMFILE_PAUSE);
+    tw__log_limited(port->net->r, &port->pause_log, TW_LOG_WARN,
+                    "accept: %s; not accepting for %g s", tw_strerror(err), TW_PORT_EMFILE_PAUSE);
     tw_reactor_remove_reader(port->net->r, port->fd);
     if (!port->resume_call)
         port->resume_call = tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port, NULL);
@@ -134,8 +136,9 @@ static void shed_load(tw_port *port, int err)
     }
     port->shed += shed;
     reserve_spare(port);
-    tw_reactor_log(port->net->r, TW_LOG_WARN, "accept: %s; closed %u pending connection%s",
-                   tw_strerror(err), shed, shed == 1 ? "" : "s");
+    tw__log_limited(port->net->r, &port->shed_log, TW_LOG_WARN,
+                    "accept: %s; closed %u pending connection%s", tw_strerror(err), shed,
+                    shed == 1 ? "" : "s");
     if (port->reserve_fd < 0 || last == EMFILE || last == ENFILE)
         pause_listening(port, err);
 }

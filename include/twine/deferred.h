@@ -23,8 +23,9 @@
  *
  * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses threads.
  * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
- * CRITICAL); with a NULL reactor they go to stderr. So a deferred made with a reactor must be freed
- * before that reactor is. */
+ * CRITICAL); with a NULL reactor they go to the process-wide default logger (tw_set_default_logger;
+ * stderr unless a program sets one). So a deferred made with a reactor must be freed before that
+ * reactor is. */
 #ifndef TWINE_DEFERRED_H
 #define TWINE_DEFERRED_H
 
@@ -131,10 +132,12 @@ TW_API void tw_deferred_unpause(tw_deferred *d);
 TW_API void tw_deferred_cancel(tw_deferred *d);
 
 /* Twisted's addTimeout(timeout, clock): after seconds on r's clock, d is cancelled and the
- * CancelledError becomes TimeoutError (any other result passes unchanged). Covers the callbacks
- * added before this call. The timer is cancelled as soon as d's result gets past it, or when d is
- * freed; until then the timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL,
- * -ENOMEM. */
+ * CancelledError becomes TimeoutError (any other result passes unchanged).
+ * Where to add it: the conversion is a pair placed in the chain by this call, as in Twisted, so
+ * callbacks added before it see CancelledError and callbacks added after it see TimeoutError. Add
+ * the timeout first, right after making d, then the callbacks.
+ * The timer is cancelled as soon as d's result gets past it, or when d is freed; until then the
+ * timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL, -ENOMEM. */
 TW_API int tw_deferred_add_timeout(tw_deferred *d, tw_reactor *r, double seconds);
 
 /* ---- inspection ----------------------------------------------------------------------------------- */
@@ -216,8 +219,9 @@ TW_API tw_deferred *tw_gather_results(tw_reactor *r, tw_deferred *const *ds, siz
 typedef struct tw_semaphore tw_semaphore;
 typedef struct tw_lock tw_lock;
 
-/* Twisted's DeferredSemaphore(tokens). tokens >= 1, else NULL with -EINVAL. */
-TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, unsigned tokens, int *err);
+/* Twisted's DeferredSemaphore(tokens). tokens >= 1, else NULL with -EINVAL (Twisted's ValueError;
+ * the count is signed so that a negative one is refused, not taken as a huge unsigned number). */
+TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, int tokens, int *err);
 /* Frees s; waiters still queued fail with CancelledError first. Not while a token is held by a run
  * that will release it later. */
 TW_API void tw_semaphore_free(tw_semaphore *s);

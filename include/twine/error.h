@@ -5,6 +5,8 @@
 #ifndef TWINE_ERROR_H
 #define TWINE_ERROR_H
 
+#include <errno.h> /* the API speaks in -Exxx codes: whoever includes this header may name them */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

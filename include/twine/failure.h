@@ -8,6 +8,7 @@
 #define TWINE_FAILURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 
@@ -50,7 +51,10 @@ TW_API tw_failure *tw_failure_new(const char *type, int code, const char *fmt, .
  * name of its own as ConnectError, as Twisted's getConnectError does. */
 TW_API tw_failure *tw_failure_from_errno(int code, const char *context);
 
-TW_API tw_failure *tw_failure_ref(tw_failure *f);
+/* Another reference to f (returned; NULL for NULL). A const failure may be kept too: the reason
+ * connection_lost lends, say, forwarded into a deferred. The reference count is not part of what
+ * const protects. */
+TW_API tw_failure *tw_failure_ref(const tw_failure *f);
 TW_API void tw_failure_unref(tw_failure *f);
 
 TW_API const char *tw_failure_type(const tw_failure *f);
@@ -63,7 +67,7 @@ TW_API void tw_failure_set_cause(tw_failure *f, tw_failure *cause);
 /* Is f of this type? (Twisted's Failure.check, by name.) */
 TW_API bool tw_failure_check(const tw_failure *f, const char *type);
 /* "Type: message" into buf (always NUL-terminated); returns buf. */
-TW_API char *tw_failure_describe(const tw_failure *f, char *buf, unsigned long size);
+TW_API char *tw_failure_describe(const tw_failure *f, char *buf, size_t size);
 
 /* A shared, static MemoryError failure (code -ENOMEM) for when a failure cannot be allocated: never
  * NULL, ref/unref do nothing to it, set_cause/set_index leave it unchanged. */

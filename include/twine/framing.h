@@ -30,6 +30,15 @@ extern "C" {
  * before the first bytes arrive. Without a protocol (receiver->protocol NULL) the send functions
  * return -ENOTCONN.
  *
+ * Flow control, the same on every receiver (Twisted's pauseProducing / resumeProducing /
+ * stopProducing, which its LineReceiver and IntNStringReceiver have and twine gives all three):
+ * tw_X_pause_producing: no more frames are delivered (data_received consumes nothing until resumed)
+ *   and the transport, if any, stops reading.
+ * tw_X_resume_producing: the transport reads again and presents what it kept; when driven directly,
+ *   feed the unconsumed tail again.
+ * tw_X_stop_producing: pause for good and tw_transport_stop_producing (the connection is lost once
+ *   what was written has been sent).
+ *
  * Hooks return 0 to go on, or a negative error: data_received then stops and returns that error,
  * which makes the transport close the connection with it as the reason (Twisted's exception, or
  * a truthy return, from lineReceived / stringReceived). A hook runs only in the reactor thread and
@@ -101,10 +110,7 @@ TW_API ssize_t tw_line_receiver_protocol_data_received(tw_protocol *p, const cha
 TW_API void tw_line_receiver_set_raw_mode(tw_line_receiver *lr);
 TW_API void tw_line_receiver_set_line_mode(tw_line_receiver *lr);
 
-/* Twisted's pauseProducing / resumeProducing / stopProducing. Pause: no more lines are delivered
- * (data_received consumes nothing until resumed) and the transport, if any, stops reading. Resume:
- * the transport reads again and presents the lines it kept; when driven directly, feed the
- * unconsumed tail again. Stop: pause and tw_transport_stop_producing. */
+/* Flow control, as for every receiver (top of this header). */
 TW_API void tw_line_receiver_pause_producing(tw_line_receiver *lr);
 TW_API void tw_line_receiver_resume_producing(tw_line_receiver *lr);
 TW_API void tw_line_receiver_stop_producing(tw_line_receiver *lr);
@@ -146,6 +152,7 @@ TW_API ssize_t tw_netstring_receiver_protocol_data_received(tw_protocol *p, cons
                                                             size_t len);
 TW_API void tw_netstring_receiver_pause_producing(tw_netstring_receiver *ns);
 TW_API void tw_netstring_receiver_resume_producing(tw_netstring_receiver *ns);
+TW_API void tw_netstring_receiver_stop_producing(tw_netstring_receiver *ns);
 /* Writes "LEN:" data "," in one write_sequence. -ENOTCONN without a connected transport. */
 TW_API int tw_netstring_receiver_send_string(tw_netstring_receiver *ns, const char *data,
                                              size_t len);
@@ -163,8 +170,8 @@ typedef struct tw_intn_string_receiver tw_intn_string_receiver;
  *   NULL (the default) logs a StringTooLongError warning and returns -EMSGSIZE: the connection
  *   is dropped. */
 typedef struct tw_intn_string_receiver_ops {
-    int (*string_received)(tw_intn_string_receiver *r, const char *data, size_t len);
-    int (*length_limit_exceeded)(tw_intn_string_receiver *r, size_t length);
+    int (*string_received)(tw_intn_string_receiver *ir, const char *data, size_t len);
+    int (*length_limit_exceeded)(tw_intn_string_receiver *ir, size_t length);
 } tw_intn_string_receiver_ops;
 
 struct tw_intn_string_receiver {
@@ -177,20 +184,21 @@ struct tw_intn_string_receiver {
 };
 
 /* prefix_length 1, 2 or 4 (Int8/Int16/Int32StringReceiver), else -EINVAL. */
-TW_API int tw_intn_string_receiver_init(tw_intn_string_receiver *r, unsigned prefix_length,
+TW_API int tw_intn_string_receiver_init(tw_intn_string_receiver *ir, unsigned prefix_length,
                                         const tw_intn_string_receiver_ops *ops, void *user);
 /* Any value whose frame fits TW_TRANSPORT_UNCONSUMED_MAX; else -EINVAL. */
-TW_API int tw_intn_string_receiver_set_max_length(tw_intn_string_receiver *r, size_t max_length);
-TW_API ssize_t tw_intn_string_receiver_data_received(tw_intn_string_receiver *r, const char *data,
+TW_API int tw_intn_string_receiver_set_max_length(tw_intn_string_receiver *ir, size_t max_length);
+TW_API ssize_t tw_intn_string_receiver_data_received(tw_intn_string_receiver *ir, const char *data,
                                                      size_t len);
 TW_API ssize_t tw_intn_string_receiver_protocol_data_received(tw_protocol *p, const char *data,
                                                               size_t len);
-TW_API void tw_intn_string_receiver_pause_producing(tw_intn_string_receiver *r);
-TW_API void tw_intn_string_receiver_resume_producing(tw_intn_string_receiver *r);
+TW_API void tw_intn_string_receiver_pause_producing(tw_intn_string_receiver *ir);
+TW_API void tw_intn_string_receiver_resume_producing(tw_intn_string_receiver *ir);
+TW_API void tw_intn_string_receiver_stop_producing(tw_intn_string_receiver *ir);
 /* Writes the prefix and data in one write_sequence. -EMSGSIZE (StringTooLongError) when len does
  * not fit the prefix (as Twisted, max_length is not checked when sending); -ENOTCONN without a
  * connected transport. */
-TW_API int tw_intn_string_receiver_send_string(tw_intn_string_receiver *r, const char *data,
+TW_API int tw_intn_string_receiver_send_string(tw_intn_string_receiver *ir, const char *data,
                                                size_t len);
 
 #ifdef __cplusplus

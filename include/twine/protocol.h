@@ -39,7 +39,8 @@ typedef struct tw_address tw_address;
  * connection_lost: the connection is gone; runs exactly once per connection_made. reason is borrowed:
  *   TW_CONNECTION_DONE for a clean close (either side), TW_CONNECTION_LOST for an error or a reactor
  *   shutdown, TW_CONNECTION_ABORTED after tw_transport_abort_connection(), or the error an op
- *   returned. p->transport is still valid during the call but must not be used afterwards.
+ *   returned; tw_failure_ref(reason) keeps it past the call. p->transport is still valid during the
+ *   call but must not be used afterwards.
  * destroy: runs right after connection_lost (or instead of connection_made if the connection never
  *   got that far), so whoever owns p->user can free it. The transport frees itself afterwards. */
 typedef struct tw_protocol_ops {

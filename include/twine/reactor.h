@@ -175,14 +175,43 @@ TW_API int tw_reactor_exit_signal(const tw_reactor *r);
 
 /* ---- logging -------------------------------------------------------------------------------------
  * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure, an
- * accept that hit EMFILE) go to the log hook; the default writes "twine: LEVEL: message" to stderr. */
+ * accept that hit EMFILE) and notes (a signal received) are logged. A message goes to the reactor's
+ * own hook if it has one, else to the process-wide default logger, which also takes what has no
+ * reactor (an unhandled failure of a deferred made without one). The default logger writes
+ * "twine: LEVEL: message" to stderr.
+ *
+ * Messages below the level are dropped before any hook sees them: the reactor's level if it set
+ * one, else the process-wide level, TW_LOG_DEFAULT_LEVEL until changed. A library's default is
+ * warnings and above, so notes such as "received SIGINT" stay out of a program's stderr unless it
+ * asks for them (tw_reactor_set_log_level(r, TW_LOG_INFO)). */
 typedef enum { TW_LOG_DEBUG, TW_LOG_INFO, TW_LOG_WARN, TW_LOG_ERROR, TW_LOG_CRITICAL } tw_log_level;
 typedef void (*tw_log_fn)(void *ctx, tw_log_level level, const char *message);
 
-/* fn NULL restores the default. */
+/* The process-wide level until tw_set_default_log_level changes it. */
+#define TW_LOG_DEFAULT_LEVEL TW_LOG_WARN
+
+/* The reactor's own hook; fn NULL goes back to the process-wide default logger. */
 TW_API void tw_reactor_set_logger(tw_reactor *r, tw_log_fn fn, void *ctx);
+/* The lowest level r hands to a hook from now on. -EINVAL for a NULL r or an unknown level. */
+TW_API int tw_reactor_set_log_level(tw_reactor *r, tw_log_level level);
+/* The level in force for r: its own, or the process-wide one (also for a NULL r). */
+TW_API tw_log_level tw_reactor_log_level(const tw_reactor *r);
+/* Writes through r's hook, or (r NULL, or r without a hook) the process-wide default logger, when
+ * level reaches tw_reactor_log_level(r). Lines longer than 1023 bytes are cut. */
 TW_API void tw_reactor_log(tw_reactor *r, tw_log_level level, const char *fmt, ...) TW_PRINTF(3, 4);
 TW_API const char *tw_log_level_name(tw_log_level level);
+
+/* The process-wide default logger (fn NULL: back to stderr) and level (-EINVAL for an unknown
+ * level). Process-wide state, unlike the rest of twine: set them once at the start of a program.
+ * Both are safe to call from any thread; a hook may be called from any thread that logs without a
+ * reactor, so it must be thread-safe itself if the program logs from several. */
+TW_API void tw_set_default_logger(tw_log_fn fn, void *ctx);
+TW_API int tw_set_default_log_level(tw_log_level level);
+
+/* Warnings that repeat under overload (a port out of file descriptors, shedding connections and
+ * pausing every TW_PORT_EMFILE_PAUSE) are written at most once per TW_LOG_REPEAT_INTERVAL seconds of
+ * the reactor's clock; the next line written says how many were held back in between. */
+#define TW_LOG_REPEAT_INTERVAL 1.0
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 #ifndef TWINE_H
 #define TWINE_H
 
+#include "version.h"
 #include "error.h"
 #include "reactor.h"
 #include "failure.h"

@@ -69,6 +69,7 @@ void tw_test_log_install(tw_reactor *r, tw_test_log *log)
     memset(log, 0, sizeof *log);
     pthread_mutex_init(&log->lock, NULL);
     tw_reactor_set_logger(r, test_log_hook, log);
+    tw_reactor_set_log_level(r, TW_LOG_DEBUG); /* everything, notes included */
 }
 
 int tw_test_log_count(tw_test_log *log)

@@ -34,7 +34,7 @@ int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds);
 
 #define TW_TEST_LOG_TEXT_MAX 8192
 
-/* Everything the reactor logged since install, concatenated one message per line. Thread-safe, since
+/* Everything the reactor logged since install (at any level), concatenated one message per line. Thread-safe, since
  * some messages may come from pool threads. */
 typedef struct {
     pthread_mutex_t lock;
