@@ -325,7 +325,7 @@ static void count_growth(void *arg)
 {
     cap_watch *w = arg;
     tw_transport *t = w->peer->transport;
-    size_t cap = t && t->ext ? t->ext->unconsumed_cap : 0;
+    size_t cap = t && t->ext ? t->ext->tail.cap : 0;
     if (cap > w->last_cap)
         w->growths++;
     w->last_cap = cap;
@@ -361,7 +361,7 @@ static void test_unconsumed_total_drops_oldest(void **state)
     f->net.server.template.record = false;
     listen_tcp(f);
     tw_net *net = tw__net_find(f->net.r);
-    net->tail_total_max = 1u << 20;
+    net->tails.total_max = 1u << 20;
     int fds[3];
     const size_t sizes[3] = {300u << 10, 300u << 10, 500u << 10};
     for (int i = 0; i < 3; i++) { /* each held before the next starts: A is the oldest */
@@ -382,7 +382,7 @@ static void test_unconsumed_total_drops_oldest(void **state)
     assert_int_equal(a->reason_code, -ENOBUFS);
     assert_int_equal(b->lost + c->lost, 0);
     /* the per-connection bound: C may not hold more than it */
-    net->tail_max = 600u << 10;
+    net->tails.max = 600u << 10;
     send_running(f, fds[2], 200u << 10, NULL, NULL);
     for (int i = 0; i < 100 && !c->lost; i++)
         tw_reactor_iterate(f->net.r, 0.01);

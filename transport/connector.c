@@ -16,25 +16,12 @@ struct tw_connector {
     int fd;
     int pending_error;            /* connect() failed at once: reported on a later turn */
     bool done;                    /* resolved: client_connection_failed or connection_made ran */
-    bool doomed;                  /* in progress when the reactor shutdown began */
     tw_delayed_call *timeout_call;
     tw_delayed_call *soon_call;   /* delivers pending_error */
     struct sockaddr_storage dest;
     socklen_t dest_len;
-    tw_connector *next, *prev;
+    tw_net_closer closer;         /* registered while in progress */
 };
-
-static void unlink_connector(tw_connector *c)
-{
-    tw_net *net = c->net;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        net->connectors = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
-}
 
 static void cancel_call(tw_delayed_call **dc)
 {
@@ -43,13 +30,13 @@ static void cancel_call(tw_delayed_call **dc)
     *dc = NULL;
 }
 
-/* Ends the attempt: timers off, out of the list. The fd is closed unless it was handed over. */
+/* Ends the attempt: timers off, no longer in progress. The fd is closed unless it is handed over. */
 static void finish(tw_connector *c, bool close_fd)
 {
     c->done = true;
     cancel_call(&c->timeout_call);
     cancel_call(&c->soon_call);
-    unlink_connector(c);
+    tw__net_unregister(&c->closer);
     if (close_fd && c->fd >= 0)
         tw__sock_close(c->net->r, c->fd);
     else if (c->fd >= 0)
@@ -57,12 +44,18 @@ static void finish(tw_connector *c, bool close_fd)
     c->fd = -1;
 }
 
-static void release(tw_connector *c)
+/* The connector's last act: its reference on the context goes with it. */
+static void connector_free(tw_connector *c)
 {
     tw_net *net = c->net;
-    tw_factory_do_stop(c->factory);
     free(c);
     tw__net_release(net);
+}
+
+static void release(tw_connector *c)
+{
+    tw_factory_do_stop(c->factory);
+    connector_free(c);
 }
 
 /* Tells the factory (the connector is finished already) and frees the connector. */
@@ -100,34 +93,22 @@ static void succeed(tw_connector *c)
     int fd = c->fd;
     bool tcp = c->dest.ss_family != AF_UNIX;
     finish(c, false);
-    tw_transport *t = tw__stream_new(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0));
-    tw_factory *f = c->factory;
     tw_address peer;
     tw_address_from_sockaddr(&peer, (const struct sockaddr *)&c->dest, c->dest_len);
-    int rc = t ? 0 : -ENOMEM;
-    if (t) {
-        t->proto.factory = f;
-        rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, &peer, &t->proto)
-                                               : -ECONNREFUSED;
-        t->proto.transport = t;
-        t->proto.factory = f;
-    }
-    if (rc < 0) {
-        if (t)
-            tw__stream_discard(t);
-        else
-            tw__sock_close(c->net->r, fd);
-        report_failure(c, tw_failure_new(TW_CONNECT_ERROR, rc, "build_protocol refused the connection: %s",
-                               tw_strerror(rc)));
+    int rc;
+    tw_transport *t = tw__stream_build(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0), c->factory,
+                                       &peer, &rc);
+    if (!t) {
+        report_failure(c, tw_failure_new(TW_CONNECT_ERROR, rc,
+                                         "build_protocol refused the connection: %s",
+                                         tw_strerror(rc)));
         return;
     }
-    /* The transport now owns the fd and the factory use (it calls doStop when it closes). */
-    tw_net *net = c->net;
-    net->refs++;
-    free(c);
-    tw__net_release(net);
+    /* The transport now owns the fd and the factory use (it calls doStop when it closes). The
+     * connector stays valid through connection_made (which may ask it for the destination, or try
+     * to stop it: it is done). */
     tw__stream_start(t);
-    tw__net_release(net);
+    connector_free(c);
 }
 
 static int on_writable(tw_reactor *r, int fd, void *arg)
@@ -186,6 +167,13 @@ static int start(tw_connector *c, double timeout)
     return 0;
 }
 
+static void connector_on_shutdown(tw_net_closer *closer)
+{
+    fail(tw__container_of(closer, tw_connector, closer),
+         tw_failure_new(TW_CONNECTION_LOST, 0,
+                        "Connection to the other side was lost: reactor shutdown."));
+}
+
 tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, socklen_t len,
                                   double timeout, tw_factory *factory, int *err)
 {
@@ -216,10 +204,7 @@ tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, sock
         tw_factory_do_stop(factory);
         goto out;
     }
-    c->next = net->connectors;
-    if (net->connectors)
-        net->connectors->prev = c;
-    net->connectors = c;
+    tw__net_register(net, &c->closer, connector_on_shutdown);
     return c;
 out:
     if (c) {
@@ -280,25 +265,4 @@ int tw_connector_get_destination(const tw_connector *c, tw_address *out)
     if (!c || !out)
         return -EINVAL;
     return tw_address_from_sockaddr(out, (const struct sockaddr *)&c->dest, c->dest_len);
-}
-
-static tw_connector *first_doomed(tw_net *net)
-{
-    tw_connector *c = net->connectors;
-    while (c && !c->doomed)
-        c = c->next;
-    return c;
-}
-
-/* Fails only what was in progress when called: a failure callback that connects again would
- * otherwise be failed and connect again forever. A callback may also stop other connectors, so
- * the list is searched afresh each time. */
-void tw__connector_fail_all(tw_net *net)
-{
-    for (tw_connector *c = net->connectors; c; c = c->next)
-        c->doomed = true;
-    tw_connector *c;
-    while ((c = first_doomed(net)))
-        fail(c, tw_failure_new(TW_CONNECTION_LOST, 0,
-                               "Connection to the other side was lost: reactor shutdown."));
 }

@@ -1,6 +1,7 @@
 /* The per-reactor network context: one read buffer shared by every connection of a reactor, the
- * transports (allocated in chunks), the lists of ports and connectors, and the "during shutdown"
- * trigger that closes them all (Twisted's disconnectAll). The reactor keeps it in its network slot. */
+ * transports (allocated in chunks), the list of what is open (ports, connectors, connections, each
+ * registered with its own close), and the "during shutdown" trigger that closes it all (Twisted's
+ * disconnectAll). The reactor keeps it in its network slot; references keep it while it is used. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 
 tw_net *tw__net_find(tw_reactor *r) { return tw__reactor_slot(r, TW_SLOT_NET); }
 
+/* ---- transports live in chunks ----------------------------------------------------------------- */
+
 /* Transports live in chunks of this many: no malloc header per connection (an idle connection
- * costs what its struct does), and the chunks are also the list of open ones the shutdown walks.
- * Chunks are freed with the context, once no port, connector or connection uses it. */
+ * costs what its struct does). Chunks are freed with the context, once no port, connector or
+ * connection uses it. */
 #define TW_NET_CHUNK_TRANSPORTS 64
 
 struct tw_transport_chunk {
@@ -44,28 +47,57 @@ void tw__net_transport_free(tw_net *net, tw_transport *t)
     net->free_transports = t;
 }
 
-static bool transport_open(const tw_transport *t)
+/* ---- what is open ------------------------------------------------------------------------------ */
+
+static void closer_unlink(tw_net_closer *c)
 {
-    return t->net && (t->flags & TW_T_CONNECTED) && !(t->flags & TW_T_CLOSED);
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    c->prev = c->next = NULL;
 }
 
-static void close_all_transports(tw_net *net)
+void tw__net_register(tw_net *net, tw_net_closer *c, void (*close)(tw_net_closer *self))
 {
-    for (tw_transport_chunk *c = net->chunks; c; c = c->next)
-        for (int i = 0; i < TW_NET_CHUNK_TRANSPORTS; i++)
-            if (transport_open(&c->items[i]))
-                tw__stream_close_now(&c->items[i], TW_CLOSE_LOST, 0, "reactor shutdown");
+    c->close = close;
+    c->next = &net->open;
+    c->prev = net->open.prev;
+    net->open.prev->next = c;
+    net->open.prev = c;
 }
 
-/* Reactor shutdown: stop listening, fail connects in progress, lose every connection. */
+void tw__net_unregister(tw_net_closer *c)
+{
+    if (c->next)
+        closer_unlink(c);
+}
+
+/* Closes what was open when called, oldest first. It moves to a list of its own first: a close may
+ * unregister others (they leave that list), and what registers meanwhile stays for later. */
+static void close_open(tw_net *net)
+{
+    tw_net_closer doomed;
+    if (net->open.next == &net->open)
+        return;
+    doomed.next = net->open.next;
+    doomed.prev = net->open.prev;
+    doomed.next->prev = doomed.prev->next = &doomed;
+    net->open.next = net->open.prev = &net->open;
+    while (doomed.next != &doomed) {
+        tw_net_closer *c = doomed.next;
+        closer_unlink(c);
+        c->close(c);
+    }
+}
+
+/* ---- shutdown, creation and references --------------------------------------------------------- */
+
+/* Reactor shutdown: ports stop listening, connects in progress fail, every connection is lost. */
 static int net_on_shutdown(void *arg)
 {
     tw_net *net = arg;
     net->trigger_id = 0;
-    net->refs++; /* closing the last connection must not free the context under this loop */
-    tw__port_stop_all(net);
-    tw__connector_fail_all(net);
-    close_all_transports(net);
+    tw__net_hold(net); /* the last close must not free the context under this loop */
+    close_open(net);
     tw__net_release(net);
     return 0;
 }
@@ -93,8 +125,9 @@ static tw_net *net_create(tw_reactor *r, int *err)
         return NULL;
     }
     net->r = r;
-    net->tail_max = TW_TRANSPORT_UNCONSUMED_MAX;
-    net->tail_total_max = TW_TRANSPORT_UNCONSUMED_TOTAL_MAX;
+    net->open.next = net->open.prev = &net->open;
+    net->tails.max = TW_TRANSPORT_UNCONSUMED_MAX;
+    net->tails.total_max = TW_TRANSPORT_UNCONSUMED_TOTAL_MAX;
     long id = tw_reactor_add_trigger(r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, net_on_shutdown, net);
     if (id < 0) {
         free(net->rbuf);
@@ -120,8 +153,13 @@ tw_net *tw__net_acquire(tw_reactor *r, int *err)
             return NULL;
         tw__reactor_set_slot(r, TW_SLOT_NET, net, net_on_reactor_free);
     }
-    net->refs++;
+    tw__net_hold(net);
     return net;
+}
+
+void tw__net_hold(tw_net *net)
+{
+    net->refs++;
 }
 
 void tw__net_release(tw_net *net)
@@ -138,18 +176,6 @@ void tw__net_release(tw_net *net)
     }
     free(net->rbuf);
     free(net);
-}
-
-void tw__net_add_conn(tw_net *net)
-{
-    net->nconns++;
-    net->refs++;
-}
-
-void tw__net_remove_conn(tw_net *net)
-{
-    net->nconns--;
-    tw__net_release(net);
 }
 
 size_t tw_transport_count(tw_reactor *r)

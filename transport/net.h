@@ -1,6 +1,7 @@
 /* Private interface of the transport layer (transport/): the per-reactor network context that every
- * transport, port and connector of one reactor shares (the one read buffer, the open connections,
- * the shutdown trigger), and the calls the files of transport/ make into each other. */
+ * transport, port and connector of one reactor shares (the one read buffer, what is open and must
+ * close at shutdown, the reference count), sockets, and the stream transport that ports and
+ * connectors hand their sockets to. */
 #ifndef TWINE_TRANSPORT_NET_H
 #define TWINE_TRANSPORT_NET_H
 
@@ -9,10 +10,24 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "transport/tail.h"
+#include "transport/write_queue.h"
 #include "twine/transport.h"
+
+/* The struct that holds member (a tw_net_closer, say), from the member's address. */
+#define tw__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- the per-reactor context (net.c) ----------------------------------------------------------- */
 typedef struct tw_transport_chunk tw_transport_chunk;
+
+/* Something open in a context that its reactor's shutdown must close: a listening port stops, a
+ * connect in progress fails, a connection is lost. Ports, connectors and transports embed one and
+ * register it while they are open; the context knows nothing else of them. */
+typedef struct tw_net_closer tw_net_closer;
+struct tw_net_closer {
+    void (*close)(tw_net_closer *self);
+    tw_net_closer *prev, *next; /* NULL while not registered */
+};
 
 typedef struct tw_net {
     tw_reactor *r;
@@ -20,30 +35,32 @@ typedef struct tw_net {
     tw_transport_chunk *chunks;     /* where every transport of this context lives */
     tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
     size_t nconns;            /* transports started and not closed yet */
-    tw_port *ports;           /* listening ports (list through tw_port.next) */
-    tw_connector *connectors; /* connections in progress (list through tw_connector.next) */
-    tw_transport *tails_oldest, *tails_newest; /* connections holding a long unconsumed tail */
-    size_t tails_held;        /* bytes in those tails */
-    size_t tail_max;          /* TW_TRANSPORT_UNCONSUMED_MAX (tests lower it) */
-    size_t tail_total_max;    /* TW_TRANSPORT_UNCONSUMED_TOTAL_MAX (tests lower it) */
-    unsigned refs;            /* transports + ports + connectors + callers inside the context */
+    tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
+    tw_tails tails;           /* the connections' long unconsumed tails */
+    unsigned refs;            /* see tw__net_acquire */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
     bool closing;             /* tw_reactor_free is closing everything: nothing new may start */
 } tw_net;
 
-/* The context of r, created on first use (holds one reference): NULL and *err on failure
- * (-ESHUTDOWN while tw_reactor_free closes what is open). */
+/* References: every port, connector and transport of a context holds one from its creation to the
+ * very end of its life (its own release is the last thing it does, after every callback), and the
+ * context is freed with the last one. tw__net_acquire takes it for something new in r (the context
+ * is created on first use): NULL and *err on failure (-ENOMEM, -ESHUTDOWN while tw_reactor_free
+ * closes what is open). tw__net_hold takes it in a context at hand. */
 tw_net *tw__net_acquire(tw_reactor *r, int *err);
+void tw__net_hold(tw_net *net);
+void tw__net_release(tw_net *net);
 /* The context of r if there is one (no reference taken). */
 tw_net *tw__net_find(tw_reactor *r);
+/* Registers c (open from now on, closed by the reactor's shutdown through close) or unregisters it
+ * (closing or closed; nothing if it is not registered). At a shutdown, what was registered when it
+ * began is closed in the order it was registered; what registers meanwhile is left for
+ * tw_reactor_free (a client that reconnects whenever it fails would otherwise never stop). */
+void tw__net_register(tw_net *net, tw_net_closer *c, void (*close)(tw_net_closer *self));
+void tw__net_unregister(tw_net_closer *c);
 /* A zeroed transport from the context's chunks (NULL when out of memory), and back. */
 tw_transport *tw__net_transport_alloc(tw_net *net);
 void tw__net_transport_free(tw_net *net, tw_transport *t);
-/* Drops a reference; the last one frees the context and removes its shutdown trigger. */
-void tw__net_release(tw_net *net);
-/* A transport starts / stops counting as open (each holds a reference on the context). */
-void tw__net_add_conn(tw_net *net);
-void tw__net_remove_conn(tw_net *net);
 
 /* ---- sockets (socket.c) ------------------------------------------------------------------------ */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
@@ -61,7 +78,7 @@ void tw__sock_close(tw_reactor *r, int fd);
  * negative code, with context ("connect", "read", ...). NULL only when out of memory. */
 tw_failure *tw__sock_failure(const char *type, int code, const char *context);
 
-/* ---- stream transports (stream.c, stream_write.c) --------------------------------------------- */
+/* ---- stream transports (stream.c) ------------------------------------------------------------- */
 enum {
     TW_T_TCP = 1u << 0,            /* TCP socket (not UNIX) */
     TW_T_CLIENT = 1u << 1,         /* made by a connector: doStop the factory at close */
@@ -89,17 +106,12 @@ typedef enum {
     TW_CLOSE_ERROR, /* a protocol op returned an error, or too much input was left unconsumed */
 } tw_close_kind;
 
-typedef struct tw_wchunk tw_wchunk;
-
 /* Everything a connection needs only sometimes; allocated on demand and freed when back to idle,
  * so an idle connection is just struct tw_transport. */
 typedef struct tw_stream_ext {
-    tw_wchunk *head, *tail;
-    size_t queued;
+    tw_write_queue queue;
     size_t high_water, low_water;
-    char *unconsumed;
-    size_t unconsumed_len, unconsumed_cap;
-    tw_transport *tail_older, *tail_newer; /* in the context's list of long tails */
+    tw_tail tail;      /* what the protocol left unconsumed (owner: the transport) */
     bool present_tail; /* reading resumed: kick_fired presents the tail unless a read did */
     tw_producer producer;
     bool has_producer, streaming, producer_paused;
@@ -116,39 +128,18 @@ struct tw_transport {
         tw_stream_ext *ext;
         tw_transport *next_free; /* while unused */
     };
+    tw_net_closer closer; /* registered from start to close */
     int fd;
     uint32_t flags;
 };
 
-/* A transport for a connected socket (not yet started); NULL on ENOMEM (fd untouched). */
-tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags);
-/* Frees a transport that was never started, closing its fd. */
-void tw__stream_discard(tw_transport *t);
+/* A transport for a connected socket, with the protocol factory f builds for peer (not started
+ * yet: tw__stream_start). NULL on failure, with *err set to -ENOMEM, build_protocol's error, or
+ * -ECONNREFUSED when f has no build_protocol (Twisted's buildProtocol returning None); fd is closed
+ * then and the transport is gone. */
+tw_transport *tw__stream_build(tw_net *net, int fd, uint32_t flags, tw_factory *f,
+                               const tw_address *peer, int *err);
 /* Counts the transport as open, starts reading and calls connection_made. */
 void tw__stream_start(tw_transport *t);
-/* Closes now and delivers connection_lost (shutdown, and the end of a dispatch). */
-void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context);
-/* lose_connection and lose_write_connection outside a dispatch: finish on a later turn unless the
- * write queue or a registered producer still holds them (the writer or the unregistration does). */
-void tw__stream_settle_later(tw_transport *t);
-/* Asks for a close: finished at the end of the current dispatch, or on a later turn. */
-void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
-tw_stream_ext *tw__stream_ext_get(tw_transport *t);
-void tw__stream_ext_maybe_free(tw_transport *t);
-/* Adds or removes the reader to match the flags. */
-void tw__stream_update_reading(tw_transport *t);
-void tw__stream_dispatch_begin(tw_transport *t);
-void tw__stream_dispatch_end(tw_transport *t);
-
-/* Write side (stream_write.c). */
-int tw__stream_on_writable(tw_reactor *r, int fd, void *arg);
-/* Drops the write queue, releasing lent buffers. */
-void tw__stream_drop_queue(tw_transport *t);
-
-/* ---- ports and connectors (port.c, connector.c) ------------------------------------------------ */
-/* Stops every port; fails the connections in progress when the shutdown began (those that their
- * failure callbacks start are left for tw_reactor_free). */
-void tw__port_stop_all(tw_net *net);
-void tw__connector_fail_all(tw_net *net);
 
 #endif

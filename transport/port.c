@@ -28,7 +28,7 @@ struct tw_port {
     tw_log_limit shed_log, pause_log; /* out of fds: one line per TW_LOG_REPEAT_INTERVAL */
     bool in_accept, stop_requested, nodelay_probed, nodelay_inherited;
     char *unix_path;
-    tw_port *next, *prev;
+    tw_net_closer closer; /* registered while listening */
 };
 
 static int port_on_readable(tw_reactor *r, int fd, void *arg);
@@ -59,26 +59,15 @@ static void accepted_nodelay(tw_port *port, tw_transport *t)
 static void start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss, socklen_t len)
 {
     uint32_t flags = TW_T_SELF_PAUSE | (port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP);
-    tw_transport *t = tw__stream_new(port->net, fd, flags);
-    if (!t) {
-        tw__sock_close(port->net->r, fd);
-        return;
-    }
     tw_address peer;
     if (tw_address_from_sockaddr(&peer, (const struct sockaddr *)ss, len) < 0) {
         memset(&peer, 0, sizeof peer);
         peer.type = port->type;
     }
-    tw_factory *f = port->factory;
-    t->proto.factory = f;
-    int rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, &peer, &t->proto)
-                                               : -ECONNREFUSED;
-    t->proto.transport = t;
-    t->proto.factory = f;
-    if (rc < 0) { /* refused: close at once, as Twisted does when buildProtocol returns None */
-        tw__stream_discard(t);
+    int rc;
+    tw_transport *t = tw__stream_build(port->net, fd, flags, port->factory, &peer, &rc);
+    if (!t) /* refused (or no memory): closed at once, as Twisted when buildProtocol returns None */
         return;
-    }
     if (flags & TW_T_TCP)
         accepted_nodelay(port, t);
     tw__stream_start(t);
@@ -253,6 +242,11 @@ static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t 
     return 0;
 }
 
+static void port_on_shutdown(tw_net_closer *closer)
+{
+    tw_port_stop_listening(tw__container_of(closer, tw_port, closer));
+}
+
 static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, socklen_t len,
                           int backlog, tw_factory *factory, const char *unix_path, int *err)
 {
@@ -284,10 +278,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
     port->max_accepts = TW_PORT_ACCEPTS_MAX;
     port->reserve_fd = -1;
     reserve_spare(port);
-    port->next = net->ports;
-    if (net->ports)
-        net->ports->prev = port;
-    net->ports = port;
+    tw__net_register(net, &port->closer, port_on_shutdown);
     return port;
 fail_unlink:
     if (unix_path)
@@ -365,12 +356,6 @@ tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory
 static void port_free(tw_port *port)
 {
     tw_net *net = port->net;
-    if (port->prev)
-        port->prev->next = port->next;
-    else
-        net->ports = port->next;
-    if (port->next)
-        port->next->prev = port->prev;
     free(port->unix_path);
     free(port);
     tw__net_release(net);
@@ -383,6 +368,7 @@ int tw_port_stop_listening(tw_port *port)
     if (port->stop_requested)
         return 0;
     port->stop_requested = true;
+    tw__net_unregister(&port->closer);
     if (port->resume_call)
         tw_delayed_call_cancel(port->resume_call);
     port->resume_call = NULL;
@@ -395,15 +381,6 @@ int tw_port_stop_listening(tw_port *port)
     if (!port->in_accept)
         port_free(port);
     return 0;
-}
-
-void tw__port_stop_all(tw_net *net)
-{
-    tw_port *next;
-    for (tw_port *p = net->ports; p; p = next) {
-        next = p->next;
-        tw_port_stop_listening(p);
-    }
 }
 
 int tw_port_get_host(const tw_port *port, tw_address *out)

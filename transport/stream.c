@@ -1,9 +1,10 @@
-/* Stream transports (TCP and UNIX connections): start, reading into the reactor-wide buffer with the
- * consumed-bytes rule, pausing, and closing with the right reason exactly once. Writing, the write
- * queue and producers registered with a transport are in stream_write.c. */
+/* Stream transports (TCP and UNIX connections): start; reading into the reactor-wide buffer with the
+ * consumed-bytes rule; writing at once when nothing is queued, through the write queue otherwise,
+ * with back-pressure between the water marks on a registered producer or on the transport's own
+ * reading; and closing with the right reason exactly once. The queue (write_queue.c) and the
+ * unconsumed tail (tail.c) are data structures this file drives; addresses and options are in
+ * stream_info.c. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,29 +13,49 @@
 #include "transport/net.h"
 
 static int stream_on_readable(tw_reactor *r, int fd, void *arg);
+static int stream_on_writable(tw_reactor *r, int fd, void *arg);
+static void stream_on_shutdown(tw_net_closer *closer);
 static void fail_in_op(tw_transport *t, int rc, const char *op);
-static void tail_free(tw_transport *t);
+static void deliver(tw_transport *t, const char *data, size_t len);
+static void dispatch_end(tw_transport *t);
 
-tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags)
+/* ---- creation and the on-demand extension ----------------------------------------------------- */
+
+static void discard(tw_transport *t)
+{
+    tw_net *net = t->net;
+    tw__sock_close(net->r, t->fd);
+    tw__net_transport_free(net, t);
+    tw__net_release(net);
+}
+
+tw_transport *tw__stream_build(tw_net *net, int fd, uint32_t flags, tw_factory *f,
+                               const tw_address *peer, int *err)
 {
     tw_transport *t = tw__net_transport_alloc(net);
-    if (!t)
+    if (!t) {
+        tw__sock_close(net->r, fd);
+        *err = -ENOMEM;
         return NULL;
+    }
+    tw__net_hold(net); /* the transport's reference, released as its very last act */
     t->net = net;
     t->fd = fd;
     t->flags = flags;
-    t->proto.transport = t;
+    t->proto.factory = f;
+    int rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, peer, &t->proto)
+                                               : -ECONNREFUSED;
+    t->proto.transport = t; /* whatever build_protocol did with them */
+    t->proto.factory = f;
+    if (rc < 0) {
+        discard(t);
+        *err = rc;
+        return NULL;
+    }
     return t;
 }
 
-void tw__stream_discard(tw_transport *t)
-{
-    tw__sock_close(t->net->r, t->fd);
-    free(t->ext);
-    tw__net_transport_free(t->net, t);
-}
-
-tw_stream_ext *tw__stream_ext_get(tw_transport *t)
+static tw_stream_ext *ext_get(tw_transport *t)
 {
     if (t->ext)
         return t->ext;
@@ -43,15 +64,16 @@ tw_stream_ext *tw__stream_ext_get(tw_transport *t)
         return NULL;
     e->high_water = TW_TRANSPORT_HIGH_WATER_DEFAULT;
     e->low_water = TW_TRANSPORT_LOW_WATER_DEFAULT;
+    e->tail.owner = t;
     t->ext = e;
     return e;
 }
 
 /* An idle connection keeps no extension: free it once nothing in it differs from the defaults. */
-void tw__stream_ext_maybe_free(tw_transport *t)
+static void ext_maybe_free(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
-    if (!e || e->head || e->unconsumed || e->has_producer || e->close_kind || e->kick_call ||
+    if (!e || e->queue.head || e->tail.buf || e->has_producer || e->close_kind || e->kick_call ||
         e->high_water != TW_TRANSPORT_HIGH_WATER_DEFAULT ||
         e->low_water != TW_TRANSPORT_LOW_WATER_DEFAULT)
         return;
@@ -59,7 +81,17 @@ void tw__stream_ext_maybe_free(tw_transport *t)
     t->ext = NULL;
 }
 
-static bool stream_wants_reading(const tw_transport *t)
+static size_t queued(const tw_transport *t)
+{
+    return t->ext ? t->ext->queue.size : 0;
+}
+
+static bool producer_registered(const tw_transport *t)
+{
+    return t->ext && t->ext->has_producer;
+}
+
+static bool wants_reading(const tw_transport *t)
 {
     const uint32_t stop = TW_T_DISCONNECTING | TW_T_READ_CLOSED | TW_T_PAUSED_USER |
                           TW_T_PAUSED_FULL | TW_T_CLOSE_PENDING | TW_T_ABORTING | TW_T_CLOSED;
@@ -68,21 +100,38 @@ static bool stream_wants_reading(const tw_transport *t)
 
 static void present_tail_later(tw_transport *t);
 
-void tw__stream_update_reading(tw_transport *t)
+/* Adds or removes the reader to match the flags. */
+static void update_reading(tw_transport *t)
 {
-    bool want = stream_wants_reading(t);
+    bool want = wants_reading(t);
     if (want == !!(t->flags & TW_T_READING))
         return;
     if (want && tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t) == 0) {
         t->flags |= TW_T_READING;
         /* Reading resumes (the protocol resumed, or a full write buffer drained): the peer may send
          * nothing more, so the bytes held while paused are presented again on their own. */
-        if (t->ext && t->ext->unconsumed_len)
+        if (t->ext && t->ext->tail.len)
             present_tail_later(t);
     } else if (!want) {
         tw_reactor_remove_reader(t->net->r, t->fd);
         t->flags &= ~(uint32_t)TW_T_READING;
     }
+}
+
+void tw__stream_start(tw_transport *t)
+{
+    t->net->nconns++;
+    tw__net_register(t->net, &t->closer, stream_on_shutdown);
+    t->flags |= TW_T_CONNECTED;
+    update_reading(t);
+    t->flags |= TW_T_IN_DISPATCH;
+    tw_protocol *p = &t->proto;
+    if (p->ops && p->ops->connection_made) {
+        int rc = p->ops->connection_made(p);
+        if (rc < 0 && !(t->flags & TW_T_CLOSED))
+            fail_in_op(t, rc, "connection_made");
+    }
+    dispatch_end(t);
 }
 
 /* ---- closing ------------------------------------------------------------------------------------ */
@@ -106,23 +155,22 @@ static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
     default:
         if (code == -EMSGSIZE && strcmp(context, "unconsumed input") == 0)
             return tw_failure_new(TW_VALUE_ERROR, code, "more than %zu bytes left unconsumed",
-                                  t->net->tail_max);
+                                  t->net->tails.max);
         if (code == -ENOBUFS && strcmp(context, "unconsumed input") == 0)
             return tw_failure_new(TW_VALUE_ERROR, code,
                                   "the connections of this reactor left more than %zu bytes "
                                   "unconsumed, and this one had held its share the longest",
-                                  t->net->tail_total_max);
+                                  t->net->tails.total_max);
         return tw__sock_failure(NULL, code ? code : TW_ECALLBACK, context);
     }
 }
 
 static void stop_producer(tw_transport *t)
 {
-    tw_stream_ext *e = t->ext;
-    if (!e || !e->has_producer)
+    if (!producer_registered(t))
         return;
-    tw_producer p = e->producer;
-    e->has_producer = false;
+    tw_producer p = t->ext->producer;
+    t->ext->has_producer = false;
     if (p.ops && p.ops->stop_producing) {
         int rc = p.ops->stop_producing(p.self);
         if (rc < 0)
@@ -143,7 +191,20 @@ static void deliver_connection_lost(tw_transport *t, tw_close_kind kind)
         p->ops->destroy(p);
 }
 
-void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
+static void drop_queue(tw_transport *t)
+{
+    if (t->ext)
+        tw__wq_drop(&t->ext->queue);
+}
+
+static void drop_tail(tw_transport *t)
+{
+    if (t->ext)
+        tw__tail_free(&t->net->tails, &t->ext->tail);
+}
+
+/* Closes now and delivers connection_lost (at the end of a dispatch, on a later turn, at shutdown). */
+static void close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
     if (t->flags & TW_T_CLOSED)
         return;
@@ -158,13 +219,13 @@ void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const c
         e->kick_call = NULL;
     }
     tw_net *net = t->net;
-    net->refs++; /* removing the last connection must not free the context during this close */
-    tw__net_remove_conn(net);
+    tw__net_unregister(&t->closer);
+    net->nconns--;
     tw__sock_close(net->r, t->fd);
-    tw__stream_drop_queue(t);
+    drop_queue(t);
     stop_producer(t);
     if (!t->ext && code) { /* keep the errno for the reason even when nothing else needed ext */
-        e = tw__stream_ext_get(t);
+        e = ext_get(t);
         if (e) {
             e->close_code = code;
             e->close_context = context;
@@ -173,16 +234,21 @@ void tw__stream_close_now(tw_transport *t, tw_close_kind kind, int code, const c
     deliver_connection_lost(t, kind);
     if (t->flags & TW_T_CLIENT)
         tw_factory_do_stop(t->proto.factory);
-    tail_free(t);
+    drop_tail(t);
     free(t->ext);
     tw__net_transport_free(net, t);
-    tw__net_release(net);
+    tw__net_release(net); /* the transport's own reference: the context outlived every callback */
+}
+
+static void stream_on_shutdown(tw_net_closer *closer)
+{
+    close_now(tw__container_of(closer, tw_transport, closer), TW_CLOSE_LOST, 0, "reactor shutdown");
 }
 
 /* Records why the transport will close; an abort overrides any earlier reason. */
 static bool record_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
-    tw_stream_ext *e = tw__stream_ext_get(t);
+    tw_stream_ext *e = ext_get(t);
     if (!e)
         return false;
     if (!e->close_kind || kind == TW_CLOSE_ABORTED) {
@@ -197,32 +263,31 @@ static void close_pending(tw_transport *t)
 {
     tw_stream_ext *e = t->ext;
     tw_close_kind kind = e && e->close_kind ? e->close_kind : TW_CLOSE_LOST;
-    tw__stream_close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
+    close_now(t, kind, e ? e->close_code : 0, e ? e->close_context : NULL);
 }
-
-static void deliver(tw_transport *t, const char *data, size_t len);
 
 /* The 0-delay call that finishes, on a later turn, what was asked from outside a dispatch: a close,
  * or presenting a held unconsumed tail again after a resume. */
 static int kick_fired(void *arg)
 {
     tw_transport *t = arg;
-    t->ext->kick_call = NULL;
+    tw_stream_ext *e = t->ext;
+    e->kick_call = NULL;
     if (t->flags & TW_T_ABORTING) {
         close_pending(t);
         return 0;
     }
-    tw__stream_dispatch_begin(t);
-    if (stream_wants_reading(t) && t->ext->present_tail && t->ext->unconsumed_len)
-        deliver(t, t->ext->unconsumed, t->ext->unconsumed_len);
-    tw__stream_dispatch_end(t);
+    t->flags |= TW_T_IN_DISPATCH;
+    if (wants_reading(t) && e->present_tail && e->tail.len)
+        deliver(t, e->tail.buf, e->tail.len);
+    dispatch_end(t);
     return 0;
 }
 
 /* Schedules kick_fired; false when that is impossible (out of memory). */
 static bool kick(tw_transport *t)
 {
-    tw_stream_ext *e = tw__stream_ext_get(t);
+    tw_stream_ext *e = ext_get(t);
     if (!e)
         return false;
     if (!e->kick_call)
@@ -237,21 +302,17 @@ static void present_tail_later(tw_transport *t)
         t->ext->present_tail = true;
 }
 
-void tw__stream_request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
+/* Asks for a close: finished at the end of the current dispatch, or on a later turn. */
+static void request_close(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
     if (t->flags & TW_T_CLOSED)
         return;
     bool recorded = record_close(t, kind, code, context);
     t->flags |= TW_T_CLOSE_PENDING;
-    tw__stream_update_reading(t);
+    update_reading(t);
     bool later = kind == TW_CLOSE_ABORTED || !(t->flags & TW_T_IN_DISPATCH);
     if (later && (!recorded || !kick(t)) && !(t->flags & TW_T_IN_DISPATCH))
-        tw__stream_close_now(t, kind, code, context); /* out of memory: no later turn possible */
-}
-
-void tw__stream_dispatch_begin(tw_transport *t)
-{
-    t->flags |= TW_T_IN_DISPATCH;
+        close_now(t, kind, code, context); /* out of memory: no later turn possible */
 }
 
 static void shut_write_side(tw_transport *t)
@@ -261,16 +322,17 @@ static void shut_write_side(tw_transport *t)
     tw_protocol *p = &t->proto;
     if (!p->ops || !p->ops->write_connection_lost)
         return;
-    tw__stream_dispatch_begin(t);
+    t->flags |= TW_T_IN_DISPATCH;
     int rc = p->ops->write_connection_lost(p);
     if (rc < 0 && !(t->flags & TW_T_CLOSED))
         fail_in_op(t, rc, "write_connection_lost");
-    tw__stream_dispatch_end(t);
+    dispatch_end(t);
 }
 
 /* The end of a callback of this transport: what was decided inside it happens now (aborts wait for
- * their own later turn): a close, or the close or half-close waiting for an empty write queue. */
-void tw__stream_dispatch_end(tw_transport *t)
+ * their own later turn): a close, or the close or half-close waiting for an empty write queue and
+ * for the producer to be unregistered. */
+static void dispatch_end(tw_transport *t)
 {
     t->flags &= ~(uint32_t)TW_T_IN_DISPATCH;
     if (t->flags & (TW_T_ABORTING | TW_T_CLOSED))
@@ -279,24 +341,25 @@ void tw__stream_dispatch_end(tw_transport *t)
         close_pending(t);
         return;
     }
-    if (t->ext && (t->ext->head || t->ext->has_producer))
-        return; /* a registered producer holds a lose or half-close until it is unregistered */
+    if (queued(t) || producer_registered(t))
+        return;
     if (t->flags & TW_T_DISCONNECTING)
-        tw__stream_close_now(t, TW_CLOSE_DONE, 0, NULL);
+        close_now(t, TW_CLOSE_DONE, 0, NULL);
     else if ((t->flags & TW_T_WRITE_CLOSING) && !(t->flags & TW_T_WRITE_SHUT))
         shut_write_side(t);
     else
-        tw__stream_ext_maybe_free(t);
+        ext_maybe_free(t);
 }
 
-/* lose_connection and lose_write_connection from outside a dispatch: finish on a later turn (the
- * writer does it when data is queued, unregistering the producer when one is registered). */
-void tw__stream_settle_later(tw_transport *t)
+/* lose_connection and lose_write_connection from outside a dispatch: finish on a later turn unless
+ * the write queue (the writer finishes it) or a registered producer (its unregistration does) still
+ * holds them. */
+static void settle_later(tw_transport *t)
 {
-    if ((t->flags & TW_T_IN_DISPATCH) || (t->ext && (t->ext->head || t->ext->has_producer)))
+    if ((t->flags & TW_T_IN_DISPATCH) || queued(t) || producer_registered(t))
         return;
     if (!kick(t))
-        tw__stream_request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
+        request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
 }
 
 void tw_transport_lose_connection(tw_transport *t)
@@ -304,8 +367,8 @@ void tw_transport_lose_connection(tw_transport *t)
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_DISCONNECTING;
-    tw__stream_update_reading(t);
-    tw__stream_settle_later(t);
+    update_reading(t);
+    settle_later(t);
 }
 
 void tw_transport_lose_write_connection(tw_transport *t)
@@ -313,7 +376,15 @@ void tw_transport_lose_write_connection(tw_transport *t)
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_WRITE_CLOSING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_WRITE_CLOSING;
-    tw__stream_settle_later(t);
+    settle_later(t);
+}
+
+static void disarm_writer(tw_transport *t)
+{
+    if (!(t->flags & TW_T_WRITING))
+        return;
+    tw_reactor_remove_writer(t->net->r, t->fd);
+    t->flags &= ~(uint32_t)TW_T_WRITING;
 }
 
 void tw_transport_abort_connection(tw_transport *t)
@@ -323,12 +394,9 @@ void tw_transport_abort_connection(tw_transport *t)
     t->flags |= TW_T_ABORTING;
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    if (t->flags & TW_T_WRITING) {
-        tw_reactor_remove_writer(t->net->r, t->fd);
-        t->flags &= ~(uint32_t)TW_T_WRITING;
-    }
-    tw__stream_drop_queue(t);
-    tw__stream_request_close(t, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
+    disarm_writer(t);
+    drop_queue(t);
+    request_close(t, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
 }
 
 void tw_transport_stop_producing(tw_transport *t)
@@ -336,149 +404,10 @@ void tw_transport_stop_producing(tw_transport *t)
     tw_transport_lose_connection(t);
 }
 
-/* ---- the unconsumed tail -------------------------------------------------------------------------
- * What a protocol left unconsumed is kept in a buffer of the connection's own. A short tail (at most
- * half the shared read buffer) is copied back in front of the next read; a long one (a big partial
- * frame) is read into directly, its buffer doubling as it grows, so holding n bytes costs O(n)
- * copying. Long tails count towards the reactor's total (TW_TRANSPORT_UNCONSUMED_TOTAL_MAX) and
- * stand in its list, oldest first: over the total, the oldest is dropped first. */
-
-#define TAIL_SHORT_MAX (TW_TRANSPORT_READ_BUFFER_SIZE / 2)
-
-static void tail_link(tw_transport *t)
+bool tw_transport_disconnecting(const tw_transport *t)
 {
-    tw_net *net = t->net;
-    t->ext->tail_older = net->tails_newest;
-    t->ext->tail_newer = NULL;
-    if (net->tails_newest)
-        net->tails_newest->ext->tail_newer = t;
-    else
-        net->tails_oldest = t;
-    net->tails_newest = t;
-}
-
-static void tail_unlink(tw_transport *t)
-{
-    tw_net *net = t->net;
-    tw_stream_ext *e = t->ext;
-    if (e->tail_older)
-        e->tail_older->ext->tail_newer = e->tail_newer;
-    else
-        net->tails_oldest = e->tail_newer;
-    if (e->tail_newer)
-        e->tail_newer->ext->tail_older = e->tail_older;
-    else
-        net->tails_newest = e->tail_older;
-    e->tail_older = e->tail_newer = NULL;
-}
-
-/* Sets the tail's length, keeping the reactor's count of long tails and their list right. */
-static void tail_set_len(tw_transport *t, size_t n)
-{
-    tw_stream_ext *e = t->ext;
-    bool was_long = e->unconsumed_len > TAIL_SHORT_MAX, is_long = n > TAIL_SHORT_MAX;
-    if (was_long)
-        t->net->tails_held -= e->unconsumed_len;
-    if (is_long)
-        t->net->tails_held += n;
-    if (is_long && !was_long)
-        tail_link(t);
-    else if (was_long && !is_long)
-        tail_unlink(t);
-    e->unconsumed_len = n;
-}
-
-static void tail_free(tw_transport *t)
-{
-    tw_stream_ext *e = t->ext;
-    if (!e || !e->unconsumed)
-        return;
-    tail_set_len(t, 0);
-    free(e->unconsumed);
-    e->unconsumed = NULL;
-    e->unconsumed_cap = 0;
-}
-
-/* Room for need bytes: exactly that for a short tail; doubling for a long one, up to the most a
- * connection may hold plus one read. */
-static int tail_reserve(tw_transport *t, size_t need)
-{
-    tw_stream_ext *e = t->ext;
-    if (need <= e->unconsumed_cap)
-        return 0;
-    size_t cap = need;
-    if (need > TAIL_SHORT_MAX) {
-        size_t most = t->net->tail_max + TAIL_SHORT_MAX;
-        cap = e->unconsumed_cap < most / 2 ? 2 * e->unconsumed_cap : most;
-        if (cap < need)
-            cap = need;
-    }
-    char *b = realloc(e->unconsumed, cap);
-    if (!b)
-        return -ENOMEM;
-    e->unconsumed = b;
-    e->unconsumed_cap = cap;
-    return 0;
-}
-
-/* A long buffer left holding a short tail gives its memory back. */
-static void tail_shrink(tw_transport *t)
-{
-    tw_stream_ext *e = t->ext;
-    if (e->unconsumed_cap <= TAIL_SHORT_MAX || e->unconsumed_len > TAIL_SHORT_MAX)
-        return;
-    char *b = realloc(e->unconsumed, e->unconsumed_len);
-    if (b) {
-        e->unconsumed = b;
-        e->unconsumed_cap = e->unconsumed_len;
-    }
-}
-
-/* Over the reactor's total: drops the long tails held longest first (their connections close with
- * ValueError) until the total fits. -ENOBUFS when t's own tail is the oldest left. */
-static int tail_enforce_total(tw_transport *t)
-{
-    tw_net *net = t->net;
-    tw_transport *v = net->tails_oldest;
-    while (v && net->tails_held > net->tail_total_max) {
-        tw_transport *newer = v->ext->tail_newer;
-        if (v == t)
-            return -ENOBUFS;
-        if (!(v->flags & TW_T_IN_DISPATCH)) { /* never under a running data_received's feet */
-            tail_free(v);
-            tw__stream_request_close(v, TW_CLOSE_ERROR, -ENOBUFS, "unconsumed input");
-        }
-        v = newer;
-    }
-    return 0;
-}
-
-/* Keeps what the protocol left unconsumed (rest, n bytes; in_own: rest lies in the tail's own
- * buffer), to present it again in front of the next bytes. 0, -EMSGSIZE (more than a connection
- * may hold), -ENOBUFS (see tail_enforce_total) or -ENOMEM. */
-static int keep_unconsumed(tw_transport *t, const char *rest, size_t n, bool in_own)
-{
-    if (n == 0) {
-        tail_free(t);
-        return 0;
-    }
-    if (n > t->net->tail_max)
-        return -EMSGSIZE;
-    tw_stream_ext *e = tw__stream_ext_get(t);
-    if (!e)
-        return -ENOMEM;
-    if (!in_own) {
-        int rc = tail_reserve(t, n);
-        if (rc < 0)
-            return rc;
-        memcpy(e->unconsumed, rest, n);
-    } else if (rest != e->unconsumed) { /* fits: it is already inside */
-        memmove(e->unconsumed, rest, n);
-    }
-    size_t before = e->unconsumed_len;
-    tail_set_len(t, n);
-    tail_shrink(t);
-    return n > before && n > TAIL_SHORT_MAX ? tail_enforce_total(t) : 0;
+    const uint32_t closing = TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_CLOSED;
+    return t && (t->flags & closing);
 }
 
 /* ---- reading ------------------------------------------------------------------------------------ */
@@ -487,14 +416,52 @@ static void fail_in_op(tw_transport *t, int rc, const char *op)
 {
     tw_reactor_log(t->net->r, TW_LOG_ERROR, "%s failed: %s; closing the connection", op,
                    tw_strerror(rc));
-    tw__stream_request_close(t, TW_CLOSE_ERROR, rc, op);
+    request_close(t, TW_CLOSE_ERROR, rc, op);
+}
+
+/* The reactor's long tails hold more than their total: the connections that have held theirs the
+ * longest are dropped first (ValueError), until it fits. -ENOBUFS when t's own is the oldest left. */
+static int enforce_tails_total(tw_transport *t)
+{
+    tw_tails *all = &t->net->tails;
+    tw_tail *v = all->oldest;
+    while (v && tw__tails_over(all)) {
+        tw_tail *newer = v->newer;
+        tw_transport *victim = v->owner;
+        if (victim == t)
+            return -ENOBUFS;
+        if (!(victim->flags & TW_T_IN_DISPATCH)) { /* never under a running data_received's feet */
+            drop_tail(victim);
+            request_close(victim, TW_CLOSE_ERROR, -ENOBUFS, "unconsumed input");
+        }
+        v = newer;
+    }
+    return 0;
+}
+
+/* Keeps what the protocol left unconsumed (rest, n bytes; in_own: rest lies in the tail's own
+ * buffer), to present it again in front of the next bytes. */
+static int keep_unconsumed(tw_transport *t, const char *rest, size_t n, bool in_own)
+{
+    if (n == 0) {
+        drop_tail(t);
+        return 0;
+    }
+    tw_stream_ext *e = ext_get(t);
+    if (!e)
+        return -ENOMEM;
+    size_t before = e->tail.len;
+    int rc = tw__tail_keep(&t->net->tails, &e->tail, rest, n, in_own);
+    if (rc == 0 && n > before && n > TW_TAIL_SHORT_MAX)
+        rc = enforce_tails_total(t);
+    return rc;
 }
 
 static void deliver(tw_transport *t, const char *data, size_t len)
 {
     tw_protocol *p = &t->proto;
     ssize_t used = (ssize_t)len;
-    bool in_own = t->ext && data == t->ext->unconsumed;
+    bool in_own = t->ext && data == t->ext->tail.buf;
     if (t->ext)
         t->ext->present_tail = false; /* presented now; a resume from inside the call asks again */
     if (p->ops && p->ops->data_received)
@@ -509,41 +476,21 @@ static void deliver(tw_transport *t, const char *data, size_t len)
         used = (ssize_t)len;
     int rc = keep_unconsumed(t, data + used, len - (size_t)used, in_own);
     if (rc < 0) {
-        tail_free(t); /* dropped with the connection, and no longer counted */
-        tw__stream_request_close(t, TW_CLOSE_ERROR, rc,
-                                rc == -ENOMEM ? "data_received" : "unconsumed input");
+        drop_tail(t); /* dropped with the connection, and no longer counted */
+        request_close(t, TW_CLOSE_ERROR, rc, rc == -ENOMEM ? "data_received" : "unconsumed input");
     }
-}
-
-/* Where to read: after a short tail copied into the shared buffer, else after a long one in its own
- * buffer (with room for at least half a read buffer), so a long partial frame is never copied back
- * and forth. NULL when out of memory. */
-static char *read_target(tw_transport *t, size_t *pre, size_t *room)
-{
-    tw_stream_ext *e = t->ext;
-    *pre = e ? e->unconsumed_len : 0;
-    if (*pre <= TAIL_SHORT_MAX) {
-        if (*pre)
-            memcpy(t->net->rbuf, e->unconsumed, *pre);
-        *room = TW_TRANSPORT_READ_BUFFER_SIZE - *pre;
-        return t->net->rbuf;
-    }
-    if (tail_reserve(t, *pre + TAIL_SHORT_MAX) < 0)
-        return NULL;
-    *room = e->unconsumed_cap - *pre;
-    return e->unconsumed;
 }
 
 static void on_eof(tw_transport *t)
 {
     tw_protocol *p = &t->proto;
-    tail_free(t);
+    drop_tail(t);
     if (!p->ops || !p->ops->read_connection_lost) {
-        tw__stream_request_close(t, TW_CLOSE_DONE, 0, NULL);
+        request_close(t, TW_CLOSE_DONE, 0, NULL);
         return;
     }
     t->flags |= TW_T_READ_CLOSED;
-    tw__stream_update_reading(t);
+    update_reading(t);
     int rc = p->ops->read_connection_lost(p);
     if (rc < 0 && !(t->flags & TW_T_CLOSED))
         fail_in_op(t, rc, "read_connection_lost");
@@ -553,9 +500,10 @@ static void on_eof(tw_transport *t)
 static bool read_once(tw_transport *t)
 {
     size_t pre, room;
-    char *buf = read_target(t, &pre, &room);
+    char *buf = tw__tail_read_target(&t->net->tails, t->ext ? &t->ext->tail : NULL, t->net->rbuf,
+                                     &pre, &room);
     if (!buf) {
-        tw__stream_request_close(t, TW_CLOSE_ERROR, -ENOMEM, "read");
+        request_close(t, TW_CLOSE_ERROR, -ENOMEM, "read");
         return false;
     }
     ssize_t n;
@@ -564,7 +512,7 @@ static bool read_once(tw_transport *t)
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK)
-            tw__stream_request_close(t, TW_CLOSE_LOST, -errno, "read");
+            request_close(t, TW_CLOSE_LOST, -errno, "read");
         return false;
     }
     if (n == 0) {
@@ -580,27 +528,12 @@ static int stream_on_readable(tw_reactor *r, int fd, void *arg)
     (void)r;
     (void)fd;
     tw_transport *t = arg;
-    tw__stream_dispatch_begin(t);
-    for (int i = 0; i < TW_TRANSPORT_READS_PER_WAKE && stream_wants_reading(t); i++)
+    t->flags |= TW_T_IN_DISPATCH;
+    for (int i = 0; i < TW_TRANSPORT_READS_PER_WAKE && wants_reading(t); i++)
         if (!read_once(t))
             break;
-    tw__stream_dispatch_end(t);
+    dispatch_end(t);
     return 0;
-}
-
-void tw__stream_start(tw_transport *t)
-{
-    tw__net_add_conn(t->net);
-    t->flags |= TW_T_CONNECTED;
-    tw__stream_update_reading(t);
-    tw__stream_dispatch_begin(t);
-    tw_protocol *p = &t->proto;
-    if (p->ops && p->ops->connection_made) {
-        int rc = p->ops->connection_made(p);
-        if (rc < 0 && !(t->flags & TW_T_CLOSED))
-            fail_in_op(t, rc, "connection_made");
-    }
-    tw__stream_dispatch_end(t);
 }
 
 /* ---- the transport as a producer of what it reads ----------------------------------------------- */
@@ -610,7 +543,7 @@ void tw_transport_pause_producing(tw_transport *t)
     if (!t || (t->flags & TW_T_CLOSED))
         return;
     t->flags |= TW_T_PAUSED_USER;
-    tw__stream_update_reading(t);
+    update_reading(t);
 }
 
 void tw_transport_resume_producing(tw_transport *t)
@@ -618,13 +551,7 @@ void tw_transport_resume_producing(tw_transport *t)
     if (!t || (t->flags & TW_T_CLOSED))
         return;
     t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
-    tw__stream_update_reading(t); /* presents held bytes again if reading resumes */
-}
-
-bool tw_transport_disconnecting(const tw_transport *t)
-{
-    const uint32_t closing = TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_CLOSED;
-    return t && (t->flags & closing);
+    update_reading(t); /* presents held bytes again if reading resumes */
 }
 
 static int producer_pause(void *self)
@@ -657,65 +584,264 @@ tw_producer tw_transport_as_producer(tw_transport *t)
     return p;
 }
 
-/* ---- addresses, options, accessors -------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------------------------------ */
 
-static int socket_address(const tw_transport *t, tw_address *out, bool peer)
+size_t tw_transport_write_buffer_size(const tw_transport *t)
 {
-    if (!t || !out)
-        return -EINVAL;
-    if (t->flags & TW_T_CLOSED)
-        return -ENOTCONN;
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int rc = peer ? getpeername(t->fd, (struct sockaddr *)&ss, &len)
-                  : getsockname(t->fd, (struct sockaddr *)&ss, &len);
+    return t ? queued(t) : 0;
+}
+
+static void arm_writer(tw_transport *t)
+{
+    if (t->flags & TW_T_WRITING)
+        return;
+    if (tw_reactor_add_writer(t->net->r, t->fd, stream_on_writable, t) == 0)
+        t->flags |= TW_T_WRITING;
+    else
+        request_close(t, TW_CLOSE_LOST, -ENOMEM, "write");
+}
+
+static void call_producer(tw_transport *t, int (*fn)(void *), const char *what)
+{
+    if (!fn)
+        return;
+    int rc = fn(t->ext->producer.self);
     if (rc < 0)
-        return -errno;
-    return tw_address_from_sockaddr(out, (struct sockaddr *)&ss, len);
+        tw_reactor_log(t->net->r, TW_LOG_ERROR, "%s failed: %s", what, tw_strerror(rc));
 }
 
-int tw_transport_get_host(const tw_transport *t, tw_address *out)
+/* Above the high mark: pause the streaming producer, or this transport's own reading. */
+static void pressure_check(tw_transport *t)
 {
-    return socket_address(t, out, false);
+    tw_stream_ext *e = t->ext;
+    if (!e || e->queue.size <= e->high_water)
+        return;
+    if (e->has_producer) {
+        if (e->streaming && !e->producer_paused) {
+            e->producer_paused = true;
+            call_producer(t, e->producer.ops->pause_producing, "pause_producing");
+        }
+    } else if ((t->flags & TW_T_SELF_PAUSE) && !(t->flags & TW_T_PAUSED_FULL)) {
+        t->flags |= TW_T_PAUSED_FULL;
+        update_reading(t);
+    }
 }
 
-int tw_transport_get_peer(const tw_transport *t, tw_address *out)
+/* At or below the low mark: resume whatever pressure_check paused. */
+static void relief_check(tw_transport *t)
 {
-    return socket_address(t, out, true);
+    tw_stream_ext *e = t->ext;
+    if (e && e->queue.size > e->low_water)
+        return;
+    if (t->flags & TW_T_PAUSED_FULL) {
+        t->flags &= ~(uint32_t)TW_T_PAUSED_FULL;
+        update_reading(t);
+    }
+    if (e && e->has_producer && e->streaming && e->producer_paused) {
+        e->producer_paused = false;
+        call_producer(t, e->producer.ops->resume_producing, "resume_producing");
+    }
 }
 
-static int tcp_option(tw_transport *t, int level, int option, bool on)
+static bool can_write(const tw_transport *t)
+{
+    /* Writes made while a half-close waits for the queue or the producer are still sent (as
+     * Twisted's: only the shut write side refuses them). */
+    const uint32_t stop = TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_WRITE_SHUT;
+    return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
+}
+
+/* A pull producer is asked for more at every drain of the buffer (Twisted's doWrite). A write that
+ * went out at once never queued anything, so wait for writability anyway: asking again from inside
+ * the producer's own write would recurse. */
+static void ask_pull_producer_later(tw_transport *t)
+{
+    if (producer_registered(t) && !t->ext->streaming && can_write(t))
+        arm_writer(t);
+}
+
+/* What the kernel did not take is queued (rc: how queueing went): wait for writability, and press
+ * back on whoever writes so much. Out of memory closes: what the caller writes next must not follow
+ * a hole in the stream. */
+static int wait_for_writable(tw_transport *t, int rc)
+{
+    if (rc < 0) {
+        request_close(t, TW_CLOSE_LOST, rc, "write");
+        return rc;
+    }
+    arm_writer(t);
+    pressure_check(t);
+    return 0;
+}
+
+/* Sends what it can now when nothing is queued; returns bytes taken (never more than total). */
+static size_t try_send_now(tw_transport *t, const struct iovec *iov, int cnt, size_t total)
+{
+    if (queued(t))
+        return 0;
+    ssize_t n = tw__wq_send(t->fd, iov, cnt);
+    if (n < 0) {
+        request_close(t, TW_CLOSE_LOST, (int)n, "write");
+        return total; /* dropped with the connection */
+    }
+    return (size_t)n;
+}
+
+int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int iovcnt)
+{
+    if (!t || iovcnt < 0 || (iovcnt > 0 && !iov))
+        return -EINVAL;
+    if (!can_write(t))
+        return -ENOTCONN;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total == 0)
+        return 0; /* ignored (as Twisted): waiting for writability would ask a pull producer again */
+    size_t sent = try_send_now(t, iov, iovcnt, total);
+    if (sent == total || !can_write(t)) {
+        ask_pull_producer_later(t);
+        return 0;
+    }
+    tw_stream_ext *e = ext_get(t);
+    return wait_for_writable(t, e ? tw__wq_copy(&e->queue, iov, iovcnt, sent) : -ENOMEM);
+}
+
+int tw_transport_write(tw_transport *t, const void *data, size_t len)
+{
+    if (len > 0 && !data)
+        return -EINVAL;
+    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+    /* The common case, a connection with nothing queued and no producer: one send, and a partial
+     * write queues the rest without trying the kernel again. */
+    if (t && !t->ext && len > 0 && can_write(t)) {
+        ssize_t n = tw__wq_send(t->fd, &iov, 1);
+        if (n < 0) {
+            request_close(t, TW_CLOSE_LOST, (int)n, "write");
+            return 0;
+        }
+        if ((size_t)n == len)
+            return 0;
+        tw_stream_ext *e = ext_get(t);
+        return wait_for_writable(t, e ? tw__wq_copy(&e->queue, &iov, 1, (size_t)n) : -ENOMEM);
+    }
+    return tw_transport_write_sequence(t, &iov, 1);
+}
+
+int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (*release)(void *),
+                            void *arg)
+{
+    if (!t || (len > 0 && !buf))
+        return -EINVAL;
+    if (!can_write(t))
+        return -ENOTCONN;
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    size_t sent = len ? try_send_now(t, &iov, 1, len) : 0;
+    if (sent == len || !can_write(t)) {
+        if (release)
+            release(arg);
+        if (len)
+            ask_pull_producer_later(t);
+        return 0;
+    }
+    /* Out of memory: buf stays the caller's (release does not run). */
+    tw_stream_ext *e = ext_get(t);
+    return wait_for_writable(t, e ? tw__wq_lend(&e->queue, (const char *)buf + sent, len - sent,
+                                                release, arg)
+                                  : -ENOMEM);
+}
+
+static void resume_pull_producer(tw_transport *t)
+{
+    if (producer_registered(t) && !t->ext->streaming)
+        call_producer(t, t->ext->producer.ops->resume_producing, "resume_producing");
+}
+
+static int stream_on_writable(tw_reactor *r, int fd, void *arg)
+{
+    (void)r;
+    (void)fd;
+    tw_transport *t = arg;
+    const uint32_t closing = TW_T_CLOSE_PENDING | TW_T_ABORTING;
+    t->flags |= TW_T_IN_DISPATCH;
+    int rc = !(t->flags & closing) && queued(t) ? tw__wq_flush(&t->ext->queue, t->fd) : 0;
+    if (rc < 0)
+        request_close(t, TW_CLOSE_LOST, rc, "write");
+    bool drained = !queued(t);
+    if (rc < 0 || drained || (t->flags & closing))
+        disarm_writer(t);
+    if (!(t->flags & closing)) { /* a release run by the flush may have aborted */
+        relief_check(t);
+        if (drained)
+            resume_pull_producer(t);
+    }
+    dispatch_end(t);
+    return 0;
+}
+
+/* ---- consumer: producers registered with this transport ----------------------------------------- */
+
+int tw_transport_register_producer(tw_transport *t, const tw_producer *producer, bool streaming)
+{
+    if (!t || !producer || !producer->ops)
+        return -EINVAL;
+    if (producer_registered(t))
+        return -EBUSY;
+    if (t->flags & (TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING))
+        return -ENOTCONN; /* unlike Twisted, nothing is called: an error return runs no callback */
+    tw_stream_ext *e = ext_get(t);
+    if (!e)
+        return -ENOMEM;
+    e->producer = *producer;
+    e->has_producer = true;
+    e->streaming = streaming;
+    e->producer_paused = false;
+    if (!streaming)
+        call_producer(t, producer->ops->resume_producing, "resume_producing");
+    else
+        pressure_check(t);
+    return 0;
+}
+
+void tw_transport_unregister_producer(tw_transport *t)
+{
+    if (!t || !producer_registered(t))
+        return;
+    t->ext->has_producer = false;
+    t->ext->producer_paused = false;
+    pressure_check(t); /* the transport's own reading takes the producer's place */
+    if (t->flags & (TW_T_DISCONNECTING | TW_T_WRITE_CLOSING))
+        settle_later(t); /* the close or half-close that waited for the producer */
+    if (t->ext && !(t->flags & TW_T_IN_DISPATCH))
+        ext_maybe_free(t);
+}
+
+int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low)
+{
+    if (!t || high == 0 || low > high)
+        return -EINVAL;
+    tw_stream_ext *e = ext_get(t);
+    if (!e)
+        return -ENOMEM;
+    e->high_water = high;
+    e->low_water = low;
+    pressure_check(t);
+    relief_check(t);
+    return 0;
+}
+
+void tw_transport_set_pause_reading_when_full(tw_transport *t, bool on)
 {
     if (!t)
-        return -EINVAL;
-    if (t->flags & TW_T_CLOSED)
-        return -ENOTCONN;
-    if (!(t->flags & TW_T_TCP))
-        return -EOPNOTSUPP;
-    return tw__sock_set_flag(t->fd, level, option, on);
-}
-
-int tw_transport_set_tcp_nodelay(tw_transport *t, bool on)
-{
-    return tcp_option(t, IPPROTO_TCP, TCP_NODELAY, on);
-}
-
-int tw_transport_set_tcp_keepalive(tw_transport *t, bool on)
-{
-    return tcp_option(t, SOL_SOCKET, SO_KEEPALIVE, on);
-}
-
-tw_protocol *tw_transport_protocol(tw_transport *t)
-{
-    return t ? &t->proto : NULL;
-}
-
-tw_reactor *tw_transport_reactor(const tw_transport *t)
-{
-    return t ? t->net->r : NULL;
-}
-
-int tw_transport_fd(const tw_transport *t)
-{
-    return t && !(t->flags & TW_T_CLOSED) ? t->fd : -EBADF;
+        return;
+    if (on) {
+        t->flags |= TW_T_SELF_PAUSE;
+        pressure_check(t);
+    } else {
+        t->flags &= ~(uint32_t)TW_T_SELF_PAUSE;
+        if (t->flags & TW_T_PAUSED_FULL) {
+            t->flags &= ~(uint32_t)TW_T_PAUSED_FULL;
+            update_reading(t);
+        }
+    }
 }
