@@ -19,6 +19,8 @@ static int64_t system_clock(void *ctx)
 
 void tw__reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
 
+int64_t tw__reactor_clock(const tw_reactor *r) { return r->clock_fn(r->clock_ctx); }
+
 void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
 
 void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))

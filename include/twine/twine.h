@@ -8,6 +8,7 @@
 #include "reactor.h"
 #include "failure.h"
 #include "deferred.h"
+#include "task.h"
 #include "protocol.h"
 #include "transport.h"
 #include "strports.h"
