@@ -14,5 +14,6 @@
 #include "strports.h"
 #include "framing.h"
 #include "policies.h"
+#include "testing.h"
 
 #endif
