@@ -46,8 +46,8 @@ static void print_metrics(tw_reactor *r)
     twined_note("metrics: turns=%llu callbacks=%llu slow_callbacks=%llu slowest=%.6fs wait=%.3fs "
                 "run=%.3fs pending_timers=%zu",
                 (unsigned long long)m.turns, (unsigned long long)m.callbacks,
-                (unsigned long long)m.slow_callbacks, m.slowest_seconds, m.wait_seconds, m.run_seconds,
-                m.pending_timers);
+                (unsigned long long)m.slow_callbacks, m.slowest_seconds, m.wait_seconds,
+                m.run_seconds, m.pending_timers);
 }
 
 static int on_metrics_request(tw_reactor *r, int fd, void *arg)

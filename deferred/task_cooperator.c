@@ -1,7 +1,7 @@
-/* Twisted's Cooperator: long jobs cut into steps, run round-robin on a tick timer within a time slice
- * of the reactor's clock, so CPU work shares the loop with I/O. Tasks live on two lists: every
- * unfinished task (so that stop reaches paused and waiting ones), and the runnable ones with a
- * cursor that carries the round-robin from one tick to the next. */
+/* Twisted's Cooperator: long jobs cut into steps, run round-robin on a tick timer within a time
+ * slice of the reactor's clock, so CPU work shares the loop with I/O. Tasks live on two lists:
+ * every unfinished task (so that stop reaches paused and waiting ones), and the runnable ones with
+ * a cursor that carries the round-robin from one tick to the next. */
 #include "deferred_private.h"
 
 #include <errno.h>
@@ -22,7 +22,7 @@ struct task_list {
 };
 
 struct tw_cooperative_task {
-    unsigned refs;           /* the caller's, the cooperator's while unfinished, each use in flight */
+    unsigned refs;           /* the caller's, the cooperator's while unfinished, each use ongoing */
     tw_reactor *r;
     tw_cooperator *coop;     /* NULL once finished */
     tw_step_fn step;
@@ -163,7 +163,7 @@ static tw_failure *finish_failure(tw_task_state state)
 }
 
 /* Twisted's _completeWith: leave the cooperator first, then fire the when_done deferreds, so that
- * their callbacks may stop the cooperator or start other tasks. f (taken) is the failure, or NULL. */
+ * their callbacks may stop the cooperator or start other tasks. f (taken): the failure, or NULL. */
 static void complete(tw_cooperative_task *t, tw_task_state state, tw_failure *f)
 {
     tw_cooperator *c = t->coop;
@@ -275,7 +275,8 @@ tw_cooperator *tw_cooperator_new(tw_reactor *r, double slice_seconds, int *err)
 {
     int e = -EINVAL;
     tw_cooperator *c = NULL;
-    bool slice_ok = slice_seconds > 0 && slice_seconds <= TW_LOOPING_CALL_INTERVAL_MAX; /* NaN: no */
+    /* False for NaN too. */
+    bool slice_ok = slice_seconds > 0 && slice_seconds <= TW_LOOPING_CALL_INTERVAL_MAX;
     if (r && slice_ok) {
         e = -ENOMEM;
         c = calloc(1, sizeof *c);

@@ -53,8 +53,8 @@ static double seconds_for_ns(int64_t ns)
     return s;
 }
 
-/* Nanoseconds from the turn's time (what tw_call_later counts from) to the first grid point strictly
- * after when: grid points already reached are skipped, not caught up. */
+/* Nanoseconds from the turn's time (what tw_call_later counts from) to the first grid point
+ * strictly after when: grid points already reached are skipped, not caught up. */
 static int64_t delay_to_next(const tw_looping_call *lc, int64_t when)
 {
     if (lc->interval_ns == 0)
@@ -130,7 +130,8 @@ static uint64_t count_since_last(tw_looping_call *lc, int64_t now)
     }
     int64_t last = lc->have_last ? lc->last_ns
                                  : lc->start_ns - (lc->run_at_start ? lc->interval_ns : 0);
-    int64_t count = (now - lc->start_ns) / lc->interval_ns - (last - lc->start_ns) / lc->interval_ns;
+    int64_t interval = lc->interval_ns;
+    int64_t count = (now - lc->start_ns) / interval - (last - lc->start_ns) / interval;
     if (count <= 0)
         return 0;
     lc->last_ns = now;
@@ -178,8 +179,8 @@ static int tick(void *arg)
     return 0;
 }
 
-static tw_looping_call *looping_call_new(tw_reactor *r, tw_work_fn fn, tw_count_fn count_fn, void *arg,
-                                         int *err)
+static tw_looping_call *looping_call_new(tw_reactor *r, tw_work_fn fn, tw_count_fn count_fn,
+                                         void *arg, int *err)
 {
     int e = -EINVAL;
     tw_looping_call *lc = NULL;

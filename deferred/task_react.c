@@ -80,7 +80,8 @@ static int on_main_done(tw_deferred *d, tw_result *res, void *arg)
 
 static int run_main(struct react *st, tw_react_fn main_fn, void *arg, int argc, char **argv)
 {
-    long trigger = tw_reactor_add_trigger(st->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, on_shutdown, st);
+    long trigger =
+        tw_reactor_add_trigger(st->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, on_shutdown, st);
     if (trigger < 0)
         return (int)trigger;
     tw_deferred *d = main_fn(st->r, arg, argc, argv);
@@ -95,7 +96,8 @@ static int run_main(struct react *st, tw_react_fn main_fn, void *arg, int argc, 
     /* Undone by the shutdown or never fired: either way react is done with it. */
     tw_deferred_unref(d);
     if (run_rc < 0) {
-        tw_reactor_log(st->r, TW_LOG_CRITICAL, "react: the reactor failed: %s", tw_strerror(run_rc));
+        tw_reactor_log(st->r, TW_LOG_CRITICAL, "react: the reactor failed: %s",
+                       tw_strerror(run_rc));
         return run_rc;
     }
     return 0;

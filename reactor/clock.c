@@ -1,5 +1,5 @@
-/* tw_clock (testing.h): a reactor on a clock that only the test moves, and Twisted's Clock.advance on
- * it: move the clock, then run turns for as long as a timer is due, so that what the due calls
+/* tw_clock (testing.h): a reactor on a clock that only the test moves, and Twisted's Clock.advance
+ * on it: move the clock, then run turns for as long as a timer is due, so that what the due calls
  * schedule for the same instant runs too. */
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,6 @@
-/* Debug mode and metrics: callbacks timed on the reactor's clock, the slow ones logged with the name
- * of their function (dladdr, where the C library has it), and the counters tw_reactor_get_metrics
- * reports. The dispatch points call in here only while debug mode is on. */
+/* Debug mode and metrics: callbacks timed on the reactor's clock, the slow ones logged with the
+ * name of their function (dladdr, where the C library has it), and the counters
+ * tw_reactor_get_metrics reports. The dispatch points call in here only while debug mode is on. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -63,8 +63,8 @@ static void account(tw_reactor *r, int64_t ns, const char *what, int fd, const v
     char where[32] = "";
     if (fd >= 0)
         snprintf(where, sizeof where, " of fd %d", fd);
-    tw_reactor_log(r, TW_LOG_WARN, "slow callback: %s%s %s took %.3f s (threshold %.3f s)", what, where,
-                   name, (double)ns / 1e9, (double)r->slow_ns / 1e9);
+    tw_reactor_log(r, TW_LOG_WARN, "slow callback: %s%s %s took %.3f s (threshold %.3f s)", what,
+                   where, name, (double)ns / 1e9, (double)r->slow_ns / 1e9);
 }
 
 int tw__debug_run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg)

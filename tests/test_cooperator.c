@@ -1,7 +1,7 @@
 /* Tests for the cooperator (task.h), ported from Twisted's test_cooperator.py (CooperatorTests,
- * RunStateTests), plus fairness and the time slice on the controllable clock. One turn of the reactor
- * runs one tick, as FakeScheduler.pump does; a step that moves the clock by the whole slice ends its
- * tick, as Twisted's "one unit of work per tick" termination predicate does. */
+ * RunStateTests), plus fairness and the time slice on the controllable clock. One turn of the
+ * reactor runs one tick, as FakeScheduler.pump does; a step that moves the clock by the whole slice
+ * ends its tick, as Twisted's "one unit of work per tick" termination predicate does. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

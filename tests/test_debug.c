@@ -1,6 +1,6 @@
 /* Tests for debug mode and the metrics (reactor.h): slow timed calls, fd watchers and calls from
- * threads are logged with their function's name, fast ones are not, nothing is timed while debug mode
- * is off, and turns and callbacks are counted always. Durations come from tw_clock: a callback
+ * threads are logged with their function's name, fast ones are not, nothing is timed while debug
+ * mode is off, and turns and callbacks are counted always. Durations come from tw_clock: a callback
  * "takes" as long as it moves the clock. One real-clock test measures a wait. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,7 +193,7 @@ static int nothing(void *arg)
     return 0;
 }
 
-/* The real clock: a turn that waits for a timer 30 ms away counts (at least) that long as waiting. */
+/* The real clock: a turn that waits for a timer 30 ms away counts at least that long as waiting. */
 static void test_wait_time_is_measured(void **state)
 {
     (void)state;

@@ -287,8 +287,8 @@ static void test_interval_change_keeps_the_grid_start(void **state)
     tw_deferred_unref(d);
 }
 
-/* 61 ns / 1e9 * 1e9 is a little above 61: a delay converted naively would be rounded up to 62 ns and
- * miss a clock moved exactly onto the grid point. */
+/* 61 ns / 1e9 * 1e9 is a little above 61: a delay converted naively would be rounded up to 62 ns
+ * and miss a clock moved exactly onto the grid point. */
 static void test_grid_points_are_exact_to_the_nanosecond(void **state)
 {
     fixture *f = *state;
@@ -826,8 +826,8 @@ static void test_react_failures_exit_1_and_are_logged(void **state)
         react_case rc = {0};
         assert_int_equal(run_react(&rc, scenarios[i]), 1);
         assert_int_equal(tw_test_log_count(&rc.log), 1);
-        assert_true(tw_test_log_contains(&rc.log,
-                                         "main function encountered error: ExpectedException: expected"));
+        assert_true(tw_test_log_contains(
+            &rc.log, "main function encountered error: ExpectedException: expected"));
         tw_test_log_destroy(&rc.log);
     }
 }
@@ -835,7 +835,8 @@ static void test_react_failures_exit_1_and_are_logged(void **state)
 static void test_react_single_stop(void **state)
 {
     (void)state;
-    static const char *const scenarios[] = {"stopped, then ok", "synchronous stop", "asynchronous stop"};
+    static const char *const scenarios[] = {"stopped, then ok", "synchronous stop",
+                                            "asynchronous stop"};
     for (size_t i = 0; i < 3; i++) {
         react_case rc = {0};
         assert_int_equal(run_react(&rc, scenarios[i]), 0);

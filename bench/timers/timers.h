@@ -1,8 +1,8 @@
 /* The timers benchmark: one driver (driver.c) and one small file per library (timers_*.c) that
- * implements the phases below for that library: 1,000,000 one-shot timers (add, cancel, fire), then,
- * on a fresh loop, repeating timers (twine's looping call, libuv's repeating uv_timer, libev's
- * ev_periodic, libevent's EV_PERSIST timer). The driver times each phase as a whole, so no per-timer
- * indirection is added to any library's cost. */
+ * implements the phases below for that library: 1,000,000 one-shot timers (add, cancel, fire),
+ * then, on a fresh loop, repeating timers (twine's looping call, libuv's repeating uv_timer,
+ * libev's ev_periodic, libevent's EV_PERSIST timer). The driver times each phase as a whole, so no
+ * per-timer indirection is added to any library's cost. */
 #ifndef TWINE_BENCH_TIMERS_H
 #define TWINE_BENCH_TIMERS_H
 
@@ -31,8 +31,8 @@ struct timers_lib {
 
 extern struct timers_lib timers_lib;
 
-/* Every library's timer callback calls this with the timer's index. Cheap on purpose: a counter and a
- * parity check (an odd index was cancelled and must never fire). */
+/* Every library's timer callback calls this with the timer's index. Cheap on purpose: a counter and
+ * a parity check (an odd index was cancelled and must never fire). */
 struct timers_tally {
     size_t fired;
     size_t wrongly_fired;

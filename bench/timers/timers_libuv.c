@@ -1,6 +1,6 @@
-/* The timers benchmark on libuv: uv_timer_t handles live in one array the benchmark allocates (libuv
- * never allocates timers itself), so the add phase pays for that allocation. Repeating timers are
- * uv_timers started with a repeat interval. */
+/* The timers benchmark on libuv: uv_timer_t handles live in one array the benchmark allocates
+ * (libuv never allocates timers itself), so the add phase pays for that allocation. Repeating
+ * timers are uv_timers started with a repeat interval. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>

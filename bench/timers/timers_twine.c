@@ -1,6 +1,6 @@
 /* The timers benchmark on twine: tw_call_later allocates each handle inside the reactor, so the
- * benchmark only keeps an array of handle pointers (for cancelling), allocated in the add phase just
- * as the peers allocate their timer arrays there. Repeating timers are looping calls (task.h). */
+ * benchmark only keeps an array of handle pointers (for cancelling), allocated in the add phase
+ * just as the peers allocate their timer arrays there. Repeating timers are looping calls. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <twine/twine.h>
@@ -82,7 +82,8 @@ static int repeat(size_t n, uint32_t interval_ms, size_t ticks)
     for (size_t i = 0; i < n; i++) {
         loops[i] = tw_looping_call_new(reactor, on_tick, (void *)(uintptr_t)i, NULL);
         double interval = interval_ms / 1000.0;
-        tw_deferred *stopped = loops[i] ? tw_looping_call_start(loops[i], interval, false, NULL) : NULL;
+        tw_looping_call *lc = loops[i];
+        tw_deferred *stopped = lc ? tw_looping_call_start(lc, interval, false, NULL) : NULL;
         if (stopped == NULL)
             return -1;
         tw_deferred_unref(stopped); /* it fires at the stop; nothing waits for it */

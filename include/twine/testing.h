@@ -1,7 +1,7 @@
 /* twine testing: test doubles for programs built on twine (Twisted's twisted.internet.testing).
  *
- * tw_clock is Twisted's task.Clock: a real reactor whose clock stands still until the test moves it.
- * Everything that uses the reactor's time (tw_call_later, deferred timeouts, looping calls, the
+ * tw_clock is Twisted's task.Clock: a real reactor whose clock stands still until the test moves
+ * it. Everything that uses the reactor's time (tw_call_later, deferred timeouts, looping calls, the
  * cooperator, idle timeouts, connection attempts) runs on it unchanged, and a test decides exactly
  * when each timer fires, without sleeping.
  *
@@ -36,16 +36,16 @@ TW_API tw_reactor *tw_clock_reactor(const tw_clock *c);
  * than tw_reactor_seconds(), which holds the time of the current turn. */
 TW_API double tw_clock_seconds(const tw_clock *c);
 
-/* Twisted's Clock.advance: moves the clock forward by seconds (>= 0), then runs turns of the reactor
- * until no timer is due any more, so calls scheduled for the new time or before, including those the
- * calls themselves schedule, run now, in deadline order. Each turn also serves fds that are ready, as
- * any turn does. Returns the number of callbacks run, or -EINVAL (seconds negative or NaN).
- * Called from inside a callback of the reactor, it only moves the clock and returns 0: the running
- * turn's callbacks see the new time through tw_clock_seconds, the reactor on its next turn. */
+/* Twisted's Clock.advance: moves the clock forward by seconds (>= 0), then runs turns of the
+ * reactor until no timer is due any more, so calls scheduled for the new time or before, including
+ * those the calls themselves schedule, run now, in deadline order. Each turn also serves fds that
+ * are ready, as any turn does. Returns the number of callbacks run, or -EINVAL (seconds negative or
+ * NaN). Called from inside a callback of the reactor, it only moves the clock and returns 0: the
+ * running turn's callbacks see the new time in tw_clock_seconds, the reactor on its next turn. */
 TW_API int tw_clock_advance(tw_clock *c, double seconds);
 
-/* Twisted's Clock.pump: tw_clock_advance by each of the n amounts in turn. Returns the callbacks run
- * in all, or the first error (the amounts before it were applied). */
+/* Twisted's Clock.pump: tw_clock_advance by each of the n amounts in turn. Returns the callbacks
+ * run in all, or the first error (the amounts before it were applied). */
 TW_API int tw_clock_pump(tw_clock *c, const double *amounts, size_t n);
 
 #ifdef __cplusplus

@@ -1,6 +1,6 @@
 /* What a deferred ended with, recorded by a callback pair so that a test can assert on it after the
- * fact: how often it fired, its value, or its failure's type and code (the failure is consumed, so a
- * recorded failure is never reported as unhandled). */
+ * fact: how often it fired, its value, or its failure's type and code (the failure is consumed, so
+ * a recorded failure is never reported as unhandled). */
 #ifndef TWINE_TESTS_OUTCOME_H
 #define TWINE_TESTS_OUTCOME_H
 
