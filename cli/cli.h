@@ -66,4 +66,15 @@ void twined_note(const char *fmt, ...) TW_PRINTF(1, 2);
 #define TWINED_LOG_LINE_MAX 1024
 void twined_log(void *ctx, tw_log_level level, const char *message);
 
+/* ---- the reactor a subcommand serves on (debug.c) ---------------------------------------------- */
+
+/* "twined --debug[=SECONDS]": value is the text after '=', or NULL for the default threshold
+ * (TW_DEBUG_SLOW_DEFAULT). 0, or TWINED_EXIT_USAGE after printing why. */
+int twined_set_debug(const char *value);
+/* Every subcommand's reactor goes through these: the log hook and level (info), and with --debug the reactor's debug
+ * mode and a metrics line on SIGUSR1. setup returns 0 or a negative error; teardown (before
+ * tw_reactor_free) prints the last metrics line and restores SIGUSR1. */
+int twined_reactor_setup(tw_reactor *r);
+void twined_reactor_teardown(tw_reactor *r);
+
 #endif

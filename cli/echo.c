@@ -178,9 +178,9 @@ static int start_listening(echo_server *s)
  * read already stops twined in order. */
 static int prepare(echo_server *s)
 {
-    tw_reactor_set_logger(s->r, twined_log, NULL);
-    tw_reactor_set_log_level(s->r, TW_LOG_INFO); /* twined says why it stops */
-    int err = tw_reactor_install_signal_handlers(s->r);
+    int err = twined_reactor_setup(s->r);
+    if (err == 0)
+        err = tw_reactor_install_signal_handlers(s->r);
     if (err == 0)
         err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
                                           stop_listening_trigger, s);
@@ -206,6 +206,7 @@ static int serve(echo_server *s)
     }
     tw_reactor_uninstall_signal_handlers(s->r);
     stop_listening(s);
+    twined_reactor_teardown(s->r);
     tw_reactor_free(s->r);
     return status;
 }

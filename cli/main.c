@@ -1,6 +1,7 @@
 /* twined: twine's runner (like Twisted's twistd). main() handles --version and --help and hands the
  * rest to a subcommand. Adding a subcommand is one file defining twined_NAME_command and one X(NAME)
  * line in TWINED_COMMANDS below. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,11 +24,15 @@ static const twined_command *const commands[] = {
 static int print_help(void)
 {
     printf("usage: twined COMMAND [OPTIONS]\n"
+           "       twined --debug[=SECONDS] COMMAND [OPTIONS]\n"
            "       twined --version | --help\n"
            "\n"
            "twine's runner: serves the command in the foreground until SIGINT or SIGTERM.\n"
            "\n"
-           "commands:\n");
+           "  --debug[=SECONDS]  log every callback that runs longer than SECONDS (default %g);\n"
+           "                     a metrics line on SIGUSR1 and at exit\n"
+           "\n"
+           "commands:\n", TW_DEBUG_SLOW_DEFAULT);
     for (size_t i = 0; i < N_COMMANDS; i++)
         printf("  %-10s %s\n", commands[i]->name, commands[i]->summary);
     printf("\n"
@@ -44,8 +49,27 @@ static const twined_command *find_command(const char *name)
     return NULL;
 }
 
+/* "--debug" or "--debug=SECONDS"; NULL for any other argument. */
+static const char *debug_option(const char *arg, bool *is_debug)
+{
+    static const char name[] = "--debug";
+    *is_debug = strncmp(arg, name, sizeof name - 1) == 0 &&
+                (arg[sizeof name - 1] == '\0' || arg[sizeof name - 1] == '=');
+    return *is_debug && arg[sizeof name - 1] == '=' ? arg + sizeof name : NULL;
+}
+
 int main(int argc, char **argv)
 {
+    bool is_debug = false;
+    while (argc > 1) {
+        const char *value = debug_option(argv[1], &is_debug);
+        if (!is_debug)
+            break;
+        if (twined_set_debug(value) != 0)
+            return TWINED_EXIT_USAGE;
+        argc--;
+        argv++;
+    }
     if (argc < 2)
         return twined_usage_error(NULL, "missing command (try 'twined --help')");
     const char *arg = argv[1];

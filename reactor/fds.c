@@ -279,7 +279,9 @@ int tw__fds_flush(tw_reactor *r)
 static int run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, void *arg)
 {
     bool internal = r->fds.slots[ev.fd].internal;
-    int err = fn(r, ev.fd, arg);
+    /* Internal watchers are not timed: the waker's calls from threads are, one by one. */
+    int err = internal ? fn(r, ev.fd, arg)
+                       : tw__run_io(r, bit == TW_BE_READ ? "reader" : "writer", fn, ev.fd, arg);
     if (err >= 0)
         return internal ? err : 1;
     tw_reactor_log(r, TW_LOG_ERROR, "%s of fd %d failed: %s; watcher removed",

@@ -134,6 +134,16 @@ void tw__triggers_fire(tw_reactor *r, tw_system_event event, tw_phase phase);
 /* ---- signals (signals.c) ---- */
 void tw__signals_release(tw_reactor *r);
 
+/* ---- debug mode and metrics (debug.c) ---- */
+typedef struct {
+    uint64_t turns, callbacks, slow;
+    int64_t wait_ns, run_ns, slowest_ns; /* debug mode only */
+} tw_metrics;
+
+/* A callback run under debug mode: timed, and logged when slow. what says which kind of callback. */
+int tw__debug_run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg);
+int tw__debug_run_io(tw_reactor *r, const char *what, tw_io_fn fn, int fd, void *arg);
+
 /* ---- the reactor ---- */
 typedef enum {
     TW_STATE_IDLE,      /* never run */
@@ -159,6 +169,9 @@ struct tw_reactor {
     bool log_level_own;
     tw_run_state state;
     bool in_turn;            /* guards against re-entrant iterate() */
+    bool debug;              /* tw_reactor_set_debug: time callbacks and waits */
+    int64_t slow_ns;         /* debug mode's threshold */
+    tw_metrics metrics;
     bool shutdown_begun;     /* "before shutdown" triggers have run */
     unsigned shutdown_holds;
     int exit_signal;
@@ -168,6 +181,17 @@ struct tw_reactor {
 };
 
 void tw__reactor_update_time(tw_reactor *r);
+/* The dispatch points run callbacks through these: when debug mode is off, one test of a flag. */
+static inline int tw__run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg)
+{
+    return __builtin_expect(r->debug, 0) ? tw__debug_run_fn(r, what, fn, arg) : fn(arg);
+}
+
+static inline int tw__run_io(tw_reactor *r, const char *what, tw_io_fn fn, int fd, void *arg)
+{
+    return __builtin_expect(r->debug, 0) ? tw__debug_run_io(r, what, fn, fd, arg) : fn(r, fd, arg);
+}
+
 /* Reports a callback's negative return through the log hook. */
 void tw__report_callback_error(tw_reactor *r, const char *what, int err);
 

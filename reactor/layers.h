@@ -6,7 +6,7 @@
 
 #include "twine/reactor.h"
 
-typedef enum { TW_SLOT_NET, TW_SLOT_COUNT } tw_reactor_slot_id;
+typedef enum { TW_SLOT_NET, TW_SLOT_COOPERATOR, TW_SLOT_COUNT } tw_reactor_slot_id;
 
 /* The layer's pointer, NULL until set. The layer owns what it points to. */
 void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id);
@@ -18,5 +18,9 @@ void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void
  * the thread that frees the reactor. A call refused with an error is not dropped: the caller keeps arg.
  * For work handed back from pool threads, whose results would otherwise leak at tw_reactor_free. */
 int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg);
+
+/* The reactor's clock read now, not the turn's cached time (tw_reactor_now): for work that measures
+ * time inside one turn (a cooperator's time slice, a looping call's next grid point). */
+int64_t tw__reactor_clock(const tw_reactor *r);
 
 #endif

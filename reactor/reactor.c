@@ -19,6 +19,8 @@ static int64_t system_clock(void *ctx)
 
 void tw__reactor_update_time(tw_reactor *r) { r->now = r->clock_fn(r->clock_ctx); }
 
+int64_t tw__reactor_clock(const tw_reactor *r) { return r->clock_fn(r->clock_ctx); }
+
 void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
 
 void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))
@@ -119,8 +121,11 @@ static int turn(tw_reactor *r, int64_t max_wait)
      * counting from before them would make the next timer late by as long (libev does the same). */
     if (r->timers.count)
         tw__reactor_update_time(r);
+    int64_t wait_from = r->debug ? tw__reactor_clock(r) : 0;
     int n = tw__backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
     tw__reactor_update_time(r);
+    if (r->debug)
+        r->metrics.wait_ns += r->now - wait_from;
     int ran = 0;
     if (n < 0) {
         tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw__backend_name(), tw_strerror(n));
@@ -129,6 +134,10 @@ static int turn(tw_reactor *r, int64_t max_wait)
         tw__fds_grow_ready(&r->fds, n);
     }
     ran += tw__timers_run_due(r);
+    r->metrics.turns++;
+    r->metrics.callbacks += (uint64_t)ran;
+    if (r->debug)
+        r->metrics.run_ns += tw__reactor_clock(r) - r->now;
     r->in_turn = false;
     return n < 0 ? n : ran;
 }

@@ -84,7 +84,7 @@ int tw__thread_calls_run(tw_reactor *r)
     int ran = 0;
     for (; call; ran++) {
         tw_thread_call *next = call->next;
-        int err = call->fn(call->arg);
+        int err = tw__run_fn(r, "call from thread", call->fn, call->arg);
         if (err < 0)
             tw__report_callback_error(r, "call from thread", err);
         free(call);

@@ -426,7 +426,7 @@ int tw__timers_run_due(tw_reactor *r)
             continue;
         if (dc->state == DC_DUE) {
             dc->state = DC_RUNNING;
-            int err = dc->fn(dc->arg);
+            int err = tw__run_fn(r, "timed call", dc->fn, dc->arg);
             dc->state = DC_CALLED;
             ran++;
             if (err < 0)

@@ -428,6 +428,9 @@ static const usage_case usage_cases[] = {
     {{"echo", "--listen", "tcp:80:foo=1", NULL}, "unknown parameter 'foo' for 'tcp'"},
     {{"echo", "--listen", "unix:", NULL}, "missing socket path"},
     {{"echo", "--listen", "tcp:0", "--listen", "stdio:", NULL}, "not supported yet"},
+    {{"--debug=0", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold '0'"},
+    {{"--debug=x", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold 'x'"},
+    {{"--debug", NULL}, "twined: missing command"},
 };
 
 static void test_bad_arguments_exit_2_with_one_line(void **state)
@@ -769,6 +772,36 @@ static void signal_stops_cleanly(child *c, int sig)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Waits until twined's stderr holds needle. */
+static void wait_output(child *c, const char *needle)
+{
+    double deadline = now_seconds() + WAIT_SECONDS;
+    while (!strstr(c->err_text, needle))
+        if (!read_some(c, deadline))
+            fail_msg("no '%s' from twined; stderr: %s", needle, c->err_text);
+}
+
+static void test_debug_prints_metrics_on_sigusr1_and_at_exit(void **state)
+{
+    child *c = *state;
+    const char *args[] = {"--debug=30", "echo", "--listen", "tcp:0:interface=127.0.0.1", NULL};
+    char address[128];
+    spawn(c, args);
+    wait_listening(c, 0, address, sizeof address);
+    echo_random(address, 1000, 7);
+    assert_int_equal(kill(c->pid, SIGUSR1), 0);
+    wait_output(c, "twined: metrics: turns=");
+    const char *line = strstr(c->err_text, "twined: metrics: ");
+    assert_non_null(strstr(line, " callbacks="));
+    assert_non_null(strstr(line, " wait="));
+    assert_non_null(strstr(line, " pending_timers="));
+    assert_int_equal(kill(c->pid, SIGTERM), 0);
+    wait_exit(c, WAIT_SECONDS);
+    assert_int_equal(c->status, 0);
+    assert_non_null(strstr(strstr(c->err_text, "received SIGTERM"), "twined: metrics: turns="));
+    assert_null(strstr(c->err_text, "slow callback")); /* no echo takes 30 s */
+}
+
 static void test_sigterm_exits_0(void **state)
 {
     signal_stops_cleanly(*state, SIGTERM);
@@ -798,6 +831,7 @@ int main(void)
         CHILD_TEST(test_echo_concurrent_clients),
         CHILD_TEST(test_echo_tcp6),
         CHILD_TEST(test_echo_unix_replaces_stale_socket_and_removes_it),
+        CHILD_TEST(test_debug_prints_metrics_on_sigusr1_and_at_exit),
         CHILD_TEST(test_echo_several_listeners_announced_in_order),
         CHILD_TEST(test_echo_half_close),
         CHILD_TEST(test_echo_back_pressure_bounds_memory),

@@ -1,6 +1,7 @@
 /* Driver of the timers benchmark: builds the workload (same seeded deadlines for every library),
- * times add, cancel and fire in CPU nanoseconds, checks that exactly the uncancelled timers fired, and
- * prints one RESULT line. Linked with exactly one timers_<lib>.c. */
+ * times add, cancel and fire in CPU nanoseconds, checks that exactly the uncancelled timers fired,
+ * then times the repeating timers on a fresh loop, and prints one RESULT line. Linked with exactly
+ * one timers_<lib>.c. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,6 +11,10 @@
 #define TIMERS_DEFAULT_N 1000000
 #define TIMERS_MIN_DELAY_MS 1
 #define TIMERS_MAX_DELAY_MS 1000
+/* Repeating timers: how many, their interval, and how often each fires before it stops itself. */
+#define TIMERS_REPEAT_DEFAULT_N 1000
+#define TIMERS_REPEAT_INTERVAL_MS 10
+#define TIMERS_REPEAT_DEFAULT_TICKS 50
 
 struct timers_tally timers_tally;
 
@@ -55,12 +60,24 @@ int main(void)
         bench_fail("%s: %zu fired (%zu of them cancelled), expected %zu", timers_lib.name,
                    timers_tally.fired, timers_tally.wrongly_fired, fires);
 
+    size_t repeat_n = bench_env_size("TIMERS_REPEAT_N", TIMERS_REPEAT_DEFAULT_N);
+    size_t ticks = bench_env_size("TIMERS_REPEAT_TICKS", TIMERS_REPEAT_DEFAULT_TICKS);
+    check(timers_lib.setup(&timers_lib, repeat_n), "setup (repeat)");
+    int64_t t4 = bench_cpu_ns();
+    check(timers_lib.repeat(repeat_n, TIMERS_REPEAT_INTERVAL_MS, ticks), "repeat");
+    int64_t t5 = bench_cpu_ns();
+    timers_lib.teardown();
+    if (timers_tally.ticks != repeat_n * ticks)
+        bench_fail("%s: repeating timers fired %zu times, expected %zu", timers_lib.name,
+                   timers_tally.ticks, repeat_n * ticks);
+
     bench_result_begin(timers_lib.name, timers_lib.version);
     bench_result_num("add", (double)(t1 - t0) / (double)n);
     bench_result_num("cancel", cancels ? (double)(t2 - t1) / (double)cancels : 0.0);
     bench_result_num("fire", (double)(t3 - t2) / (double)fires);
     bench_result_num("total", (double)(t3 - t0) / (double)(n + cancels + fires));
     bench_result_num("rss", rss_mb);
+    bench_result_num("tick", (double)(t5 - t4) / (double)(repeat_n * ticks));
     bench_result_end();
     return 0;
 }

@@ -1,5 +1,6 @@
 /* The timers benchmark on libev: ev_timer watchers live in one array the benchmark allocates (libev
- * never allocates watchers itself), so the add phase pays for that allocation. */
+ * never allocates watchers itself), so the add phase pays for that allocation. Repeating timers are
+ * ev_periodic watchers with an interval. */
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 
 static struct ev_loop *loop;
 static ev_timer *timers;
+static ev_periodic *periodics;
+static size_t *periodic_fired, periodic_ticks;
 static char version[16];
 
 static void on_timer(struct ev_loop *l, ev_timer *w, int revents)
@@ -51,10 +54,38 @@ static int run(void)
     return 0;
 }
 
+static void on_periodic(struct ev_loop *l, ev_periodic *w, int revents)
+{
+    (void)revents;
+    size_t i = (size_t)(w - periodics);
+    if (timers_on_tick(++periodic_fired[i], periodic_ticks))
+        ev_periodic_stop(l, w);
+}
+
+static int repeat(size_t n, uint32_t interval_ms, size_t ticks)
+{
+    periodics = malloc(n * sizeof *periodics);
+    periodic_fired = calloc(n, sizeof *periodic_fired);
+    if (periodics == NULL || periodic_fired == NULL)
+        return -1;
+    periodic_ticks = ticks;
+    for (size_t i = 0; i < n; i++) {
+        ev_periodic_init(&periodics[i], on_periodic, 0.0, interval_ms / 1000.0, 0);
+        ev_periodic_start(loop, &periodics[i]);
+    }
+    ev_run(loop, 0);
+    return 0;
+}
+
 static void teardown(void)
 {
     ev_loop_destroy(loop);
     free(timers);
+    free(periodics);
+    free(periodic_fired);
+    timers = NULL;
+    periodics = NULL;
+    periodic_fired = NULL;
 }
 
-struct timers_lib timers_lib = {"libev", "?", setup, add_all, cancel_odd, run, teardown};
+struct timers_lib timers_lib = {"libev", "?", setup, add_all, cancel_odd, run, teardown, repeat};

@@ -1,5 +1,6 @@
-/* The timers benchmark on libuv: uv_timer_t handles live in one array the benchmark allocates (libuv
- * never allocates timers itself), so the add phase pays for that allocation. */
+/* The timers benchmark on libuv: uv_timer_t handles live in one array the benchmark allocates
+ * (libuv never allocates timers itself), so the add phase pays for that allocation. Repeating
+ * timers are uv_timers started with a repeat interval. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -7,8 +8,8 @@
 #include "timers.h"
 
 static uv_loop_t loop;
-static uv_timer_t *timers;
-static size_t timer_count;
+static uv_timer_t *timers, *repeating;
+static size_t timer_count, repeating_count, *repeat_fired, repeat_ticks;
 
 static void on_timer(uv_timer_t *t)
 {
@@ -49,14 +50,49 @@ static int run(void)
     return uv_run(&loop, UV_RUN_DEFAULT);
 }
 
+static void on_repeat(uv_timer_t *t)
+{
+    size_t i = (size_t)(t - repeating);
+    if (timers_on_tick(++repeat_fired[i], repeat_ticks))
+        uv_timer_stop(t);
+}
+
+static int repeat(size_t n, uint32_t interval_ms, size_t ticks)
+{
+    repeating = malloc(n * sizeof *repeating);
+    repeat_fired = calloc(n, sizeof *repeat_fired);
+    if (repeating == NULL || repeat_fired == NULL)
+        return -1;
+    repeating_count = n;
+    repeat_ticks = ticks;
+    for (size_t i = 0; i < n; i++) {
+        uv_timer_init(&loop, &repeating[i]);
+        int rc = uv_timer_start(&repeating[i], on_repeat, interval_ms, interval_ms);
+        if (rc < 0)
+            return rc;
+    }
+    return uv_run(&loop, UV_RUN_DEFAULT);
+}
+
+static void close_all(uv_timer_t *handles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        uv_close((uv_handle_t *)&handles[i], NULL);
+}
+
 static void teardown(void)
 {
     /* libuv wants every handle closed, and the close callbacks run, before the loop can go. */
-    for (size_t i = 0; i < timer_count; i++)
-        uv_close((uv_handle_t *)&timers[i], NULL);
+    close_all(timers, timer_count);
+    close_all(repeating, repeating_count);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     free(timers);
+    free(repeating);
+    free(repeat_fired);
+    timers = repeating = NULL;
+    repeat_fired = NULL;
+    timer_count = repeating_count = 0;
 }
 
-struct timers_lib timers_lib = {"libuv", "?", setup, add_all, cancel_odd, run, teardown};
+struct timers_lib timers_lib = {"libuv", "?", setup, add_all, cancel_odd, run, teardown, repeat};

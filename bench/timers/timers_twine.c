@@ -1,6 +1,6 @@
 /* The timers benchmark on twine: tw_call_later allocates each handle inside the reactor, so the
- * benchmark only keeps an array of handle pointers (for cancelling), allocated in the add phase just
- * as the peers allocate their timer arrays there. */
+ * benchmark only keeps an array of handle pointers (for cancelling), allocated in the add phase
+ * just as the peers allocate their timer arrays there. Repeating timers are looping calls. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <twine/twine.h>
@@ -10,6 +10,8 @@
 static tw_reactor *reactor;
 static tw_delayed_call **calls;
 static size_t still_to_fire;
+static tw_looping_call **loops;
+static size_t *loop_fired, loop_count, loops_running, loop_ticks;
 
 static int on_timer(void *arg)
 {
@@ -59,10 +61,48 @@ static int run(void)
     return tw_reactor_pending_calls(reactor) == 0 ? 0 : -1;
 }
 
-static void teardown(void)
+static int on_tick(tw_result *out, void *arg)
 {
-    tw_reactor_free(reactor);
-    free(calls);
+    (void)out;
+    size_t i = (size_t)(uintptr_t)arg;
+    if (!timers_on_tick(++loop_fired[i], loop_ticks))
+        return 0;
+    tw_looping_call_stop(loops[i]);
+    return --loops_running == 0 ? tw_reactor_stop(reactor) : 0;
 }
 
-struct timers_lib timers_lib = {"twine", "?", setup, add_all, cancel_odd, run, teardown};
+static int repeat(size_t n, uint32_t interval_ms, size_t ticks)
+{
+    loops = calloc(n, sizeof *loops);
+    loop_fired = calloc(n, sizeof *loop_fired);
+    if (loops == NULL || loop_fired == NULL)
+        return -1;
+    loop_count = loops_running = n;
+    loop_ticks = ticks;
+    for (size_t i = 0; i < n; i++) {
+        loops[i] = tw_looping_call_new(reactor, on_tick, (void *)(uintptr_t)i, NULL);
+        double interval = interval_ms / 1000.0;
+        tw_looping_call *lc = loops[i];
+        tw_deferred *stopped = lc ? tw_looping_call_start(lc, interval, false, NULL) : NULL;
+        if (stopped == NULL)
+            return -1;
+        tw_deferred_unref(stopped); /* it fires at the stop; nothing waits for it */
+    }
+    return tw_reactor_run(reactor);
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; loops != NULL && i < loop_count; i++)
+        tw_looping_call_free(loops[i]);
+    tw_reactor_free(reactor);
+    free(calls);
+    free(loops);
+    free(loop_fired);
+    calls = NULL;
+    loops = NULL;
+    loop_fired = NULL;
+    loop_count = 0;
+}
+
+struct timers_lib timers_lib = {"twine", "?", setup, add_all, cancel_odd, run, teardown, repeat};

@@ -213,6 +213,33 @@ TW_API int tw_set_default_log_level(tw_log_level level);
  * the reactor's clock; the next line written says how many were held back in between. */
 #define TW_LOG_REPEAT_INTERVAL 1.0
 
+/* ---- debug mode and metrics ----------------------------------------------------------------------
+ * asyncio's debug mode and libuv's loop metrics. Turns and callbacks are always counted (two additions
+ * per turn). Debug mode also times every callback the reactor runs (timed calls, fd watchers, calls
+ * from threads) and every wait: a callback that runs longer than the threshold is logged at
+ * TW_LOG_WARN, named by its function's symbol where dladdr() knows it, else as "module+0xOFFSET"
+ * (addr2line -e module 0xOFFSET names a static function). Off, it costs one test of a flag per
+ * callback. Times are read on the reactor's clock, so a controllable clock drives them too. */
+
+/* asyncio's default slow-callback threshold: 100 ms. */
+#define TW_DEBUG_SLOW_DEFAULT 0.1
+
+/* Debug mode on with this threshold (> 0), or off (0). -EINVAL for a negative or NaN threshold. */
+TW_API int tw_reactor_set_debug(tw_reactor *r, double slow_callback_seconds);
+
+typedef struct tw_reactor_metrics {
+    uint64_t turns;          /* turns of the loop run (run or iterate) */
+    uint64_t callbacks;      /* callbacks run: timed calls, fd watchers, calls from threads */
+    uint64_t slow_callbacks; /* debug mode: callbacks over the threshold (each logged) */
+    double wait_seconds;     /* debug mode: time spent waiting for events in the backend */
+    double run_seconds;      /* debug mode: the rest of the turns (callbacks and the loop's own work) */
+    double slowest_seconds;  /* debug mode: the longest callback seen */
+    size_t pending_timers;   /* active delayed calls now (tw_reactor_pending_calls) */
+} tw_reactor_metrics;
+
+/* Fills *out with the counts since the reactor was made. */
+TW_API void tw_reactor_get_metrics(const tw_reactor *r, tw_reactor_metrics *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,10 +8,12 @@
 #include "reactor.h"
 #include "failure.h"
 #include "deferred.h"
+#include "task.h"
 #include "protocol.h"
 #include "transport.h"
 #include "strports.h"
 #include "framing.h"
 #include "policies.h"
+#include "testing.h"
 
 #endif
