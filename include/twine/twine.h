@@ -13,5 +13,6 @@
 #include "strports.h"
 #include "framing.h"
 #include "policies.h"
+#include "dns.h"
 
 #endif
