@@ -10,6 +10,7 @@
 #include "deferred.h"
 #include "protocol.h"
 #include "transport.h"
+#include "datagram.h"
 #include "strports.h"
 #include "framing.h"
 #include "policies.h"
