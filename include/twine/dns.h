@@ -27,7 +27,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "deferred.h"
 #include "error.h"
+#include "failure.h"
+#include "reactor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -283,6 +286,66 @@ TW_API void tw_dns_resolv_conf_parse(const char *text, size_t len, tw_dns_resolv
 TW_API int tw_dns_resolv_conf_load(const char *path, tw_dns_resolv_conf *conf);
 /* "ADDR" or "[ADDR]" (IPv6) and ":PORT" into buf (INET6_ADDRSTRLEN + 24 is enough); returns buf. */
 TW_API char *tw_dns_server_format(const tw_dns_server *s, char *buf, size_t size);
+
+/* ---- the resolver: queries over UDP, with TCP for truncated answers ---------------------------- */
+
+/* Twisted's client.Resolver timeouts: one per pass over the servers, in seconds. */
+#define TW_DNS_TIMEOUTS_DEFAULT {1.0, 3.0, 11.0, 45.0}
+#define TW_DNS_TIMEOUTS_MAX 8
+/* Seconds a query over TCP (after a truncated UDP answer) may take, connecting included
+ * (Twisted's queryTCP default). */
+#define TW_DNS_TCP_TIMEOUT 10.0
+
+typedef struct tw_dns_resolver tw_dns_resolver;
+
+/* How a resolver asks. Zeroed fields take the defaults. */
+typedef struct tw_dns_resolver_options {
+    const tw_dns_server *servers; /* asked in this order; NULL: the nameservers of resolv.conf */
+    size_t nservers;              /* at most TW_DNS_NAMESERVERS_MAX */
+    const char *resolv_conf;      /* file read when servers is NULL (NULL: /etc/resolv.conf) */
+    const double *timeouts;       /* per pass over the servers; NULL: TW_DNS_TIMEOUTS_DEFAULT */
+    size_t ntimeouts;             /* at most TW_DNS_TIMEOUTS_MAX */
+    double tcp_timeout;           /* 0: TW_DNS_TCP_TIMEOUT */
+} tw_dns_resolver_options;
+
+/* A resolver on r (Twisted's twisted.names.client.Resolver). options may be NULL. NULL + *err:
+ * -EINVAL (too many servers or timeouts, a timeout not above 0), -ENOMEM. */
+TW_API tw_dns_resolver *tw_dns_resolver_new(tw_reactor *r, const tw_dns_resolver_options *options,
+                                            int *err);
+/* Cancels every query still running (their deferreds fail with CancelledError), then frees the
+ * resolver. Not from inside one of its own callbacks. */
+TW_API void tw_dns_resolver_free(tw_dns_resolver *res);
+/* Queries the resolver has running now (sent, not yet answered, failed or cancelled). */
+TW_API size_t tw_dns_resolver_in_flight(const tw_dns_resolver *res);
+
+/* How a query runs. Each attempt goes out on a new UDP socket with a random source port,
+ * connected to the server it asks, so the kernel drops datagrams from any other address or port;
+ * every attempt repeats the same random 16-bit ID and question. An answer counts only if
+ * tw_dns_message_answers says it answers the query; a malformed, empty or unrelated datagram is
+ * dropped and the query goes on waiting. Sockets of earlier attempts stay open until the query
+ * ends, so a late answer to an earlier attempt still counts. Attempts go round the servers, each
+ * pass waiting the next of the timeouts. A truncated answer (TC) is discarded and the same query
+ * is asked of the same server over TCP (one connection, the 2-byte length prefix of RFC 1035
+ * §4.2.2); that answer is taken as it is, TC or not.
+ *
+ * Outcomes: NOERROR fires the deferred. NXDOMAIN fails it with DNSNameError at once. SERVFAIL,
+ * REFUSED and NOTIMP, and an ICMP refusal of the server's port, strike that server for this
+ * query and move on to the next one at once; when every server is struck, the query fails with
+ * the last such error (DNSServerError, DNSQueryRefusedError, DNSNotImplementedError,
+ * ConnectionRefusedError). FORMERR and unknown codes fail it (DNSFormatError, DNSUnknownError).
+ * No answer after the last attempt: TimeoutError. Every failure's message starts with the name
+ * asked: "example.com: ...". Cancelling the deferred stops the query. */
+
+/* A query for (name, type, class IN). The deferred fires with the whole answer, a tw_dns_message
+ * * (destructor tw_dns_message_free). NULL + *err: the errors of tw_dns_name_to_wire for name,
+ * -ESHUTDOWN, -ENOMEM; then nothing was sent. */
+TW_API tw_deferred *tw_dns_query(tw_dns_resolver *res, const char *name, uint16_t type, int *err);
+
+/* Twisted's lookupMailExchange, with the ordering RFC 5321 asks for: an MX query whose deferred
+ * fires with a tw_dns_mx_list * (destructor tw_dns_mx_list_free) from tw_dns_message_mx, records of
+ * equal preference shuffled. An answer without MX records fires with an empty list (count 0). A
+ * CNAME loop in the answer fails it with ValueError. Errors as tw_dns_query. */
+TW_API tw_deferred *tw_dns_lookup_mail_exchange(tw_dns_resolver *res, const char *name, int *err);
 
 #ifdef __cplusplus
 }
