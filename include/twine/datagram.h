@@ -1,6 +1,6 @@
 /* twine datagram transport: UDP over IPv4 and IPv6 (Twisted's reactor.listenUDP, udp.Port and
  * DatagramProtocol, ConnectedDatagramProtocol's connectionRefused). A port is bound to an address
- * and may be connected to one peer. docs/transports.md explains the rules; docs/dns.md uses it.
+ * and may be connected to one peer. docs/datagrams.md explains the rules; docs/dns.md uses it.
  *
  * OWNERSHIP: a port belongs to its creator, who stops it with tw_datagram_port_stop (also allowed
  * from inside the port's own callbacks: it completes when they return). A reactor shutdown stops
