@@ -25,6 +25,8 @@ typedef struct mx_run {
     size_t count;
     int status; /* set when the list fires */
     bool done;
+    bool interrupted; /* stopped by a signal: the list is cancelled and prints nothing */
+    tw_deferred *list;
 } mx_run;
 
 /* ---- printing --------------------------------------------------------------------------------- */
@@ -76,6 +78,8 @@ static int all_done(tw_deferred *d, tw_result *result, void *arg)
     (void)d;
     mx_run *run = arg;
     const tw_list_result *list = tw_result_value(result);
+    if (run->interrupted)
+        return 0;
     run->status = TWINED_EXIT_OK;
     for (size_t i = 0; i < list->count; i++)
         if (!print_entry(run->domains[i], &list->entries[i]))
@@ -110,12 +114,10 @@ static int start_lookups(mx_run *run, tw_dns_resolver *res, tw_semaphore *sem, m
         if (!(ds[i] = tw_semaphore_run(sem, lookup_one, &jobs[i], &err)))
             return err;
     }
-    tw_deferred *list = tw_deferred_list_new(run->r, ds, run->count, TW_DL_CONSUME_ERRORS, &err);
-    if (!list)
+    run->list = tw_deferred_list_new(run->r, ds, run->count, TW_DL_CONSUME_ERRORS, &err);
+    if (!run->list)
         return err;
-    err = tw_deferred_add_callback(list, all_done, run);
-    tw_deferred_unref(list);
-    return err;
+    return tw_deferred_add_callback(run->list, all_done, run);
 }
 
 static tw_dns_resolver *make_resolver(mx_run *run, int *err)
@@ -143,7 +145,14 @@ static int look_up_all(mx_run *run)
         status = run->done ? run->status : TWINED_EXIT_OK; /* not done: stopped by a signal */
     else
         twined_note("mx: %s", tw_strerror(err ? err : -ENOMEM));
-    tw_dns_resolver_free(res); /* lookups still running (after a signal) are cancelled */
+    if (run->list) {
+        /* After a signal: cancelling the list cancels every lookup, running or waiting for a
+         * token, so the semaphore gets its tokens back before it is freed. */
+        run->interrupted = !run->done;
+        tw_deferred_cancel(run->list);
+        tw_deferred_unref(run->list);
+    }
+    tw_dns_resolver_free(res);
     for (size_t i = 0; ds && i < run->count; i++)
         if (ds[i])
             tw_deferred_unref(ds[i]);

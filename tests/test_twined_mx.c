@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,8 +74,10 @@ static bool output_done(void *arg)
     return ((child *)arg)->out_done;
 }
 
-/* Runs twined with args (NULL-terminated, after the program name) to completion. */
-static void run_twined(fixture *f, child *c, const char *const *args)
+/* Runs twined with args (NULL-terminated, after the program name) to completion; with
+ * signal_when set, sends it SIGTERM once signal_when(arg) holds. */
+static void run_twined_until(fixture *f, child *c, const char *const *args,
+                             bool (*signal_when)(void *), void *arg)
 {
     memset(c, 0, sizeof *c);
     int out[2];
@@ -95,6 +98,11 @@ static void run_twined(fixture *f, child *c, const char *const *args)
     c->out_fd = out[0];
     fcntl(c->out_fd, F_SETFL, O_NONBLOCK);
     assert_int_equal(tw_reactor_add_reader(f->env.r, c->out_fd, on_output, c), 0);
+    if (signal_when) {
+        assert_true(tw_test_run_until(f->env.r, signal_when, arg, 10));
+        assert_int_equal(kill(c->pid, SIGTERM), 0);
+        assert_true(tw_test_run_until(f->env.r, output_done, c, 2)); /* the contract: 2 s */
+    }
     assert_true(tw_test_run_until(f->env.r, output_done, c, 60));
     assert_int_equal(waitpid(c->pid, &c->status, 0), c->pid);
     c->status = WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
@@ -102,6 +110,11 @@ static void run_twined(fixture *f, child *c, const char *const *args)
     c->err[n > 0 ? n : 0] = '\0';
     close(err_fd);
     unlink(err_path);
+}
+
+static void run_twined(fixture *f, child *c, const char *const *args)
+{
+    run_twined_until(f, c, args, NULL, NULL);
 }
 
 static int setup(void **state)
@@ -184,6 +197,24 @@ static void test_concurrency_bound_at_server(void **state)
     }
 }
 
+static bool two_queries_seen(void *arg)
+{
+    return ((tw_test_dns_server *)arg)->udp_queries >= 2;
+}
+
+/* SIGTERM while lookups wait for a server that never answers: status 0 within 2 s, and nothing
+ * printed for the lookups it abandoned. */
+static void test_sigterm_stops(void **state)
+{
+    fixture *f = *state;
+    const char *args[] = {"mx", "--server", f->server_text, "silent.a", "silent.b", "silent.c",
+                          NULL};
+    child c;
+    run_twined_until(f, &c, args, two_queries_seen, &f->server);
+    assert_int_equal(c.status, 0);
+    assert_string_equal(c.out, "");
+}
+
 static void test_bad_arguments(void **state)
 {
     fixture *f = *state;
@@ -222,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_in_order_with_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_good_exits_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency_bound_at_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_stops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
