@@ -4,7 +4,7 @@
  *
  * OWNERSHIP: a port belongs to its creator, who stops it with tw_datagram_port_stop (also allowed
  * from inside the port's own callbacks: it completes when they return). A reactor shutdown stops
- * every port still open. A port that was never stopped, on a reactor that never ran its shutdown,
+ * every port still open (stop_protocol tells the owner). A port that was never stopped, on a reactor that never ran its shutdown,
  * must be stopped before tw_reactor_free. The protocol struct is copied; its user pointer is the
  * caller's and must stay valid until stop_protocol has run.
  *
@@ -44,7 +44,9 @@ typedef struct tw_datagram_port tw_datagram_port;
  * connection_refused: on a connected port, the kernel reported an ICMP error for an earlier
  *   datagram (Twisted's connectionRefused): reason, borrowed, is ConnectionRefusedError for a port
  *   unreachable, NoRouteError for a host or network unreachable. The port stays open.
- * stop_protocol: the port is closed (tw_datagram_port_stop or the reactor's shutdown); runs once. */
+ * stop_protocol: the port is closed (tw_datagram_port_stop or the reactor's shutdown); runs once,
+ *   and the port is freed right after it: an owner that keeps the port's pointer forgets it here,
+ *   since after a shutdown it must not stop the port again. */
 typedef struct tw_datagram_protocol_ops {
     int (*start_protocol)(tw_datagram_port *port);
     int (*datagram_received)(tw_datagram_port *port, const char *data, size_t len,
@@ -86,6 +88,8 @@ TW_API void tw_datagram_port_stop(tw_datagram_port *port);
 /* The bound address (with the real port when 0 was asked). 0, or -EBADF once stopped. */
 TW_API int tw_datagram_get_host(const tw_datagram_port *port, struct sockaddr_storage *out,
                                 socklen_t *len);
+/* The port's copy of its protocol. It may be changed: an owner about to free the state behind
+ * user sets ops to NULL before tw_datagram_port_stop, so no callback reaches it afterwards. */
 TW_API tw_datagram_protocol *tw_datagram_port_protocol(tw_datagram_port *port);
 TW_API tw_reactor *tw_datagram_port_reactor(const tw_datagram_port *port);
 TW_API bool tw_datagram_port_connected(const tw_datagram_port *port);

@@ -58,8 +58,15 @@ static tw_deferred *detach(tw_dns_pending *q)
 {
     tw_dns_resolver *res = q->res;
     stop_timer(q);
-    for (size_t i = 0; i < q->nattempts; i++)
-        tw_datagram_port_stop(q->attempts[i].port);
+    for (size_t i = 0; i < q->nattempts; i++) {
+        tw_datagram_port *port = q->attempts[i].port;
+        if (!port)
+            continue; /* already stopped by the reactor's shutdown */
+        /* No more callbacks into this query, which is about to be freed; a port stopped from
+         * inside its own callback finishes after it returns. */
+        tw_datagram_port_protocol(port)->ops = NULL;
+        tw_datagram_port_stop(port);
+    }
     if (q->tcp)
         tw__dns_tcp_stop(q->tcp);
     if (q->prev)
@@ -148,9 +155,17 @@ static void attempt_refused(tw_datagram_port *port, const tw_failure *reason)
            tw_failure_message(reason));
 }
 
+/* The reactor's shutdown stopped the port: the query must not stop it again. */
+static void attempt_stopped(tw_datagram_port *port)
+{
+    tw_dns_attempt *a = tw_datagram_port_protocol(port)->user;
+    a->port = NULL;
+}
+
 static const tw_datagram_protocol_ops attempt_ops = {
     .datagram_received = attempt_datagram,
     .connection_refused = attempt_refused,
+    .stop_protocol = attempt_stopped,
 };
 
 /* Opens a socket connected to the server and sends the query. 0 or a negative errno. */

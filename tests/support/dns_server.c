@@ -173,7 +173,19 @@ static int udp_query(tw_datagram_port *port, const char *data, size_t len,
     return 0;
 }
 
-static const tw_datagram_protocol_ops udp_ops = {.datagram_received = udp_query};
+/* Stopped by the reactor's shutdown: not to be stopped again. */
+static void udp_stopped(tw_datagram_port *port)
+{
+    tw_test_dns_server *s = tw_datagram_port_protocol(port)->user;
+    if (s->udp == port)
+        s->udp = NULL;
+    if (s->spoof == port)
+        s->spoof = NULL;
+}
+
+static const tw_datagram_protocol_ops udp_ops = {.datagram_received = udp_query,
+                                                 .stop_protocol = udp_stopped};
+static const tw_datagram_protocol_ops spoof_ops = {.stop_protocol = udp_stopped};
 
 /* ---- TCP: 2-byte length prefix, answered at once ------------------------------------------------ */
 
@@ -220,12 +232,12 @@ int tw_test_dns_server_start(tw_test_dns_server *s, tw_reactor *r)
     s->tcp_factory.ops = &tcp_factory_ops;
     s->tcp_factory.user = s;
     tw_datagram_protocol proto = {.ops = &udp_ops, .user = s};
-    tw_datagram_protocol quiet = {.ops = NULL, .user = s};
+    tw_datagram_protocol quiet = {.ops = &spoof_ops, .user = s};
     int err = 0;
     /* UDP first on a free port, then TCP on the same number; retried if that one is taken. */
     for (int tries = 0; tries < 20 && !s->tcp; tries++) {
         if (s->udp)
-            tw_datagram_port_stop(s->udp);
+            tw_datagram_port_stop(s->udp); /* its stop_protocol clears s->udp */
         if (!(s->udp = tw_listen_udp(r, 0, "127.0.0.1", &proto, &err)))
             return err;
         socklen_t len;
@@ -250,10 +262,11 @@ void tw_test_dns_server_stop(tw_test_dns_server *s)
         tw_delayed_call_unref(rp->call);
         free(rp);
     }
-    if (s->udp)
-        tw_datagram_port_stop(s->udp);
-    if (s->spoof)
-        tw_datagram_port_stop(s->spoof);
+    tw_datagram_port *udp = s->udp, *spoof = s->spoof;
+    if (udp)
+        tw_datagram_port_stop(udp);
+    if (spoof)
+        tw_datagram_port_stop(spoof);
     if (s->tcp)
         tw_port_stop_listening(s->tcp);
     s->udp = s->spoof = NULL;
