@@ -11,9 +11,11 @@
 #include "task.h"
 #include "protocol.h"
 #include "transport.h"
+#include "datagram.h"
 #include "strports.h"
 #include "framing.h"
 #include "policies.h"
+#include "dns.h"
 #include "testing.h"
 
 #endif
