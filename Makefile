@@ -1,7 +1,7 @@
 # twine: build, test, install.
 # Sources are found by wildcard, so adding a file to a layer needs no edit here.
 #   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
-#   make test | test-all | sanitize | docs-check | bench | install PREFIX=/usr/local | clean
+#   make test | test-all | sanitize | tsan | docs-check | bench | install PREFIX=/usr/local | clean
 
 UNAME     := $(shell uname -s)
 ifeq ($(UNAME),Linux)
@@ -58,7 +58,7 @@ TWINED    := $(OUT)/twined
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
-.PHONY: all lib test test-all sanitize bench fuzz install install-check uninstall clean examples docs-check FORCE
+.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check uninstall clean examples docs-check FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -134,6 +134,14 @@ sanitize:
 	@$(MAKE) --no-print-directory BUILDROOT=$(BUILDROOT)/sanitize OPT="-O1 -g" \
 	  EXTRA_CFLAGS="$(SAN_FLAGS)" EXTRA_LDFLAGS="$(SAN_FLAGS)" \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 test
+
+# ThreadSanitizer over the whole suite (races between the reactor, its pool, callers of
+# call_from_thread and signal handlers). A report makes the binary exit non-zero.
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+tsan:
+	@$(MAKE) --no-print-directory BUILDROOT=$(BUILDROOT)/tsan OPT="-O1 -g" \
+	  EXTRA_CFLAGS="$(TSAN_FLAGS)" EXTRA_LDFLAGS="$(TSAN_FLAGS)" \
+	  TSAN_OPTIONS="second_deadlock_stack=1" test
 
 # libFuzzer targets for the parsers (clang, with libclang-rt): each runs FUZZ_SECONDS on its corpus.
 FUZZ_SECONDS ?= 30

@@ -11,9 +11,9 @@
 
 /* One per recurring condition, zeroed before first use; owned by whoever reports the condition. */
 typedef struct {
-    int64_t last;    /* reactor time of the last line written */
-    unsigned held;   /* messages held back since */
-    bool written;    /* a line has been written at all */
+    int64_t last;  /* reactor time of the last line written */
+    unsigned held; /* messages held back since */
+    bool written;  /* a line has been written at all */
 } tw_log_limit;
 
 /* tw_reactor_log, unless limit wrote a line less than TW_LOG_REPEAT_INTERVAL ago by the reactor's

@@ -2,7 +2,7 @@
  * three parts, so a header that disagrees with it stops the build here instead of shipping. */
 #include <twine/version.h>
 
-#if defined(TW_BUILD_VERSION_MAJOR) &&                                                              \
+#if defined(TW_BUILD_VERSION_MAJOR) &&                                                             \
     (TW_BUILD_VERSION_MAJOR != TW_VERSION_MAJOR || TW_BUILD_VERSION_MINOR != TW_VERSION_MINOR ||   \
      TW_BUILD_VERSION_PATCH != TW_VERSION_PATCH)
 #error "include/twine/version.h disagrees with the Makefile's VERSION: update one or the other"

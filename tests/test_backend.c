@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -442,7 +443,7 @@ static void test_poll_with_nothing_registered(void **state)
 
 typedef struct {
     pthread_t target;
-    volatile bool stop;
+    atomic_bool stop; /* written by the test's thread, read by the interrupter */
 } interrupter;
 
 static void on_sigusr1(int sig)
@@ -454,7 +455,7 @@ static void on_sigusr1(int sig)
 static void *interrupt_loop(void *arg)
 {
     interrupter *in = arg;
-    while (!in->stop) {
+    while (!atomic_load(&in->stop)) {
         pthread_kill(in->target, SIGUSR1);
         sched_yield();
     }
@@ -473,7 +474,7 @@ static void test_eintr_is_not_an_error(void **state)
     int64_t t0 = monotonic_ns();
     int n = tw__backend_poll(f->b, 10000 * (int64_t)MS, f->out, READY_MAX);
     int64_t waited = monotonic_ns() - t0;
-    in.stop = true;
+    atomic_store(&in.stop, true);
     pthread_join(t, NULL);
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
     assert_int_equal(n, 0);

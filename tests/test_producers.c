@@ -23,8 +23,8 @@
 #include "support/reactor_test.h"
 
 /* Out of memory on demand: the next malloc or calloc of this process fails once. AddressSanitizer
- * owns malloc, so under it the out-of-memory tests skip themselves. */
-#if defined(__SANITIZE_ADDRESS__)
+ * and ThreadSanitizer own malloc (and free), so under them the out-of-memory tests skip themselves. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define NOMEM_INJECTION 0
 #else
 #define NOMEM_INJECTION 1

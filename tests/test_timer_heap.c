@@ -15,9 +15,9 @@
 #define CALLS 3000
 
 /* realloc can be made to fail once (forwarding to glibc's __libc_realloc otherwise); under
- * AddressSanitizer, which owns the allocator, the test that needs it is skipped. */
+ * AddressSanitizer or ThreadSanitizer, which own the allocator, the test that needs it is skipped. */
 static bool fail_next_realloc;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define REALLOC_INJECTION 0
 #else
 #define REALLOC_INJECTION 1

@@ -24,8 +24,8 @@ extern "C" {
 #define TW_VERSION_STRINGIFY(x) TW_VERSION_STRINGIFY_(x)
 /* "MAJOR.MINOR.PATCH", as tw_version_string() returns. */
 #define TW_VERSION_STRING                                                                          \
-    TW_VERSION_STRINGIFY(TW_VERSION_MAJOR) "." TW_VERSION_STRINGIFY(TW_VERSION_MINOR) "."          \
-    TW_VERSION_STRINGIFY(TW_VERSION_PATCH)
+    TW_VERSION_STRINGIFY(TW_VERSION_MAJOR)                                                         \
+    "." TW_VERSION_STRINGIFY(TW_VERSION_MINOR) "." TW_VERSION_STRINGIFY(TW_VERSION_PATCH)
 
 /* The library's TW_VERSION_HEX. */
 TW_API unsigned tw_version(void);

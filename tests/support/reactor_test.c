@@ -178,8 +178,25 @@ int tw_test_count_open_fds(void)
     return n < 0 ? -1 : n - 1;
 }
 
+static void *no_work(void *arg)
+{
+    return arg;
+}
+
+/* A sanitizer's runtime may start a helper thread of its own at the first pthread_create
+ * (ThreadSanitizer's background thread does) and keep it: start one thread and join it once, so that
+ * the helper is already there in every count a test takes as its baseline. */
+static void start_runtime_threads(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, no_work, NULL) == 0)
+        pthread_join(t, NULL);
+}
+
 int tw_test_count_threads(void)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, start_runtime_threads);
     return count_dir_entries("/proc/self/task");
 }
 
