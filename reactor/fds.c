@@ -80,7 +80,7 @@ static tw_fd_slot *slot_for(tw_fd_table *t, int fd)
 
 static const tw_fd_slot *find_slot(const tw_reactor *r, int fd)
 {
-    return fd >= 0 && fd < r->fds.nslots ? &r->fds.slots[fd] : NULL;
+    return r && fd >= 0 && fd < r->fds.nslots ? &r->fds.slots[fd] : NULL;
 }
 
 static int mark_dirty(tw_fd_table *t, int fd)
@@ -143,10 +143,10 @@ static int set_arg(tw_fd_slot *s, unsigned bit, void *arg)
 
 static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *arg)
 {
+    if (!r || !fn)
+        return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    if (!fn)
-        return -EINVAL;
     int err = tw__backend_check_fd(r->backend, fd);
     if (err)
         return err;
@@ -187,9 +187,15 @@ int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
     return set_watcher(r, fd, TW_BE_WRITE, fn, arg);
 }
 
-int tw_reactor_remove_reader(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_READ); }
+int tw_reactor_remove_reader(tw_reactor *r, int fd)
+{
+    return r ? clear_watcher(r, fd, TW_BE_READ) : -EINVAL;
+}
 
-int tw_reactor_remove_writer(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_WRITE); }
+int tw_reactor_remove_writer(tw_reactor *r, int fd)
+{
+    return r ? clear_watcher(r, fd, TW_BE_WRITE) : -EINVAL;
+}
 
 bool tw_reactor_is_reading(const tw_reactor *r, int fd)
 {
@@ -214,7 +220,7 @@ int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
 size_t tw_reactor_remove_all(tw_reactor *r)
 {
     size_t removed = 0;
-    for (int fd = 0; fd < r->fds.nslots; fd++) {
+    for (int fd = 0; r && fd < r->fds.nslots; fd++) {
         tw_fd_slot *s = &r->fds.slots[fd];
         if (s->internal || !s->want)
             continue;
@@ -228,6 +234,8 @@ size_t tw_reactor_remove_all(tw_reactor *r)
 
 int tw_reactor_close_fd(tw_reactor *r, int fd)
 {
+    if (!r)
+        return -EINVAL;
     if (fd < 0)
         return -EBADF;
     if (fd < r->fds.nslots) {

@@ -88,15 +88,17 @@ const char *tw_reactor_backend(void) { return tw__backend_name(); }
 
 bool tw_reactor_running(const tw_reactor *r)
 {
-    return r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING;
+    return r && (r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING);
 }
 
-int64_t tw_reactor_now(const tw_reactor *r) { return r->now; }
+int64_t tw_reactor_now(const tw_reactor *r) { return r ? r->now : 0; }
 
-double tw_reactor_seconds(const tw_reactor *r) { return (double)r->now / 1e9; }
+double tw_reactor_seconds(const tw_reactor *r) { return r ? (double)r->now / 1e9 : 0; }
 
 void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx)
 {
+    if (!r)
+        return;
     r->clock_fn = fn ? fn : system_clock;
     r->clock_ctx = fn ? ctx : NULL;
     tw__reactor_update_time(r);
@@ -144,16 +146,18 @@ static int turn(tw_reactor *r, int64_t max_wait)
 
 int tw_reactor_iterate(tw_reactor *r, double timeout)
 {
+    if (!r || isnan(timeout))
+        return -EINVAL;
     if (r->in_turn)
         return TW_EALREADYRUNNING;
-    if (isnan(timeout))
-        return -EINVAL;
     int64_t max_wait = timeout < 0 ? -1 : timeout > 1e9 ? (int64_t)1e18 : (int64_t)ceil(timeout * 1e9);
     return turn(r, max_wait);
 }
 
 int tw_reactor_stop(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
     if (r->state != TW_STATE_RUNNING && r->state != TW_STATE_STARTING)
         return TW_ENOTRUNNING;
     r->state = TW_STATE_STOPPING;
@@ -190,6 +194,8 @@ static bool shutdown_step(tw_reactor *r)
 
 int tw_reactor_run(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
     if (r->state == TW_STATE_STOPPED)
         return TW_ENOTRESTARTABLE;
     if (r->state != TW_STATE_IDLE || r->in_turn)

@@ -64,6 +64,8 @@ static int open_self_pipe(int fds[2])
 
 int tw_reactor_install_signal_handlers(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
     pthread_mutex_lock(&owner_lock);
     int err = owner == r ? 0 : owner ? -EBUSY : 0;
     int fds[2];
@@ -91,6 +93,8 @@ out:
 
 void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
 {
+    if (!r)
+        return;
     pthread_mutex_lock(&owner_lock);
     if (owner == r) {
         for (size_t i = 0; i < NSTOP; i++)
@@ -111,4 +115,4 @@ void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
 
 void tw__signals_release(tw_reactor *r) { tw_reactor_uninstall_signal_handlers(r); }
 
-int tw_reactor_exit_signal(const tw_reactor *r) { return r->exit_signal; }
+int tw_reactor_exit_signal(const tw_reactor *r) { return r ? r->exit_signal : 0; }

@@ -372,6 +372,8 @@ void tw_delayed_call_unref(tw_delayed_call *dc)
 
 size_t tw_reactor_pending_calls(const tw_reactor *r)
 {
+    if (!r)
+        return 0;
     size_t n = r->timers.count;
     for (uint32_t i = 0; i < r->timers.ndue; i++)  /* only non-zero inside a timer callback */
         n += r->timers.due[i]->state == DC_DUE;

@@ -9,7 +9,10 @@
  * on; it never stops or aborts because of a callback.
  *
  * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is read
- * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds(). */
+ * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds().
+ *
+ * NULL: a NULL reactor or handle is answered by -EINVAL (or false, 0, nothing), never a crash; the
+ * errors listed below leave it out. The rule for the whole API is at the top of twine.h. */
 #ifndef TWINE_REACTOR_H
 #define TWINE_REACTOR_H
 
