@@ -55,6 +55,7 @@ typedef struct {
     uint32_t slot;  /* where the handle lives: chunk number << 8 | index in the chunk */
 } tw_heap_entry;
 
+typedef struct tw_dc tw_dc; /* a delayed call; its public handle is a tw_delayed_call * */
 typedef struct tw_dc_chunk tw_dc_chunk;
 
 typedef struct {
@@ -62,9 +63,9 @@ typedef struct {
     tw_heap_entry *heap_mem;
     uint32_t count, cap;
     uint64_t next_seq;
-    tw_delayed_call **due;    /* calls collected for the current turn */
+    tw_dc **due;              /* calls collected for the current turn */
     uint32_t ndue, due_cap;
-    tw_delayed_call *free_list;
+    tw_dc *free_list;
     tw_dc_chunk *chunks;
     tw_dc_chunk **chunk_tab;  /* chunk number -> chunk */
     uint32_t nchunks, chunk_cap;

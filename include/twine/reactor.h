@@ -86,11 +86,17 @@ TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
  *
  * The handle belongs to the reactor. It stays valid while the call is active, during its own callback,
  * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns or
- * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one. */
+ * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one.
+ * A freed handle is stale, and its memory serves later calls: using it is a bug twine reports
+ * instead of reaching another call. cancel/reset/delay return -ESTALE, active/called/cancelled are
+ * false, get_time is 0, ref returns NULL, unref does nothing. The handle carries a 16-bit generation
+ * of its memory, so a stale one goes unnoticed only if that memory served a multiple of 65,536 calls
+ * in between (and always on 32-bit platforms, whose pointers have no room for it). */
 TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err);
 
 /* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to run
- * (also from inside its own callback) and TW_EALREADYCANCELLED after a cancel. */
+ * (also from inside its own callback), TW_EALREADYCANCELLED after a cancel, -ESTALE for a stale
+ * handle (above), -EINVAL for a NaN delay, -ENOMEM (the call is left as it was). */
 TW_API int tw_delayed_call_cancel(tw_delayed_call *dc);
 TW_API int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now);
 TW_API int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later);
