@@ -83,10 +83,7 @@ static struct timeval *to_timeval(int64_t timeout_ns, struct timeval *tv)
 
 static void emit(tw_ready *out, int *filled, int fd, uint32_t gen, unsigned mask)
 {
-    out[*filled].fd = fd;
-    out[*filled].gen = gen;
-    out[*filled].mask = mask;
-    (*filled)++;
+    out[(*filled)++] = (tw_ready){fd, gen, mask, mask == TW_BE_FAILED ? -EBADF : 0};
 }
 
 /* Collects the fds select() marked, starting after the last one reported in the previous wait. */
@@ -119,7 +116,7 @@ static int report_bad_fds(tw_backend *b, tw_ready *out, int max)
         FD_CLR(fd, &rd);
         FD_CLR(fd, &wr);
         if (filled < max)
-            emit(out, &filled, fd, b->gen[fd], TW_BE_INVALID);
+            emit(out, &filled, fd, b->gen[fd], TW_BE_FAILED);
     }
     struct timeval zero = {0, 0};
     if (filled == 0 || select(b->maxfd + 1, &rd, &wr, NULL, &zero) <= 0)

@@ -30,6 +30,8 @@ typedef struct {
     unsigned dirty : 1;     /* queued in dirty[] for the next flush */
     unsigned internal : 1;  /* the reactor's own (waker, signal pipe): kept by remove_all */
     unsigned split : 1;     /* arg is a tw_arg_pair */
+    unsigned refused : 1;   /* the backend refused it at the last flush: its watchers will hear */
+    unsigned refused_errno : 12; /* why (a positive errno) */
 } tw_fd_slot;
 
 typedef struct {
@@ -37,13 +39,18 @@ typedef struct {
     int nslots;
     int *dirty;
     int ndirty, dirty_cap;
+    int nrefused;           /* dirty[0..nrefused) were refused at the last flush */
     tw_ready *ready;
     int ready_cap;
+    int failing_fd;         /* whose watchers are being told they were dropped, or -1 */
+    int failing_err;        /* and why: tw_reactor_watch_error() */
 } tw_fd_table;
 
 int tw__fds_init(tw_fd_table *t);
 void tw__fds_free(tw_fd_table *t);
 int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+/* Pushes the interest changes to the backend; returns how many fds it refused (their watchers are
+ * told by the next tw__fds_dispatch). */
 int tw__fds_flush(tw_reactor *r);
 int tw__fds_dispatch(tw_reactor *r, int nready);
 void tw__fds_grow_ready(tw_fd_table *t, int nready);

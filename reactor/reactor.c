@@ -118,13 +118,14 @@ static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
 static int turn(tw_reactor *r, int64_t max_wait)
 {
     r->in_turn = true;
-    tw__fds_flush(r);
+    int refused = tw__fds_flush(r); /* their watchers hear of it in this turn: do not block */
     /* The wait counts from now, not from the last turn's time: its callbacks took time too, and
      * counting from before them would make the next timer late by as long (libev does the same). */
     if (r->timers.count)
         tw__reactor_update_time(r);
     int64_t wait_from = r->debug ? tw__reactor_clock(r) : 0;
-    int n = tw__backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
+    int64_t wait = refused ? 0 : turn_wait(r, max_wait);
+    int n = tw__backend_poll(r->backend, wait, r->fds.ready, r->fds.ready_cap);
     tw__reactor_update_time(r);
     if (r->debug)
         r->metrics.wait_ns += r->now - wait_from;

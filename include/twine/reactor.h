@@ -117,17 +117,29 @@ TW_API size_t tw_reactor_pending_calls(const tw_reactor *r);
  * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg); removing
  * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused earlier
  * in the same turn. A watcher that returns a negative error is reported and removed, so a broken
- * handler cannot spin. */
+ * handler cannot spin.
+ *
+ * Refused watches: the kernel may refuse to watch an fd after tw_reactor_add_reader/writer returned,
+ * when the change reaches it at the start of the next turn (epoll_ctl's ENOSPC at the
+ * max_user_watches limit, or ENOMEM; a failed kevent change; an fd closed behind the reactor's back:
+ * EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them one last
+ * time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r, fd) returns
+ * the reason. Nothing else will come for that fd, so its owner should close it (twine's transports
+ * close with that error: connection_lost runs). */
 typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
 
 /* 0, -EBADF (fd < 0), -EMFILE (fd beyond what the backend can watch, e.g. FD_SETSIZE for select),
- * -ENOMEM. Errors the kernel reports later (a closed fd, say) are logged and drop the watcher. */
+ * -ENOMEM. A refusal that comes later reaches the watcher instead (see above). */
 TW_API int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
 TW_API int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
 TW_API int tw_reactor_remove_reader(tw_reactor *r, int fd);
 TW_API int tw_reactor_remove_writer(tw_reactor *r, int fd);
 TW_API bool tw_reactor_is_reading(const tw_reactor *r, int fd);
 TW_API bool tw_reactor_is_writing(const tw_reactor *r, int fd);
+
+/* Inside the last call of a watcher of fd whose watch was refused (above): why, as a negative errno
+ * (-ENOSPC, -ENOMEM, -EBADF, ...). 0 in every other call, and outside watchers. */
+TW_API int tw_reactor_watch_error(const tw_reactor *r, int fd);
 
 /* Removes every reader and writer the user added (not the reactor's own internal ones). Returns how
  * many fds lost watchers. */

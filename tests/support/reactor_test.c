@@ -1,6 +1,11 @@
 /* Shared helpers for reactor tests: controllable clock, captured log, fd/thread counting and a
  * loopback TCP pair. See reactor_test.h. */
 #include "reactor_test.h"
+#include "syscalls.h"
+#include "tests/support/kqueue/kqueue_emul.h"
+
+/* Only kqueue builds on Linux link the emulation; elsewhere the hook is NULL. */
+#pragma weak tw_kqueue_emul_inject_error
 
 #include <dirent.h>
 #include <errno.h>
@@ -169,6 +174,30 @@ static int count_dir_entries(const char *path)
             n++;
     closedir(d);
     return n;
+}
+
+int tw_test_refuse_next_watch(int fd)
+{
+    const char *backend = tw_reactor_backend();
+    if (strcmp(backend, "kqueue") == 0 && tw_kqueue_emul_inject_error) {
+        tw_kqueue_emul_inject_error(ENOMEM);
+        return -ENOMEM;
+    }
+#ifdef __linux__
+    if (strcmp(backend, "epoll") == 0) {
+        tw_test_refuse_epoll_ctl(fd, ENOSPC);
+        return -ENOSPC;
+    }
+    if (strcmp(backend, "poll") == 0 && fd >= 64) {
+        size_t len = 64; /* the poll backend's fd -> slot map: 64 entries, doubled until fd fits */
+        while (len <= (size_t)fd)
+            len *= 2;
+        tw_test_refuse_realloc(len * sizeof(size_t));
+        return -ENOMEM;
+    }
+#endif
+    (void)fd;
+    return 0;
 }
 
 int tw_test_count_open_fds(void)

@@ -97,6 +97,17 @@ int tw_test_count_threads(void);
  * so this only matters for threads that exit asynchronously. */
 int tw_test_wait_threads_at_most(int want, double timeout_seconds);
 
+/* ---- refused watches ------------------------------------------------------------------------------ */
+
+/* Makes the compiled-in backend refuse the next registration of fd, at the start of the next turn,
+ * with the failure a full kernel or allocator gives: epoll's ENOSPC (max_user_watches) through the
+ * wrapped epoll_ctl, kqueue's ENOMEM through the emulation (the next change this thread hands to
+ * kevent, so flush the reactor's other changes first), poll's ENOMEM through the wrapped realloc of
+ * the backend's fd map (fd must be at least 64, and above every fd watched before, so that the map
+ * has to grow). Returns the negative errno the watchers will hear, or 0 when the backend has no such
+ * failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
+int tw_test_refuse_next_watch(int fd);
+
 /* ---- sockets ------------------------------------------------------------------------------------- */
 
 /* A connected loopback TCP pair (client, accepted server), both non-blocking. 0 or -errno. */

@@ -1,0 +1,131 @@
+/* The stream transport when the reactor cannot watch its socket: the kernel refuses the watch at the
+ * start of the turn after connection_made (epoll's ENOSPC at max_user_watches, kqueue's or poll's
+ * ENOMEM; select has no such limit, so there the socket is closed behind the transport's back and
+ * refused with EBADF). The connection must close with that reason: connection_lost runs, the peer
+ * sees the close and the fd is freed, instead of a connection that never reads again. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <twine/twine.h>
+
+#include "support/net.h"
+#include "support/reactor_test.h"
+
+/* What happened to the one connection of a test. */
+typedef struct {
+    int made, lost;
+    int fd;
+    int expected;  /* the error the refusal should give, as the test arranged it */
+    int reason_code;
+    char reason_type[40];
+} conn_record;
+
+static int refuse_watch_on_made(tw_protocol *p)
+{
+    conn_record *c = p->factory->user;
+    c->made++;
+    c->fd = tw_transport_fd(p->transport);
+    c->expected = tw_test_refuse_next_watch(c->fd);
+    if (!c->expected) { /* select: its only refusal is a closed fd */
+        close(c->fd);
+        c->expected = -EBADF;
+    }
+    return 0;
+}
+
+static void record_lost(tw_protocol *p, const tw_failure *reason)
+{
+    conn_record *c = p->factory->user;
+    c->lost++;
+    c->reason_code = tw_failure_code(reason);
+    strncpy(c->reason_type, tw_failure_type(reason), sizeof c->reason_type - 1);
+}
+
+static const tw_protocol_ops refused_ops = {
+    .connection_made = refuse_watch_on_made,
+    .connection_lost = record_lost,
+};
+
+static int build_refused(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)f;
+    (void)peer;
+    out->ops = &refused_ops;
+    return 0;
+}
+
+static const tw_factory_ops refused_factory_ops = {.build_protocol = build_refused};
+
+static bool lost_once(void *arg)
+{
+    return ((conn_record *)arg)->lost > 0;
+}
+
+#define LOW_FDS_HELD 128
+
+/* Takes every free fd number below 100, so that the next sockets get numbers above them: the poll
+ * backend's fd map then has to grow for the accepted one (tw_test_refuse_next_watch). */
+static int hold_low_fds(int held[LOW_FDS_HELD])
+{
+    int n = 0;
+    for (int fd; n < LOW_FDS_HELD && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0; n++) {
+        held[n] = fd;
+        if (fd >= 100)
+            return n + 1;
+    }
+    return n;
+}
+
+static void test_refused_watch_closes_the_connection(void **state)
+{
+    (void)state;
+    int fds_before = tw_test_count_open_fds();
+    tw_test_log log;
+    tw_reactor *r = tw_test_reactor_new(&log);
+    assert_non_null(r);
+    conn_record c = {.fd = -1};
+    tw_factory factory = {.ops = &refused_factory_ops, .user = &c};
+    int err = 0;
+    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
+    assert_non_null(port);
+    tw_reactor_iterate(r, 0); /* the port's registration reaches the kernel first */
+    int held[LOW_FDS_HELD];
+    int nheld = hold_low_fds(held);
+    int client = tw_test_tcp_client(tw_test_port_number(port));
+    assert_true(client >= 0);
+    assert_true(tw_test_run_until(r, lost_once, &c, 5));
+    assert_int_equal(c.made, 1);
+    assert_int_equal(c.lost, 1);
+    assert_string_equal(c.reason_type, TW_CONNECTION_LOST);
+    assert_int_equal(c.reason_code, c.expected);
+    assert_int_equal(tw_transport_count(r), 0);
+    assert_true(tw_test_log_contains(&log, tw_strerror(c.expected)));
+    /* The server side is closed: the peer reads the end of the stream. */
+    struct pollfd pfd = {.fd = client, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    char byte;
+    assert_int_equal(read(client, &byte, 1), 0);
+    close(client);
+    for (int i = 0; i < nheld; i++)
+        close(held[i]);
+    tw_port_stop_listening(port);
+    tw_test_reactor_free(r, &log);
+    assert_int_equal(tw_test_count_open_fds(), fds_before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refused_watch_closes_the_connection),
+    };
+    return cmocka_run_group_tests_name("transport_watch", tests, NULL, NULL);
+}
