@@ -240,8 +240,9 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
         return -EBADF;
     if (fd < r->fds.nslots) {
         tw_fd_slot *s = &r->fds.slots[fd];
-        /* Forget the registration now, while the fd is still open (a dup of it may live on). */
-        if (s->kernel)
+        /* Forget the registration now, while the fd is still open (a dup of it may live on). Not in
+         * a forked child: the kernel's set is the parent's. */
+        if (s->kernel && !tw__fork_in_child(&r->made))
             tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
         s->kernel = 0;
         s->want = 0;

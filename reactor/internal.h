@@ -152,6 +152,25 @@ typedef struct {
 int tw__debug_run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg);
 int tw__debug_run_io(tw_reactor *r, const char *what, tw_io_fn fn, int fd, void *arg);
 
+/* ---- fork (fork.c) ----
+ * How many forks this process had seen, from each side, when a reactor was made. */
+typedef struct {
+    unsigned parent; /* forks this process made */
+    unsigned child;  /* forks that made this process (since the reactor's process began) */
+} tw_fork_stamp;
+
+/* The forks seen so far: 0, or a negative errno when forks cannot be watched (pthread_atfork). */
+int tw__fork_stamp(tw_fork_stamp *now);
+/* Is this a child forked after made was taken? Then the reactor belongs to the parent. */
+bool tw__fork_in_child(const tw_fork_stamp *made);
+
+/* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own memory
+ * and copies of fds, without locks a thread of the parent may have held, joins of threads that
+ * stayed in the parent, or callbacks. */
+void tw__signals_forget(tw_reactor *r);
+void tw__thread_calls_forget(tw_reactor *r);
+void tw__pool_forget(tw_thread_pool *p);
+
 /* ---- the reactor ---- */
 typedef enum {
     TW_STATE_IDLE,      /* never run */
@@ -184,6 +203,7 @@ struct tw_reactor {
     unsigned shutdown_holds;
     int exit_signal;
     int signal_fd;           /* read end of the signal self-pipe, -1 when not installed */
+    tw_fork_stamp made;      /* the forks seen when the reactor was made */
     void *slots[TW_SLOT_COUNT];
     void (*slot_release[TW_SLOT_COUNT])(void *data);
 };

@@ -43,6 +43,10 @@ tw_reactor *tw_reactor_new(int *err)
     if (!r)
         goto fail;
     r->signal_fd = -1;
+    if ((e = tw__fork_stamp(&r->made)) < 0) {
+        free(r);
+        goto fail;
+    }
     r->clock_fn = system_clock;
     tw_reactor_set_logger(r, NULL, NULL);
     tw__timers_init(&r->timers);
@@ -67,10 +71,31 @@ fail:
     return NULL;
 }
 
+/* A forked child's copy (see FORK in reactor.h): everything in it is the parent's. Only the child's
+ * own resources go (memory, and its copies of the reactor's fds: closing a copy never changes the
+ * parent's), and nothing shared is touched: no callback runs, the layers above keep their objects
+ * (their fds, all close-on-exec, stay open until the child exits or execs), no epoll_ctl reaches the
+ * epoll set both processes share. */
+static void free_in_child(tw_reactor *r)
+{
+    tw__signals_forget(r);
+    tw__thread_calls_forget(r);
+    tw__pool_forget(&r->pool);
+    tw__backend_free(r->backend);
+    tw__fds_free(&r->fds);
+    tw__timers_free(&r->timers);
+    tw__triggers_free(&r->triggers);
+    free(r);
+}
+
 void tw_reactor_free(tw_reactor *r)
 {
     if (!r)
         return;
+    if (tw__fork_in_child(&r->made)) {
+        free_in_child(r);
+        return;
+    }
     release_slots(r);
     tw__pool_stop(&r->pool);
     pthread_mutex_destroy(&r->pool.lock);
@@ -149,6 +174,8 @@ int tw_reactor_iterate(tw_reactor *r, double timeout)
 {
     if (!r || isnan(timeout))
         return -EINVAL;
+    if (tw__fork_in_child(&r->made))
+        return -EPERM;
     if (r->in_turn)
         return TW_EALREADYRUNNING;
     int64_t max_wait = timeout < 0 ? -1 : timeout > 1e9 ? (int64_t)1e18 : (int64_t)ceil(timeout * 1e9);
@@ -197,6 +224,8 @@ int tw_reactor_run(tw_reactor *r)
 {
     if (!r)
         return -EINVAL;
+    if (tw__fork_in_child(&r->made))
+        return -EPERM;
     if (r->state == TW_STATE_STOPPED)
         return TW_ENOTRESTARTABLE;
     if (r->state != TW_STATE_IDLE || r->in_turn)

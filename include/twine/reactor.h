@@ -45,7 +45,8 @@ TW_API tw_reactor *tw_reactor_new(int *err);
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
- * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped.
+ * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped;
+ * -EPERM in a process forked after r was made (see FORK).
  * If the backend's wait itself fails (not EINTR), the shutdown runs at once, ignoring holds, and
  * run() returns that error. */
 TW_API int tw_reactor_run(tw_reactor *r);
@@ -56,8 +57,8 @@ TW_API int tw_reactor_stop(tw_reactor *r);
 
 /* Runs one turn: waits at most timeout seconds (0 polls, negative waits until something happens),
  * then dispatches ready fds, calls from threads and due timers. Returns the number of callbacks
- * run, or a negative error (TW_EALREADYRUNNING from inside a turn). For tests, tools and for
- * embedding twine in another loop. */
+ * run, or a negative error (TW_EALREADYRUNNING from inside a turn, -EPERM in a forked child). For
+ * tests, tools and for embedding twine in another loop. */
 TW_API int tw_reactor_iterate(tw_reactor *r, double timeout);
 
 TW_API bool tw_reactor_running(const tw_reactor *r);
@@ -193,6 +194,23 @@ TW_API int tw_reactor_install_signal_handlers(tw_reactor *r);
 TW_API void tw_reactor_uninstall_signal_handlers(tw_reactor *r);
 /* The signal that stopped the reactor, or 0. */
 TW_API int tw_reactor_exit_signal(const tw_reactor *r);
+
+/* ---- FORK ----------------------------------------------------------------------------------------
+ * A reactor belongs to the process that made it and does not survive fork(), as in Twisted (twine
+ * has no counterpart of libuv's uv_loop_fork). In a child forked after r was made:
+ *   - tw_reactor_free(r) frees the child's copy and touches nothing the child shares with the
+ *     parent: no epoll_ctl on the epoll set both use, no callback (no connection_lost, no factory
+ *     stop, no UNIX socket file removed), no join of the parent's pool threads. Only memory and the
+ *     child's copies of the reactor's own fds (epoll set, waker, signal pipe) go. The copy's
+ *     transports and ports are not closed: their fds, all close-on-exec, stay open in the child
+ *     until it execs or exits (and keep the parent's sockets alive as long as it holds them).
+ *   - tw_reactor_run() and tw_reactor_iterate() return -EPERM: they would take the parent's
+ *     events. tw_reactor_close_fd() closes the child's copy only. Any other call is undefined.
+ *   - SIGINT and SIGTERM sent to the child are the child's. Twine's handler, inherited from a parent
+ *     that installed it, gives them back the disposition they had before (the default ends the
+ *     child) instead of stopping the parent's reactor through the pipe both share. A child that has
+ *     freed the parent's reactor may make its own and install the handlers with it.
+ * The fork must run pthread_atfork handlers (fork() does; a raw clone() is not seen). */
 
 /* ---- logging -------------------------------------------------------------------------------------
  * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure, an
