@@ -46,6 +46,11 @@ int tw__backend_check_fd(const tw_backend *b, int fd);
  * every poll, as poll() and select() would. */
 int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen);
 
+/* fd is about to be closed and no other descriptor shares its open file, so the kernel drops its
+ * registration by itself: drop it from the backend's own books (regular files kept aside, the
+ * poll and select sets, kqueue's queued changes) without a syscall of its own. */
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen);
+
 /* Waits up to timeout_ns (-1: forever, 0: do not block) and fills at most max entries of out.
  * Returns the number filled, 0 on timeout or EINTR, or a negative errno for a real failure. */
 int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max);

@@ -114,6 +114,13 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return -errno;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    (void)old_mask;
+    if (b->nfiles)
+        set_always_ready(b, fd, 0, gen);
+}
+
 static unsigned from_epoll(uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP))

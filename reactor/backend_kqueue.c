@@ -222,6 +222,13 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return queue_filters(b, fd, add, kernel_old & ~new_mask, gen);
 }
 
+/* The delete is queued as for any update: it rides on the next wait (no syscall of its own), and a
+ * change still queued for fd must not reach whatever file gets its number next. */
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen);
+}
+
 /* Adds readiness for fd to out (err with TW_BE_FAILED), merging it into the entry fd already has in
  * this poll. */
 static void emit(tw_backend *b, tw_ready *out, int *filled, int fd, uint32_t gen, unsigned mask,

@@ -122,6 +122,11 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return 0;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen); /* no syscall: the set is the backend's own */
+}
+
 /* Errors and hang-ups count as both directions: the read or write call then says which it was. */
 static unsigned ready_mask(short revents)
 {

@@ -69,6 +69,11 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return 0;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen); /* no syscall: the sets are the backend's own */
+}
+
 /* Rounded up, for the same reason as poll's milliseconds: never wake before a timer is due. */
 static struct timeval *to_timeval(int64_t timeout_ns, struct timeval *tv)
 {

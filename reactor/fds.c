@@ -232,21 +232,23 @@ size_t tw_reactor_remove_all(tw_reactor *r)
     return removed;
 }
 
-int tw_reactor_close_fd(tw_reactor *r, int fd)
+/* Forgets fd and closes it. A registration outlives the close of an fd whose open file another
+ * descriptor still holds (a dup, a forked child's copy): it would go on reporting events for a
+ * number the reactor has forgotten, and could never be deleted once the number is gone. So when the
+ * fd may be shared (tell_kernel), the registration is taken back now, while the fd is still open;
+ * otherwise the close drops it, and only the backend's own books are cleared. */
+static int forget_and_close(tw_reactor *r, int fd, bool tell_kernel)
 {
-    if (!r)
-        return -EINVAL;
-    if (fd < 0)
-        return -EBADF;
     if (fd < r->fds.nslots) {
         tw_fd_slot *s = &r->fds.slots[fd];
-        /* Forget the registration now, while the fd is still open (a dup of it may live on). Not in
-         * a forked child: the kernel's set is the parent's. */
-        if (s->kernel && !tw__fork_in_child(&r->made))
+        if (s->kernel && tell_kernel)
             tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
+        else if (s->kernel)
+            tw__backend_forget(r->backend, fd, s->kernel, s->gen);
         s->kernel = 0;
         s->want = 0;
         s->internal = 0;
+        s->shared = 0;
         s->refused = 0;
         unsplit(s, NULL);
         s->gen++;
@@ -255,6 +257,34 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
     if (close(fd) < 0 && errno != EINTR)
         return -errno;
     return 0;
+}
+
+/* The user's fds may have been dup'ed. Not in a forked child: the kernel's set is the parent's. */
+int tw_reactor_close_fd(tw_reactor *r, int fd)
+{
+    if (!r)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return forget_and_close(r, fd, !tw__fork_in_child(&r->made));
+}
+
+int tw__reactor_close_own_fd(tw_reactor *r, int fd)
+{
+    if (!r)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    bool shared = (fd < r->fds.nslots && r->fds.slots[fd].shared) || tw__fork_since(&r->made);
+    return forget_and_close(r, fd, shared && !tw__fork_in_child(&r->made));
+}
+
+/* An fd without a slot has never been watched, so it has no registration to outlive its close
+ * (transports are watched from their start, before their fd can be asked for). */
+void tw__reactor_share_fd(tw_reactor *r, int fd)
+{
+    if (r && fd >= 0 && fd < r->fds.nslots)
+        r->fds.slots[fd].shared = 1;
 }
 
 static void log_refusal(tw_reactor *r, int fd, int err)

@@ -35,3 +35,8 @@ bool tw__fork_in_child(const tw_fork_stamp *made)
 {
     return atomic_load_explicit(&forks_as_child, memory_order_relaxed) != made->child;
 }
+
+bool tw__fork_since(const tw_fork_stamp *made)
+{
+    return atomic_load_explicit(&forks_as_parent, memory_order_relaxed) != made->parent;
+}

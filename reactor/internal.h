@@ -30,6 +30,7 @@ typedef struct {
     unsigned dirty : 1;     /* queued in dirty[] for the next flush */
     unsigned internal : 1;  /* the reactor's own (waker, signal pipe): kept by remove_all */
     unsigned split : 1;     /* arg is a tw_arg_pair */
+    unsigned shared : 1;    /* twine handed its number out: a dup of it may outlive the close */
     unsigned refused : 1;   /* the backend refused it at the last flush: its watchers will hear */
     unsigned refused_errno : 12; /* why (a positive errno) */
 } tw_fd_slot;
@@ -163,6 +164,8 @@ typedef struct {
 int tw__fork_stamp(tw_fork_stamp *now);
 /* Is this a child forked after made was taken? Then the reactor belongs to the parent. */
 bool tw__fork_in_child(const tw_fork_stamp *made);
+/* Has this process forked since made was taken? Then a child may hold copies of its fds. */
+bool tw__fork_since(const tw_fork_stamp *made);
 
 /* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own memory
  * and copies of fds, without locks a thread of the parent may have held, joins of threads that

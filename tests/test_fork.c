@@ -258,6 +258,63 @@ static void test_child_owns_signals_with_its_own_reactor(void **state)
     tw_reactor_free(r);
 }
 
+/* After a fork the parent's sockets have copies in the child, so a watch would outlive their close
+ * in the parent unless taken back first: twine then does so for its own sockets too. */
+static int lowest_free_fd(void)
+{
+    int fd = dup(0);
+    assert_true(fd >= 0);
+    close(fd);
+    return fd;
+}
+
+static bool lost_one(void *arg)
+{
+    (void)arg;
+    return lost > 0;
+}
+
+static void test_closes_after_a_fork_take_watches_back(void **state)
+{
+    (void)state;
+    tw_test_log log;
+    tw_reactor *r = tw_test_reactor_new(&log);
+    assert_non_null(r);
+    tw_factory factory = {.ops = &counting_factory_ops};
+    int err = 0;
+    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
+    assert_non_null(port);
+    tw_reactor_iterate(r, 0);
+    int client = tw_test_tcp_client(tw_test_port_number(port));
+    assert_true(client >= 0);
+    int server_fd = lowest_free_fd(); /* what accept4 is about to return */
+    assert_true(tw_test_run_until(r, made_one, NULL, 5));
+    tw_reactor_iterate(r, 0); /* its reader reaches the kernel */
+    assert_int_equal(tw_test_epoll_watches(server_fd), strcmp(tw_reactor_backend(), "epoll") ? -1 : 1);
+    int hold[2];
+    assert_int_equal(pipe(hold), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) { /* holds copies of every fd until the parent lets go */
+        char byte;
+        close(hold[1]);
+        alarm(10);
+        _exit(read(hold[0], &byte, 1) == 0 ? 0 : 1);
+    }
+    close(hold[0]);
+    shutdown(client, SHUT_WR); /* the server reads the end of the stream and closes */
+    assert_true(tw_test_run_until(r, lost_one, NULL, 5));
+    if (strcmp(tw_reactor_backend(), "epoll") == 0)
+        assert_int_equal(tw_test_epoll_watches(server_fd), 0);
+    close(hold[1]);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_exited_zero(status);
+    close(client);
+    tw_port_stop_listening(port);
+    tw_test_reactor_free(r, &log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +323,7 @@ int main(void)
         cmocka_unit_test_setup(test_child_cannot_run_the_parents_reactor, setup),
         cmocka_unit_test_setup(test_signal_to_a_child_reaches_the_child, setup),
         cmocka_unit_test_setup(test_child_owns_signals_with_its_own_reactor, setup),
+        cmocka_unit_test_setup(test_closes_after_a_fork_take_watches_back, setup),
     };
     return cmocka_run_group_tests_name("fork", tests, NULL, NULL);
 }

@@ -1,8 +1,12 @@
-/* The stream transport when the reactor cannot watch its socket: the kernel refuses the watch at the
- * start of the turn after connection_made (epoll's ENOSPC at max_user_watches, kqueue's or poll's
- * ENOMEM; select has no such limit, so there the socket is closed behind the transport's back and
- * refused with EBADF). The connection must close with that reason: connection_lost runs, the peer
- * sees the close and the fd is freed, instead of a connection that never reads again. */
+/* The stream transport and the reactor's watch of its socket.
+ * Refused: the kernel refuses the watch at the start of the turn after connection_made (epoll's
+ * ENOSPC at max_user_watches, kqueue's or poll's ENOMEM; select has no such limit, so there the
+ * socket is closed behind the transport's back and refused with EBADF). The connection must close
+ * with that reason: connection_lost runs, the peer sees the close and the fd is freed, instead of a
+ * connection that never reads again.
+ * Closed: closing a socket nothing else holds costs no epoll_ctl (the kernel drops the watch with
+ * the last descriptor); one whose number was handed out by tw_transport_fd may have been dup'ed, so
+ * its watch is taken back first, or it would outlive the close. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +23,7 @@
 
 #include "support/net.h"
 #include "support/reactor_test.h"
+#include "support/syscalls.h"
 
 /* What happened to the one connection of a test. */
 typedef struct {
@@ -27,6 +32,7 @@ typedef struct {
     int expected;  /* the error the refusal should give, as the test arranged it */
     int reason_code;
     char reason_type[40];
+    int watched_after_close; /* tw_test_epoll_watches(fd) once it was closed, reactor alive */
 } conn_record;
 
 static int refuse_watch_on_made(tw_protocol *p)
@@ -122,10 +128,105 @@ static void test_refused_watch_closes_the_connection(void **state)
     assert_int_equal(tw_test_count_open_fds(), fds_before);
 }
 
+/* ---- what closing costs (epoll) ------------------------------------------------------------------ */
+
+static int dup_on_made(tw_protocol *p)
+{
+    conn_record *c = p->factory->user;
+    c->made++;
+    c->fd = tw_transport_fd(p->transport);
+    c->expected = dup(c->fd); /* the copy a user may make of the number it was handed */
+    return 0;
+}
+
+static int note_made(tw_protocol *p)
+{
+    conn_record *c = p->factory->user;
+    c->made++; /* its fd is never asked for, so never handed out */
+    return 0;
+}
+
+static const tw_protocol_ops note_ops = {.connection_made = note_made, .connection_lost = record_lost};
+static const tw_protocol_ops dup_ops = {.connection_made = dup_on_made, .connection_lost = record_lost};
+
+static int build_noted(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)peer;
+    conn_record *c = f->user;
+    out->ops = c->fd == -2 ? &dup_ops : &note_ops;
+    return 0;
+}
+
+static const tw_factory_ops noted_factory_ops = {.build_protocol = build_noted};
+
+/* One connection from a plain client that sends a byte and closes; the server reads the end of the
+ * stream and closes too. Returns the epoll_ctl calls its whole life cost; c->fd < 0 asks the
+ * protocol to dup the fd it is handed (c->expected then holds the dup). */
+static tw_test_epoll_counts one_connection(conn_record *c)
+{
+    tw_test_log log;
+    tw_reactor *r = tw_test_reactor_new(&log);
+    assert_non_null(r);
+    tw_factory factory = {.ops = &noted_factory_ops, .user = c};
+    int err = 0;
+    tw_port *port = tw_listen_tcp(r, 0, "127.0.0.1", 0, &factory, &err);
+    assert_non_null(port);
+    tw_reactor_iterate(r, 0);
+    tw_test_epoll_counts before = tw_test_epoll_counts_now();
+    int client = tw_test_tcp_client(tw_test_port_number(port));
+    assert_true(client >= 0);
+    assert_int_equal(write(client, "x", 1), 1);
+    shutdown(client, SHUT_WR);
+    assert_true(tw_test_run_until(r, lost_once, c, 5));
+    tw_test_epoll_counts after = tw_test_epoll_counts_now();
+    c->watched_after_close = tw_test_epoll_watches(c->fd);
+    assert_int_equal(c->made, 1);
+    assert_string_equal(c->reason_type, TW_CONNECTION_DONE);
+    close(client);
+    tw_port_stop_listening(port);
+    tw_test_reactor_free(r, &log);
+    return (tw_test_epoll_counts){after.adds - before.adds, after.mods - before.mods,
+                                  after.dels - before.dels};
+}
+
+static void skip_unless_epoll(void)
+{
+    if (strcmp(tw_reactor_backend(), "epoll") != 0) {
+        print_message("counts epoll_ctl calls: skipped on %s\n", tw_reactor_backend());
+        skip();
+    }
+}
+
+static void test_closing_a_connection_costs_no_epoll_ctl(void **state)
+{
+    (void)state;
+    skip_unless_epoll();
+    conn_record c = {.fd = -1};
+    tw_test_epoll_counts cost = one_connection(&c);
+    assert_int_equal(cost.adds, 1); /* its reader */
+    assert_int_equal(cost.mods, 0);
+    assert_int_equal(cost.dels, 0);
+}
+
+static void test_handed_out_fd_is_taken_back_from_the_kernel(void **state)
+{
+    (void)state;
+    skip_unless_epoll();
+    conn_record c = {.fd = -2};
+    tw_test_epoll_counts cost = one_connection(&c);
+    assert_true(c.expected >= 0);
+    assert_int_equal(cost.dels, 1);
+    /* The dup kept the socket open: a watch left behind would still be in the reactor's set. */
+    assert_int_equal(c.watched_after_close, 0);
+    close(c.expected);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_watch_closes_the_connection),
+        cmocka_unit_test(test_closing_a_connection_costs_no_epoll_ctl),
+        cmocka_unit_test(test_handed_out_fd_is_taken_back_from_the_kernel),
     };
     return cmocka_run_group_tests_name("transport_watch", tests, NULL, NULL);
 }

@@ -147,8 +147,10 @@ TW_API int tw_reactor_watch_error(const tw_reactor *r, int fd);
 TW_API size_t tw_reactor_remove_all(tw_reactor *r);
 
 /* The one way to close an fd the reactor may know: removes its watchers, forgets its kernel
- * registration, drops any event still pending for it in this turn, then close()s it (EINTR counts as
- * closed, never retried). Returns 0 or a negative errno from close(). */
+ * registration (first, while the fd is open: a dup of it may keep the open file, and with it the
+ * registration, alive), drops any event still pending for it in this turn, then close()s it (EINTR
+ * counts as closed, never retried). Returns 0 or a negative errno from close(). twine's own sockets
+ * skip the kernel step when nothing else can hold them (see docs/reactor.md). */
 TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
 
 /* ---- threads ----------------------------------------------------------------------------------- */

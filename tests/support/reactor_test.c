@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -198,6 +199,43 @@ int tw_test_refuse_next_watch(int fd)
 #endif
     (void)fd;
     return 0;
+}
+
+/* Does the fdinfo of epoll set epfd list fd? */
+static bool fdinfo_lists(int epfd, int fd)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+    FILE *in = fopen(path, "r");
+    bool found = false;
+    int tfd;
+    while (in && !found && fgets(line, sizeof line, in))
+        found = sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd;
+    if (in)
+        fclose(in);
+    return found;
+}
+
+int tw_test_epoll_watches(int fd)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return -1;
+    int sets = 0, found = 0;
+    for (struct dirent *e; !found && (e = readdir(dir));) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") != 0)
+            continue;
+        sets++;
+        found = fdinfo_lists(atoi(e->d_name), fd);
+    }
+    closedir(dir);
+    return found ? 1 : sets ? 0 : -1;
 }
 
 int tw_test_count_open_fds(void)

@@ -108,6 +108,11 @@ int tw_test_wait_threads_at_most(int want, double timeout_seconds);
  * failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
 int tw_test_refuse_next_watch(int fd);
 
+/* Is fd registered in an epoll set of this process (read from /proc/self/fdinfo)? 1 or 0, or -1 when
+ * that cannot be told (no /proc, or no epoll set open). A registration that outlives its fd's close
+ * (the open file lives on in a dup) shows here and nowhere else. */
+int tw_test_epoll_watches(int fd);
+
 /* ---- sockets ------------------------------------------------------------------------------------- */
 
 /* A connected loopback TCP pair (client, accepted server), both non-blocking. 0 or -errno. */

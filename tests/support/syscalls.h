@@ -14,6 +14,13 @@ typedef struct {
 
 tw_test_accept_counts tw_test_accept_counts_now(void);
 
+/* How many epoll_ctl() calls of each kind were made (Linux; zeros elsewhere). */
+typedef struct {
+    long adds, mods, dels;
+} tw_test_epoll_counts;
+
+tw_test_epoll_counts tw_test_epoll_counts_now(void);
+
 /* The next epoll_ctl() that adds or modifies fd fails with err (a positive errno), as the kernel's
  * ENOSPC at max_user_watches or ENOMEM would; fd -1 disarms. */
 void tw_test_refuse_epoll_ctl(int fd, int err);
