@@ -107,6 +107,12 @@ static void test_reactor_threads_triggers_signals(void **state)
     assert_int_equal(tw_reactor_install_signal_handlers(NULL), -EINVAL);
     tw_reactor_uninstall_signal_handlers(NULL);
     assert_int_equal(tw_reactor_exit_signal(NULL), 0);
+    assert_int_equal(tw_reactor_set_log_level(NULL, TW_LOG_INFO), -EINVAL);
+    assert_true(tw_reactor_log_level(NULL) <= TW_LOG_CRITICAL); /* the process-wide level */
+    assert_int_equal(tw_reactor_set_debug(NULL, 0.1), -EINVAL);
+    tw_reactor_metrics m = {.turns = 7};
+    tw_reactor_get_metrics(NULL, &m);
+    assert_int_equal(m.turns, 7); /* untouched */
 }
 
 /* Uninstalling through NULL must not take the handlers from the reactor that owns them. */
