@@ -258,22 +258,14 @@ static void test_child_owns_signals_with_its_own_reactor(void **state)
     tw_reactor_free(r);
 }
 
-/* After a fork the parent's sockets have copies in the child, so a watch would outlive their close
- * in the parent unless taken back first: twine then does so for its own sockets too. */
-static int lowest_free_fd(void)
-{
-    int fd = dup(0);
-    assert_true(fd >= 0);
-    close(fd);
-    return fd;
-}
-
 static bool lost_one(void *arg)
 {
     (void)arg;
     return lost > 0;
 }
 
+/* After a fork the parent's sockets have copies in the child, so a watch would outlive their close
+ * in the parent unless taken back first: twine then does so for its own sockets too. */
 static void test_closes_after_a_fork_take_watches_back(void **state)
 {
     (void)state;
@@ -287,7 +279,7 @@ static void test_closes_after_a_fork_take_watches_back(void **state)
     tw_reactor_iterate(r, 0);
     int client = tw_test_tcp_client(tw_test_port_number(port));
     assert_true(client >= 0);
-    int server_fd = lowest_free_fd(); /* what accept4 is about to return */
+    int server_fd = tw_test_lowest_free_fd(); /* what accept4 is about to return */
     assert_true(tw_test_run_until(r, made_one, NULL, 5));
     tw_reactor_iterate(r, 0); /* its reader reaches the kernel */
     assert_int_equal(tw_test_epoll_watches(server_fd), strcmp(tw_reactor_backend(), "epoll") ? -1 : 1);

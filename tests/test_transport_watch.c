@@ -15,8 +15,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <twine/twine.h>
@@ -128,6 +130,87 @@ static void test_refused_watch_closes_the_connection(void **state)
     assert_int_equal(tw_test_count_open_fds(), fds_before);
 }
 
+/* ---- a connection attempt whose watch is refused ------------------------------------------------- */
+
+typedef struct {
+    int made, failed;
+    int fail_code;
+} attempt_record;
+
+static int attempt_made(tw_protocol *p)
+{
+    ((attempt_record *)p->factory->user)->made++;
+    return 0;
+}
+
+static const tw_protocol_ops attempt_ops = {.connection_made = attempt_made};
+
+static int build_attempt(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)f;
+    (void)peer;
+    out->ops = &attempt_ops;
+    return 0;
+}
+
+static void attempt_failed(tw_factory *f, tw_connector *connector, const tw_failure *reason)
+{
+    (void)connector;
+    attempt_record *a = f->user;
+    a->failed++;
+    a->fail_code = tw_failure_code(reason);
+}
+
+static const tw_factory_ops attempt_factory_ops = {.build_protocol = build_attempt,
+                                                   .client_connection_failed = attempt_failed};
+
+static bool attempt_over(void *arg)
+{
+    attempt_record *a = arg;
+    return a->made + a->failed > 0;
+}
+
+/* A connect that stays in progress (the listener's queue is full: its SYN goes unanswered) whose
+ * writer the kernel refuses: the attempt fails with that reason, and is never taken for a
+ * connection (a socket still connecting has no error to tell). */
+static void test_refused_watch_fails_the_connection_attempt(void **state)
+{
+    (void)state;
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    assert_int_equal(bind(listener, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(listener, 0), 0);
+    assert_int_equal(getsockname(listener, (struct sockaddr *)&sin, &len), 0);
+    int filler = tw_test_tcp_client(ntohs(sin.sin_port)); /* takes the one place in the queue */
+    assert_true(filler >= 0);
+    tw_test_log log;
+    tw_reactor *r = tw_test_reactor_new(&log);
+    assert_non_null(r);
+    tw_reactor_iterate(r, 0); /* the reactor's own registrations reach the kernel first */
+    int held[LOW_FDS_HELD];
+    int nheld = hold_low_fds(held);
+    int fd = tw_test_lowest_free_fd(); /* the connector's socket */
+    attempt_record a = {0};
+    tw_factory factory = {.ops = &attempt_factory_ops, .user = &a};
+    int err = 0;
+    assert_non_null(tw_connect_tcp(r, "127.0.0.1", ntohs(sin.sin_port), 30, &factory, &err));
+    int expected = tw_test_refuse_next_watch(fd);
+    if (!expected) { /* select: its only refusal is a closed fd */
+        close(fd);
+        expected = -EBADF;
+    }
+    assert_true(tw_test_run_until(r, attempt_over, &a, 5));
+    assert_int_equal(a.made, 0);
+    assert_int_equal(a.failed, 1);
+    assert_int_equal(a.fail_code, expected);
+    for (int i = 0; i < nheld; i++)
+        close(held[i]);
+    tw_test_reactor_free(r, &log);
+    close(filler);
+    close(listener);
+}
+
 /* ---- what closing costs (epoll) ------------------------------------------------------------------ */
 
 static int dup_on_made(tw_protocol *p)
@@ -225,6 +308,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refused_watch_closes_the_connection),
+        cmocka_unit_test(test_refused_watch_fails_the_connection_attempt),
         cmocka_unit_test(test_closing_a_connection_costs_no_epoll_ctl),
         cmocka_unit_test(test_handed_out_fd_is_taken_back_from_the_kernel),
     };

@@ -238,6 +238,14 @@ int tw_test_epoll_watches(int fd)
     return found ? 1 : sets ? 0 : -1;
 }
 
+int tw_test_lowest_free_fd(void)
+{
+    int fd = dup(0);
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
 int tw_test_count_open_fds(void)
 {
     int n = count_dir_entries("/proc/self/fd");

@@ -88,6 +88,9 @@ int tw_test_fixture_teardown(void **state);
 
 /* ---- process resources --------------------------------------------------------------------------- */
 
+/* The lowest free fd number: what the next socket() or accept4() returns (single-threaded). */
+int tw_test_lowest_free_fd(void);
+
 /* Entries in /proc/self/fd and /proc/self/task, or -1 when /proc is not there. */
 int tw_test_count_open_fds(void);
 int tw_test_count_threads(void);
