@@ -97,8 +97,11 @@ $(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: Makefile
 $(TWINED): $(CLI_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
 
-# Tests count some syscalls through the linker (tests/support/syscalls.c).
+# Tests count some syscalls, and make some fail, through the linker (tests/support/syscalls.c).
 TEST_WRAP := -Wl,--wrap=accept4
+ifeq ($(UNAME),Linux)
+TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc
+endif
 $(OUT)/tests/%: $(OUT)/obj/tests/%.o $(SUPPORT_OBJS) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $< $(SUPPORT_OBJS) $(STATIC) -lcmocka $(LIBS)

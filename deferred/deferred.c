@@ -23,6 +23,7 @@ struct tw_deferred {
     unsigned paused;
     bool called;
     bool running; /* a callback of this deferred is on the C stack */
+    bool chaining; /* its chainDeferred pair fired another, whose chain runs above it */
     bool suppress_already_called;
     tw_result result;
     tw_deferred *chained_to; /* the inner deferred this one waits on; weak */
@@ -192,6 +193,22 @@ static void drop_canceller(tw_deferred *d)
 static bool pair_is_continuation(const struct pair *p)
 {
     return !p->fn[0] && !p->fn[1];
+}
+
+/* chainDeferred's pair (arg: the deferred to fire). Never called: the chain runner recognises it
+ * and fires that deferred itself (chain_into), so that a line of chained deferreds runs in a loop
+ * instead of one nested call per link. */
+static int chained_pair(tw_deferred *d, tw_result *result, void *arg)
+{
+    (void)d;
+    (void)result;
+    (void)arg;
+    return 0;
+}
+
+static bool pair_is_chain(const struct pair *p)
+{
+    return p->fn[0] == chained_pair;
 }
 
 static void report_unhandled(tw_deferred *d)
@@ -367,25 +384,80 @@ static void run_one_pair(tw_deferred *current, struct pair *p)
         p->release(p->arg[0]);
 }
 
+/* Gives d its result (moved out of r): 1 when d's callbacks should run now, 0 when it was a
+ * producer's late result after a cancel (destroyed, as Twisted does), or TW_EALREADYCALLED /
+ * -EINVAL with r untouched. */
+static int settle(tw_deferred *d, tw_result *r)
+{
+    if (!d)
+        return -EINVAL;
+    if (d->called) {
+        if (!d->suppress_already_called)
+            return TW_EALREADYCALLED;
+        d->suppress_already_called = false;
+        tw__result_clear(r);
+        return 0;
+    }
+    d->called = true;
+    tw__result_move(&d->result, r);
+    drop_canceller(d);
+    return 1;
+}
+
+/* chainDeferred: other takes current's result and current goes on with NULL (or with the failure
+ * of firing an already fired other). Instead of running other's callbacks by a call, other is
+ * pushed to run next on this stack (returned, holding the stack's reference) and current is marked
+ * chaining: until other is done it counts as running its callbacks, as during a call, and then it
+ * resumes. NULL when other has nothing to run now. */
+static tw_deferred *chain_into(struct chain_stack *s, tw_deferred *current, struct pair *p)
+{
+    tw_deferred *other = tw_deferred_ref(p->arg[0]);
+    int rc = settle(other, &current->result);
+    if (rc < 0)
+        tw_result_set_error(&current->result, rc, NULL);
+    if (p->release)
+        p->release(p->arg[0]);
+    if (rc <= 0 || !has_pending(other) || other->paused || other->running || other->chaining) {
+        tw_deferred_unref(other);
+        return NULL;
+    }
+    current->chaining = true;
+    if (chain_push(s, other) == 0)
+        return other;
+    run_callbacks(other); /* no memory for a deeper stack: one level of recursion */
+    current->chaining = false;
+    tw_deferred_unref(other);
+    return NULL;
+}
+
 /* Twisted's _runCallbacks, iterative: runs current's pairs; a CONTINUE moves to the outer deferred
- * (pushed on the stack), and once a deferred has nothing more to run, the runner goes back to the
- * one below it. A paused deferred on top stops everything: the rest waits for unpause. */
+ * and a chainDeferred pair to the deferred it fires (each pushed on the stack), and once a deferred
+ * has nothing more to run, the runner goes back to the one below it. A paused deferred on top
+ * stops the rest of the stack, which waits for unpause, down to the nearest deferred that fired it
+ * through chainDeferred: that one goes on, as it would when a call returned. */
 static void run_callbacks(tw_deferred *d)
 {
-    if (d->running)
+    if (d->running || d->chaining)
         return;
     struct chain_stack s = {.items = s.inline_items, .n = 0, .cap = CHAIN_STACK_INLINE};
     s.items[s.n++] = tw_deferred_ref(d);
     while (s.n > 0) {
         tw_deferred *current = s.items[s.n - 1];
-        if (current->paused || current->running)
-            break;
+        if (current->chaining) {
+            current->chaining = false;
+        } else if (current->paused || current->running) {
+            while (s.n > 0 && !s.items[s.n - 1]->chaining)
+                tw_deferred_unref(s.items[--s.n]);
+            continue;
+        }
         bool finished = true;
         current->chained_to = NULL;
         while (has_pending(current)) {
             struct pair p = pop_pair(current);
-            if (pair_is_continuation(&p)) {
-                if (continue_outer(&s, current, &p)) {
+            if (pair_is_continuation(&p) || pair_is_chain(&p)) {
+                bool go_up = pair_is_chain(&p) ? chain_into(&s, current, &p) != NULL
+                                               : continue_outer(&s, current, &p) != NULL;
+                if (go_up) {
                     finished = false;
                     break;
                 }
@@ -414,20 +486,10 @@ static void run_callbacks(tw_deferred *d)
 
 int tw__deferred_fire(tw_deferred *d, tw_result *r)
 {
-    if (!d)
-        return -EINVAL;
-    if (d->called) {
-        if (!d->suppress_already_called)
-            return TW_EALREADYCALLED;
-        d->suppress_already_called = false;
-        tw__result_clear(r);
-        return 0;
-    }
-    d->called = true;
-    tw__result_move(&d->result, r);
-    drop_canceller(d);
-    run_callbacks(d);
-    return 0;
+    int rc = settle(d, r);
+    if (rc > 0)
+        run_callbacks(d);
+    return rc < 0 ? rc : 0;
 }
 
 int tw_deferred_callback(tw_deferred *d, void *value, tw_destructor destroy)
@@ -494,16 +556,6 @@ int tw_deferred_add_both(tw_deferred *d, tw_callback_fn fn, void *arg)
     return tw_deferred_add_callbacks(d, fn, arg, fn, arg);
 }
 
-/* chainDeferred's pair: moves d's result into other. */
-static int fire_other(tw_deferred *d, tw_result *result, void *arg)
-{
-    (void)d;
-    tw_deferred *other = arg;
-    int rc = tw__deferred_fire(other, result);
-    tw__result_clear(result);
-    return rc;
-}
-
 static void release_other(void *arg)
 {
     tw_deferred_unref(arg);
@@ -514,7 +566,7 @@ int tw_deferred_chain_deferred(tw_deferred *d, tw_deferred *other)
     if (!d || !other || d == other)
         return -EINVAL;
     tw_deferred_ref(other);
-    int rc = tw__deferred_add_pair(d, fire_other, fire_other, other, release_other);
+    int rc = tw__deferred_add_pair(d, chained_pair, chained_pair, other, release_other);
     if (rc < 0)
         tw_deferred_unref(other);
     return rc;

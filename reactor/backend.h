@@ -14,18 +14,20 @@
 /* Interest and readiness bits. */
 #define TW_BE_READ 1u
 #define TW_BE_WRITE 2u
-/* Readiness only: the fd is not open any more (closed behind the reactor's back: POLLNVAL, EBADF).
- * The core logs it and removes the fd's watchers instead of calling them on every turn. */
-#define TW_BE_INVALID 4u
+/* Readiness only: the kernel refused or dropped the fd's registration, err says why (-EBADF: it was
+ * closed behind the reactor's back, POLLNVAL; -ENOMEM: a kevent change failed, ...). The core logs
+ * it, removes the fd's watchers and calls each one last time so that its owner hears of it. */
+#define TW_BE_FAILED 4u
 
 /* One ready fd. gen is the generation the core passed to update() for this fd's current
  * registration; the core drops events whose gen is stale. mask: TW_BE_READ|TW_BE_WRITE, or
- * TW_BE_INVALID. Error and hang-up conditions are reported as both READ and WRITE (the I/O call then
- * tells which it was). */
+ * TW_BE_FAILED with err. Error and hang-up conditions are reported as both READ and WRITE (the I/O
+ * call then tells which it was). */
 typedef struct {
     int fd;
     uint32_t gen;
     unsigned mask;
+    int err; /* with TW_BE_FAILED: a negative errno; else 0 */
 } tw_ready;
 
 typedef struct tw_backend tw_backend;
@@ -39,10 +41,15 @@ void tw__backend_free(tw_backend *b);
 int tw__backend_check_fd(const tw_backend *b, int fd);
 
 /* Changes the kernel interest of fd from old_mask to new_mask (either may be 0). gen travels with the
- * fd's events until the next update. Returns 0 or a negative errno (the core logs it and drops the
- * fd's watchers). An fd the kernel cannot poll (a regular file under epoll) is reported ready on
+ * fd's events until the next update. Returns 0 or a negative errno (the core logs it, removes the
+ * fd's watchers and tells them why, as for TW_BE_FAILED). An fd the kernel cannot poll (a regular file under epoll) is reported ready on
  * every poll, as poll() and select() would. */
 int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen);
+
+/* fd is about to be closed and no other descriptor shares its open file, so the kernel drops its
+ * registration by itself: drop it from the backend's own books (regular files kept aside, the
+ * poll and select sets, kqueue's queued changes) without a syscall of its own. */
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen);
 
 /* Waits up to timeout_ns (-1: forever, 0: do not block) and fills at most max entries of out.
  * Returns the number filled, 0 on timeout or EINTR, or a negative errno for a real failure. */

@@ -114,6 +114,13 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return -errno;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    (void)old_mask;
+    if (b->nfiles)
+        set_always_ready(b, fd, 0, gen);
+}
+
 static unsigned from_epoll(uint32_t events)
 {
     if (events & (EPOLLERR | EPOLLHUP))
@@ -125,7 +132,7 @@ int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
 {
     int n = 0;
     for (; n < b->nfiles && n < max; n++)
-        out[n] = (tw_ready){b->files[n].fd, b->files[n].gen, b->files[n].mask};
+        out[n] = (tw_ready){b->files[n].fd, b->files[n].gen, b->files[n].mask, 0};
     int room = max - n < MAX_EVENTS ? max - n : MAX_EVENTS;
     if (room <= 0)
         return n;
@@ -134,7 +141,8 @@ int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
         return errno == EINTR ? n : -errno;
     for (int i = 0; i < got; i++) {
         uint64_t data = b->events[i].data.u64;
-        out[n++] = (tw_ready){(int)(uint32_t)data, (uint32_t)(data >> 32), from_epoll(b->events[i].events)};
+        out[n++] = (tw_ready){(int)(uint32_t)data, (uint32_t)(data >> 32),
+                              from_epoll(b->events[i].events), 0};
     }
     return n;
 }

@@ -106,7 +106,7 @@ static int reserve_events(tw_backend *b, int n)
     return 0;
 }
 
-static void remember_failure(tw_backend *b, int fd, uint32_t gen)
+static void remember_failure(tw_backend *b, int fd, uint32_t gen, int err)
 {
     if (b->nfailed == b->failed_cap) {
         int cap = b->failed_cap ? b->failed_cap * 2 : 8;
@@ -116,7 +116,7 @@ static void remember_failure(tw_backend *b, int fd, uint32_t gen)
         b->failed = failed;
         b->failed_cap = cap;
     }
-    b->failed[b->nfailed++] = (tw_ready){fd, gen, TW_BE_READ | TW_BE_WRITE};
+    b->failed[b->nfailed++] = (tw_ready){fd, gen, TW_BE_FAILED, err};
 }
 
 /* Which queued change an EV_ERROR entry answers: the kernel reports failures in changelist order,
@@ -132,7 +132,7 @@ static const struct kevent *matching_change(const tw_backend *b, int *cursor, co
 }
 
 /* A delete of a filter the kernel already dropped (the fd was closed, and perhaps reused) did what
- * it was asked; any other failure is reported so the fd's read or write call surfaces the error. */
+ * it was asked; any other failure is reported (TW_BE_FAILED), so that the fd's owner hears of it. */
 static bool failure_matters(const struct kevent *ev, const struct kevent *change)
 {
     if (ev->data == 0)
@@ -158,7 +158,7 @@ static int flush_changes(tw_backend *b)
     for (int i = 0; i < n; i++) {
         const struct kevent *ev = &b->events[i];
         if ((ev->flags & EV_ERROR) && failure_matters(ev, matching_change(b, &cursor, ev)))
-            remember_failure(b, (int)ev->ident, (uint32_t)(uintptr_t)ev->udata);
+            remember_failure(b, (int)ev->ident, (uint32_t)(uintptr_t)ev->udata, -(int)ev->data);
     }
     b->nchanges = 0;
     return err;
@@ -222,19 +222,30 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return queue_filters(b, fd, add, kernel_old & ~new_mask, gen);
 }
 
-/* Adds readiness for fd to out, merging it into the entry fd already has in this poll. */
-static void emit(tw_backend *b, tw_ready *out, int *filled, int fd, uint32_t gen, unsigned mask)
+/* The delete is queued as for any update: it rides on the next wait (no syscall of its own), and a
+ * change still queued for fd must not reach whatever file gets its number next. */
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen);
+}
+
+/* Adds readiness for fd to out (err with TW_BE_FAILED), merging it into the entry fd already has in
+ * this poll. */
+static void emit(tw_backend *b, tw_ready *out, int *filled, int fd, uint32_t gen, unsigned mask,
+                 int err)
 {
     fd_state *s = fd >= 0 && fd < b->nfds ? &b->fds[fd] : NULL;
     if (s && s->stamp == b->stamp && out[s->out_index].gen == gen) {
         out[s->out_index].mask |= mask;
+        if (err)
+            out[s->out_index].err = err;
         return;
     }
     if (s) {
         s->stamp = b->stamp;
         s->out_index = *filled;
     }
-    out[(*filled)++] = (tw_ready){fd, gen, mask};
+    out[(*filled)++] = (tw_ready){fd, gen, mask, err};
 }
 
 /* Failed changes first, then regular files, which are always ready. */
@@ -242,13 +253,14 @@ static int emit_pending(tw_backend *b, tw_ready *out, int filled, int max)
 {
     int taken = 0;
     for (; taken < b->nfailed && filled < max; taken++)
-        emit(b, out, &filled, b->failed[taken].fd, b->failed[taken].gen, b->failed[taken].mask);
+        emit(b, out, &filled, b->failed[taken].fd, b->failed[taken].gen, b->failed[taken].mask,
+             b->failed[taken].err);
     b->nfailed -= taken;
     for (int i = 0; i < b->nfailed; i++)
         b->failed[i] = b->failed[i + taken];
     for (int fd = 0; b->nfiles && fd < b->nfds && filled < max; fd++)
         if (b->fds[fd].file_mask)
-            emit(b, out, &filled, fd, b->fds[fd].gen, b->fds[fd].file_mask);
+            emit(b, out, &filled, fd, b->fds[fd].gen, b->fds[fd].file_mask, 0);
     return filled;
 }
 
@@ -285,11 +297,10 @@ static int kevent_once(tw_backend *b, int64_t timeout_ns, tw_ready *out, int *fi
         const struct kevent *ev = &b->events[i];
         uint32_t gen = (uint32_t)(uintptr_t)ev->udata;
         if (!(ev->flags & EV_ERROR)) {
-            emit(b, out, filled, (int)ev->ident, gen, ready_mask(ev));
+            emit(b, out, filled, (int)ev->ident, gen, ready_mask(ev), 0);
             (*ready)++;
         } else if (failure_matters(ev, matching_change(b, &cursor, ev))) {
-            emit(b, out, filled, (int)ev->ident, gen,
-                 ev->data == EBADF ? TW_BE_INVALID : TW_BE_READ | TW_BE_WRITE);
+            emit(b, out, filled, (int)ev->ident, gen, TW_BE_FAILED, -(int)ev->data);
         }
     }
     b->nchanges = 0; /* applied, even when the wait was interrupted */

@@ -122,6 +122,11 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return 0;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen); /* no syscall: the set is the backend's own */
+}
+
 /* Errors and hang-ups count as both directions: the read or write call then says which it was. */
 static unsigned ready_mask(short revents)
 {
@@ -131,7 +136,7 @@ static unsigned ready_mask(short revents)
     if (revents & POLLOUT)
         mask |= TW_BE_WRITE;
     if (revents & POLLNVAL)
-        return TW_BE_INVALID;
+        return TW_BE_FAILED;
     if (revents & (POLLHUP | POLLERR))
         mask |= TW_BE_READ | TW_BE_WRITE;
     return mask;
@@ -149,10 +154,8 @@ int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
         if (!b->fds[i].revents)
             continue;
         n--;
-        out[filled].fd = b->fds[i].fd;
-        out[filled].gen = b->gens[i];
-        out[filled].mask = ready_mask(b->fds[i].revents);
-        filled++;
+        unsigned mask = ready_mask(b->fds[i].revents);
+        out[filled++] = (tw_ready){b->fds[i].fd, b->gens[i], mask, mask == TW_BE_FAILED ? -EBADF : 0};
         b->next_start = i + 1; /* when out is full, the next wait reports the rest first */
     }
     return filled;

@@ -69,6 +69,11 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     return 0;
 }
 
+void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen)
+{
+    tw__backend_update(b, fd, old_mask, 0, gen); /* no syscall: the sets are the backend's own */
+}
+
 /* Rounded up, for the same reason as poll's milliseconds: never wake before a timer is due. */
 static struct timeval *to_timeval(int64_t timeout_ns, struct timeval *tv)
 {
@@ -83,10 +88,7 @@ static struct timeval *to_timeval(int64_t timeout_ns, struct timeval *tv)
 
 static void emit(tw_ready *out, int *filled, int fd, uint32_t gen, unsigned mask)
 {
-    out[*filled].fd = fd;
-    out[*filled].gen = gen;
-    out[*filled].mask = mask;
-    (*filled)++;
+    out[(*filled)++] = (tw_ready){fd, gen, mask, mask == TW_BE_FAILED ? -EBADF : 0};
 }
 
 /* Collects the fds select() marked, starting after the last one reported in the previous wait. */
@@ -119,7 +121,7 @@ static int report_bad_fds(tw_backend *b, tw_ready *out, int max)
         FD_CLR(fd, &rd);
         FD_CLR(fd, &wr);
         if (filled < max)
-            emit(out, &filled, fd, b->gen[fd], TW_BE_INVALID);
+            emit(out, &filled, fd, b->gen[fd], TW_BE_FAILED);
     }
     struct timeval zero = {0, 0};
     if (filled == 0 || select(b->maxfd + 1, &rd, &wr, NULL, &zero) <= 0)

@@ -18,7 +18,7 @@ static_assert(sizeof(tw_fd_slot) <= 32, "an fd slot is paid per connection: keep
 
 int tw__fds_init(tw_fd_table *t)
 {
-    *t = (tw_fd_table){0};
+    *t = (tw_fd_table){.failing_fd = -1};
     t->ready = malloc(READY_INITIAL * sizeof *t->ready);
     if (!t->ready)
         return -ENOMEM;
@@ -80,7 +80,7 @@ static tw_fd_slot *slot_for(tw_fd_table *t, int fd)
 
 static const tw_fd_slot *find_slot(const tw_reactor *r, int fd)
 {
-    return fd >= 0 && fd < r->fds.nslots ? &r->fds.slots[fd] : NULL;
+    return r && fd >= 0 && fd < r->fds.nslots ? &r->fds.slots[fd] : NULL;
 }
 
 static int mark_dirty(tw_fd_table *t, int fd)
@@ -143,10 +143,10 @@ static int set_arg(tw_fd_slot *s, unsigned bit, void *arg)
 
 static int set_watcher(tw_reactor *r, int fd, unsigned bit, tw_io_fn fn, void *arg)
 {
+    if (!r || !fn)
+        return -EINVAL;
     if (fd < 0)
         return -EBADF;
-    if (!fn)
-        return -EINVAL;
     int err = tw__backend_check_fd(r->backend, fd);
     if (err)
         return err;
@@ -187,9 +187,15 @@ int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
     return set_watcher(r, fd, TW_BE_WRITE, fn, arg);
 }
 
-int tw_reactor_remove_reader(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_READ); }
+int tw_reactor_remove_reader(tw_reactor *r, int fd)
+{
+    return r ? clear_watcher(r, fd, TW_BE_READ) : -EINVAL;
+}
 
-int tw_reactor_remove_writer(tw_reactor *r, int fd) { return clear_watcher(r, fd, TW_BE_WRITE); }
+int tw_reactor_remove_writer(tw_reactor *r, int fd)
+{
+    return r ? clear_watcher(r, fd, TW_BE_WRITE) : -EINVAL;
+}
 
 bool tw_reactor_is_reading(const tw_reactor *r, int fd)
 {
@@ -214,7 +220,7 @@ int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg)
 size_t tw_reactor_remove_all(tw_reactor *r)
 {
     size_t removed = 0;
-    for (int fd = 0; fd < r->fds.nslots; fd++) {
+    for (int fd = 0; r && fd < r->fds.nslots; fd++) {
         tw_fd_slot *s = &r->fds.slots[fd];
         if (s->internal || !s->want)
             continue;
@@ -226,18 +232,24 @@ size_t tw_reactor_remove_all(tw_reactor *r)
     return removed;
 }
 
-int tw_reactor_close_fd(tw_reactor *r, int fd)
+/* Forgets fd and closes it. A registration outlives the close of an fd whose open file another
+ * descriptor still holds (a dup, a forked child's copy): it would go on reporting events for a
+ * number the reactor has forgotten, and could never be deleted once the number is gone. So when the
+ * fd may be shared (tell_kernel), the registration is taken back now, while the fd is still open;
+ * otherwise the close drops it, and only the backend's own books are cleared. */
+static int forget_and_close(tw_reactor *r, int fd, bool tell_kernel)
 {
-    if (fd < 0)
-        return -EBADF;
     if (fd < r->fds.nslots) {
         tw_fd_slot *s = &r->fds.slots[fd];
-        /* Forget the registration now, while the fd is still open (a dup of it may live on). */
-        if (s->kernel)
+        if (s->kernel && tell_kernel)
             tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
+        else if (s->kernel)
+            tw__backend_forget(r->backend, fd, s->kernel, s->gen);
         s->kernel = 0;
         s->want = 0;
         s->internal = 0;
+        s->shared = 0;
+        s->refused = 0;
         unsplit(s, NULL);
         s->gen++;
     }
@@ -247,30 +259,80 @@ int tw_reactor_close_fd(tw_reactor *r, int fd)
     return 0;
 }
 
+/* The user's fds may have been dup'ed. Not in a forked child: the kernel's set is the parent's. */
+int tw_reactor_close_fd(tw_reactor *r, int fd)
+{
+    if (!r)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    return forget_and_close(r, fd, !tw__fork_in_child(&r->made));
+}
+
+int tw__reactor_close_own_fd(tw_reactor *r, int fd)
+{
+    if (!r)
+        return -EINVAL;
+    if (fd < 0)
+        return -EBADF;
+    bool shared = (fd < r->fds.nslots && r->fds.slots[fd].shared) || tw__fork_since(&r->made);
+    return forget_and_close(r, fd, shared && !tw__fork_in_child(&r->made));
+}
+
+/* An fd without a slot has never been watched, so it has no registration to outlive its close
+ * (transports are watched from their start, before their fd can be asked for). */
+void tw__reactor_share_fd(tw_reactor *r, int fd)
+{
+    if (r && fd >= 0 && fd < r->fds.nslots)
+        r->fds.slots[fd].shared = 1;
+}
+
+static void log_refusal(tw_reactor *r, int fd, int err)
+{
+    if (err == -EBADF)
+        tw_reactor_log(r, TW_LOG_ERROR, "fd %d was closed behind the reactor's back (%s); watchers "
+                       "removed", fd, tw_strerror(err));
+    else
+        tw_reactor_log(r, TW_LOG_ERROR, "cannot watch fd %d: %s; its watchers are removed", fd,
+                       tw_strerror(err));
+}
+
+/* The backend refused fd's new interest (epoll_ctl's ENOSPC or ENOMEM, say): undo what the kernel
+ * still has, and mark the slot so that dispatch tells its watchers. */
+static void refuse(tw_reactor *r, tw_fd_slot *s, int fd, int err)
+{
+    log_refusal(r, fd, err);
+    if (s->kernel && tw__backend_update(r->backend, fd, s->kernel, 0, s->gen) < 0)
+        tw_reactor_log(r, TW_LOG_ERROR, "cannot forget fd %d either", fd);
+    s->kernel = 0;
+    s->refused = 1;
+    s->refused_errno = -err > 0 && -err < 4096 ? (unsigned)-err : ENOMEM;
+}
+
 int tw__fds_flush(tw_reactor *r)
 {
     tw_fd_table *t = &r->fds;
+    int refused = 0;
     for (int i = 0; i < t->ndirty; i++) {
         int fd = t->dirty[i];
         tw_fd_slot *s = &t->slots[fd];
         s->dirty = 0;
+        s->refused = 0;
         if (s->want == s->kernel)
             continue;
         int err = tw__backend_update(r->backend, fd, s->kernel, s->want, s->gen);
-        if (err < 0) {
-            tw_reactor_log(r, TW_LOG_ERROR, "cannot watch fd %d: %s; its watchers are removed", fd,
-                           tw_strerror(err));
-            s->want = 0;
-            unsplit(s, NULL);
-            if (s->kernel)
-                tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
-            s->kernel = 0;
+        if (err >= 0) {
+            s->kernel = s->want;
             continue;
         }
-        s->kernel = s->want;
+        refuse(r, s, fd, err);
+        /* A refused fd stays in the dirty list, moved to its front, until dispatch has told its
+         * watchers: remembering it that way needs no memory, which may be what ran out. */
+        s->dirty = 1;
+        t->dirty[refused++] = fd;
     }
-    t->ndirty = 0;
-    return 0;
+    t->ndirty = t->nrefused = refused;
+    return refused;
 }
 
 /* Runs one watcher; a failing one is reported and removed so that it cannot spin. Returns how many
@@ -291,18 +353,55 @@ static int run_watcher(tw_reactor *r, tw_ready ev, unsigned bit, tw_io_fn fn, vo
     return internal ? 0 : 1;
 }
 
-/* The fd was closed without tw_reactor_close_fd: its watchers could only fail from now on. */
-static void drop_invalid(tw_reactor *r, int fd)
+int tw_reactor_watch_error(const tw_reactor *r, int fd)
 {
-    tw_reactor_log(r, TW_LOG_ERROR, "fd %d was closed behind the reactor's back (%s); watchers removed",
-                   fd, tw_strerror(-EBADF));
-    clear_watcher(r, fd, TW_BE_READ);
-    clear_watcher(r, fd, TW_BE_WRITE);
+    return r && fd >= 0 && r->fds.failing_fd == fd ? r->fds.failing_err : 0;
+}
+
+/* The fd cannot be watched any more (err says why): its watchers are removed, then each is called
+ * one last time, with tw_reactor_watch_error() saying why, so that their owner gives the fd up
+ * instead of waiting for events that will never come. */
+static int fail_watchers(tw_reactor *r, int fd, int err)
+{
+    tw_fd_slot *s = &r->fds.slots[fd];
+    tw_ready ev = {fd, s->gen, 0, err};
+    unsigned want = s->want;
+    tw_io_fn read_fn = s->read_fn, write_fn = s->write_fn;
+    void *read_arg = slot_arg(s, TW_BE_READ), *write_arg = slot_arg(s, TW_BE_WRITE);
+    s->want = 0;
+    unsplit(s, NULL);
+    if (s->kernel)
+        mark_dirty(&r->fds, fd); /* the next flush takes back what the backend still has */
+    int ran = 0;
+    r->fds.failing_fd = fd;
+    r->fds.failing_err = err;
+    if (want & TW_BE_READ)
+        ran += run_watcher(r, ev, TW_BE_READ, read_fn, read_arg);
+    if ((want & TW_BE_WRITE) && r->fds.slots[fd].gen == ev.gen)
+        ran += run_watcher(r, ev, TW_BE_WRITE, write_fn, write_arg);
+    r->fds.failing_fd = -1;
+    return ran;
+}
+
+/* Tells the watchers of the fds refused at the last flush. */
+static int fail_refused(tw_reactor *r)
+{
+    int ran = 0;
+    for (int i = 0; i < r->fds.nrefused; i++) {
+        int fd = r->fds.dirty[i];
+        tw_fd_slot *s = &r->fds.slots[fd];
+        if (!s->refused) /* closed since, by an earlier watcher of this loop */
+            continue;
+        s->refused = 0;
+        ran += fail_watchers(r, fd, -(int)s->refused_errno);
+    }
+    r->fds.nrefused = 0;
+    return ran;
 }
 
 int tw__fds_dispatch(tw_reactor *r, int nready)
 {
-    int ran = 0;
+    int ran = r->fds.nrefused ? fail_refused(r) : 0;
     for (int i = 0; i < nready; i++) {
         tw_ready ev = r->fds.ready[i];
         if (ev.fd < 0 || ev.fd >= r->fds.nslots)
@@ -311,8 +410,9 @@ int tw__fds_dispatch(tw_reactor *r, int nready)
         tw_fd_slot *s = &r->fds.slots[ev.fd];
         if (s->gen != ev.gen)
             continue;
-        if (ev.mask & TW_BE_INVALID) {
-            drop_invalid(r, ev.fd);
+        if (ev.mask & TW_BE_FAILED) {
+            log_refusal(r, ev.fd, ev.err);
+            ran += fail_watchers(r, ev.fd, ev.err);
             continue;
         }
         if ((ev.mask & TW_BE_READ) && (s->want & TW_BE_READ)) {

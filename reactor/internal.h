@@ -30,6 +30,9 @@ typedef struct {
     unsigned dirty : 1;     /* queued in dirty[] for the next flush */
     unsigned internal : 1;  /* the reactor's own (waker, signal pipe): kept by remove_all */
     unsigned split : 1;     /* arg is a tw_arg_pair */
+    unsigned shared : 1;    /* twine handed its number out: a dup of it may outlive the close */
+    unsigned refused : 1;   /* the backend refused it at the last flush: its watchers will hear */
+    unsigned refused_errno : 12; /* why (a positive errno) */
 } tw_fd_slot;
 
 typedef struct {
@@ -37,13 +40,18 @@ typedef struct {
     int nslots;
     int *dirty;
     int ndirty, dirty_cap;
+    int nrefused;           /* dirty[0..nrefused) were refused at the last flush */
     tw_ready *ready;
     int ready_cap;
+    int failing_fd;         /* whose watchers are being told they were dropped, or -1 */
+    int failing_err;        /* and why: tw_reactor_watch_error() */
 } tw_fd_table;
 
 int tw__fds_init(tw_fd_table *t);
 void tw__fds_free(tw_fd_table *t);
 int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+/* Pushes the interest changes to the backend; returns how many fds it refused (their watchers are
+ * told by the next tw__fds_dispatch). */
 int tw__fds_flush(tw_reactor *r);
 int tw__fds_dispatch(tw_reactor *r, int nready);
 void tw__fds_grow_ready(tw_fd_table *t, int nready);
@@ -55,6 +63,7 @@ typedef struct {
     uint32_t slot;  /* where the handle lives: chunk number << 8 | index in the chunk */
 } tw_heap_entry;
 
+typedef struct tw_dc tw_dc; /* a delayed call; its public handle is a tw_delayed_call * */
 typedef struct tw_dc_chunk tw_dc_chunk;
 
 typedef struct {
@@ -62,9 +71,9 @@ typedef struct {
     tw_heap_entry *heap_mem;
     uint32_t count, cap;
     uint64_t next_seq;
-    tw_delayed_call **due;    /* calls collected for the current turn */
+    tw_dc **due;              /* calls collected for the current turn */
     uint32_t ndue, due_cap;
-    tw_delayed_call *free_list;
+    tw_dc *free_list;
     tw_dc_chunk *chunks;
     tw_dc_chunk **chunk_tab;  /* chunk number -> chunk */
     uint32_t nchunks, chunk_cap;
@@ -144,6 +153,27 @@ typedef struct {
 int tw__debug_run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg);
 int tw__debug_run_io(tw_reactor *r, const char *what, tw_io_fn fn, int fd, void *arg);
 
+/* ---- fork (fork.c) ----
+ * How many forks this process had seen, from each side, when a reactor was made. */
+typedef struct {
+    unsigned parent; /* forks this process made */
+    unsigned child;  /* forks that made this process (since the reactor's process began) */
+} tw_fork_stamp;
+
+/* The forks seen so far: 0, or a negative errno when forks cannot be watched (pthread_atfork). */
+int tw__fork_stamp(tw_fork_stamp *now);
+/* Is this a child forked after made was taken? Then the reactor belongs to the parent. */
+bool tw__fork_in_child(const tw_fork_stamp *made);
+/* Has this process forked since made was taken? Then a child may hold copies of its fds. */
+bool tw__fork_since(const tw_fork_stamp *made);
+
+/* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own memory
+ * and copies of fds, without locks a thread of the parent may have held, joins of threads that
+ * stayed in the parent, or callbacks. */
+void tw__signals_forget(tw_reactor *r);
+void tw__thread_calls_forget(tw_reactor *r);
+void tw__pool_forget(tw_thread_pool *p);
+
 /* ---- the reactor ---- */
 typedef enum {
     TW_STATE_IDLE,      /* never run */
@@ -176,6 +206,7 @@ struct tw_reactor {
     unsigned shutdown_holds;
     int exit_signal;
     int signal_fd;           /* read end of the signal self-pipe, -1 when not installed */
+    tw_fork_stamp made;      /* the forks seen when the reactor was made */
     void *slots[TW_SLOT_COUNT];
     void (*slot_release[TW_SLOT_COUNT])(void *data);
 };

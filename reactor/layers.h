@@ -23,4 +23,14 @@ int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *ar
  * time inside one turn (a cooperator's time slice, a looping call's next grid point). */
 int64_t tw__reactor_clock(const tw_reactor *r);
 
+/* Closes an fd twine opened itself (a socket, a listener), as tw_reactor_close_fd does, but without
+ * taking its registration back from the kernel first when nothing else can hold its open file: the
+ * kernel drops the registration with the last descriptor, so the epoll_ctl would be wasted (one
+ * syscall per connection). It is still taken back when the fd may be shared: its number was handed
+ * out (tw__reactor_share_fd), or the process has forked since the reactor was made. */
+int tw__reactor_close_own_fd(tw_reactor *r, int fd);
+/* fd's number is about to be handed to the user (tw_transport_fd), who may dup it: from now until it
+ * is closed, closing it takes its registration back from the kernel first. */
+void tw__reactor_share_fd(tw_reactor *r, int fd);
+
 #endif

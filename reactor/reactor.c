@@ -43,6 +43,10 @@ tw_reactor *tw_reactor_new(int *err)
     if (!r)
         goto fail;
     r->signal_fd = -1;
+    if ((e = tw__fork_stamp(&r->made)) < 0) {
+        free(r);
+        goto fail;
+    }
     r->clock_fn = system_clock;
     tw_reactor_set_logger(r, NULL, NULL);
     tw__timers_init(&r->timers);
@@ -67,10 +71,31 @@ fail:
     return NULL;
 }
 
+/* A forked child's copy (see FORK in reactor.h): everything in it is the parent's. Only the child's
+ * own resources go (memory, and its copies of the reactor's fds: closing a copy never changes the
+ * parent's), and nothing shared is touched: no callback runs, the layers above keep their objects
+ * (their fds, all close-on-exec, stay open until the child exits or execs), no epoll_ctl reaches the
+ * epoll set both processes share. */
+static void free_in_child(tw_reactor *r)
+{
+    tw__signals_forget(r);
+    tw__thread_calls_forget(r);
+    tw__pool_forget(&r->pool);
+    tw__backend_free(r->backend);
+    tw__fds_free(&r->fds);
+    tw__timers_free(&r->timers);
+    tw__triggers_free(&r->triggers);
+    free(r);
+}
+
 void tw_reactor_free(tw_reactor *r)
 {
     if (!r)
         return;
+    if (tw__fork_in_child(&r->made)) {
+        free_in_child(r);
+        return;
+    }
     release_slots(r);
     tw__pool_stop(&r->pool);
     pthread_mutex_destroy(&r->pool.lock);
@@ -88,15 +113,17 @@ const char *tw_reactor_backend(void) { return tw__backend_name(); }
 
 bool tw_reactor_running(const tw_reactor *r)
 {
-    return r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING;
+    return r && (r->state == TW_STATE_RUNNING || r->state == TW_STATE_STOPPING);
 }
 
-int64_t tw_reactor_now(const tw_reactor *r) { return r->now; }
+int64_t tw_reactor_now(const tw_reactor *r) { return r ? r->now : 0; }
 
-double tw_reactor_seconds(const tw_reactor *r) { return (double)r->now / 1e9; }
+double tw_reactor_seconds(const tw_reactor *r) { return r ? (double)r->now / 1e9 : 0; }
 
 void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx)
 {
+    if (!r)
+        return;
     r->clock_fn = fn ? fn : system_clock;
     r->clock_ctx = fn ? ctx : NULL;
     tw__reactor_update_time(r);
@@ -116,13 +143,14 @@ static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
 static int turn(tw_reactor *r, int64_t max_wait)
 {
     r->in_turn = true;
-    tw__fds_flush(r);
+    int refused = tw__fds_flush(r); /* their watchers hear of it in this turn: do not block */
     /* The wait counts from now, not from the last turn's time: its callbacks took time too, and
      * counting from before them would make the next timer late by as long (libev does the same). */
     if (r->timers.count)
         tw__reactor_update_time(r);
     int64_t wait_from = r->debug ? tw__reactor_clock(r) : 0;
-    int n = tw__backend_poll(r->backend, turn_wait(r, max_wait), r->fds.ready, r->fds.ready_cap);
+    int64_t wait = refused ? 0 : turn_wait(r, max_wait);
+    int n = tw__backend_poll(r->backend, wait, r->fds.ready, r->fds.ready_cap);
     tw__reactor_update_time(r);
     if (r->debug)
         r->metrics.wait_ns += r->now - wait_from;
@@ -144,16 +172,20 @@ static int turn(tw_reactor *r, int64_t max_wait)
 
 int tw_reactor_iterate(tw_reactor *r, double timeout)
 {
+    if (!r || isnan(timeout))
+        return -EINVAL;
+    if (tw__fork_in_child(&r->made))
+        return -EPERM;
     if (r->in_turn)
         return TW_EALREADYRUNNING;
-    if (isnan(timeout))
-        return -EINVAL;
     int64_t max_wait = timeout < 0 ? -1 : timeout > 1e9 ? (int64_t)1e18 : (int64_t)ceil(timeout * 1e9);
     return turn(r, max_wait);
 }
 
 int tw_reactor_stop(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
     if (r->state != TW_STATE_RUNNING && r->state != TW_STATE_STARTING)
         return TW_ENOTRUNNING;
     r->state = TW_STATE_STOPPING;
@@ -190,6 +222,10 @@ static bool shutdown_step(tw_reactor *r)
 
 int tw_reactor_run(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
+    if (tw__fork_in_child(&r->made))
+        return -EPERM;
     if (r->state == TW_STATE_STOPPED)
         return TW_ENOTRESTARTABLE;
     if (r->state != TW_STATE_IDLE || r->in_turn)

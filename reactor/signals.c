@@ -1,7 +1,8 @@
 /* Opt-in signal handling: SIGINT and SIGTERM become an orderly stop, SIGPIPE is ignored.
  * A handler can only write to a self-pipe; the reactor reads the signal number from it in its own
  * thread and stops there. Signal dispositions are process-wide, so exactly one reactor may own them:
- * this file holds the only process-wide state in twine. */
+ * this file and fork.c hold twine's only process-wide state. A forked child inherits the handler
+ * and the pipe but not the reactor (it stays the parent's): there the handler steps aside. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -14,15 +15,33 @@ static const int stop_signals[] = {SIGINT, SIGTERM};
 #define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
 
 static pthread_mutex_t owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_safe_once = PTHREAD_ONCE_INIT;
 static tw_reactor *owner;
+static atomic_int owner_pid;        /* the process whose reactor owns the handlers */
 static atomic_int signal_wfd = -1;
 static atomic_int handlers_running; /* lets uninstall wait for a handler still using the fd */
 static struct sigaction saved_stop[NSTOP], saved_pipe;
 
-/* Async-signal-safe: lock-free atomics and write(2) only. */
+/* In a process forked from the owner's, the signal is not the reactor's (it belongs to the parent,
+ * and writing the self-pipe both share would stop the parent): the signal gets the disposition it
+ * had before twine's handler, and is raised again to meet it once this handler returns. */
+static void pass_on(int signum)
+{
+    for (size_t i = 0; i < NSTOP; i++)
+        if (stop_signals[i] == signum)
+            sigaction(signum, &saved_stop[i], NULL);
+    raise(signum);
+}
+
+/* Async-signal-safe: lock-free atomics, getpid, sigaction, raise and write(2) only. */
 static void on_signal(int signum)
 {
     int saved_errno = errno;
+    if (getpid() != atomic_load(&owner_pid)) {
+        pass_on(signum);
+        errno = saved_errno;
+        return;
+    }
     atomic_fetch_add(&handlers_running, 1);
     int fd = atomic_load(&signal_wfd);
     unsigned char byte = (unsigned char)signum;
@@ -62,8 +81,16 @@ static int open_self_pipe(int fds[2])
     return 0;
 }
 
+/* A fork while another thread holds owner_lock would leave the child's copy locked forever. */
+static void lock_owner(void) { pthread_mutex_lock(&owner_lock); }
+static void unlock_owner(void) { pthread_mutex_unlock(&owner_lock); }
+static void keep_owner_lock_fork_safe(void) { pthread_atfork(lock_owner, unlock_owner, unlock_owner); }
+
 int tw_reactor_install_signal_handlers(tw_reactor *r)
 {
+    if (!r)
+        return -EINVAL;
+    pthread_once(&fork_safe_once, keep_owner_lock_fork_safe);
     pthread_mutex_lock(&owner_lock);
     int err = owner == r ? 0 : owner ? -EBUSY : 0;
     int fds[2];
@@ -76,6 +103,7 @@ int tw_reactor_install_signal_handlers(tw_reactor *r)
     }
     r->signal_fd = fds[0];
     atomic_store(&signal_wfd, fds[1]);
+    atomic_store(&owner_pid, (int)getpid());
     owner = r;
     struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
@@ -91,6 +119,8 @@ out:
 
 void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
 {
+    if (!r)
+        return;
     pthread_mutex_lock(&owner_lock);
     if (owner == r) {
         for (size_t i = 0; i < NSTOP; i++)
@@ -111,4 +141,21 @@ void tw_reactor_uninstall_signal_handlers(tw_reactor *r)
 
 void tw__signals_release(tw_reactor *r) { tw_reactor_uninstall_signal_handlers(r); }
 
-int tw_reactor_exit_signal(const tw_reactor *r) { return r->exit_signal; }
+void tw__signals_forget(tw_reactor *r)
+{
+    pthread_mutex_lock(&owner_lock);
+    if (owner == r) {
+        /* The dispositions are this process's own since the fork: put back what was there. No
+         * handler can be writing: the threads that could run one stayed in the parent. */
+        for (size_t i = 0; i < NSTOP; i++)
+            sigaction(stop_signals[i], &saved_stop[i], NULL);
+        sigaction(SIGPIPE, &saved_pipe, NULL);
+        close(atomic_exchange(&signal_wfd, -1));
+        close(r->signal_fd);
+        r->signal_fd = -1;
+        owner = NULL;
+    }
+    pthread_mutex_unlock(&owner_lock);
+}
+
+int tw_reactor_exit_signal(const tw_reactor *r) { return r ? r->exit_signal : 0; }

@@ -133,6 +133,18 @@ int tw_reactor_set_thread_pool_size(tw_reactor *r, unsigned n)
     return 0;
 }
 
+void tw__pool_forget(tw_thread_pool *p)
+{
+    for (tw_work *w = p->head, *next; w; w = next) {
+        next = w->next;
+        free(w);
+    }
+    free(p->threads);
+    p->head = p->tail = NULL;
+    p->threads = NULL;
+    p->nthreads = p->queued = 0;
+}
+
 void tw__pool_stop(tw_thread_pool *p)
 {
     pthread_mutex_lock(&p->lock);

@@ -126,6 +126,19 @@ void tw__thread_calls_free(tw_reactor *r)
     pthread_mutex_destroy(&c->lock);
 }
 
+void tw__thread_calls_forget(tw_reactor *r)
+{
+    tw_thread_calls *c = &r->calls;
+    for (tw_thread_call *call = c->head, *next; call; call = next) {
+        next = call->next;
+        free(call); /* not dropped: drop() works on the parent's objects */
+    }
+    c->head = c->tail = NULL;
+    close(c->wake_fd);
+    if (c->wake_wfd != c->wake_fd)
+        close(c->wake_wfd);
+}
+
 static int queue_call(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg)
 {
     if (!r || !fn)

@@ -1,10 +1,11 @@
 /* Timers: tw_call_later and the delayed-call handle, on a 4-ary min-heap kept in one array.
  * A heap entry holds the whole order key, (deadline, sequence), and the handle's slot number, so
  * comparisons never touch handles; the heap is aligned so that a node's four children share one cache
- * line. Handles live in fixed chunks from a per-reactor free list: no malloc in steady state. */
+ * line. Calls live in fixed chunks from a per-reactor free list: no malloc in steady state. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,13 @@ enum { DC_PENDING, DC_DUE, DC_RUNNING, DC_CALLED, DC_CANCELLED };
 #define NOT_IN_HEAP UINT32_MAX
 #define DC_CHUNK 256
 
-struct tw_delayed_call {
+/* One delayed call, in its chunk's memory. The handle users get is not a plain pointer to it: see
+ * handle_of(). */
+struct tw_dc {
     tw_reactor *reactor;
     union {
-        tw_fn fn;                    /* while in use */
-        tw_delayed_call *next_free;  /* while on the free list */
+        tw_fn fn;          /* while in use */
+        tw_dc *next_free;  /* while on the free list */
     };
     void *arg;
     int64_t at;
@@ -29,11 +32,12 @@ struct tw_delayed_call {
     uint32_t refs;   /* the reactor's (while scheduled or due) plus the users' */
     uint8_t state;
     bool in_due;     /* in this turn's due list, which then owns the reactor's reference */
+    uint16_t gen;    /* bumped each time the memory goes back to the pool */
 };
 
 struct tw_dc_chunk {
     tw_dc_chunk *next;
-    tw_delayed_call calls[DC_CHUNK];
+    tw_dc calls[DC_CHUNK];
 };
 
 void tw__timers_init(tw_timer_heap *h) { *h = (tw_timer_heap){0}; }
@@ -51,9 +55,63 @@ void tw__timers_free(tw_timer_heap *h)
     *h = (tw_timer_heap){0};
 }
 
-static_assert(sizeof(tw_delayed_call) <= 48, "a handle should stay within 48 bytes");
+static_assert(sizeof(tw_dc) <= 48, "a handle should stay within 48 bytes");
 
-static tw_delayed_call *dc_alloc(tw_timer_heap *h)
+/* ---- handles ----
+ * The memory of a call serves the next one as soon as the reactor has dropped it, so a raw pointer
+ * kept too long (used after the call ran or was cancelled, without a reference) would reach
+ * whichever call lives there now. A handle therefore carries its call's generation in the bits of
+ * the address that user-space pointers leave unused (the top 16 on 64-bit platforms, whose user
+ * addresses fit in 48 bits), and a stale one is told from the live one at the cost of a mask and a
+ * compare. 32-bit platforms have no such bits: their handles are plain pointers, stale ones go
+ * unnoticed. A stale handle is missed only after 65,536 reuses of its memory. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define GEN_SHIFT 48
+#define ADDRESS_MASK (((uintptr_t)1 << GEN_SHIFT) - 1)
+
+static inline bool chunk_addressable(const tw_dc_chunk *c)
+{
+    return ((uintptr_t)c >> GEN_SHIFT) == 0;
+}
+
+static inline tw_delayed_call *handle_of(const tw_dc *dc)
+{
+    return (tw_delayed_call *)((uintptr_t)dc | (uintptr_t)dc->gen << GEN_SHIFT);
+}
+
+/* The call h names: 0, -EINVAL for NULL, -ESTALE when its memory now serves another call. */
+static inline int call_of(const tw_delayed_call *h, tw_dc **out)
+{
+    tw_dc *dc = (tw_dc *)((uintptr_t)h & ADDRESS_MASK);
+    *out = dc;
+    if (!dc)
+        return -EINVAL;
+    return dc->gen == (uint16_t)((uintptr_t)h >> GEN_SHIFT) ? 0 : -ESTALE;
+}
+#else
+static inline bool chunk_addressable(const tw_dc_chunk *c)
+{
+    (void)c;
+    return true;
+}
+
+static inline tw_delayed_call *handle_of(const tw_dc *dc) { return (tw_delayed_call *)dc; }
+
+static inline int call_of(const tw_delayed_call *h, tw_dc **out)
+{
+    *out = (tw_dc *)h;
+    return h ? 0 : -EINVAL;
+}
+#endif
+
+/* The call h names, or NULL for a NULL or stale handle. */
+static inline tw_dc *live_call(const tw_delayed_call *h)
+{
+    tw_dc *dc;
+    return call_of(h, &dc) == 0 ? dc : NULL;
+}
+
+static tw_dc *dc_alloc(tw_timer_heap *h)
 {
     if (!h->free_list) {
         if (h->nchunks == h->chunk_cap) {
@@ -65,6 +123,10 @@ static tw_delayed_call *dc_alloc(tw_timer_heap *h)
             h->chunk_cap = cap;
         }
         tw_dc_chunk *c = malloc(sizeof *c);
+        if (c && !chunk_addressable(c)) { /* no room for the generation: never seen, but refuse */
+            free(c);
+            c = NULL;
+        }
         if (!c)
             return NULL;
         c->next = h->chunks;
@@ -77,15 +139,16 @@ static tw_delayed_call *dc_alloc(tw_timer_heap *h)
             h->free_list = &c->calls[i];
         }
     }
-    tw_delayed_call *dc = h->free_list;
+    tw_dc *dc = h->free_list;
     h->free_list = dc->next_free;
     return dc;
 }
 
-static void dc_release(tw_delayed_call *dc)
+static void dc_release(tw_dc *dc)
 {
     if (--dc->refs)
         return;
+    dc->gen++; /* every handle of this call is stale from now on */
     tw_timer_heap *h = &dc->reactor->timers;
     dc->next_free = h->free_list;
     h->free_list = dc;
@@ -98,7 +161,7 @@ static inline bool entry_before(const tw_heap_entry *a, const tw_heap_entry *b)
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static inline tw_delayed_call *entry_dc(const tw_timer_heap *h, tw_heap_entry e)
+static inline tw_dc *entry_dc(const tw_timer_heap *h, tw_heap_entry e)
 {
     return &h->chunk_tab[e.slot >> 8]->calls[e.slot & (DC_CHUNK - 1)];
 }
@@ -216,7 +279,7 @@ static inline int heap_reserve(tw_timer_heap *h)
 }
 
 /* After heap_reserve(): cannot fail. */
-static inline void heap_push(tw_timer_heap *h, tw_delayed_call *dc)
+static inline void heap_push(tw_timer_heap *h, tw_dc *dc)
 {
     sift_up(h, h->count++, (tw_heap_entry){dc->at, (uint32_t)h->next_seq++, dc->slot});
 }
@@ -224,7 +287,7 @@ static inline void heap_push(tw_timer_heap *h, tw_delayed_call *dc)
 /* For tests: makes the next sequence number seq, to exercise the renumbering. */
 void tw__timers_set_next_seq(tw_reactor *r, uint64_t seq) { r->timers.next_seq = seq; }
 
-static void heap_remove(tw_timer_heap *h, tw_delayed_call *dc)
+static void heap_remove(tw_timer_heap *h, tw_dc *dc)
 {
     uint32_t i = dc->index;
     dc->index = NOT_IN_HEAP;
@@ -273,30 +336,39 @@ tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg,
     if (!r || !fn || isnan(delay))
         return fail_with(err, -EINVAL);
     tw_timer_heap *h = &r->timers;
-    tw_delayed_call *dc = heap_reserve(h) < 0 ? NULL : dc_alloc(h);
+    tw_dc *dc = heap_reserve(h) < 0 ? NULL : dc_alloc(h);
     if (!dc)
         return fail_with(err, -ENOMEM);
-    uint32_t slot = dc->slot;
-    *dc = (tw_delayed_call){.reactor = r, .fn = fn, .arg = arg, .at = add_ns(r->now, seconds_to_ns(delay)),
-                            .slot = slot, .index = NOT_IN_HEAP, .refs = 1, .state = DC_PENDING};
+    /* slot and gen belong to the memory, not to the call: they stay. */
+    dc->reactor = r;
+    dc->fn = fn;
+    dc->arg = arg;
+    dc->at = add_ns(r->now, seconds_to_ns(delay));
+    dc->index = NOT_IN_HEAP;
+    dc->refs = 1;
+    dc->state = DC_PENDING;
+    dc->in_due = false;
     heap_push(h, dc);
-    return dc;
+    return handle_of(dc);
 }
 
-static int check_changeable(const tw_delayed_call *dc)
+/* The call h names, if it may still be cancelled, reset or delayed. */
+static int changeable(const tw_delayed_call *h, tw_dc **out)
 {
-    if (!dc)
-        return -EINVAL;
-    if (dc->state == DC_CANCELLED)
+    int err = call_of(h, out);
+    if (err)
+        return err;
+    if ((*out)->state == DC_CANCELLED)
         return TW_EALREADYCANCELLED;
-    if (dc->state == DC_RUNNING || dc->state == DC_CALLED)
+    if ((*out)->state == DC_RUNNING || (*out)->state == DC_CALLED)
         return TW_EALREADYCALLED;
     return 0;
 }
 
-int tw_delayed_call_cancel(tw_delayed_call *dc)
+int tw_delayed_call_cancel(tw_delayed_call *h)
 {
-    int err = check_changeable(dc);
+    tw_dc *dc;
+    int err = changeable(h, &dc);
     if (err)
         return err;
     if (dc->index != NOT_IN_HEAP)
@@ -309,7 +381,7 @@ int tw_delayed_call_cancel(tw_delayed_call *dc)
 
 /* Moves a pending or due call to a new deadline, as if scheduled now (a fresh sequence number).
  * Out of memory, the call stays as it was. */
-static int reschedule(tw_delayed_call *dc, int64_t at)
+static int reschedule(tw_dc *dc, int64_t at)
 {
     tw_timer_heap *h = &dc->reactor->timers;
     if (heap_reserve(h) < 0)
@@ -322,9 +394,10 @@ static int reschedule(tw_delayed_call *dc, int64_t at)
     return 0;
 }
 
-int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now)
+int tw_delayed_call_reset(tw_delayed_call *h, double seconds_from_now)
 {
-    int err = check_changeable(dc);
+    tw_dc *dc;
+    int err = changeable(h, &dc);
     if (err)
         return err;
     if (isnan(seconds_from_now))
@@ -332,9 +405,10 @@ int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now)
     return reschedule(dc, add_ns(dc->reactor->now, seconds_to_ns(seconds_from_now)));
 }
 
-int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later)
+int tw_delayed_call_delay(tw_delayed_call *h, double seconds_later)
 {
-    int err = check_changeable(dc);
+    tw_dc *dc;
+    int err = changeable(h, &dc);
     if (err)
         return err;
     if (isnan(seconds_later))
@@ -343,35 +417,50 @@ int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later)
     return reschedule(dc, add_ns(dc->at, shift));
 }
 
-bool tw_delayed_call_active(const tw_delayed_call *dc)
+bool tw_delayed_call_active(const tw_delayed_call *h)
 {
+    const tw_dc *dc = live_call(h);
     return dc && (dc->state == DC_PENDING || dc->state == DC_DUE);
 }
 
-bool tw_delayed_call_called(const tw_delayed_call *dc)
+bool tw_delayed_call_called(const tw_delayed_call *h)
 {
+    const tw_dc *dc = live_call(h);
     return dc && (dc->state == DC_RUNNING || dc->state == DC_CALLED);
 }
 
-bool tw_delayed_call_cancelled(const tw_delayed_call *dc) { return dc && dc->state == DC_CANCELLED; }
-
-double tw_delayed_call_get_time(const tw_delayed_call *dc) { return dc ? (double)dc->at / 1e9 : 0; }
-
-tw_delayed_call *tw_delayed_call_ref(tw_delayed_call *dc)
+bool tw_delayed_call_cancelled(const tw_delayed_call *h)
 {
-    if (dc)
-        dc->refs++;
-    return dc;
+    const tw_dc *dc = live_call(h);
+    return dc && dc->state == DC_CANCELLED;
 }
 
-void tw_delayed_call_unref(tw_delayed_call *dc)
+double tw_delayed_call_get_time(const tw_delayed_call *h)
 {
+    const tw_dc *dc = live_call(h);
+    return dc ? (double)dc->at / 1e9 : 0;
+}
+
+tw_delayed_call *tw_delayed_call_ref(tw_delayed_call *h)
+{
+    tw_dc *dc = live_call(h);
+    if (!dc)
+        return NULL;
+    dc->refs++;
+    return h;
+}
+
+void tw_delayed_call_unref(tw_delayed_call *h)
+{
+    tw_dc *dc = live_call(h);
     if (dc)
         dc_release(dc);
 }
 
 size_t tw_reactor_pending_calls(const tw_reactor *r)
 {
+    if (!r)
+        return 0;
     size_t n = r->timers.count;
     for (uint32_t i = 0; i < r->timers.ndue; i++)  /* only non-zero inside a timer callback */
         n += r->timers.due[i]->state == DC_DUE;
@@ -395,13 +484,13 @@ static int collect_due(tw_timer_heap *h, int64_t now)
     while (h->count > 0 && h->heap[0].at <= now) {
         if (h->ndue == h->due_cap) {
             uint32_t cap = h->due_cap ? h->due_cap * 2 : 64;
-            tw_delayed_call **due = realloc(h->due, cap * sizeof *due);
+            tw_dc **due = realloc(h->due, cap * sizeof *due);
             if (!due)
                 return -ENOMEM;  /* the rest stays in the heap for the next turn */
             h->due = due;
             h->due_cap = cap;
         }
-        tw_delayed_call *dc = entry_dc(h, h->heap[0]);
+        tw_dc *dc = entry_dc(h, h->heap[0]);
         heap_remove(h, dc);
         dc->state = DC_DUE;
         dc->in_due = true;
@@ -420,7 +509,7 @@ int tw__timers_run_due(tw_reactor *r)
     int ran = 0;
     /* Callbacks may cancel or reset calls later in this list: they only change its state. */
     for (uint32_t i = 0; i < h->ndue; i++) {
-        tw_delayed_call *dc = h->due[i];
+        tw_dc *dc = h->due[i];
         dc->in_due = false;
         if (dc->state == DC_PENDING)  /* reset to a new deadline: the heap owns it again */
             continue;

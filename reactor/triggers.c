@@ -33,6 +33,8 @@ static void remove_at(tw_triggers *t, size_t i)
 
 int tw_reactor_remove_trigger(tw_reactor *r, long id)
 {
+    if (!r)
+        return -EINVAL;
     tw_triggers *t = &r->triggers;
     for (size_t i = 0; i < t->count; i++) {
         if (t->items[i].id == id) {
@@ -72,10 +74,14 @@ void tw__triggers_free(tw_triggers *t)
     *t = (tw_triggers){0};
 }
 
-void tw_reactor_hold_shutdown(tw_reactor *r) { r->shutdown_holds++; }
+void tw_reactor_hold_shutdown(tw_reactor *r)
+{
+    if (r)
+        r->shutdown_holds++;
+}
 
 void tw_reactor_release_shutdown(tw_reactor *r)
 {
-    if (r->shutdown_holds > 0)
+    if (r && r->shutdown_holds > 0)
         r->shutdown_holds--;
 }

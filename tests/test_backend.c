@@ -342,8 +342,9 @@ static int unused_fd_number(void)
     return fd;
 }
 
-/* Watching a number that is not open: refused at once, or reported ready so that the I/O call
- * surfaces EBADF. Either way the poll itself does not fail. */
+/* Watching a number that is not open: refused at once, or reported as failed with -EBADF (or, if
+ * the kernel does not say, as readable, so that the I/O call surfaces EBADF). Either way the poll
+ * itself does not fail. */
 static void test_update_on_closed_fd(void **state)
 {
     fixture *f = *state;
@@ -354,7 +355,9 @@ static void test_update_on_closed_fd(void **state)
         assert_int_equal(n, 1);
         assert_int_equal(f->out[0].fd, fd);
         assert_int_equal(f->out[0].gen, 8);
-        assert_true(f->out[0].mask & (TW_BE_READ | TW_BE_INVALID));
+        assert_true(f->out[0].mask & (TW_BE_READ | TW_BE_FAILED));
+        if (f->out[0].mask & TW_BE_FAILED)
+            assert_int_equal(f->out[0].err, -EBADF);
         assert_int_equal(tw__backend_update(f->b, fd, TW_BE_READ, 0, 8), 0);
     } else {
         assert_int_equal(rc, -EBADF);
@@ -363,7 +366,7 @@ static void test_update_on_closed_fd(void **state)
 }
 
 /* An fd closed behind the backend's back: select() then fails as a whole, poll() flags it; the
- * backend must still report the healthy fds, and the dead one at most as TW_BE_INVALID. */
+ * backend must still report the healthy fds, and the dead one at most as failed with -EBADF. */
 static void test_fd_closed_behind_our_back(void **state)
 {
     fixture *f = *state;
@@ -381,8 +384,10 @@ static void test_fd_closed_behind_our_back(void **state)
     assert_int_equal(l->mask, TW_BE_READ);
     const tw_ready *d = entry_for(f, n, dead[0]);
     assert_int_equal(n, d ? 2 : 1);
-    if (d)
-        assert_int_equal(d->mask, TW_BE_INVALID);
+    if (d) {
+        assert_int_equal(d->mask, TW_BE_FAILED);
+        assert_int_equal(d->err, -EBADF);
+    }
     assert_int_equal(tw__backend_update(f->b, dead[0], TW_BE_READ, 0, 1), 0);
     expect_only(f, live[0], 2, TW_BE_READ);
     close(dead[1]);
@@ -599,22 +604,26 @@ static void skip_unless_injectable(void)
     skip();
 }
 
-static void test_kqueue_failed_add_is_reported_ready(void **state)
+/* A change the kernel refuses is reported once as failed, with the kernel's reason, so that the
+ * core can tell the fd's watchers (their read() would only say EAGAIN). */
+static void test_kqueue_failed_add_is_reported_failed(void **state)
 {
     fixture *f = *state;
     skip_unless_injectable();
     int s[2];
     make_socketpair(s);
-    tw_kqueue_emul_inject_error(EPERM);
+    tw_kqueue_emul_inject_error(ENOMEM);
     assert_int_equal(tw__backend_update(f->b, s[0], 0, TW_BE_READ, 11), 0);
-    expect_only(f, s[0], 11, BOTH); /* not readable: it is the failure that is reported */
-    expect_nothing(f);              /* once */
+    expect_only(f, s[0], 11, TW_BE_FAILED);
+    assert_int_equal(f->out[0].err, -ENOMEM);
+    expect_nothing(f); /* once */
     tw_kqueue_emul_inject_error(EBADF);
     assert_int_equal(tw__backend_update(f->b, s[0], TW_BE_READ, BOTH, 12), 0);
     int n = poll_now(f);
     assert_int_equal(n, 1);
     assert_int_equal(f->out[0].gen, 12);
-    assert_true(f->out[0].mask & TW_BE_INVALID); /* EBADF: the fd is not open, say so */
+    assert_true(f->out[0].mask & TW_BE_FAILED);
+    assert_int_equal(f->out[0].err, -EBADF); /* the fd is not open: say so */
     close_pair(s);
 }
 
@@ -662,7 +671,8 @@ static void test_kqueue_changes_flushed_early(void **state)
     assert_int_equal(tw__backend_poll(f->b, 0, one, 1), 1);
     assert_int_equal(one[0].fd, p[0]);
     assert_int_equal(one[0].gen, 1);
-    assert_int_equal(one[0].mask, BOTH);
+    assert_int_equal(one[0].mask, TW_BE_FAILED);
+    assert_int_equal(one[0].err, -EIO);
     expect_only(f, p[1], 599, TW_BE_WRITE);
     close_pair(p);
 }
@@ -691,7 +701,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eintr_is_not_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_at_fd_setsize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_fds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kqueue_failed_add_is_reported_ready, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kqueue_failed_add_is_reported_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kqueue_failed_delete_is_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kqueue_changes_flushed_early, setup, teardown),
     };

@@ -886,6 +886,125 @@ static void test_chain_deferred_dropped_unfired(void **state)
     tw_deferred_unref(d1); /* releases d2 too: leak checkers see it */
 }
 
+/* A line of 100,000 deferreds, each chained into the next (Twisted's chainDeferred): firing the
+ * first hands the value down the whole line on a small stack, and the first deferred's own later
+ * callbacks run after the line, as they would if each link fired the next by a call. */
+#define CHAIN_LINKS 100000
+
+/* When each end of the line ran (a shared clock), and what the last one saw. */
+typedef struct {
+    int clock;
+    int first_later; /* the first deferred's callback added after its chain pair */
+    int last;        /* the last deferred's callback */
+    bool last_saw_top;
+} line_order;
+
+static int first_later_cb(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    (void)res;
+    line_order *o = arg;
+    o->first_later = ++o->clock;
+    return 0;
+}
+
+static int last_cb(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    line_order *o = arg;
+    o->last = ++o->clock;
+    o->last_saw_top = tw_result_value(res) && strcmp(tw_result_value(res), "top") == 0;
+    return 0;
+}
+
+static void *chain_line_thread(void *arg)
+{
+    (void)arg;
+    tw_deferred **ds = calloc(CHAIN_LINKS, sizeof *ds);
+    if (!ds)
+        return NULL;
+    line_order o = {0};
+    for (int i = 0; i < CHAIN_LINKS; i++)
+        ds[i] = tw_deferred_new(NULL, NULL);
+    for (int i = 0; i + 1 < CHAIN_LINKS; i++)
+        tw_deferred_chain_deferred(ds[i], ds[i + 1]);
+    tw_deferred_add_callback(ds[0], first_later_cb, &o);
+    tw_deferred_add_callback(ds[CHAIN_LINKS - 1], last_cb, &o);
+    tw_deferred_callback(ds[0], "top", NULL);
+    bool ok = o.last_saw_top && o.last == 1 && o.first_later == 2;
+    for (int i = 0; i < CHAIN_LINKS; i++) { /* each link handed its value on: NULL, but the last */
+        const tw_result *r = tw_deferred_result(ds[i]);
+        bool last = i == CHAIN_LINKS - 1;
+        ok = ok && r && !tw_result_is_failure(r) && (tw_result_value(r) != NULL) == last;
+        tw_deferred_unref(ds[i]);
+    }
+    free(ds);
+    return ok ? (void *)1 : NULL;
+}
+
+static void test_chain_deferred_100000_links_on_small_stack(void **state)
+{
+    (void)state;
+    run_on_small_stack(chain_line_thread);
+}
+
+/* Chaining into a paused deferred fires it (its callbacks wait for unpause) and the first goes on
+ * at once, as in Twisted. */
+static void test_chain_deferred_into_paused_deferred(void **state)
+{
+    fixture *fx = *state;
+    trace t = {0};
+    step on1 = {&t, "d1", 0, NULL, false, NULL};
+    step on2 = {&t, "d2", 0, NULL, false, NULL};
+    tw_deferred *d1 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *d2 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred_pause(d2);
+    tw_deferred_add_callback(d2, step_fn, &on2);
+    assert_int_equal(tw_deferred_chain_deferred(d1, d2), 0);
+    tw_deferred_add_callback(d1, step_fn, &on1);
+    tw_deferred_callback(d1, "v", NULL);
+    assert_string_equal(t.text, "d1(null)");
+    assert_true(tw_deferred_called(d2));
+    tw_deferred_unpause(d2);
+    assert_string_equal(t.text, "d1(null) d2(v)");
+    tw_deferred_unref(d1);
+    tw_deferred_unref(d2);
+}
+
+/* A callback of the second deferred that adds one to the first: it runs after the first's own
+ * pending callbacks, as when the first is still running its chain (Twisted's _runningCallbacks). */
+typedef struct {
+    tw_deferred *first;
+    step *add;
+} add_to_first;
+
+static int adds_to_first(tw_deferred *d, tw_result *res, void *arg)
+{
+    (void)d;
+    (void)res;
+    add_to_first *a = arg;
+    trace_add(a->add->t, "d2");
+    return tw_deferred_add_callback(a->first, step_fn, a->add);
+}
+
+static void test_chain_deferred_callback_added_to_first_runs_after_it(void **state)
+{
+    fixture *fx = *state;
+    trace t = {0};
+    step later = {&t, "later", 0, NULL, false, NULL};
+    step added = {&t, "added", 0, NULL, false, NULL};
+    tw_deferred *d1 = tw_deferred_new(fx->env.r, NULL);
+    tw_deferred *d2 = tw_deferred_new(fx->env.r, NULL);
+    add_to_first a = {d1, &added};
+    tw_deferred_add_callback(d2, adds_to_first, &a);
+    assert_int_equal(tw_deferred_chain_deferred(d1, d2), 0);
+    tw_deferred_add_callback(d1, step_fn, &later);
+    tw_deferred_callback(d1, "v", NULL);
+    assert_string_equal(t.text, "d2 later(null) added(null)");
+    tw_deferred_unref(d1);
+    tw_deferred_unref(d2);
+}
+
 /* ---- pause ------------------------------------------------------------------------------------------- */
 
 static void test_pause_holds_callbacks(void **state)
@@ -1123,6 +1242,9 @@ int main(void)
         T(test_chain_deferred),
         T(test_chain_deferred_into_fired_deferred_fails),
         T(test_chain_deferred_dropped_unfired),
+        cmocka_unit_test(test_chain_deferred_100000_links_on_small_stack),
+        T(test_chain_deferred_into_paused_deferred),
+        T(test_chain_deferred_callback_added_to_first_runs_after_it),
         T(test_pause_holds_callbacks),
         T(test_unpause_before_callback),
         T(test_paused_failure),

@@ -37,6 +37,7 @@ struct watcher {
     watcher_action action;
     void *extra;
     int last_read; /* what read()/recv() returned in the last call, or -errno */
+    int watch_error; /* what tw_reactor_watch_error() said in the last call */
 };
 
 static int setup(void **state)
@@ -51,9 +52,9 @@ static int teardown(void **state)
 
 static int watcher_fn(tw_reactor *r, int fd, void *arg)
 {
-    (void)r;
     watcher *w = arg;
     w->calls++;
+    w->watch_error = tw_reactor_watch_error(r, fd);
     assert_true(w->f->nevents < EVENTS_MAX);
     w->f->events[w->f->nevents++] = w->id;
     return w->action ? w->action(w, fd) : 0;
@@ -554,8 +555,8 @@ static void test_failing_watcher_is_reported_and_removed(void **state)
 }
 
 /* An fd closed with close() instead of tw_reactor_close_fd: its watcher must never spin. poll and
- * select see the dead fd, log it and remove the watchers without calling them; epoll and kqueue
- * forget a closed fd by themselves, so its watcher just never runs. */
+ * select see the dead fd, log it, remove the watchers and call them one last time with -EBADF as
+ * the reason; epoll and kqueue forget a closed fd by themselves, so its watcher just never runs. */
 static void test_fd_closed_behind_reactor_back(void **state)
 {
     fixture *f = *state;
@@ -571,12 +572,16 @@ static void test_fd_closed_behind_reactor_back(void **state)
     assert_int_equal(write(live[1], "xy", 2), 2);
     for (int i = 0; i < 5; i++)
         tw_reactor_iterate(f->env.r, 0);
-    assert_int_equal(dead.calls, 0);
     assert_int_equal(alive.calls, 2);
+    assert_int_equal(alive.watch_error, 0);
     const char *be = tw_reactor_backend();
     if (strcmp(be, "poll") == 0 || strcmp(be, "select") == 0) {
+        assert_int_equal(dead.calls, 1);
+        assert_int_equal(dead.watch_error, -EBADF);
         assert_false(tw_reactor_is_reading(f->env.r, p[0]));
         assert_true(tw_test_log_contains(&f->env.log, "closed behind the reactor's back"));
+    } else {
+        assert_int_equal(dead.calls, 0);
     }
     tw_reactor_remove_reader(f->env.r, p[0]);
     close(p[1]);
@@ -584,9 +589,12 @@ static void test_fd_closed_behind_reactor_back(void **state)
     close(live[1]);
 }
 
-/* What a real protocol does: read, and hand any error other than EAGAIN back to the reactor. */
+/* What a real protocol does: give up an fd the reactor cannot watch, read, and hand any error other
+ * than EAGAIN back to the reactor. */
 static int fail_with_read_error_action(watcher *w, int fd)
 {
+    if (w->watch_error)
+        return 0;
     read_one_action(w, fd);
     return w->last_read < 0 && w->last_read != -EAGAIN ? w->last_read : 0;
 }
@@ -624,6 +632,87 @@ static void test_bad_fds(void **state)
     assert_int_equal(w.calls, 0);
     assert_int_equal(tw_reactor_close_fd(f->env.r, closed), -EBADF);
     assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+}
+
+/* The kernel refuses a watch when the change reaches it, at the start of the next turn (epoll's
+ * ENOSPC at max_user_watches; kqueue's and poll's ENOMEM): the watcher is removed and called one last
+ * time in that turn with the reason, then never again, though its fd is readable. The refusal is not
+ * remembered: the fd can be watched again. */
+static void test_refused_watch_reaches_its_watcher(void **state)
+{
+    fixture *f = *state;
+    int s[2];
+    make_socketpair(s);
+    /* Above every fd watched so far, so that the poll backend's fd map has to grow. */
+    int fd = fcntl(s[0], F_DUPFD_CLOEXEC, 200);
+    assert_true(fd >= 200);
+    close(s[0]);
+    tw_reactor_iterate(f->env.r, 0); /* the reactor's own registrations reach the kernel first */
+    watcher w = make_watcher(f, 1, NULL);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, fd, watcher_fn, &w), 0);
+    int expected = tw_test_refuse_next_watch(fd);
+    if (!expected) {
+        print_message("%s cannot run out of room for a watch: skipped\n", tw_reactor_backend());
+        tw_reactor_remove_reader(f->env.r, fd);
+        close(fd);
+        close(s[1]);
+        skip();
+    }
+    assert_int_equal(write(s[1], "x", 1), 1);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(w.watch_error, expected);
+    assert_false(tw_reactor_is_reading(f->env.r, fd));
+    assert_true(tw_test_log_contains(&f->env.log, "cannot watch fd"));
+    assert_true(tw_test_log_contains(&f->env.log, tw_strerror(expected)));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+    assert_int_equal(w.calls, 1);
+    assert_int_equal(tw_reactor_watch_error(f->env.r, fd), 0); /* only inside that last call */
+    assert_int_equal(tw_reactor_add_reader(f->env.r, fd, watcher_fn, &w), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
+    assert_int_equal(w.calls, 2);
+    assert_int_equal(w.watch_error, 0);
+    assert_int_equal(tw_reactor_close_fd(f->env.r, fd), 0);
+    close(s[1]);
+}
+
+/* A refused change of interest (adding the writer to a watched fd) drops both watchers: the reader
+ * hears first, and closing the fd there spares the writer a call for a closed fd. */
+static int close_on_refusal_action(watcher *w, int fd)
+{
+    if (w->watch_error)
+        assert_int_equal(tw_reactor_close_fd(w->f->env.r, fd), 0);
+    return 0;
+}
+
+static void test_refused_change_reaches_the_reader_first(void **state)
+{
+    fixture *f = *state;
+    int s[2];
+    make_socketpair(s);
+    int fd = fcntl(s[0], F_DUPFD_CLOEXEC, 300);
+    assert_true(fd >= 300);
+    close(s[0]);
+    watcher rd = make_watcher(f, 1, close_on_refusal_action);
+    watcher wr = make_watcher(f, 2, NULL);
+    assert_int_equal(tw_reactor_add_reader(f->env.r, fd, watcher_fn, &rd), 0);
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 0);
+    assert_int_equal(tw_reactor_add_writer(f->env.r, fd, watcher_fn, &wr), 0);
+    const char *be = tw_reactor_backend();
+    int expected = strcmp(be, "poll") && strcmp(be, "select") ? tw_test_refuse_next_watch(fd) : 0;
+    if (!expected) { /* their sets grow only for a new fd */
+        print_message("%s cannot refuse a change of interest: skipped\n", be);
+        tw_reactor_close_fd(f->env.r, fd);
+        close(s[1]);
+        skip();
+    }
+    assert_int_equal(tw_reactor_iterate(f->env.r, 0), 1);
+    assert_int_equal(rd.calls, 1);
+    assert_int_equal(rd.watch_error, expected);
+    assert_int_equal(wr.calls, 0);
+    assert_int_equal(f->nevents, 1);
+    close(s[1]);
 }
 
 /* An fd above FD_SETSIZE: select must refuse it with -EMFILE; other backends watch it. */
@@ -752,6 +841,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_watcher_is_reported_and_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_closed_behind_reactor_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_watch_reaches_its_watcher, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_change_reaches_the_reader_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_above_fd_setsize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_is_ready_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fd_leak_across_new_and_free, setup, teardown),

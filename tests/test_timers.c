@@ -618,6 +618,61 @@ static void test_reference_keeps_handle_after_run(void **state)
     assert_int_equal(f->nevents, 1);
 }
 
+/* A handle used after the reactor dropped it (it ran, or was cancelled, and nobody held a
+ * reference) is stale: its memory already serves the next call, which the stale handle must not
+ * reach. Every use of it is refused with -ESTALE or answered as for no call at all. */
+static void test_stale_handle_leaves_the_next_call_alone(void **state)
+{
+    fixture *f = *state;
+    tick ran = { 0 }, cancelled = { 0 }, next[2] = { { 0 } };
+    schedule(f, &ran, 1, 1.0);
+    tw_delayed_call *stale_ran = ran.dc;
+    assert_int_equal(advance(f, 1.0), 1);
+    schedule(f, &cancelled, 2, 1.0);
+    tw_delayed_call *stale_cancelled = cancelled.dc;
+    assert_int_equal(tw_delayed_call_cancel(stale_cancelled), 0);
+    /* The pool hands the freed memory to the next calls. */
+    schedule(f, &next[0], 3, 1.0);
+    schedule(f, &next[1], 4, 1.0);
+    tw_delayed_call *stale[2] = { stale_ran, stale_cancelled };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tw_delayed_call_cancel(stale[i]), -ESTALE);
+        assert_int_equal(tw_delayed_call_reset(stale[i], 10.0), -ESTALE);
+        assert_int_equal(tw_delayed_call_delay(stale[i], 10.0), -ESTALE);
+        assert_false(tw_delayed_call_active(stale[i]));
+        assert_false(tw_delayed_call_called(stale[i]));
+        assert_false(tw_delayed_call_cancelled(stale[i]));
+        assert_true(tw_delayed_call_get_time(stale[i]) == 0);
+        assert_null(tw_delayed_call_ref(stale[i]));
+        tw_delayed_call_unref(stale[i]); /* does nothing: it holds no reference */
+    }
+    assert_true(tw_delayed_call_active(next[0].dc));
+    assert_true(tw_delayed_call_active(next[1].dc));
+    assert_int_equal(tw_reactor_pending_calls(f->env.r), 2);
+    assert_int_equal(advance(f, 1.0), 2);
+    assert_int_equal(f->nevents, 3);
+    assert_int_equal(f->events[1], 3);
+    assert_int_equal(f->events[2], 4);
+}
+
+/* A reference keeps a handle valid (not stale) until the last unref, as before. */
+static void test_referenced_handle_is_not_stale_until_unref(void **state)
+{
+    fixture *f = *state;
+    tick t = { 0 }, next = { 0 };
+    schedule(f, &t, 1, 1.0);
+    tw_delayed_call *dc = tw_delayed_call_ref(t.dc);
+    assert_int_equal(tw_delayed_call_cancel(dc), 0);
+    assert_int_equal(tw_delayed_call_cancel(dc), TW_EALREADYCANCELLED);
+    assert_true(tw_delayed_call_cancelled(dc));
+    tw_delayed_call_unref(dc);
+    schedule(f, &next, 2, 1.0);
+    assert_int_equal(tw_delayed_call_cancel(dc), -ESTALE);
+    assert_true(tw_delayed_call_active(next.dc));
+    assert_int_equal(advance(f, 1.0), 1);
+    assert_int_equal(f->events[0], 2);
+}
+
 static void test_pending_count(void **state)
 {
     fixture *f = *state;
@@ -870,6 +925,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delay_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_reset_delay_from_own_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_keeps_handle_after_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_handle_leaves_the_next_call_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_referenced_handle_is_not_stale_until_unref, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_pending_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_callback_is_logged_and_next_runs, setup, teardown),

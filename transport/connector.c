@@ -113,8 +113,12 @@ static void succeed(tw_connector *c)
 
 static int on_writable(tw_reactor *r, int fd, void *arg)
 {
-    (void)r;
     tw_connector *c = arg;
+    int refused = tw_reactor_watch_error(r, fd); /* never writable now: fail, do not ask SO_ERROR */
+    if (refused) {
+        fail_errno(c, refused);
+        return 0;
+    }
     int err = 0;
     socklen_t len = sizeof err;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)

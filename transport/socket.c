@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "reactor/layers.h"
 #include "transport/net.h"
 
 int tw__sock_stream(int family)
@@ -23,10 +24,11 @@ int tw__sock_set_flag(int fd, int level, int option, bool on)
     return setsockopt(fd, level, option, &v, sizeof v) < 0 ? -errno : 0;
 }
 
+/* Our own socket: no epoll_ctl before the close unless it may be shared (see layers.h). */
 void tw__sock_close(tw_reactor *r, int fd)
 {
     int saved = errno;
-    tw_reactor_close_fd(r, fd);
+    tw__reactor_close_own_fd(r, fd);
     errno = saved;
 }
 

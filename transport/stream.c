@@ -523,12 +523,22 @@ static bool read_once(tw_transport *t)
     return (size_t)n == room;
 }
 
+/* The reactor could not watch the socket any more and calls its watchers one last time: nothing
+ * would ever come again, so close with that error (connection_lost runs, the fd is freed). */
+static void close_if_unwatched(tw_transport *t)
+{
+    int refused = tw_reactor_watch_error(t->net->r, t->fd);
+    if (refused)
+        request_close(t, TW_CLOSE_LOST, refused, "watch");
+}
+
 static int stream_on_readable(tw_reactor *r, int fd, void *arg)
 {
     (void)r;
     (void)fd;
     tw_transport *t = arg;
     t->flags |= TW_T_IN_DISPATCH;
+    close_if_unwatched(t);
     for (int i = 0; i < TW_TRANSPORT_READS_PER_WAKE && wants_reading(t); i++)
         if (!read_once(t))
             break;
@@ -764,6 +774,7 @@ static int stream_on_writable(tw_reactor *r, int fd, void *arg)
     tw_transport *t = arg;
     const uint32_t closing = TW_T_CLOSE_PENDING | TW_T_ABORTING;
     t->flags |= TW_T_IN_DISPATCH;
+    close_if_unwatched(t);
     int rc = !(t->flags & closing) && queued(t) ? tw__wq_flush(&t->ext->queue, t->fd) : 0;
     if (rc < 0)
         request_close(t, TW_CLOSE_LOST, rc, "write");

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "reactor/layers.h"
 #include "transport/net.h"
 
 static int socket_address(const tw_transport *t, tw_address *out, bool peer)
@@ -65,5 +66,8 @@ tw_reactor *tw_transport_reactor(const tw_transport *t)
 
 int tw_transport_fd(const tw_transport *t)
 {
-    return t && !(t->flags & TW_T_CLOSED) ? t->fd : -EBADF;
+    if (!t || (t->flags & TW_T_CLOSED))
+        return -EBADF;
+    tw__reactor_share_fd(t->net->r, t->fd); /* the caller may dup it: close it the careful way */
+    return t->fd;
 }

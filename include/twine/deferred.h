@@ -21,6 +21,9 @@
  *   A function that takes ownership of an argument (a value, a failure, a reference) takes it only
  *   when it returns 0 / non-NULL; on error the caller still owns it.
  *
+ * NULL: a NULL deferred, result, semaphore, lock or queue is answered by -EINVAL (or NULL with
+ *   *err, false, 0, nothing), never a crash: the rule for the whole API is at the top of twine.h.
+ *
  * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses threads.
  * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
  * CRITICAL); with a NULL reactor they go to the process-wide default logger (tw_set_default_logger;

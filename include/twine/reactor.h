@@ -9,7 +9,10 @@
  * on; it never stops or aborts because of a callback.
  *
  * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is read
- * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds(). */
+ * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds().
+ *
+ * NULL: a NULL reactor or handle is answered by -EINVAL (or false, 0, nothing), never a crash; the
+ * errors listed below leave it out. The rule for the whole API is at the top of twine.h. */
 #ifndef TWINE_REACTOR_H
 #define TWINE_REACTOR_H
 
@@ -42,7 +45,8 @@ TW_API tw_reactor *tw_reactor_new(int *err);
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
- * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped.
+ * TW_EALREADYRUNNING if called from inside run(); TW_ENOTRESTARTABLE once it has run and stopped;
+ * -EPERM in a process forked after r was made (see FORK).
  * If the backend's wait itself fails (not EINTR), the shutdown runs at once, ignoring holds, and
  * run() returns that error. */
 TW_API int tw_reactor_run(tw_reactor *r);
@@ -53,8 +57,8 @@ TW_API int tw_reactor_stop(tw_reactor *r);
 
 /* Runs one turn: waits at most timeout seconds (0 polls, negative waits until something happens),
  * then dispatches ready fds, calls from threads and due timers. Returns the number of callbacks
- * run, or a negative error (TW_EALREADYRUNNING from inside a turn). For tests, tools and for
- * embedding twine in another loop. */
+ * run, or a negative error (TW_EALREADYRUNNING from inside a turn, -EPERM in a forked child). For
+ * tests, tools and for embedding twine in another loop. */
 TW_API int tw_reactor_iterate(tw_reactor *r, double timeout);
 
 TW_API bool tw_reactor_running(const tw_reactor *r);
@@ -83,11 +87,17 @@ TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
  *
  * The handle belongs to the reactor. It stays valid while the call is active, during its own callback,
  * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns or
- * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one. */
+ * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one.
+ * A freed handle is stale, and its memory serves later calls: using it is a bug twine reports
+ * instead of reaching another call. cancel/reset/delay return -ESTALE, active/called/cancelled are
+ * false, get_time is 0, ref returns NULL, unref does nothing. The handle carries a 16-bit generation
+ * of its memory, so a stale one goes unnoticed only if that memory served a multiple of 65,536 calls
+ * in between (and always on 32-bit platforms, whose pointers have no room for it). */
 TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err);
 
 /* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to run
- * (also from inside its own callback) and TW_EALREADYCANCELLED after a cancel. */
+ * (also from inside its own callback), TW_EALREADYCANCELLED after a cancel, -ESTALE for a stale
+ * handle (above), -EINVAL for a NaN delay, -ENOMEM (the call is left as it was). */
 TW_API int tw_delayed_call_cancel(tw_delayed_call *dc);
 TW_API int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now);
 TW_API int tw_delayed_call_delay(tw_delayed_call *dc, double seconds_later);
@@ -108,11 +118,19 @@ TW_API size_t tw_reactor_pending_calls(const tw_reactor *r);
  * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg); removing
  * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused earlier
  * in the same turn. A watcher that returns a negative error is reported and removed, so a broken
- * handler cannot spin. */
+ * handler cannot spin.
+ *
+ * Refused watches: the kernel may refuse to watch an fd after tw_reactor_add_reader/writer returned,
+ * when the change reaches it at the start of the next turn (epoll_ctl's ENOSPC at the
+ * max_user_watches limit, or ENOMEM; a failed kevent change; an fd closed behind the reactor's back:
+ * EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them one last
+ * time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r, fd) returns
+ * the reason. Nothing else will come for that fd, so its owner should close it (twine's transports
+ * close with that error: connection_lost runs). */
 typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
 
 /* 0, -EBADF (fd < 0), -EMFILE (fd beyond what the backend can watch, e.g. FD_SETSIZE for select),
- * -ENOMEM. Errors the kernel reports later (a closed fd, say) are logged and drop the watcher. */
+ * -ENOMEM. A refusal that comes later reaches the watcher instead (see above). */
 TW_API int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
 TW_API int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
 TW_API int tw_reactor_remove_reader(tw_reactor *r, int fd);
@@ -120,13 +138,19 @@ TW_API int tw_reactor_remove_writer(tw_reactor *r, int fd);
 TW_API bool tw_reactor_is_reading(const tw_reactor *r, int fd);
 TW_API bool tw_reactor_is_writing(const tw_reactor *r, int fd);
 
+/* Inside the last call of a watcher of fd whose watch was refused (above): why, as a negative errno
+ * (-ENOSPC, -ENOMEM, -EBADF, ...). 0 in every other call, and outside watchers. */
+TW_API int tw_reactor_watch_error(const tw_reactor *r, int fd);
+
 /* Removes every reader and writer the user added (not the reactor's own internal ones). Returns how
  * many fds lost watchers. */
 TW_API size_t tw_reactor_remove_all(tw_reactor *r);
 
 /* The one way to close an fd the reactor may know: removes its watchers, forgets its kernel
- * registration, drops any event still pending for it in this turn, then close()s it (EINTR counts as
- * closed, never retried). Returns 0 or a negative errno from close(). */
+ * registration (first, while the fd is open: a dup of it may keep the open file, and with it the
+ * registration, alive), drops any event still pending for it in this turn, then close()s it (EINTR
+ * counts as closed, never retried). Returns 0 or a negative errno from close(). twine's own sockets
+ * skip the kernel step when nothing else can hold them (see docs/reactor.md). */
 TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
 
 /* ---- threads ----------------------------------------------------------------------------------- */
@@ -172,6 +196,23 @@ TW_API int tw_reactor_install_signal_handlers(tw_reactor *r);
 TW_API void tw_reactor_uninstall_signal_handlers(tw_reactor *r);
 /* The signal that stopped the reactor, or 0. */
 TW_API int tw_reactor_exit_signal(const tw_reactor *r);
+
+/* ---- FORK ----------------------------------------------------------------------------------------
+ * A reactor belongs to the process that made it and does not survive fork(), as in Twisted (twine
+ * has no counterpart of libuv's uv_loop_fork). In a child forked after r was made:
+ *   - tw_reactor_free(r) frees the child's copy and touches nothing the child shares with the
+ *     parent: no epoll_ctl on the epoll set both use, no callback (no connection_lost, no factory
+ *     stop, no UNIX socket file removed), no join of the parent's pool threads. Only memory and the
+ *     child's copies of the reactor's own fds (epoll set, waker, signal pipe) go. The copy's
+ *     transports and ports are not closed: their fds, all close-on-exec, stay open in the child
+ *     until it execs or exits (and keep the parent's sockets alive as long as it holds them).
+ *   - tw_reactor_run() and tw_reactor_iterate() return -EPERM: they would take the parent's
+ *     events. tw_reactor_close_fd() closes the child's copy only. Any other call is undefined.
+ *   - SIGINT and SIGTERM sent to the child are the child's. Twine's handler, inherited from a parent
+ *     that installed it, gives them back the disposition they had before (the default ends the
+ *     child) instead of stopping the parent's reactor through the pipe both share. A child that has
+ *     freed the parent's reactor may make its own and install the handlers with it.
+ * The fork must run pthread_atfork handlers (fork() does; a raw clone() is not seen). */
 
 /* ---- logging -------------------------------------------------------------------------------------
  * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure, an

@@ -1,6 +1,11 @@
 /* Shared helpers for reactor tests: controllable clock, captured log, fd/thread counting and a
  * loopback TCP pair. See reactor_test.h. */
 #include "reactor_test.h"
+#include "syscalls.h"
+#include "tests/support/kqueue/kqueue_emul.h"
+
+/* Only kqueue builds on Linux link the emulation; elsewhere the hook is NULL. */
+#pragma weak tw_kqueue_emul_inject_error
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -169,6 +175,75 @@ static int count_dir_entries(const char *path)
             n++;
     closedir(d);
     return n;
+}
+
+int tw_test_refuse_next_watch(int fd)
+{
+    const char *backend = tw_reactor_backend();
+    if (strcmp(backend, "kqueue") == 0 && tw_kqueue_emul_inject_error) {
+        tw_kqueue_emul_inject_error(ENOMEM);
+        return -ENOMEM;
+    }
+#ifdef __linux__
+    if (strcmp(backend, "epoll") == 0) {
+        tw_test_refuse_epoll_ctl(fd, ENOSPC);
+        return -ENOSPC;
+    }
+    if (strcmp(backend, "poll") == 0 && fd >= 64) {
+        size_t len = 64; /* the poll backend's fd -> slot map: 64 entries, doubled until fd fits */
+        while (len <= (size_t)fd)
+            len *= 2;
+        tw_test_refuse_realloc(len * sizeof(size_t));
+        return -ENOMEM;
+    }
+#endif
+    (void)fd;
+    return 0;
+}
+
+/* Does the fdinfo of epoll set epfd list fd? */
+static bool fdinfo_lists(int epfd, int fd)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+    FILE *in = fopen(path, "r");
+    bool found = false;
+    int tfd;
+    while (in && !found && fgets(line, sizeof line, in))
+        found = sscanf(line, "tfd: %d", &tfd) == 1 && tfd == fd;
+    if (in)
+        fclose(in);
+    return found;
+}
+
+int tw_test_epoll_watches(int fd)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return -1;
+    int sets = 0, found = 0;
+    for (struct dirent *e; !found && (e = readdir(dir));) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0)
+            continue;
+        target[n] = '\0';
+        if (strcmp(target, "anon_inode:[eventpoll]") != 0)
+            continue;
+        sets++;
+        found = fdinfo_lists(atoi(e->d_name), fd);
+    }
+    closedir(dir);
+    return found ? 1 : sets ? 0 : -1;
+}
+
+int tw_test_lowest_free_fd(void)
+{
+    int fd = dup(0);
+    if (fd >= 0)
+        close(fd);
+    return fd;
 }
 
 int tw_test_count_open_fds(void)

@@ -88,6 +88,9 @@ int tw_test_fixture_teardown(void **state);
 
 /* ---- process resources --------------------------------------------------------------------------- */
 
+/* The lowest free fd number: what the next socket() or accept4() returns (single-threaded). */
+int tw_test_lowest_free_fd(void);
+
 /* Entries in /proc/self/fd and /proc/self/task, or -1 when /proc is not there. */
 int tw_test_count_open_fds(void);
 int tw_test_count_threads(void);
@@ -96,6 +99,22 @@ int tw_test_count_threads(void);
  * count drops to at most want; returns the last count. Threads that have been joined are already gone,
  * so this only matters for threads that exit asynchronously. */
 int tw_test_wait_threads_at_most(int want, double timeout_seconds);
+
+/* ---- refused watches ------------------------------------------------------------------------------ */
+
+/* Makes the compiled-in backend refuse the next registration of fd, at the start of the next turn,
+ * with the failure a full kernel or allocator gives: epoll's ENOSPC (max_user_watches) through the
+ * wrapped epoll_ctl, kqueue's ENOMEM through the emulation (the next change this thread hands to
+ * kevent, so flush the reactor's other changes first), poll's ENOMEM through the wrapped realloc of
+ * the backend's fd map (fd must be at least 64, and above every fd watched before, so that the map
+ * has to grow). Returns the negative errno the watchers will hear, or 0 when the backend has no such
+ * failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
+int tw_test_refuse_next_watch(int fd);
+
+/* Is fd registered in an epoll set of this process (read from /proc/self/fdinfo)? 1 or 0, or -1 when
+ * that cannot be told (no /proc, or no epoll set open). A registration that outlives its fd's close
+ * (the open file lives on in a dup) shows here and nowhere else. */
+int tw_test_epoll_watches(int fd);
 
 /* ---- sockets ------------------------------------------------------------------------------------- */
 

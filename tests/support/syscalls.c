@@ -1,8 +1,11 @@
-/* Counts the accept4() calls of a test binary, twine's included: test binaries are linked with
- * -Wl,--wrap=accept4, so every call comes here first. Lets tests assert how many syscalls a
- * behaviour costs (a lone connection must cost exactly one accept4, none failing). */
+/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 (and, on
+ * Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here first. Counts
+ * accept4() and epoll_ctl() calls, so tests can assert what a behaviour costs (a lone connection
+ * must cost exactly one accept4, none failing; closing it no epoll_ctl), and makes one chosen
+ * epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that says no. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "syscalls.h"
@@ -25,3 +28,60 @@ tw_test_accept_counts tw_test_accept_counts_now(void)
 {
     return (tw_test_accept_counts){atomic_load(&accept_calls), atomic_load(&accept_empty)};
 }
+
+#ifdef __linux__
+#include <sys/epoll.h>
+
+int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+void *__real_realloc(void *p, size_t size);
+void *__wrap_realloc(void *p, size_t size);
+
+static atomic_int refused_fd = -1, refused_errno;
+static atomic_size_t refused_size;
+static atomic_long epoll_adds, epoll_mods, epoll_dels;
+
+tw_test_epoll_counts tw_test_epoll_counts_now(void)
+{
+    return (tw_test_epoll_counts){atomic_load(&epoll_adds), atomic_load(&epoll_mods),
+                                  atomic_load(&epoll_dels)};
+}
+
+void tw_test_refuse_epoll_ctl(int fd, int err)
+{
+    atomic_store(&refused_errno, err);
+    atomic_store(&refused_fd, fd);
+}
+
+int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    atomic_fetch_add(op == EPOLL_CTL_ADD ? &epoll_adds : op == EPOLL_CTL_MOD ? &epoll_mods : &epoll_dels,
+                     1);
+    int armed = fd;
+    if (op != EPOLL_CTL_DEL && fd >= 0 && atomic_compare_exchange_strong(&refused_fd, &armed, -1)) {
+        errno = atomic_load(&refused_errno);
+        return -1;
+    }
+    return __real_epoll_ctl(epfd, op, fd, ev);
+}
+
+void tw_test_refuse_realloc(size_t size)
+{
+    atomic_store(&refused_size, size);
+}
+
+void *__wrap_realloc(void *p, size_t size)
+{
+    size_t armed = size;
+    if (size > 0 && atomic_compare_exchange_strong(&refused_size, &armed, 0)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return __real_realloc(p, size);
+}
+#else
+tw_test_epoll_counts tw_test_epoll_counts_now(void)
+{
+    return (tw_test_epoll_counts){0, 0, 0};
+}
+#endif

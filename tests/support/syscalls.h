@@ -1,13 +1,30 @@
-/* Syscall counters for tests (see syscalls.c): how many accept4() calls were made, and how many of
- * them found the queue empty (EAGAIN). Take a snapshot before and after, and compare. */
+/* Syscalls seen through the linker (see syscalls.c): counters of accept4() calls, and one-shot
+ * failures of epoll_ctl() and realloc() (Linux). */
 #ifndef TWINE_TESTS_SYSCALLS_H
 #define TWINE_TESTS_SYSCALLS_H
 
+#include <stddef.h>
+
+/* How many accept4() calls were made, and how many found the queue empty (EAGAIN). Take a snapshot
+ * before and after, and compare. */
 typedef struct {
     long calls;
     long empty;
 } tw_test_accept_counts;
 
 tw_test_accept_counts tw_test_accept_counts_now(void);
+
+/* How many epoll_ctl() calls of each kind were made (Linux; zeros elsewhere). */
+typedef struct {
+    long adds, mods, dels;
+} tw_test_epoll_counts;
+
+tw_test_epoll_counts tw_test_epoll_counts_now(void);
+
+/* The next epoll_ctl() that adds or modifies fd fails with err (a positive errno), as the kernel's
+ * ENOSPC at max_user_watches or ENOMEM would; fd -1 disarms. */
+void tw_test_refuse_epoll_ctl(int fd, int err);
+/* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
+void tw_test_refuse_realloc(size_t size);
 
 #endif
