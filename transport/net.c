@@ -1,8 +1,8 @@
 /* The per-reactor network context: one read buffer shared by every connection of a reactor, the
- * transports (allocated in chunks), the list of what is open (each port and connector registered
- * with its own close, the connections with one for them all), and the "during shutdown" trigger
- * that closes it all (Twisted's disconnectAll). The reactor keeps it in its network slot;
- * references keep it while it is used. */
+ * transports (allocated in chunks), the list of what is open (each port, connector and datagram
+ * port registered with its own close, the connections with one for them all), and the "during
+ * shutdown" trigger that closes it all (Twisted's disconnectAll). The reactor keeps it in its
+ * network slot; references keep it while it is used. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -21,10 +21,10 @@
 typedef struct tw_transport_chunk tw_transport_chunk;
 
 /* Something open in a context that its reactor's shutdown must close: a listening port stops, a
- * connect in progress fails, the connections are lost. Ports and connectors embed one each and
- * register it while they are open; the stream transports share one (tw_net.streams), registered
- * while any of them is open, so that an idle connection carries no links. The context knows
- * nothing else of them. */
+ * connect in progress fails, a datagram port stops, the connections are lost. Ports, connectors
+ * and datagram ports embed one each and register it while they are open; the stream transports
+ * share one (tw_net.streams), registered while any of them is open, so that an idle connection
+ * carries no links. The context knows nothing else of them. */
 typedef struct tw_net_closer tw_net_closer;
 struct tw_net_closer {
     void (*close)(tw_net_closer *self);
