@@ -1,7 +1,8 @@
 # twine: build, test, install.
 # Sources are found by wildcard, so adding a file to a layer needs no edit here.
 #   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
-#   make test | test-all | sanitize | tsan | docs-check | bench | install PREFIX=/usr/local | clean
+#   make test | test-all | sanitize | tsan | docs-check | layer-check | bench
+#   make install PREFIX=/usr/local | clean
 
 UNAME     := $(shell uname -s)
 ifeq ($(UNAME),Linux)
@@ -58,7 +59,8 @@ TWINED    := $(OUT)/twined
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
-.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check uninstall clean examples docs-check FORCE
+.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check uninstall clean
+.PHONY: examples docs-check layer-check FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -118,14 +120,21 @@ DOCS_CHECK := CC="$(CC)" tests/header_check.sh && \
 docs-check: $(STATIC)
 	@$(DOCS_CHECK)
 
-# Run every test binary and the docs check; report all failures, fail if any failed. A binary that
-# hangs is killed.
+# The layer rule: no file includes, and no object uses, what a higher layer holds
+# (tests/layer_check.sh).
+LAYER_CHECK := CC="$(CC)" OBJ_DIR=$(OUT)/obj tests/layer_check.sh
+layer-check: $(STATIC) $(CLI_OBJS)
+	@$(LAYER_CHECK)
+
+# Run every test binary, the docs check and the layer check; report all failures, fail if any
+# failed. A binary that hangs is killed.
 TEST_TIMEOUT ?= 120
 test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED))
 	@echo "== twine tests, backend $(BACKEND) =="
 	@failed=""; for t in $(TEST_BINS); do \
 	  TWINE_BUILD=$(OUT) timeout $(TEST_TIMEOUT) $$t || failed="$$failed $$(basename $$t)"; done; \
 	( $(DOCS_CHECK) ) || failed="$$failed docs-check"; \
+	$(LAYER_CHECK) || failed="$$failed layer-check"; \
 	if [ -n "$$failed" ]; then echo "FAILED ($(BACKEND)):$$failed"; exit 1; fi; \
 	echo "== all tests passed, backend $(BACKEND) =="
 

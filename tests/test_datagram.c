@@ -1,7 +1,8 @@
 /* Tests for the datagram transport over loopback: unconnected exchange with sender addresses
  * (IPv4 and IPv6), empty datagrams, connected ports (only the peer is heard; an ICMP refusal comes
  * back as ConnectionRefusedError and the port goes on), argument errors, bounded reads per turn,
- * stopping from inside a callback, and the reactor's shutdown closing what is open. */
+ * stopping from inside a callback, and the reactor's shutdown and tw_reactor_free closing what is
+ * open. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,8 @@ typedef struct {
     char refused_type[40];
     bool echo;           /* send every datagram back to where it came from */
     bool stop_on_data;   /* tw_datagram_port_stop from inside datagram_received */
+    tw_reactor *relisten; /* stop_protocol listens again on this reactor (a few times at most) */
+    int relistens, relisten_err;
 } rec;
 
 static int rec_start(tw_datagram_port *port)
@@ -73,6 +76,10 @@ static void rec_stop(tw_datagram_port *port)
     rec *r = tw_datagram_port_protocol(port)->user;
     r->stopped++;
     r->port = NULL;
+    if (r->relisten && r->relistens++ < 3) {
+        tw_datagram_protocol proto = {.ops = tw_datagram_port_protocol(port)->ops, .user = r};
+        tw_listen_udp(r->relisten, 0, "127.0.0.1", &proto, &r->relisten_err);
+    }
 }
 
 static const tw_datagram_protocol_ops rec_ops = {
@@ -332,6 +339,42 @@ static void test_shutdown_stops_ports(void **state)
     assert_int_equal(tw_test_count_open_fds(), fds);
 }
 
+/* tw_reactor_free stops the ports of a reactor that never shut down, as a shutdown would. */
+static void test_free_stops_ports(void **state)
+{
+    tw_test_env *env = *state;
+    rec a = {0};
+    int fds = tw_test_count_open_fds();
+    listen_rec(env->r, "127.0.0.1", &a);
+    tw_test_env_close(env);
+    assert_int_equal(a.stopped, 1);
+    assert_int_equal(tw_test_env_open(env, TW_TEST_REAL_CLOCK), 0);
+    assert_int_equal(tw_test_count_open_fds(), fds); /* the new reactor has as many as the old */
+}
+
+/* The shutdown stops the ports open when it began, not one that a stop_protocol opens meanwhile (a
+ * protocol that listens again whenever it is stopped would keep it busy); tw_reactor_free stops
+ * that one and refuses the next with -ESHUTDOWN, so nothing outlives the reactor. */
+static void test_shutdown_with_relistening_protocol(void **state)
+{
+    tw_test_env *env = *state;
+    rec a = {.relisten = env->r};
+    int fds = tw_test_count_open_fds();
+    listen_rec(env->r, "127.0.0.1", &a);
+    assert_int_equal(tw_test_run_to_shutdown(env->r), 0);
+    assert_int_equal(a.stopped, 1);
+    assert_int_equal(a.started, 2);
+    assert_non_null(a.port);
+    assert_int_equal(tw_test_count_open_fds(), fds + 1);
+    tw_test_env_close(env);
+    assert_int_equal(a.stopped, 2);
+    assert_int_equal(a.started, 2);
+    assert_null(a.port);
+    assert_int_equal(a.relisten_err, -ESHUTDOWN);
+    assert_int_equal(tw_test_env_open(env, TW_TEST_REAL_CLOCK), 0);
+    assert_int_equal(tw_test_count_open_fds(), fds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +387,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bounded_reads_per_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_inside_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_stops_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_with_relistening_protocol, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1114,6 +1114,48 @@ static void test_shutdown_closes_everything(void **state)
     assert_true(tw_test_count_open_fds() <= fds0 - 7); /* 6 connection ends and the listener */
 }
 
+static bool made_count(fixture *f, size_t n)
+{
+    return tw_test_factory_made(&f->net.server) >= n && tw_test_factory_made(&f->net.client) >= n;
+}
+
+static bool server_lost_one(void *arg)
+{
+    return tw_test_factory_lost(arg) >= 1;
+}
+
+/* The connections share one closer, registered while any is open: it is dropped when the last one
+ * closes and registered again by the next, and it reaches the connections of every chunk (more
+ * than TW_NET_CHUNK_TRANSPORTS, 64, transports here), each lost exactly once. */
+static void test_shutdown_closes_connections_of_every_chunk(void **state)
+{
+    enum { N = 40 }; /* 2N transports: two chunks */
+    fixture *f = *state;
+    listen_tcp(f);
+    connect_client(f);
+    while (!made_count(f, 1))
+        tw_reactor_iterate(f->net.r, 0.05);
+    tw_transport_lose_connection(f->net.server.peers[0]->transport);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
+    assert_true(tw_test_run_until(f->net.r, server_lost_one, &f->net.server, 5));
+    assert_int_equal(tw_transport_count(f->net.r), 0);
+    for (int i = 0; i < N; i++)
+        connect_client(f);
+    while (!made_count(f, N + 1))
+        tw_reactor_iterate(f->net.r, 0.05);
+    int fds0 = tw_test_count_open_fds();
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
+    f->net.port = NULL;
+    assert_int_equal(tw_transport_count(f->net.r), 0);
+    for (size_t i = 1; i <= N; i++) {
+        assert_int_equal(f->net.server.peers[i]->lost, 1);
+        assert_int_equal(f->net.server.peers[i]->destroyed, 1);
+        assert_string_equal(f->net.server.peers[i]->reason_type, TW_CONNECTION_LOST);
+        assert_int_equal(f->net.client.peers[i]->lost, 1);
+    }
+    assert_true(tw_test_count_open_fds() <= fds0 - 2 * N - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1147,6 +1189,8 @@ int main(void)
         cmocka_unit_test(test_address_format),
         cmocka_unit_test_setup_teardown(test_thousand_short_connections_no_fd_leak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_closes_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_closes_connections_of_every_chunk, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_free_closes_everything, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Datagram ports (Twisted's udp.Port): a bound UDP socket, optionally connected, that reads a
  * bounded number of datagrams per readiness event into the reactor's shared read buffer, turns
- * ICMP errors on a connected socket into connection_refused, and closes at the reactor's shutdown. */
+ * ICMP errors on a connected socket into connection_refused, and is closed by the network context
+ * with the ports and connections (the reactor's shutdown, tw_reactor_free). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -17,7 +18,7 @@ struct tw_datagram_port {
     tw_datagram_protocol proto;
     int fd;
     int family;
-    long trigger_id;
+    tw_net_closer closer; /* registered while open */
     bool connected;
     bool in_dispatch;   /* one of the protocol's ops is running */
     bool stop_pending;  /* stopped from inside an op: finish when it returns */
@@ -29,9 +30,7 @@ static void close_socket(tw_datagram_port *port)
     if (port->fd >= 0)
         tw__sock_close(port->net->r, port->fd);
     port->fd = -1;
-    if (port->trigger_id > 0)
-        tw_reactor_remove_trigger(port->net->r, port->trigger_id);
-    port->trigger_id = 0;
+    tw__net_unregister(&port->closer);
 }
 
 static void finish_stop(tw_datagram_port *port)
@@ -52,12 +51,9 @@ void tw_datagram_port_stop(tw_datagram_port *port)
         finish_stop(port);
 }
 
-static int on_shutdown(void *arg)
+static void datagram_on_shutdown(tw_net_closer *closer)
 {
-    tw_datagram_port *port = arg;
-    port->trigger_id = 0; /* the trigger is gone once it has run */
-    tw_datagram_port_stop(port);
-    return 0;
+    tw_datagram_port_stop(tw__container_of(closer, tw_datagram_port, closer));
 }
 
 /* An error from recv on a connected socket is the ICMP answer to an earlier datagram. */
@@ -179,10 +175,7 @@ tw_datagram_port *tw_listen_udp(tw_reactor *r, uint16_t number, const char *inte
     port->family = family;
     if ((rc = tw_reactor_add_reader(r, port->fd, on_readable, port)) < 0)
         return listen_failed(port, rc, err);
-    port->trigger_id =
-        tw_reactor_add_trigger(r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, on_shutdown, port);
-    if (port->trigger_id < 0)
-        return listen_failed(port, (int)port->trigger_id, err);
+    tw__net_register(port->net, &port->closer, datagram_on_shutdown);
     if (proto->ops && proto->ops->start_protocol && (rc = proto->ops->start_protocol(port)) < 0)
         return listen_failed(port, rc, err);
     return port;

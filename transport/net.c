@@ -1,7 +1,8 @@
 /* The per-reactor network context: one read buffer shared by every connection of a reactor, the
- * transports (allocated in chunks), the list of what is open (ports, connectors, connections, each
- * registered with its own close), and the "during shutdown" trigger that closes it all (Twisted's
- * disconnectAll). The reactor keeps it in its network slot; references keep it while it is used. */
+ * transports (allocated in chunks), the list of what is open (each port, connector and datagram
+ * port registered with its own close, the connections with one for them all), and the "during
+ * shutdown" trigger that closes it all (Twisted's disconnectAll). The reactor keeps it in its
+ * network slot; references keep it while it is used. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,16 @@ void tw__net_transport_free(tw_net *net, tw_transport *t)
     t->net = NULL;
     t->next_free = net->free_transports;
     net->free_transports = t;
+}
+
+void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t))
+{
+    /* Chunks are only ever added at the head and freed with the context: the walk from the head
+     * taken now stays valid whatever fn frees or allocates. */
+    for (tw_transport_chunk *c = net->chunks; c; c = c->next)
+        for (int i = 0; i < TW_NET_CHUNK_TRANSPORTS; i++)
+            if (c->items[i].net)
+                fn(&c->items[i]);
 }
 
 /* ---- what is open ------------------------------------------------------------------------------ */

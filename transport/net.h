@@ -21,8 +21,10 @@
 typedef struct tw_transport_chunk tw_transport_chunk;
 
 /* Something open in a context that its reactor's shutdown must close: a listening port stops, a
- * connect in progress fails, a connection is lost. Ports, connectors and transports embed one and
- * register it while they are open; the context knows nothing else of them. */
+ * connect in progress fails, a datagram port stops, the connections are lost. Ports, connectors
+ * and datagram ports embed one each and register it while they are open; the stream transports
+ * share one (tw_net.streams), registered while any of them is open, so that an idle connection
+ * carries no links. The context knows nothing else of them. */
 typedef struct tw_net_closer tw_net_closer;
 struct tw_net_closer {
     void (*close)(tw_net_closer *self);
@@ -36,6 +38,7 @@ typedef struct tw_net {
     tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
     size_t nconns;            /* transports started and not closed yet */
     tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
+    tw_net_closer streams;    /* closes every connection (stream.c), registered while nconns > 0 */
     tw_tails tails;           /* the connections' long unconsumed tails */
     unsigned refs;            /* see tw__net_acquire */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
@@ -61,6 +64,10 @@ void tw__net_unregister(tw_net_closer *c);
 /* A zeroed transport from the context's chunks (NULL when out of memory), and back. */
 tw_transport *tw__net_transport_alloc(tw_net *net);
 void tw__net_transport_free(tw_net *net, tw_transport *t);
+/* Calls fn on each transport of the context's chunks that is in use (allocated, not freed). fn may
+ * free transports and allocate new ones; a transport allocated meanwhile may or may not be visited.
+ * The caller holds a reference: the chunks live as long as the context. */
+void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t));
 
 /* ---- sockets (socket.c) ------------------------------------------------------------------------ */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
@@ -96,6 +103,7 @@ enum {
     TW_T_ABORTING = 1u << 13,      /* abort_connection: close on a later turn */
     TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
     TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
+    TW_T_SHUTDOWN = 1u << 16,      /* open when the streams' closer began: it closes this one */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */
@@ -128,7 +136,6 @@ struct tw_transport {
         tw_stream_ext *ext;
         tw_transport *next_free; /* while unused */
     };
-    tw_net_closer closer; /* registered from start to close */
     int fd;
     uint32_t flags;
 };

@@ -14,12 +14,17 @@
 
 static int stream_on_readable(tw_reactor *r, int fd, void *arg);
 static int stream_on_writable(tw_reactor *r, int fd, void *arg);
-static void stream_on_shutdown(tw_net_closer *closer);
+static void streams_on_shutdown(tw_net_closer *closer);
 static void fail_in_op(tw_transport *t, int rc, const char *op);
 static void deliver(tw_transport *t, const char *data, size_t len);
 static void dispatch_end(tw_transport *t);
 
 /* ---- creation and the on-demand extension ----------------------------------------------------- */
+
+/* An idle connection costs its struct (and the reactor's slot for its fd): nothing else may grow it
+ * on a 64-bit platform, where it is the protocol's four pointers and three words. */
+_Static_assert(sizeof(void *) != 8 || sizeof(tw_transport) <= 56,
+               "struct tw_transport outgrew 56 bytes: every idle connection pays for it");
 
 static void discard(tw_transport *t)
 {
@@ -118,10 +123,18 @@ static void update_reading(tw_transport *t)
     }
 }
 
+/* The connections of a context share one closer, registered while any of them is open: a closer
+ * in each would cost every idle connection its links. */
+static void streams_register(tw_net *net)
+{
+    if (net->nconns > 0 && !net->streams.next)
+        tw__net_register(net, &net->streams, streams_on_shutdown);
+}
+
 void tw__stream_start(tw_transport *t)
 {
     t->net->nconns++;
-    tw__net_register(t->net, &t->closer, stream_on_shutdown);
+    streams_register(t->net);
     t->flags |= TW_T_CONNECTED;
     update_reading(t);
     t->flags |= TW_T_IN_DISPATCH;
@@ -219,8 +232,8 @@ static void close_now(tw_transport *t, tw_close_kind kind, int code, const char 
         e->kick_call = NULL;
     }
     tw_net *net = t->net;
-    tw__net_unregister(&t->closer);
-    net->nconns--;
+    if (--net->nconns == 0)
+        tw__net_unregister(&net->streams);
     tw__sock_close(net->r, t->fd);
     drop_queue(t);
     stop_producer(t);
@@ -240,9 +253,27 @@ static void close_now(tw_transport *t, tw_close_kind kind, int code, const char 
     tw__net_release(net); /* the transport's own reference: the context outlived every callback */
 }
 
-static void stream_on_shutdown(tw_net_closer *closer)
+static void mark_for_shutdown(tw_transport *t)
 {
-    close_now(tw__container_of(closer, tw_transport, closer), TW_CLOSE_LOST, 0, "reactor shutdown");
+    if ((t->flags & TW_T_CONNECTED) && !(t->flags & TW_T_CLOSED))
+        t->flags |= TW_T_SHUTDOWN;
+}
+
+static void close_for_shutdown(tw_transport *t)
+{
+    if (t->flags & TW_T_SHUTDOWN)
+        close_now(t, TW_CLOSE_LOST, 0, "reactor shutdown");
+}
+
+/* Every connection open now is lost. They are marked first: one that a connection_lost starts
+ * meanwhile is left for later, as the context's other closers leave what registers meanwhile (and
+ * registers the closer again for it). */
+static void streams_on_shutdown(tw_net_closer *closer)
+{
+    tw_net *net = tw__container_of(closer, tw_net, streams);
+    tw__net_each_transport(net, mark_for_shutdown);
+    tw__net_each_transport(net, close_for_shutdown);
+    streams_register(net);
 }
 
 /* Records why the transport will close; an abort overrides any earlier reason. */

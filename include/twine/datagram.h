@@ -4,9 +4,9 @@
  *
  * OWNERSHIP: a port belongs to its creator, who stops it with tw_datagram_port_stop (also allowed
  * from inside the port's own callbacks: it completes when they return). A reactor shutdown stops
- * every port still open (stop_protocol tells the owner). A port that was never stopped, on a reactor that never ran its shutdown,
- * must be stopped before tw_reactor_free. The protocol struct is copied; its user pointer is the
- * caller's and must stay valid until stop_protocol has run.
+ * every port still open, as it stops listening ports, and so does tw_reactor_free for what is
+ * still open then (stop_protocol tells the owner). The protocol struct is copied; its user pointer
+ * is the caller's and must stay valid until stop_protocol has run.
  *
  * ERRORS: the calls return 0 or a negative errno; tw_listen_udp returns NULL and sets *err. A call
  * that fails runs none of the protocol's callbacks. */
@@ -44,9 +44,9 @@ typedef struct tw_datagram_port tw_datagram_port;
  * connection_refused: on a connected port, the kernel reported an ICMP error for an earlier
  *   datagram (Twisted's connectionRefused): reason, borrowed, is ConnectionRefusedError for a port
  *   unreachable, NoRouteError for a host or network unreachable. The port stays open.
- * stop_protocol: the port is closed (tw_datagram_port_stop or the reactor's shutdown); runs once,
- *   and the port is freed right after it: an owner that keeps the port's pointer forgets it here,
- *   since after a shutdown it must not stop the port again. */
+ * stop_protocol: the port is closed (tw_datagram_port_stop, the reactor's shutdown, or
+ *   tw_reactor_free); runs once, and the port is freed right after it: an owner that keeps the
+ *   port's pointer forgets it here, since after a shutdown it must not stop the port again. */
 typedef struct tw_datagram_protocol_ops {
     int (*start_protocol)(tw_datagram_port *port);
     int (*datagram_received)(tw_datagram_port *port, const char *data, size_t len,
