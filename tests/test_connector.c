@@ -108,6 +108,87 @@ static void test_connect_tcp_success(void **state)
     tw_port_stop_listening(p);
 }
 
+/* A client protocol that asks its connector, from connection_made, where it connected: the header
+ * promises the connector lives until right after connection_made. */
+typedef struct {
+    tw_factory factory;
+    tw_connector *connector;
+    int made, failed, dest_rc, stop_rc;
+    tw_address dest;
+} dest_probe;
+
+/* Reuses and overwrites memory freed just before (glibc hands a freed block back to the next
+ * malloc of its size), so a use after free reads garbage even without AddressSanitizer. */
+static void scribble_freed_memory(void)
+{
+    enum { SIZES = 64 };
+    void *blocks[SIZES];
+    for (size_t i = 0; i < SIZES; i++) {
+        blocks[i] = malloc((i + 1) * 16);
+        if (blocks[i])
+            memset(blocks[i], 0xa5, (i + 1) * 16);
+    }
+    for (size_t i = 0; i < SIZES; i++)
+        free(blocks[i]);
+}
+
+static int probe_made(tw_protocol *p)
+{
+    dest_probe *probe = p->user;
+    probe->made++;
+    scribble_freed_memory();
+    probe->dest_rc = tw_connector_get_destination(probe->connector, &probe->dest);
+    probe->stop_rc = tw_connector_stop_connecting(probe->connector);
+    tw_transport_lose_connection(p->transport);
+    return 0;
+}
+
+static int probe_build(tw_factory *fac, const tw_address *peer, tw_protocol *out)
+{
+    (void)peer;
+    static const tw_protocol_ops ops = {.connection_made = probe_made};
+    out->ops = &ops;
+    out->user = fac->user;
+    return 0;
+}
+
+static void probe_failed(tw_factory *fac, tw_connector *c, const tw_failure *reason)
+{
+    (void)c;
+    (void)reason;
+    ((dest_probe *)fac->user)->failed++;
+}
+
+static bool probe_made_once(void *arg)
+{
+    return ((dest_probe *)arg)->made > 0;
+}
+
+static void test_connector_valid_inside_connection_made(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    uint16_t port = tw_test_port_number(p);
+    static const tw_factory_ops ops = {.build_protocol = probe_build,
+                                       .client_connection_failed = probe_failed};
+    dest_probe probe = {.factory = {.ops = &ops}, .dest_rc = 1, .stop_rc = 1};
+    probe.factory.user = &probe;
+    probe.connector = tw_connect_tcp(f->net.r, "127.0.0.1", port, 5, &probe.factory, &err);
+    assert_non_null(probe.connector);
+    assert_true(tw_test_run_until(f->net.r, probe_made_once, &probe, 5));
+    assert_int_equal(probe.dest_rc, 0);
+    assert_int_equal(probe.dest.type, TW_ADDRESS_TCP4);
+    assert_string_equal(probe.dest.host, "127.0.0.1");
+    assert_int_equal(probe.dest.port, port);
+    assert_int_equal(probe.stop_rc, TW_EALREADYCALLED); /* connected: nothing left to stop */
+    assert_int_equal(probe.failed, 0);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    assert_int_equal(probe.factory.num_ports, 0);
+    tw_port_stop_listening(p);
+}
+
 static void test_connect_refused(void **state)
 {
     fixture *f = *state;
@@ -355,6 +436,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_connect_tcp_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connector_valid_inside_connection_made, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_unix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),

@@ -216,7 +216,8 @@ TW_API int tw_port_set_max_accepts(tw_port *port, unsigned max);
  * failure factory->ops->client_connection_failed runs (always on a later turn, never from inside
  * these calls). timeout in seconds: 0 means TW_CONNECT_TIMEOUT_DEFAULT, negative means none.
  * The connector is freed by twine right after connection_made or client_connection_failed has
- * been called; do not use it afterwards. NULL with *err set on bad arguments or when no socket can
+ * returned: it stays valid inside those calls (tw_connector_get_destination works there), not
+ * afterwards. NULL with *err set on bad arguments or when no socket can
  * be made (-EINVAL, -EAFNOSUPPORT, -EMFILE, -ENOMEM), or -ESHUTDOWN from a callback run while
  * tw_reactor_free closes what is open. At a reactor shutdown the connections in progress fail with
  * TW_CONNECTION_LOST; one started from such a failure callback is failed by tw_reactor_free. */
@@ -229,7 +230,8 @@ TW_API tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *s
 TW_API tw_connector *tw_connect_unix(tw_reactor *r, const char *path, double timeout,
                                      tw_factory *factory, int *err);
 /* Abandons a connection in progress: client_connection_failed runs now with
- * TW_CONNECTING_CANCELLED_ERROR and the connector is freed. */
+ * TW_CONNECTING_CANCELLED_ERROR and the connector is freed. TW_EALREADYCALLED once the attempt
+ * has connected or failed (called from inside connection_made or client_connection_failed). */
 TW_API int tw_connector_stop_connecting(tw_connector *c);
 /* The address being connected to. */
 TW_API int tw_connector_get_destination(const tw_connector *c, tw_address *out);
