@@ -4,6 +4,7 @@
  * TW_DEFERRED_INLINE_CALLBACKS pending pairs. */
 #include "deferred_private.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,8 +612,11 @@ void tw_deferred_cancel(tw_deferred *d)
         d->suppress_already_called = true;
     if (release)
         release(arg);
-    if (!d->called)
-        tw__deferred_fail_with(d, TW_CANCELLED_ERROR, -ECANCELED, "the deferred was cancelled");
+    /* Firing a deferred that has not been called cannot be refused. */
+    int rc = d->called ? 0 : tw__deferred_fail_with(d, TW_CANCELLED_ERROR, -ECANCELED,
+                                                    "the deferred was cancelled");
+    assert(rc == 0);
+    (void)rc;
     tw_deferred_unref(d);
 }
 

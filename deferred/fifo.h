@@ -20,7 +20,7 @@ typedef struct tw_fifo {
 } tw_fifo;
 
 /* 0 or -ENOMEM. */
-int tw__fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy);
+int tw__fifo_push(tw_fifo *f, void *ptr, tw_destructor destroy) TW__MUST_CHECK;
 /* The oldest slot, removed; {NULL, NULL} when empty. */
 tw_fifo_slot tw__fifo_pop(tw_fifo *f);
 /* Removes the first slot holding ptr; false if there is none. */

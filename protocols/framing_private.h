@@ -14,7 +14,7 @@
 /* The connected transport of p, or NULL (no protocol, or not connected). */
 tw_transport *tw__framing_transport(const tw_protocol *p);
 /* write_sequence on p's transport; -ENOTCONN without one. */
-int tw__framing_send(tw_protocol *p, const struct iovec *iov, int iovcnt);
+int tw__framing_send(tw_protocol *p, const struct iovec *iov, int iovcnt) TW__MUST_CHECK;
 /* A warning on p's reactor log (nothing without a transport). */
 void tw__framing_warn(const tw_protocol *p, const char *fmt, ...) TW_PRINTF(2, 3);
 /* Should a receiver stop delivering frames from the current buffer because its transport is

@@ -31,13 +31,13 @@ struct tw_wrapper {
 /* Builds a wrapper of size bytes (>= sizeof(tw_wrapper)) around a protocol built by inner_factory
  * for peer, and makes out drive it. 0, -ENOMEM, or the inner factory's refusal. */
 int tw__wrapper_build(tw_factory *inner_factory, const tw_address *peer, tw_protocol *out,
-                     size_t size, const tw_wrapper_hooks *hooks, void *policy);
+                     size_t size, const tw_wrapper_hooks *hooks, void *policy) TW__MUST_CHECK;
 /* The wrapper around inner, if inner was built by tw__wrapper_build with these hooks; else NULL. */
 tw_wrapper *tw__wrapper_of(tw_protocol *inner, const tw_wrapper_hooks *hooks);
 
 /* Factory hooks shared by the wrapping factories: start/stop both factories (second may be
  * NULL), and pass connection failures on to the wrapped factory. */
-int tw__wrapper_start_factories(tw_factory *first, tw_factory *second);
+int tw__wrapper_start_factories(tw_factory *first, tw_factory *second) TW__MUST_CHECK;
 void tw__wrapper_stop_factories(tw_factory *first, tw_factory *second);
 void tw__wrapper_forward_connection_failed(tw_factory *wrapped, tw_connector *connector,
                                           const tw_failure *reason);

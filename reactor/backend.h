@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "twine/error.h"
+
 /* Interest and readiness bits. */
 #define TW_BE_READ 1u
 #define TW_BE_WRITE 2u
@@ -33,18 +35,19 @@ typedef struct {
 typedef struct tw_backend tw_backend;
 
 /* Creates the kernel object (epoll fd, kqueue, or nothing for poll/select), close-on-exec. */
-int tw__backend_new(tw_backend **out);
+int tw__backend_new(tw_backend **out) TW__MUST_CHECK;
 void tw__backend_free(tw_backend *b);
 
 /* Can this backend watch fd at all? 0, or -EMFILE (select: fd >= FD_SETSIZE). Called when a watcher
  * is added, so the error reaches the caller of tw_reactor_add_reader/writer. */
-int tw__backend_check_fd(const tw_backend *b, int fd);
+int tw__backend_check_fd(const tw_backend *b, int fd) TW__MUST_CHECK;
 
 /* Changes the kernel interest of fd from old_mask to new_mask (either may be 0). gen travels with the
  * fd's events until the next update. Returns 0 or a negative errno (the core logs it, removes the
  * fd's watchers and tells them why, as for TW_BE_FAILED). An fd the kernel cannot poll (a regular file under epoll) is reported ready on
  * every poll, as poll() and select() would. */
-int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask, uint32_t gen);
+int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask,
+                       uint32_t gen) TW__MUST_CHECK;
 
 /* fd is about to be closed and no other descriptor shares its open file, so the kernel drops its
  * registration by itself: drop it from the backend's own books (regular files kept aside, the
@@ -53,7 +56,7 @@ void tw__backend_forget(tw_backend *b, int fd, unsigned old_mask, uint32_t gen);
 
 /* Waits up to timeout_ns (-1: forever, 0: do not block) and fills at most max entries of out.
  * Returns the number filled, 0 on timeout or EINTR, or a negative errno for a real failure. */
-int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max);
+int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max) TW__MUST_CHECK;
 
 /* A wait in nanoseconds as the milliseconds of epoll_wait() and poll(): -1 stays -1 (forever), the
  * rest is rounded up (rounding down would wake the loop just before a timer is due and make it spin

@@ -241,10 +241,14 @@ static int forget_and_close(tw_reactor *r, int fd, bool tell_kernel)
 {
     if (fd < r->fds.nslots) {
         tw_fd_slot *s = &r->fds.slots[fd];
+        int err = 0;
         if (s->kernel && tell_kernel)
-            tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
+            err = tw__backend_update(r->backend, fd, s->kernel, 0, s->gen);
         else if (s->kernel)
             tw__backend_forget(r->backend, fd, s->kernel, s->gen);
+        if (err < 0) /* its events may go on, but the new generation filters them out */
+            tw_reactor_log(r, TW_LOG_WARN, "cannot unwatch fd %d before closing it: %s", fd,
+                           tw_strerror(err));
         s->kernel = 0;
         s->want = 0;
         s->internal = 0;

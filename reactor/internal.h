@@ -47,9 +47,9 @@ typedef struct {
     int failing_err;        /* and why: tw_reactor_watch_error() */
 } tw_fd_table;
 
-int tw__fds_init(tw_fd_table *t);
+int tw__fds_init(tw_fd_table *t) TW__MUST_CHECK;
 void tw__fds_free(tw_fd_table *t);
-int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+int tw__fds_add_internal_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg) TW__MUST_CHECK;
 /* Pushes the interest changes to the backend; returns how many fds it refused (their watchers are
  * told by the next tw__fds_dispatch). */
 int tw__fds_flush(tw_reactor *r);
@@ -100,7 +100,7 @@ typedef struct {
     int wake_wfd;  /* write end */
 } tw_thread_calls;
 
-int tw__thread_calls_init(tw_reactor *r);
+int tw__thread_calls_init(tw_reactor *r) TW__MUST_CHECK;
 void tw__thread_calls_free(tw_reactor *r);
 /* Runs the calls queued so far (the shutdown delivers what the pool handed back). Returns how many. */
 int tw__thread_calls_run(tw_reactor *r);
@@ -161,7 +161,7 @@ typedef struct {
 } tw_fork_stamp;
 
 /* The forks seen so far: 0, or a negative errno when forks cannot be watched (pthread_atfork). */
-int tw__fork_stamp(tw_fork_stamp *now);
+int tw__fork_stamp(tw_fork_stamp *now) TW__MUST_CHECK;
 /* Is this a child forked after made was taken? Then the reactor belongs to the parent. */
 bool tw__fork_in_child(const tw_fork_stamp *made);
 /* Has this process forked since made was taken? Then a child may hold copies of its fds. */

@@ -17,7 +17,8 @@ void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void
 /* tw_call_from_thread, plus drop(arg) when the call is dropped unrun (the reactor is freed first), in
  * the thread that frees the reactor. A call refused with an error is not dropped: the caller keeps arg.
  * For work handed back from pool threads, whose results would otherwise leak at tw_reactor_free. */
-int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg), void *arg);
+int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg),
+                                  void *arg) TW__MUST_CHECK;
 
 /* The reactor's clock read now, not the turn's cached time (tw_reactor_now): for work that measures
  * time inside one turn (a cooperator's time slice, a looping call's next grid point). */
@@ -28,7 +29,7 @@ int64_t tw__reactor_clock(const tw_reactor *r);
  * kernel drops the registration with the last descriptor, so the epoll_ctl would be wasted (one
  * syscall per connection). It is still taken back when the fd may be shared: its number was handed
  * out (tw__reactor_share_fd), or the process has forked since the reactor was made. */
-int tw__reactor_close_own_fd(tw_reactor *r, int fd);
+int tw__reactor_close_own_fd(tw_reactor *r, int fd) TW__MUST_CHECK;
 /* fd's number is about to be handed to the user (tw_transport_fd), who may dup it: from now until it
  * is closed, closing it takes its registration back from the kernel first. */
 void tw__reactor_share_fd(tw_reactor *r, int fd);

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -351,6 +352,55 @@ static void test_connect_bad_arguments(void **state)
     assert_int_equal(tw_connector_get_destination(NULL, NULL), -EINVAL);
 }
 
+/* An outgoing connection whose socket lands at or above FD_SETSIZE: select cannot watch it, so the
+ * connect fails at once with -EMFILE, taking nothing over (no callback, no fd kept, the factory's
+ * use undone); other backends connect. TCP completes later, UNIX at once: both are checked. */
+static void test_connect_fd_beyond_select_limit(void **state)
+{
+    fixture *f = *state;
+    tw_test_skip_unless_fds_past(FD_SETSIZE);
+    bool select_backend = strcmp(tw_reactor_backend(), "select") == 0;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "setsize");
+    int err = 0;
+    tw_port *tcp = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    tw_port *unix_port = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
+    assert_non_null(tcp);
+    assert_non_null(unix_port);
+    tw_test_fd_filler filler;
+    tw_test_fds_fill_below(&filler, FD_SETSIZE);
+    int fds0 = tw_test_count_open_fds();
+    tw_connector *c[2];
+    c[0] = tw_connect_tcp(f->net.r, "127.0.0.1", tw_test_port_number(tcp), 5,
+                          &f->net.client.factory, &err);
+    int tcp_err = err;
+    c[1] = tw_connect_unix(f->net.r, path, 5, &f->net.client.factory, &err);
+    if (select_backend) {
+        assert_null(c[0]);
+        assert_int_equal(tcp_err, -EMFILE);
+        assert_null(c[1]);
+        assert_int_equal(err, -EMFILE);
+        assert_int_equal(tw_test_count_open_fds(), fds0);
+        assert_int_equal(f->net.client.started, f->net.client.stopped);
+        for (int i = 0; i < 3; i++)
+            tw_reactor_iterate(f->net.r, 0);
+        assert_int_equal(f->net.client.failed, 0);
+        assert_int_equal(f->net.client.npeers, 0);
+    } else {
+        assert_non_null(c[0]);
+        assert_non_null(c[1]);
+        while (tw_test_factory_made(&f->net.client) < 2)
+            tw_reactor_iterate(f->net.r, 0.05);
+        for (size_t i = 0; i < 2; i++)
+            tw_transport_lose_connection(f->net.client.peers[i]->transport);
+        assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
+        assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    }
+    tw_test_fds_release(&filler);
+    tw_port_stop_listening(tcp);
+    tw_port_stop_listening(unix_port);
+}
+
 static void test_connect_sockaddr_ipv6(void **state)
 {
     fixture *f = *state;
@@ -446,6 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_connecting_inside_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_factory_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_fd_beyond_select_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_sockaddr_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_fails_connects_in_progress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_with_reconnecting_client, setup, teardown),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -469,6 +470,64 @@ static void test_emfile_warnings_coalesced(void **state)
     tw_port_stop_listening(p);
 }
 
+/* ---- fds the backend cannot watch ------------------------------------------------------------ */
+
+static bool is_select_backend(void)
+{
+    return strcmp(tw_reactor_backend(), "select") == 0;
+}
+
+static bool accepted_or_shed(void *arg)
+{
+    const tw_port *p = arg;
+    return tw_port_accepted(p) + tw_port_shed(p) > 0;
+}
+
+/* A connection accepted on an fd at or above FD_SETSIZE: select cannot watch it, so the port sheds
+ * it as it sheds on EMFILE (closed, logged, counted as shed, never made); other backends take
+ * it. */
+static void test_accepted_fd_beyond_select_limit(void **state)
+{
+    fixture *f = *state;
+    tw_test_skip_unless_fds_past(FD_SETSIZE);
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    tw_test_fd_filler filler;
+    tw_test_fds_fill_below(&filler, FD_SETSIZE);
+    int fds0 = tw_test_count_open_fds();
+    int client = tw_test_tcp_client(tw_test_port_number(p));
+    assert_true(client >= FD_SETSIZE);
+    assert_true(tw_test_run_until(f->net.r, accepted_or_shed, p, 5));
+    if (is_select_backend()) {
+        assert_int_equal(tw_port_shed(p), 1);
+        assert_int_equal(tw_port_accepted(p), 0);
+        assert_int_equal(tw_transport_count(f->net.r), 0);
+        assert_int_equal(f->net.server.npeers, 0);
+        assert_true(tw_test_log_contains(&f->net.log, "accept: cannot take the connection"));
+        char c;
+        assert_true(read(client, &c, 1) <= 0); /* closed by the server */
+        assert_int_equal(tw_test_count_open_fds(), fds0 + 1); /* the client's end only */
+    } else {
+        f->want_made = 1;
+        assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+        assert_int_equal(tw_port_accepted(p), 1);
+        assert_int_equal(tw_port_shed(p), 0);
+        assert_int_equal(tw_transport_count(f->net.r), 1);
+    }
+    close(client);
+    tw_test_fds_release(&filler);
+    if (!is_select_backend())
+        assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    /* with low fds free again the port takes connections as before */
+    int again = tw_test_tcp_client(tw_test_port_number(p));
+    f->want_made = f->net.server.npeers + 1;
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+    close(again);
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_port_stop_listening(p);
+}
+
 static void test_shutdown_stops_ports(void **state)
 {
     fixture *f = *state;
@@ -499,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emfile_sheds_with_spare_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_warnings_coalesced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_emfile_without_spare_pauses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accepted_fd_beyond_select_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

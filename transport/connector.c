@@ -93,12 +93,17 @@ static void succeed(tw_connector *c)
     int fd = c->fd;
     bool tcp = c->dest.ss_family != AF_UNIX;
     finish(c, false);
-    tw_address peer;
-    tw_address_from_sockaddr(&peer, (const struct sockaddr *)&c->dest, c->dest_len);
     int rc;
-    tw_transport *t = tw__stream_build(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0), c->factory,
-                                       &peer, &rc);
-    if (!t) {
+    tw_transport *t = tw__stream_new(c->net, fd, TW_T_CLIENT | (tcp ? TW_T_TCP : 0), &rc);
+    if (!t) { /* no memory, or the socket cannot be watched for reading */
+        tw__sock_close(c->net->r, fd);
+        report_failure(c, tw__sock_failure(TW_CONNECT_ERROR, rc, "connect"));
+        return;
+    }
+    tw_address peer;
+    if (tw_address_from_sockaddr(&peer, (const struct sockaddr *)&c->dest, c->dest_len) < 0)
+        memset(&peer, 0, sizeof peer); /* cannot happen: the family was checked at connect */
+    if ((rc = tw__stream_build(t, c->factory, &peer)) < 0) {
         report_failure(c, tw_failure_new(TW_CONNECT_ERROR, rc,
                                          "build_protocol refused the connection: %s",
                                          tw_strerror(rc)));
@@ -201,7 +206,7 @@ tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, sock
     if ((c->fd = rc = tw__sock_stream(sa->sa_family)) < 0)
         goto out;
     if (sa->sa_family != AF_UNIX)
-        tw__sock_set_flag(c->fd, IPPROTO_TCP, TCP_NODELAY, true);
+        tw__sock_nodelay(c->fd);
     if ((rc = tw_factory_do_start(factory)) < 0)
         goto out;
     if ((rc = start(c, timeout)) < 0) {

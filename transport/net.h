@@ -50,7 +50,7 @@ typedef struct tw_net {
  * context is freed with the last one. tw__net_acquire takes it for something new in r (the context
  * is created on first use): NULL and *err on failure (-ENOMEM, -ESHUTDOWN while tw_reactor_free
  * closes what is open). tw__net_hold takes it in a context at hand. */
-tw_net *tw__net_acquire(tw_reactor *r, int *err);
+tw_net *tw__net_acquire(tw_reactor *r, int *err) TW__MUST_CHECK;
 void tw__net_hold(tw_net *net);
 void tw__net_release(tw_net *net);
 /* The context of r if there is one (no reference taken). */
@@ -62,7 +62,7 @@ tw_net *tw__net_find(tw_reactor *r);
 void tw__net_register(tw_net *net, tw_net_closer *c, void (*close)(tw_net_closer *self));
 void tw__net_unregister(tw_net_closer *c);
 /* A zeroed transport from the context's chunks (NULL when out of memory), and back. */
-tw_transport *tw__net_transport_alloc(tw_net *net);
+tw_transport *tw__net_transport_alloc(tw_net *net) TW__MUST_CHECK;
 void tw__net_transport_free(tw_net *net, tw_transport *t);
 /* Calls fn on each transport of the context's chunks that is in use (allocated, not freed). fn may
  * free transports and allocate new ones; a transport allocated meanwhile may or may not be visited.
@@ -71,14 +71,18 @@ void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t));
 
 /* ---- sockets (socket.c) ------------------------------------------------------------------------ */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
-int tw__sock_stream(int family);
+int tw__sock_stream(int family) TW__MUST_CHECK;
 /* Numeric host and port into a sockaddr of the given family (AF_INET or AF_INET6; AF_UNSPEC takes
  * either). -EINVAL for a host that is not a numeric address of that family. */
 int tw__sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
-                     socklen_t *len);
+                     socklen_t *len) TW__MUST_CHECK;
 /* -ENAMETOOLONG when path does not fit, -EINVAL for an empty path. */
-int tw__sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len);
-int tw__sock_set_flag(int fd, int level, int option, bool on);
+int tw__sock_parse_unix(const char *path, struct sockaddr_storage *ss,
+                        socklen_t *len) TW__MUST_CHECK;
+int tw__sock_set_flag(int fd, int level, int option, bool on) TW__MUST_CHECK;
+/* TCP_NODELAY on, best effort: a socket that refuses it still works (small writes are only
+ * slower), so a refusal is no reason to fail a listen, an accept or a connect. */
+void tw__sock_nodelay(int fd);
 /* Closes an fd through the reactor, keeping errno intact for the caller's report. */
 void tw__sock_close(tw_reactor *r, int fd);
 /* A failure of the given type (NULL: Twisted's name for the errno, as tw_failure_from_errno) for a
@@ -140,12 +144,14 @@ struct tw_transport {
     uint32_t flags;
 };
 
-/* A transport for a connected socket, with the protocol factory f builds for peer (not started
- * yet: tw__stream_start). NULL on failure, with *err set to -ENOMEM, build_protocol's error, or
- * -ECONNREFUSED when f has no build_protocol (Twisted's buildProtocol returning None); fd is closed
- * then and the transport is gone. */
-tw_transport *tw__stream_build(tw_net *net, int fd, uint32_t flags, tw_factory *f,
-                               const tw_address *peer, int *err);
+/* A transport for a connected socket, its reader registered before any protocol exists: NULL with
+ * *err when it cannot take the socket (-ENOMEM, or the reactor's refusal to watch fd, such as
+ * select's -EMFILE at FD_SETSIZE and above), fd untouched then. */
+tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags, int *err) TW__MUST_CHECK;
+/* Gives t the protocol factory f builds for peer (t is not started yet: tw__stream_start). 0, or
+ * build_protocol's error, or -ECONNREFUSED when f has no build_protocol (Twisted's buildProtocol
+ * returning None): then the fd is closed and t is gone. */
+int tw__stream_build(tw_transport *t, tw_factory *f, const tw_address *peer) TW__MUST_CHECK;
 /* Counts the transport as open, starts reading and calls connection_made. */
 void tw__stream_start(tw_transport *t);
 

@@ -53,30 +53,59 @@ static void accepted_nodelay(tw_port *port, tw_transport *t)
             getsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
     }
     if (!port->nodelay_inherited)
-        tw__sock_set_flag(t->fd, IPPROTO_TCP, TCP_NODELAY, true);
+        tw__sock_nodelay(t->fd);
 }
 
-static void start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss, socklen_t len)
+/* A connection the transport cannot take (the backend cannot watch its fd, or no memory) is shed as
+ * the EMFILE path sheds: closed before any protocol exists, logged, counted as shed. */
+static void shed_connection(tw_port *port, int fd, int err)
+{
+    tw__sock_close(port->net->r, fd);
+    port->shed++;
+    tw__log_limited(port->net->r, &port->shed_log, TW_LOG_WARN,
+                    "accept: cannot take the connection on fd %d (%s backend): %s; closed it", fd,
+                    tw_reactor_backend(), tw_strerror(err));
+}
+
+/* Starts a transport for an accepted socket; false when it was shed instead. */
+static bool start_connection(tw_port *port, int fd, const struct sockaddr_storage *ss,
+                             socklen_t len)
 {
     uint32_t flags = TW_T_SELF_PAUSE | (port->type == TW_ADDRESS_UNIX ? 0 : TW_T_TCP);
+    int rc;
+    tw_transport *t = tw__stream_new(port->net, fd, flags, &rc);
+    if (!t) {
+        shed_connection(port, fd, rc);
+        return false;
+    }
     tw_address peer;
     if (tw_address_from_sockaddr(&peer, (const struct sockaddr *)ss, len) < 0) {
         memset(&peer, 0, sizeof peer);
         peer.type = port->type;
     }
-    int rc;
-    tw_transport *t = tw__stream_build(port->net, fd, flags, port->factory, &peer, &rc);
-    if (!t) /* refused (or no memory): closed at once, as Twisted when buildProtocol returns None */
-        return;
+    if (tw__stream_build(t, port->factory, &peer) < 0)
+        return true; /* refused: closed at once, as Twisted when buildProtocol returns None */
     if (flags & TW_T_TCP)
         accepted_nodelay(port, t);
     tw__stream_start(t);
+    return true;
 }
 
+static int resume_fired(void *arg);
+
+/* Watches the listening socket again. Should the reactor refuse (out of memory), try again after
+ * the same pause rather than stay deaf. */
 static void resume_listening(tw_port *port)
 {
     reserve_spare(port);
-    tw_reactor_add_reader(port->net->r, port->fd, port_on_readable, port);
+    int rc = tw_reactor_add_reader(port->net->r, port->fd, port_on_readable, port);
+    if (rc == 0)
+        return;
+    if (!port->resume_call)
+        port->resume_call =
+            tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port, NULL);
+    tw_reactor_log(port->net->r, TW_LOG_ERROR, "cannot watch the listening socket: %s; %s",
+                   tw_strerror(rc), port->resume_call ? "trying again soon" : "not accepting");
 }
 
 static int resume_fired(void *arg)
@@ -185,8 +214,8 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
             break;
         }
         n++;
-        port->accepted++;
-        start_connection(port, c, &ss, len);
+        if (start_connection(port, c, &ss, len))
+            port->accepted++;
         if (n == 1 && n < port->number_accepts && !more_pending(fd))
             break;
     }
@@ -229,12 +258,13 @@ static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, co
 static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
                            int family)
 {
-    if (family != AF_UNIX && tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true) < 0)
-        return -errno;
-    if (family == AF_INET6 && tw__sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true) < 0)
-        return -errno;
+    int rc = 0;
+    if (family != AF_UNIX && (rc = tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true)) < 0)
+        return rc;
+    if (family == AF_INET6 && (rc = tw__sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true)) < 0)
+        return rc;
     if (family != AF_UNIX)
-        tw__sock_set_flag(fd, IPPROTO_TCP, TCP_NODELAY, true); /* inherited by accepted sockets */
+        tw__sock_nodelay(fd); /* inherited by accepted sockets on Linux */
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         return -errno;
     if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -25,10 +26,17 @@ int tw__sock_set_flag(int fd, int level, int option, bool on)
 }
 
 /* Our own socket: no epoll_ctl before the close unless it may be shared (see layers.h). */
+void tw__sock_nodelay(int fd)
+{
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); /* best effort: see net.h */
+}
+
 void tw__sock_close(tw_reactor *r, int fd)
 {
     int saved = errno;
-    tw__reactor_close_own_fd(r, fd);
+    int rc = tw__reactor_close_own_fd(r, fd);
+    (void)rc; /* a close that fails has released the fd all the same (Linux): nothing to retry */
     errno = saved;
 }
 

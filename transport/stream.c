@@ -18,6 +18,7 @@ static void streams_on_shutdown(tw_net_closer *closer);
 static void fail_in_op(tw_transport *t, int rc, const char *op);
 static void deliver(tw_transport *t, const char *data, size_t len);
 static void dispatch_end(tw_transport *t);
+static void request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
 
 /* ---- creation and the on-demand extension ----------------------------------------------------- */
 
@@ -34,30 +35,38 @@ static void discard(tw_transport *t)
     tw__net_release(net);
 }
 
-tw_transport *tw__stream_build(tw_net *net, int fd, uint32_t flags, tw_factory *f,
-                               const tw_address *peer, int *err)
+tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags, int *err)
 {
     tw_transport *t = tw__net_transport_alloc(net);
     if (!t) {
-        tw__sock_close(net->r, fd);
         *err = -ENOMEM;
         return NULL;
     }
-    tw__net_hold(net); /* the transport's reference, released as its very last act */
     t->net = net;
     t->fd = fd;
     t->flags = flags;
+    /* Watched before any protocol exists: a connection the backend cannot watch (select: an fd
+     * at or above FD_SETSIZE) would never hear from its peer, so it is refused here. */
+    *err = tw_reactor_add_reader(net->r, fd, stream_on_readable, t);
+    if (*err < 0) {
+        tw__net_transport_free(net, t);
+        return NULL;
+    }
+    t->flags |= TW_T_READING;
+    tw__net_hold(net); /* the transport's reference, released as its very last act */
+    return t;
+}
+
+int tw__stream_build(tw_transport *t, tw_factory *f, const tw_address *peer)
+{
     t->proto.factory = f;
     int rc = f->ops && f->ops->build_protocol ? f->ops->build_protocol(f, peer, &t->proto)
                                                : -ECONNREFUSED;
     t->proto.transport = t; /* whatever build_protocol did with them */
     t->proto.factory = f;
-    if (rc < 0) {
+    if (rc < 0)
         discard(t);
-        *err = rc;
-        return NULL;
-    }
-    return t;
+    return rc;
 }
 
 static tw_stream_ext *ext_get(tw_transport *t)
@@ -111,16 +120,21 @@ static void update_reading(tw_transport *t)
     bool want = wants_reading(t);
     if (want == !!(t->flags & TW_T_READING))
         return;
-    if (want && tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t) == 0) {
-        t->flags |= TW_T_READING;
-        /* Reading resumes (the protocol resumed, or a full write buffer drained): the peer may send
-         * nothing more, so the bytes held while paused are presented again on their own. */
-        if (t->ext && t->ext->tail.len)
-            present_tail_later(t);
-    } else if (!want) {
+    if (!want) {
         tw_reactor_remove_reader(t->net->r, t->fd);
         t->flags &= ~(uint32_t)TW_T_READING;
+        return;
     }
+    int rc = tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t);
+    if (rc < 0) { /* a transport that cannot read would never hear from its peer again */
+        request_close(t, TW_CLOSE_LOST, rc, "read");
+        return;
+    }
+    t->flags |= TW_T_READING;
+    /* Reading resumes (the protocol resumed, or a full write buffer drained): the peer may send
+     * nothing more, so the bytes held while paused are presented again on their own. */
+    if (t->ext && t->ext->tail.len)
+        present_tail_later(t);
 }
 
 /* The connections of a context share one closer, registered while any of them is open: a closer

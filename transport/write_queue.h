@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "twine/error.h"
+
 typedef struct tw_wchunk tw_wchunk;
 
 typedef struct tw_write_queue {
@@ -18,18 +20,18 @@ typedef struct tw_write_queue {
 
 /* One send (sendmsg for several buffers, at most TW_TRANSPORT_IOV_MAX of them) with MSG_NOSIGNAL:
  * the bytes the kernel took, 0 when it would block, or a negative errno. */
-ssize_t tw__wq_send(int fd, const struct iovec *iov, int cnt);
+ssize_t tw__wq_send(int fd, const struct iovec *iov, int cnt) TW__MUST_CHECK;
 /* Queues copies of iov[0..cnt) after skipping its first skip bytes (what the kernel took). 0, or
  * -ENOMEM (then part of it may be queued). */
-int tw__wq_copy(tw_write_queue *q, const struct iovec *iov, int cnt, size_t skip);
+int tw__wq_copy(tw_write_queue *q, const struct iovec *iov, int cnt, size_t skip) TW__MUST_CHECK;
 /* Queues buf without copying it; release(arg) runs once it is sent or dropped. 0, or -ENOMEM (then
  * nothing is queued and release does not run). */
 int tw__wq_lend(tw_write_queue *q, const void *buf, size_t len, void (*release)(void *arg),
-                void *arg);
+                void *arg) TW__MUST_CHECK;
 /* Sends from the front until the queue is empty or the kernel pushes back: 0, or a negative errno.
  * A lent buffer's release may run from inside, and may drop the queue (tw__wq_drop): the flush then
  * stops cleanly. */
-int tw__wq_flush(tw_write_queue *q, int fd);
+int tw__wq_flush(tw_write_queue *q, int fd) TW__MUST_CHECK;
 /* Empties the queue, releasing lent buffers. */
 void tw__wq_drop(tw_write_queue *q);
 

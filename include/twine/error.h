@@ -14,9 +14,13 @@ extern "C" {
 #if defined(__GNUC__)
 #define TW_API __attribute__((visibility("default")))
 #define TW_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+/* On a function whose error must not be ignored: a caller that drops its result does not compile
+ * (-Werror). GCC does not accept a (void) cast as handling it: check the result. */
+#define TW__MUST_CHECK __attribute__((warn_unused_result))
 #else
 #define TW_API
 #define TW_PRINTF(fmt, args)
+#define TW__MUST_CHECK
 #endif
 
 /* Far below any errno value, so that -errno and TW_E* never collide. */

@@ -97,7 +97,7 @@ struct tw_factory {
 /* Twisted's doStart/doStop: count users of f and call start_factory on the first, stop_factory
  * after the last. Ports and connectors call these; wrappers around a factory may too.
  * do_start returns start_factory's error (the count is then unchanged). */
-TW_API int tw_factory_do_start(tw_factory *f);
+TW_API int tw_factory_do_start(tw_factory *f) TW__MUST_CHECK;
 TW_API void tw_factory_do_stop(tw_factory *f);
 
 #ifdef __cplusplus

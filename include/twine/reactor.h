@@ -131,8 +131,8 @@ typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
 
 /* 0, -EBADF (fd < 0), -EMFILE (fd beyond what the backend can watch, e.g. FD_SETSIZE for select),
  * -ENOMEM. A refusal that comes later reaches the watcher instead (see above). */
-TW_API int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
-TW_API int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg);
+TW_API int tw_reactor_add_reader(tw_reactor *r, int fd, tw_io_fn fn, void *arg) TW__MUST_CHECK;
+TW_API int tw_reactor_add_writer(tw_reactor *r, int fd, tw_io_fn fn, void *arg) TW__MUST_CHECK;
 TW_API int tw_reactor_remove_reader(tw_reactor *r, int fd);
 TW_API int tw_reactor_remove_writer(tw_reactor *r, int fd);
 TW_API bool tw_reactor_is_reading(const tw_reactor *r, int fd);

@@ -189,22 +189,25 @@ typedef struct tw_port tw_port;
 
 /* interface: a numeric IPv4 address, NULL for any ("0.0.0.0"). */
 TW_API tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
-                              tw_factory *factory, int *err);
+                              tw_factory *factory, int *err) TW__MUST_CHECK;
 /* interface: a numeric IPv6 address (scope allowed: "fe80::1%eth0"), NULL for any ("::").
  * The socket is IPv6-only. */
 TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
-                               tw_factory *factory, int *err);
+                               tw_factory *factory, int *err) TW__MUST_CHECK;
 /* A stale socket file at path (nobody listening) is replaced; a live one is -EADDRINUSE. The file
  * is removed by tw_port_stop_listening. -ENAMETOOLONG if path does not fit a sockaddr_un. */
 TW_API tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
-                               int *err);
+                               int *err) TW__MUST_CHECK;
 
 /* Stops accepting, closes the socket (and removes a UNIX socket file), calls the factory's doStop
  * and frees the port (after the current accept loop when called from inside one). Connections
  * already accepted stay open. Returns 0. */
 TW_API int tw_port_stop_listening(tw_port *port);
 TW_API int tw_port_get_host(const tw_port *port, tw_address *out);
-/* Connections accepted so far, and accepts shed because the process was out of descriptors. */
+/* Connections accepted so far, and connections shed instead: accepted and closed at once because
+ * the process was out of descriptors, or because the transport could not take one (an fd the
+ * backend cannot watch, such as select's FD_SETSIZE and above; no memory). A shed connection gets
+ * no protocol; each shedding is logged as a warning. */
 TW_API uint64_t tw_port_accepted(const tw_port *port);
 TW_API uint64_t tw_port_shed(const tw_port *port);
 /* Upper bound of accepts per readiness event (1 disables the multi-accept loop; for benchmarks).
@@ -217,18 +220,21 @@ TW_API int tw_port_set_max_accepts(tw_port *port, unsigned max);
  * these calls). timeout in seconds: 0 means TW_CONNECT_TIMEOUT_DEFAULT, negative means none.
  * The connector is freed by twine right after connection_made or client_connection_failed has
  * returned: it stays valid inside those calls (tw_connector_get_destination works there), not
- * afterwards. NULL with *err set on bad arguments or when no socket can
- * be made (-EINVAL, -EAFNOSUPPORT, -EMFILE, -ENOMEM), or -ESHUTDOWN from a callback run while
- * tw_reactor_free closes what is open. At a reactor shutdown the connections in progress fail with
- * TW_CONNECTION_LOST; one started from such a failure callback is failed by tw_reactor_free. */
+ * afterwards. NULL with *err set on bad arguments or when no socket can be made or watched
+ * (-EINVAL, -EAFNOSUPPORT, -ENOMEM, -EMFILE: out of fds, or one the backend cannot watch, such as
+ * select's FD_SETSIZE and above), or -ESHUTDOWN from a callback run while tw_reactor_free closes
+ * what is open; nothing is left behind then (no callback, no fd). At a reactor shutdown the
+ * connections in progress fail with TW_CONNECTION_LOST; one started from such a failure callback
+ * is failed by tw_reactor_free. */
 
 /* host: a numeric IPv4 or IPv6 address. */
 TW_API tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, double timeout,
-                                    tw_factory *factory, int *err);
+                                    tw_factory *factory, int *err) TW__MUST_CHECK;
 TW_API tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, socklen_t len,
-                                         double timeout, tw_factory *factory, int *err);
+                                         double timeout, tw_factory *factory,
+                                         int *err) TW__MUST_CHECK;
 TW_API tw_connector *tw_connect_unix(tw_reactor *r, const char *path, double timeout,
-                                     tw_factory *factory, int *err);
+                                     tw_factory *factory, int *err) TW__MUST_CHECK;
 /* Abandons a connection in progress: client_connection_failed runs now with
  * TW_CONNECTING_CANCELLED_ERROR and the connector is freed. TW_EALREADYCALLED once the attempt
  * has connected or failed (called from inside connection_made or client_connection_failed). */

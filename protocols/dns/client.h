@@ -57,7 +57,7 @@ void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, 
 void tw__dns_query_fail(tw_dns_pending *q, const char *type, int code, const char *why);
 
 /* Asks the query's question of this server over TCP. 0 or a negative errno (nothing started). */
-int tw__dns_tcp_start(tw_dns_pending *q, size_t server);
+int tw__dns_tcp_start(tw_dns_pending *q, size_t server) TW__MUST_CHECK;
 /* Detaches the TCP retry from its query (which is ending) and closes it. */
 void tw__dns_tcp_stop(tw_dns_tcp *tcp);
 

@@ -27,13 +27,14 @@ static inline void tw__dns_put16(uint8_t *p, uint16_t v)
  * them. On success *pos is just past those bytes and the wire length is returned.
  * Errors: TW_EPARSE. */
 int tw__dns_name_unpack(const uint8_t *msg, size_t msg_len, size_t *pos, size_t limit,
-                        uint8_t *wire);
+                        uint8_t *wire) TW__MUST_CHECK;
 
 /* Do two wire-form names match, ASCII case ignored? */
 bool tw__dns_wire_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);
 
 /* A numeric IPv4 or IPv6 address (IPv6 optionally with "%scope") of len bytes, no port, into out
  * with this port. Errors: -EINVAL (also for a NUL inside). */
-int tw__dns_parse_host(const char *text, size_t len, uint16_t port, tw_dns_server *out);
+int tw__dns_parse_host(const char *text, size_t len, uint16_t port,
+                       tw_dns_server *out) TW__MUST_CHECK;
 
 #endif

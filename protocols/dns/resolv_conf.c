@@ -83,8 +83,8 @@ void tw_dns_resolv_conf_parse(const char *text, size_t len, tw_dns_resolv_conf *
         text += line_len + (eol ? 1 : 0);
         len -= line_len + (eol ? 1 : 0);
     }
-    if (conf->count == 0) {
-        tw__dns_parse_host("127.0.0.1", 9, TW_DNS_PORT, &conf->servers[0]);
+    if (conf->count == 0 &&
+        tw__dns_parse_host("127.0.0.1", 9, TW_DNS_PORT, &conf->servers[0]) == 0) {
         conf->count = 1;
         conf->defaulted = true;
     }

@@ -415,3 +415,12 @@ void tw_test_fill_random(void *buf, size_t n, uint32_t seed)
         b[i] = (unsigned char)x;
     }
 }
+
+void tw_test_skip_unless_fds_past(int limit)
+{
+    const char *why = tw_test_fds_past_unavailable(limit);
+    if (why) {
+        print_message("skipped: %s\n", why);
+        skip();
+    }
+}

@@ -137,6 +137,9 @@ int tw_test_unix_client(const char *path);
 size_t tw_test_read_full(int fd, void *buf, size_t n);
 /* A unique path for a UNIX socket under /tmp (buf of at least 108 bytes). */
 void tw_test_unix_path(char *buf, size_t size, const char *tag);
+/* Skips the running test, saying why, when fds at or above limit cannot be had here. Call it before
+ * setting anything up. */
+void tw_test_skip_unless_fds_past(int limit);
 /* Can a TCP socket bind ::1 here? Tests of IPv6 skip themselves when it cannot. */
 bool tw_test_ipv6_loopback_available(void);
 /* Fills buf with deterministic pseudo-random bytes. */

@@ -275,6 +275,55 @@ int tw_test_count_threads(void)
     return count_dir_entries("/proc/self/task");
 }
 
+/* Room for the test itself above the limit: its sockets, the reactor's, a spare. */
+#define FILL_HEADROOM 64
+
+const char *tw_test_fds_past_unavailable(int limit)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return "RLIMIT_NOFILE cannot be read";
+    rlim_t want = (rlim_t)limit + FILL_HEADROOM;
+    if (rl.rlim_cur >= want || rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want)
+        return NULL;
+    return "the hard RLIMIT_NOFILE is too low to open fds past FD_SETSIZE";
+}
+
+void tw_test_fds_fill_below(tw_test_fd_filler *f, int limit)
+{
+    *f = (tw_test_fd_filler){0};
+    getrlimit(RLIMIT_NOFILE, &f->saved);
+    struct rlimit raised = f->saved;
+    rlim_t want = (rlim_t)limit + FILL_HEADROOM;
+    if (raised.rlim_cur < want) {
+        raised.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
+            abort(); /* tw_test_fds_past_unavailable said it could be raised */
+    }
+    f->fds = malloc((size_t)limit * sizeof *f->fds);
+    if (!f->fds)
+        abort(); /* a test helper: out of memory ends the test run */
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            abort(); /* the limit was just raised above what this needs */
+        if (fd >= limit) {
+            close(fd);
+            return;
+        }
+        f->fds[f->count++] = fd;
+    }
+}
+
+void tw_test_fds_release(tw_test_fd_filler *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        close(f->fds[i]);
+    free(f->fds);
+    setrlimit(RLIMIT_NOFILE, &f->saved);
+    *f = (tw_test_fd_filler){0};
+}
+
 static double monotonic_seconds(void)
 {
     struct timespec ts;

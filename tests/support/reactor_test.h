@@ -5,6 +5,7 @@
 #define TWINE_TESTS_REACTOR_TEST_H
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,24 @@ int tw_test_lowest_free_fd(void);
 /* Entries in /proc/self/fd and /proc/self/task, or -1 when /proc is not there. */
 int tw_test_count_open_fds(void);
 int tw_test_count_threads(void);
+
+/* Every fd below a limit taken, so that the next one made is at or above it (select's
+ * FD_SETSIZE). */
+typedef struct {
+    int *fds;
+    size_t count;
+    struct rlimit saved;
+} tw_test_fd_filler;
+
+/* Why fds at or above limit cannot be had here (the hard RLIMIT_NOFILE is too low), or NULL when
+ * they can. */
+const char *tw_test_fds_past_unavailable(int limit);
+/* Raises RLIMIT_NOFILE's soft limit above limit if it must, then occupies every free fd below limit
+ * with /dev/null. Check tw_test_fds_past_unavailable first (or tw_test_skip_unless_fds_past in
+ * net.h): this aborts when it cannot. */
+void tw_test_fds_fill_below(tw_test_fd_filler *f, int limit);
+/* Closes the fillers and restores the fd limit. */
+void tw_test_fds_release(tw_test_fd_filler *f);
 
 /* Waits (without sleeping as synchronisation: it polls /proc, bounded by timeout) until the thread
  * count drops to at most want; returns the last count. Threads that have been joined are already gone,
