@@ -133,11 +133,18 @@ static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
 
 /* ---- running ------------------------------------------------------------------------------------- */
 
+/* Each port once: the shutdown may have stopped them already (-ENOTCONN then, harmless). */
 static void stop_listening(echo_server *s)
 {
-    for (size_t i = 0; i < s->count; i++) {
+    for (size_t i = 0; i < s->count; i++)
         if (s->ports[i])
             tw_port_stop_listening(s->ports[i]);
+}
+
+static void free_ports(echo_server *s)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        tw_port_free(s->ports[i]);
         s->ports[i] = NULL;
     }
 }
@@ -205,7 +212,7 @@ static int serve(echo_server *s)
         status = TWINED_EXIT_FAILURE;
     }
     tw_reactor_uninstall_signal_handlers(s->r);
-    stop_listening(s);
+    free_ports(s);
     twined_reactor_teardown(s->r);
     tw_reactor_free(s->r);
     return status;

@@ -427,7 +427,7 @@ static tw_port *listen_unix(tw_reactor *r, const tw_server_description *d, tw_fa
     if (port && chmod(d->path, (mode_t)d->mode) < 0) {
         if (err)
             *err = -errno;
-        tw_port_stop_listening(port);
+        tw_port_free(port);
         return NULL;
     }
     return port;

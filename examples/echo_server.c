@@ -43,7 +43,8 @@ int main(int argc, char **argv)
     tw_reactor_install_signal_handlers(r); /* Ctrl-C: orderly stop, connections closed */
     printf("echoing on 127.0.0.1:%d\n", port);
     fflush(stdout);
-    tw_reactor_run(r); /* the shutdown closes the port and every connection */
+    tw_reactor_run(r); /* the shutdown stops the port and closes every connection */
+    tw_port_free(listener); /* the port is ours to release, stopped or not */
     tw_reactor_free(r);
     return 0;
 }

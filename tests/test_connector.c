@@ -106,7 +106,7 @@ static void test_connect_tcp_success(void **state)
     assert_int_equal(f->net.client.stopped, 1);
     assert_int_equal(f->net.client.failed, 0);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 /* A client protocol that asks its connector, from connection_made, where it connected: the header
@@ -187,7 +187,7 @@ static void test_connector_valid_inside_connection_made(void **state)
     assert_int_equal(probe.failed, 0);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(probe.factory.num_ports, 0);
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_connect_refused(void **state)
@@ -225,7 +225,7 @@ static void test_connect_unix(void **state)
     tw_transport_lose_connection(f->net.client.peers[0]->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_connect_timeout(void **state)
@@ -324,7 +324,7 @@ static void test_client_factory_refuses(void **state)
     assert_int_equal(f->net.client.fail_code, -EPERM);
     assert_int_equal(f->net.client.stopped, 1);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_connect_bad_arguments(void **state)
@@ -397,8 +397,8 @@ static void test_connect_fd_beyond_select_limit(void **state)
         assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     }
     tw_test_fds_release(&filler);
-    tw_port_stop_listening(tcp);
-    tw_port_stop_listening(unix_port);
+    tw_port_free(tcp);
+    tw_port_free(unix_port);
 }
 
 static void test_connect_sockaddr_ipv6(void **state)
@@ -422,7 +422,7 @@ static void test_connect_sockaddr_ipv6(void **state)
     tw_transport_lose_connection(f->net.client.peers[0]->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_shutdown_fails_connects_in_progress(void **state)

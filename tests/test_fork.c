@@ -154,8 +154,8 @@ static void test_child_free_leaves_the_parent_serving(void **state)
     pthread_join(th, NULL);
     close(tcp_client);
     close(unix_client);
-    tw_port_stop_listening(tcp);
-    tw_port_stop_listening(unix_port);
+    tw_port_free(tcp);
+    tw_port_free(unix_port);
     tw_test_reactor_free(r, &log);
 }
 
@@ -303,7 +303,7 @@ static void test_closes_after_a_fork_take_watches_back(void **state)
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_exited_zero(status);
     close(client);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     tw_test_reactor_free(r, &log);
 }
 

@@ -220,7 +220,7 @@ static void test_limit_refuses_over_limit(void **state)
     close(c[2].fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
 }
@@ -260,7 +260,7 @@ static void test_limit_overflow_protocol(void **state)
     close(second.fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(overflow.stopped, 1);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
@@ -349,7 +349,7 @@ static void test_timeout_factory(void **state)
     assert_string_equal(s.reason, TW_CONNECTION_DONE);
     assert_int_equal(tw_reactor_pending_calls(fx->env.r), 0);
     close(c.fd);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 /* A connection lost before its timeout leaves no timer behind. */
@@ -370,7 +370,7 @@ static void test_timeout_factory_cancels_on_lost(void **state)
     close(c.fd);
     assert_true(tw_test_run_until(fx->env.r, idle_lost_cond, &s, 10.0));
     assert_int_equal(tw_reactor_pending_calls(fx->env.r), before);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 int main(void)

@@ -90,6 +90,7 @@ static void test_listen_tcp4_port0_and_stop(void **state)
     close(fd);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
     assert_int_equal(tw_port_stop_listening(NULL), -EINVAL);
+    tw_port_free(p);
 }
 
 static void test_factory_stops_with_last_port(void **state)
@@ -106,6 +107,8 @@ static void test_factory_stops_with_last_port(void **state)
     tw_port_stop_listening(b);
     assert_int_equal(f->net.server.stopped, 1);
     assert_int_equal(f->net.server.factory.num_ports, 0);
+    tw_port_free(a);
+    tw_port_free(b);
 }
 
 static void test_listen_tcp6(void **state)
@@ -132,7 +135,7 @@ static void test_listen_tcp6(void **state)
     assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     assert_int_equal(f->net.server.peers[0]->peer_addr.type, TW_ADDRESS_TCP6);
     assert_string_equal(f->net.server.peers[0]->peer_addr.host, "::1");
-    tw_port_stop_listening(p);
+    tw_port_free(p);
     lose_all(f);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &client, 5));
     tw_test_factory_free(&client);
@@ -200,6 +203,7 @@ static void test_unix_stale_socket_replaced(void **state)
     assert_int_equal(access(path, F_OK), -1);
     close(fd);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
+    tw_port_free(p);
     tw_test_factory_free(&other);
 }
 
@@ -269,7 +273,7 @@ static void test_multi_accept_in_one_readiness(void **state)
     assert_int_equal(tw_port_accepted(p), 52);
     tw_reactor_iterate(f->net.r, 1);
     assert_int_equal(tw_port_accepted(p), 53);
-    tw_port_stop_listening(p);
+    tw_port_free(p);
     for (int i = 0; i < 50; i++)
         close(fds[i]);
     for (int i = 0; i < 3; i++)
@@ -294,7 +298,7 @@ static void test_lone_connection_costs_one_accept(void **state)
     tw_test_accept_counts after = tw_test_accept_counts_now();
     assert_int_equal(after.calls - before.calls, 1);
     assert_int_equal(after.empty - before.empty, 0);
-    tw_port_stop_listening(p);
+    tw_port_free(p);
     close(fd);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
 }
@@ -313,7 +317,7 @@ static void test_refused_by_factory(void **state)
     assert_int_equal(tw_transport_count(f->net.r), 0);
     assert_int_equal(f->net.server.npeers, 0);
     close(fd);
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static tw_port *stop_me;
@@ -321,8 +325,10 @@ static tw_port *stop_me;
 static int stop_port_on_made(tw_protocol *proto)
 {
     (void)proto;
-    if (stop_me)
+    if (stop_me) {
         tw_port_stop_listening(stop_me);
+        tw_port_free(stop_me);
+    }
     stop_me = NULL;
     return 0;
 }
@@ -336,7 +342,8 @@ static int build_stopper(tw_factory *fac, const tw_address *peer, tw_protocol *o
     return 0;
 }
 
-/* stop_listening from inside the port's own accept loop frees the port only after the loop. */
+/* stop_listening and tw_port_free from inside the port's own accept loop: the loop ends at once and
+ * the port is freed only after it. */
 static void test_stop_listening_inside_accept(void **state)
 {
     fixture *f = *state;
@@ -406,7 +413,7 @@ static void test_emfile_sheds_with_spare_fd(void **state)
     assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     close(fd);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_emfile_without_spare_pauses(void **state)
@@ -437,7 +444,7 @@ static void test_emfile_without_spare_pauses(void **state)
     for (int i = 0; i < 3; i++)
         close(fds[i]);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 /* Out of fds for good: the port retries every TW_PORT_EMFILE_PAUSE and fails each time. Its
@@ -467,7 +474,7 @@ static void test_emfile_warnings_coalesced(void **state)
     assert_int_equal(tw_test_log_count(&f->net.log), logged + 2);
     assert_true(tw_test_log_contains(&f->net.log, "similar warnings held back"));
     close(fd);
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 /* ---- fds the backend cannot watch ------------------------------------------------------------ */
@@ -525,7 +532,7 @@ static void test_accepted_fd_beyond_select_limit(void **state)
     assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
     close(again);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5));
-    tw_port_stop_listening(p);
+    tw_port_free(p);
 }
 
 static void test_shutdown_stops_ports(void **state)
@@ -534,11 +541,82 @@ static void test_shutdown_stops_ports(void **state)
     char path[108];
     tw_test_unix_path(path, sizeof path, "shut");
     int err = 0;
-    assert_non_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
-    assert_non_null(tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err));
+    tw_port *ports[2] = {tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err),
+                         tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err)};
+    assert_non_null(ports[0]);
+    assert_non_null(ports[1]);
     assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
     assert_int_equal(f->net.server.stopped, 1);
     assert_int_equal(access(path, F_OK), -1);
+    tw_port_free(ports[0]);
+    tw_port_free(ports[1]);
+}
+
+/* A port kept past the shutdown is a valid stopped handle: stopping it again is an error, not a use
+ * after free, and it still answers questions until its owner frees it. */
+static void test_port_kept_past_shutdown(void **state)
+{
+    fixture *f = *state;
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "kept");
+    int err = 0;
+    tw_port *tcp = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    tw_port *unix_port = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
+    assert_non_null(tcp);
+    assert_non_null(unix_port);
+    int fd = tw_test_tcp_client(tw_test_port_number(tcp));
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+    assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
+    assert_int_equal(f->net.server.stopped, 1);
+    assert_int_equal(tw_port_stop_listening(tcp), -ENOTCONN);
+    assert_int_equal(tw_port_stop_listening(unix_port), -ENOTCONN);
+    tw_address a;
+    assert_int_equal(tw_port_get_host(tcp, &a), -ENOTCONN);
+    assert_int_equal(tw_port_accepted(tcp), 1); /* the counters outlive the socket */
+    assert_int_equal(f->net.server.stopped, 1); /* nothing stopped twice */
+    assert_int_equal(access(path, F_OK), -1);
+    tw_port_free(tcp);
+    tw_port_free(unix_port);
+    close(fd);
+}
+
+/* The handle outlives the reactor too: tw_reactor_free stops the port, its owner frees it. */
+static void test_port_kept_past_reactor_free(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    tw_reactor_free(f->net.r);
+    f->net.r = tw_reactor_new(NULL); /* for the fixture's teardown */
+    assert_int_equal(f->net.server.stopped, 1);
+    assert_int_equal(tw_port_stop_listening(p), -ENOTCONN);
+    assert_int_equal(tw_port_set_max_accepts(p, 5), 0);
+    tw_port_free(p);
+    tw_port_free(NULL);
+}
+
+/* Stopping is not releasing: a stopped port stays valid until tw_port_free. */
+static void test_stop_then_free(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    uint16_t port = tw_test_port_number(p);
+    assert_int_equal(tw_port_stop_listening(p), 0);
+    assert_int_equal(tw_port_stop_listening(p), -ENOTCONN);
+    assert_int_equal(f->net.server.stopped, 1);
+    assert_int_equal(tw_test_tcp_client(port), -ECONNREFUSED);
+    tw_port_free(p);
+    /* freeing a port that still listens stops it first */
+    p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    port = tw_test_port_number(p);
+    tw_port_free(p);
+    assert_int_equal(f->net.server.stopped, 2);
+    assert_int_equal(tw_test_tcp_client(port), -ECONNREFUSED);
 }
 
 int main(void)
@@ -560,6 +638,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emfile_without_spare_pauses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accepted_fd_beyond_select_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_kept_past_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_port_kept_past_reactor_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_then_free, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -568,7 +568,7 @@ static void test_listen_tcp(void **state)
     d = parse_ok(again);
     assert_null(tw_server_listen(f->r, &d, &f->factory, &err));
     assert_int_equal(err, -EADDRINUSE);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_listen_tcp_any_interface(void **state)
@@ -580,7 +580,7 @@ static void test_listen_tcp_any_interface(void **state)
     tw_address host;
     assert_int_equal(tw_port_get_host(port, &host), 0);
     assert_string_equal(host.host, "0.0.0.0");
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_listen_tcp6(void **state)
@@ -600,7 +600,7 @@ static void test_listen_tcp6(void **state)
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(host.port),
                                 .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     connect_and_wait(f, (struct sockaddr *)&sin6, sizeof sin6);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void listen_unix_with_mode(listen_fixture *f, const char *suffix, mode_t want)
@@ -618,7 +618,7 @@ static void listen_unix_with_mode(listen_fixture *f, const char *suffix, mode_t 
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     strcpy(sun.sun_path, path);
     connect_and_wait(f, (struct sockaddr *)&sun, sizeof sun);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(stat(path, &st), -1);
 }
 

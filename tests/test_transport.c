@@ -157,8 +157,7 @@ static void test_round_trip_unix(void **state)
     assert_int_equal(a.type, TW_ADDRESS_UNIX);
     assert_string_equal(a.path, path);
     close_all(f);
-    tw_port_stop_listening(f->net.port);
-    f->net.port = NULL;
+    assert_int_equal(tw_port_stop_listening(f->net.port), 0);
     assert_int_equal(access(path, F_OK), -1); /* the socket file is removed */
 }
 
@@ -1084,7 +1083,6 @@ static void test_free_closes_everything(void **state)
     int fds0 = tw_test_count_open_fds();
     tw_reactor_free(f->net.r);
     f->net.r = tw_reactor_new(NULL); /* for the fixture's teardown */
-    f->net.port = NULL;
     assert_int_equal(f->net.server.peers[0]->lost, 1);
     assert_string_equal(f->net.server.peers[0]->reason_type, TW_CONNECTION_LOST);
     assert_int_equal(f->net.client.peers[0]->lost, 1);
@@ -1103,7 +1101,7 @@ static void test_shutdown_closes_everything(void **state)
         tw_reactor_iterate(f->net.r, 0.05);
     int fds0 = tw_test_count_open_fds();
     assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
-    f->net.port = NULL; /* stopped by the shutdown */
+    assert_int_equal(tw_port_stop_listening(f->net.port), -ENOTCONN); /* stopped by the shutdown */
     assert_int_equal(tw_transport_count(f->net.r), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(f->net.server.peers[i]->lost, 1);
@@ -1145,7 +1143,6 @@ static void test_shutdown_closes_connections_of_every_chunk(void **state)
         tw_reactor_iterate(f->net.r, 0.05);
     int fds0 = tw_test_count_open_fds();
     assert_int_equal(tw_test_run_to_shutdown(f->net.r), 0);
-    f->net.port = NULL;
     assert_int_equal(tw_transport_count(f->net.r), 0);
     for (size_t i = 1; i <= N; i++) {
         assert_int_equal(f->net.server.peers[i]->lost, 1);

@@ -125,7 +125,7 @@ static void test_refused_watch_closes_the_connection(void **state)
     close(client);
     for (int i = 0; i < nheld; i++)
         close(held[i]);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     tw_test_reactor_free(r, &log);
     assert_int_equal(tw_test_count_open_fds(), fds_before);
 }
@@ -266,7 +266,7 @@ static tw_test_epoll_counts one_connection(conn_record *c)
     assert_int_equal(c->made, 1);
     assert_string_equal(c->reason_type, TW_CONNECTION_DONE);
     close(client);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     tw_test_reactor_free(r, &log);
     return (tw_test_epoll_counts){after.adds - before.adds, after.mods - before.mods,
                                   after.dels - before.dels};

@@ -46,10 +46,12 @@ typedef struct tw_net {
 } tw_net;
 
 /* References: every port, connector and transport of a context holds one from its creation to the
- * very end of its life (its own release is the last thing it does, after every callback), and the
- * context is freed with the last one. tw__net_acquire takes it for something new in r (the context
- * is created on first use): NULL and *err on failure (-ENOMEM, -ESHUTDOWN while tw_reactor_free
- * closes what is open). tw__net_hold takes it in a context at hand. */
+ * very end of its life in the context (its own release is the last thing it does, after every
+ * callback; a port's life in the context ends when it stops: a stopped port is its owner's handle
+ * and may outlive the reactor), and the context is freed with the last one. tw__net_acquire takes
+ * it for something new in r (the context is created on first use): NULL and *err on failure
+ * (-ENOMEM, -ESHUTDOWN while tw_reactor_free closes what is open). tw__net_hold takes it in a
+ * context at hand. */
 tw_net *tw__net_acquire(tw_reactor *r, int *err) TW__MUST_CHECK;
 void tw__net_hold(tw_net *net);
 void tw__net_release(tw_net *net);

@@ -15,8 +15,12 @@
 #include "reactor/log.h"
 #include "transport/net.h"
 
+/* Owned by the caller from tw_listen_* to tw_port_free (a libuv-style handle). Stopping (by
+ * tw_port_stop_listening, the reactor's shutdown or tw_reactor_free) closes the socket and leaves
+ * the context, dropping the port's reference: a stopped port holds nothing of the reactor's, so it
+ * may outlive it. */
 struct tw_port {
-    tw_net *net;
+    tw_net *net;             /* NULL once stopped and out of the context */
     tw_factory *factory;
     int fd;
     int reserve_fd;          /* spare fd given up to accept-and-close when out of fds; -1 if none */
@@ -26,7 +30,7 @@ struct tw_port {
     uint64_t accepted, shed;
     tw_delayed_call *resume_call;
     tw_log_limit shed_log, pause_log; /* out of fds: one line per TW_LOG_REPEAT_INTERVAL */
-    bool in_accept, stop_requested, nodelay_probed, nodelay_inherited;
+    bool in_accept, stopped, free_requested, nodelay_probed, nodelay_inherited;
     char *unix_path;
     tw_net_closer closer; /* registered while listening */
 };
@@ -186,7 +190,8 @@ static bool accept_error(tw_port *port, int err)
     }
 }
 
-static void port_free(tw_port *port);
+static void leave_context(tw_port *port);
+static void release_memory(tw_port *port);
 
 /* Is another connection waiting? An accept4 that finds the queue empty costs the kernel a socket and
  * a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per wake, after
@@ -204,7 +209,7 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
     tw_port *port = arg;
     unsigned n = 0, tries = 0;
     port->in_accept = true;
-    while (n < port->number_accepts && tries++ < 2 * port->number_accepts && !port->stop_requested) {
+    while (n < port->number_accepts && tries++ < 2 * port->number_accepts && !port->stopped) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -216,7 +221,7 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
         n++;
         if (start_connection(port, c, &ss, len))
             port->accepted++;
-        if (n == 1 && n < port->number_accepts && !more_pending(fd))
+        if (port->stopped || (n == 1 && n < port->number_accepts && !more_pending(fd)))
             break;
     }
     if (n == port->number_accepts)
@@ -226,8 +231,10 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
     if (port->number_accepts > port->max_accepts)
         port->number_accepts = port->max_accepts;
     port->in_accept = false;
-    if (port->stop_requested)
-        port_free(port);
+    if (port->stopped) /* by a callback of this loop: what it left for later happens now */
+        leave_context(port);
+    if (port->free_requested)
+        release_memory(port);
     return 0;
 }
 
@@ -383,40 +390,63 @@ tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory
 
 /* ---- stopping ----------------------------------------------------------------------------------- */
 
-static void port_free(tw_port *port)
+/* Drops the port's reference on the context: a stopped port no longer needs the reactor. */
+static void leave_context(tw_port *port)
 {
     tw_net *net = port->net;
+    port->net = NULL;
+    if (net)
+        tw__net_release(net);
+}
+
+static void release_memory(tw_port *port)
+{
     free(port->unix_path);
     free(port);
-    tw__net_release(net);
 }
 
 int tw_port_stop_listening(tw_port *port)
 {
     if (!port)
         return -EINVAL;
-    if (port->stop_requested)
-        return 0;
-    port->stop_requested = true;
+    if (port->stopped)
+        return -ENOTCONN;
+    port->stopped = true;
     tw__net_unregister(&port->closer);
     if (port->resume_call)
         tw_delayed_call_cancel(port->resume_call);
     port->resume_call = NULL;
     tw__sock_close(port->net->r, port->fd);
+    port->fd = -1;
     if (port->reserve_fd >= 0)
         close(port->reserve_fd);
+    port->reserve_fd = -1;
     if (port->unix_path)
         unlink(port->unix_path);
     tw_factory_do_stop(port->factory);
-    if (!port->in_accept)
-        port_free(port);
+    if (!port->in_accept) /* else at the end of the accept loop, which still uses the context */
+        leave_context(port);
     return 0;
+}
+
+void tw_port_free(tw_port *port)
+{
+    if (!port)
+        return;
+    if (!port->stopped)
+        tw_port_stop_listening(port);
+    if (port->in_accept)
+        port->free_requested = true; /* the accept loop frees it when it ends */
+    else
+        release_memory(port);
 }
 
 int tw_port_get_host(const tw_port *port, tw_address *out)
 {
     if (!port || !out)
         return -EINVAL;
+    if (port->stopped)
+        return -ENOTCONN;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(port->fd, (struct sockaddr *)&ss, &len) < 0)

@@ -162,7 +162,7 @@ int main(int argc, char **argv)
     /* Serve on until SIGTERM, so the client never meets a closed port: a refusal it sees is real. */
     if (tw_reactor_run(r) < 0)
         bench_fail("accept_server: tw_reactor_run failed");
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     tw_reactor_free(r);
     return 0;
 }

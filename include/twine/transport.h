@@ -180,6 +180,13 @@ TW_API int tw_transport_fd(const tw_transport *t);
 TW_API size_t tw_transport_count(tw_reactor *r);
 
 /* ---- listening ports ---------------------------------------------------------------------------
+ * Ownership (libuv's handle rule): the tw_port * that tw_listen_* returns is yours until you
+ * release it with tw_port_free, exactly once. Stopping is not releasing: tw_port_stop_listening
+ * (Twisted's stopListening), the reactor's shutdown and tw_reactor_free only stop the port, which
+ * stays a valid stopped handle until tw_port_free, even after tw_reactor_free. A stopped port
+ * answers tw_port_stop_listening and tw_port_get_host with -ENOTCONN and still reports its
+ * counters.
+ *
  * Each accepted connection gets factory->ops->build_protocol, then connection_made. The factory is
  * borrowed and must outlive the port and its connections. NULL with *err (if err is not NULL) set
  * to a negative errno on failure (-EADDRINUSE, -EACCES, -EINVAL for a bad interface or path,
@@ -199,10 +206,15 @@ TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interfa
 TW_API tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
                                int *err) TW__MUST_CHECK;
 
-/* Stops accepting, closes the socket (and removes a UNIX socket file), calls the factory's doStop
- * and frees the port (after the current accept loop when called from inside one). Connections
- * already accepted stay open. Returns 0. */
+/* Stops accepting, closes the socket (and removes a UNIX socket file) and calls the factory's
+ * doStop; the port stays valid (free it with tw_port_free). Connections already accepted stay
+ * open. Safe from inside the port's own callbacks. 0; -ENOTCONN when the port was stopped already
+ * (by an earlier call, the reactor's shutdown or tw_reactor_free); -EINVAL for NULL. */
 TW_API int tw_port_stop_listening(tw_port *port);
+/* Releases the port: stops it first if it still listens, then frees it (after the current accept
+ * loop when called from inside one). Works after tw_reactor_free too. NULL is ignored. */
+TW_API void tw_port_free(tw_port *port);
+/* The address the port listens on: 0, -ENOTCONN once stopped, -EINVAL. */
 TW_API int tw_port_get_host(const tw_port *port, tw_address *out);
 /* Connections accepted so far, and connections shed instead: accepted and closed at once because
  * the process was out of descriptors, or because the transport could not take one (an fd the

@@ -268,7 +268,7 @@ void tw_test_dns_server_stop(tw_test_dns_server *s)
     if (spoof)
         tw_datagram_port_stop(spoof);
     if (s->tcp)
-        tw_port_stop_listening(s->tcp);
+        tw_port_free(s->tcp);
     s->udp = s->spoof = NULL;
     s->tcp = NULL;
 }

@@ -273,8 +273,7 @@ int tw_test_net_fixture_setup(void **state, size_t size)
 int tw_test_net_fixture_teardown(void **state)
 {
     tw_test_net_env *net = *state;
-    if (net->port)
-        tw_port_stop_listening(net->port);
+    tw_port_free(net->port); /* stopped or not, even by a shutdown or tw_reactor_free */
     assert_int_equal(tw_transport_count(net->r), 0);
     tw_test_reactor_free(net->r, &net->log);
     tw_test_factory_free(&net->server);
@@ -326,7 +325,7 @@ void tw_test_server_open(tw_test_server *s, size_t conn_size, void (*init_conn)(
 
 void tw_test_server_close(tw_test_server *s)
 {
-    tw_port_stop_listening(s->port);
+    tw_port_free(s->port);
     tw_test_reactor_free(s->r, &s->log);
 }
 

@@ -72,16 +72,16 @@ typedef struct {
     tw_test_log log;
     tw_test_clock clock;
     tw_test_factory server, client;
-    tw_port *port;           /* a port the test listens on, if any: the teardown stops it */
+    tw_port *port;           /* a port the test listens on, if any: the teardown frees it */
 } tw_test_net_env;
 
 /* A cmocka setup for a fixture struct of size bytes whose first member is a tw_test_net_env:
  * allocates it zeroed, makes the reactor and the two factories and stores it in *state. 0, or -1
  * (the test is reported as not set up) when the fixture or the reactor cannot be made. */
 int tw_test_net_fixture_setup(void **state, size_t size);
-/* The matching cmocka teardown: stops the env's port if one is set, asserts that no transport is left
- * open, then frees the reactor (which destroys what is left of the peers' protocols), the factories,
- * the log and the fixture. */
+/* The matching cmocka teardown: frees the env's port if one is set, asserts that no transport is
+ * left open, then frees the reactor (which destroys what is left of the peers' protocols), the
+ * factories, the log and the fixture. */
 int tw_test_net_fixture_teardown(void **state);
 
 /* Runs reactor turns until cond(arg) or timeout seconds of real time pass; returns cond(arg).
