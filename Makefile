@@ -99,8 +99,9 @@ $(OUT)/obj/reactor/version.o $(OUT)/obj/tests/test_version.o: Makefile
 $(TWINED): $(CLI_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(LIBS)
 
-# Tests count some syscalls, and make some fail, through the linker (tests/support/syscalls.c).
-TEST_WRAP := -Wl,--wrap=accept4
+# Tests count or hook some syscalls, and make some fail, through the linker
+# (tests/support/syscalls.c).
+TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen
 ifeq ($(UNAME),Linux)
 TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc
 endif

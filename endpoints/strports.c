@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "twine/strports.h"
 
@@ -421,16 +420,8 @@ int tw_server_from_string(const char *description, tw_server_description *out, c
 static tw_port *listen_unix(tw_reactor *r, const tw_server_description *d, tw_factory *factory,
                             int *err)
 {
-    tw_port *port = tw_listen_unix(r, d->path, d->backlog, factory, err);
-    /* Twisted sets the mode between bind and listen; the port API does both in one call, so here
-     * the chmod follows listen and, for that moment, the file has the permissions the umask gave. */
-    if (port && chmod(d->path, (mode_t)d->mode) < 0) {
-        if (err)
-            *err = -errno;
-        tw_port_free(port);
-        return NULL;
-    }
-    return port;
+    /* The mode is applied between bind and listen, as Twisted does. */
+    return tw_listen_unix_mode(r, d->path, d->mode, d->backlog, factory, err);
 }
 
 tw_port *tw_server_listen(tw_reactor *r, const tw_server_description *d, tw_factory *factory,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <twine/twine.h>
@@ -165,6 +167,9 @@ static void test_listen_bad_arguments(void **state)
     assert_int_equal(err, -EINVAL);
     assert_null(tw_listen_unix(f->net.r, "/nonexistent-dir/x.sock", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -ENOENT);
+    assert_null(tw_listen_unix_mode(f->net.r, "/tmp/x.sock", 01666, 0, &f->net.server.factory,
+                                    &err));
+    assert_int_equal(err, -EINVAL);
     assert_int_equal(f->net.server.started, 0);
     assert_null(tw_listen_tcp(f->net.r, 0, "bad", 0, &f->net.server.factory, NULL)); /* err may be NULL */
 }
@@ -186,6 +191,9 @@ static void test_unix_stale_socket_replaced(void **state)
     int err = 0;
     tw_port *p = tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err);
     assert_non_null(p);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, TW_PORT_UNIX_MODE_DEFAULT); /* whatever the umask */
     int fd = tw_test_unix_client(path);
     assert_true(fd >= 0);
     f->want_made = 1;
@@ -220,6 +228,100 @@ static void test_unix_path_not_a_socket(void **state)
     assert_int_equal(err, -EADDRINUSE);
     assert_int_equal(access(path, F_OK), 0); /* a regular file is never removed */
     unlink(path);
+}
+
+/* Another user than the one running the tests (root): nobody. */
+#define OTHER_UID 65534
+/* Where connect_as_other_on_listen connects. */
+static char unix_probe_path[108];
+
+/* Connects to path as OTHER_UID in a forked child: 0 when the connect succeeded, else its errno. */
+static int connect_as_other_user(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) < 0 || setgid(OTHER_UID) < 0 || setuid(OTHER_UID) < 0)
+            _exit(255);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+        _exit(connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 ? 0 : errno);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* Runs in the moment the socket starts listening (a listen() hook): as soon as anyone can. */
+static void connect_as_other_on_listen(int fd, void *arg)
+{
+    (void)fd;
+    int *result = arg;
+    *result = connect_as_other_user(unix_probe_path);
+}
+
+/* Listens on path with the given mode, with the widest umask (so bind() alone would let anyone
+ * connect) and another user trying to connect the moment the socket listens; *other gets what
+ * that user's connect returned. by_string: through tw_server_listen ("unix:PATH:mode=OCTAL"). */
+static tw_port *listen_unix_probed(fixture *f, const char *path, unsigned mode, bool by_string,
+                                   int *other)
+{
+    int err = 0;
+    tw_port *p;
+    snprintf(unix_probe_path, sizeof unix_probe_path, "%s", path);
+    *other = -1;
+    mode_t old = umask(0);
+    tw_test_set_listen_hook(connect_as_other_on_listen, other);
+    if (by_string) {
+        char description[160];
+        tw_server_description d;
+        snprintf(description, sizeof description, "unix:%s:mode=%o", path, mode);
+        assert_int_equal(tw_server_from_string(description, &d, NULL, 0), 0);
+        p = tw_server_listen(f->net.r, &d, &f->net.server.factory, &err);
+    } else {
+        p = tw_listen_unix_mode(f->net.r, path, mode, 0, &f->net.server.factory, &err);
+    }
+    tw_test_set_listen_hook(NULL, NULL);
+    umask(old);
+    assert_non_null(p);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, mode);
+    return p;
+}
+
+/* The socket file's mode is in place before the socket can accept: another user connecting the
+ * moment it listens is refused by a 0600 socket, and let in by a 0666 one. */
+static void test_unix_mode_applied_before_listen(void **state)
+{
+    fixture *f = *state;
+    if (geteuid() != 0) {
+        print_message("skipped: connecting as another user needs root\n");
+        skip();
+    }
+    char dir[] = "/tmp/twine-mode-XXXXXX", path[108];
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0711), 0); /* the other user may reach the socket, not list */
+    snprintf(path, sizeof path, "%s/s", dir);
+    for (int by_string = 0; by_string < 2; by_string++) {
+        int other;
+        tw_port *p = listen_unix_probed(f, path, 0600, by_string, &other);
+        assert_int_equal(other, EACCES);
+        for (int i = 0; i < 3; i++)
+            tw_reactor_iterate(f->net.r, 0);
+        assert_int_equal(tw_port_accepted(p), 0);
+        tw_port_free(p);
+    }
+    int other;
+    tw_port *p = listen_unix_probed(f, path, 0666, false, &other);
+    assert_int_equal(other, 0);
+    f->want_made = 1;
+    assert_true(tw_test_run_until(f->net.r, made_n, f, 5));
+    assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, 5)); /* it exited */
+    tw_port_free(p);
+    assert_int_equal(rmdir(dir), 0);
 }
 
 /* A live listener that accepts nothing and whose backlog is full (a stopped server, say) is in use
@@ -629,6 +731,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unix_stale_socket_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_path_not_a_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_live_listener_with_full_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_mode_applied_before_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_accept_in_one_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lone_connection_costs_one_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),

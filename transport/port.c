@@ -262,10 +262,39 @@ static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, co
     return 0;
 }
 
-static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
-                           int family)
+/* Removes the socket file a failed listen made, unless something else has taken its place. */
+static void remove_own_socket(const char *path)
 {
-    int rc = 0;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+}
+
+/* Sets the socket file's permissions between bind() and listen(). That order is what makes it
+ * race-free: until listen() every connect() to the file is refused, so nobody ever connects under
+ * the permissions bind() gave it (0777 less the umask); and the umask, being process-wide, cannot
+ * be changed around bind() in a library whose other threads create files. The chmod does not
+ * follow symlinks: a symlink put at path in the meantime (in a directory someone else can write)
+ * must not make root change the mode of whatever it points to. A C library that cannot chmod
+ * without following one (no /proc) says EOPNOTSUPP: then the file must still be a socket. */
+static int chmod_socket_file(const char *path, unsigned mode)
+{
+    if (fchmodat(AT_FDCWD, path, (mode_t)mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != EOPNOTSUPP && errno != ENOTSUP)
+        return -errno;
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -ENOTSOCK;
+    return chmod(path, (mode_t)mode) < 0 ? -errno : 0;
+}
+
+static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
+                           const char *unix_path, unsigned mode)
+{
+    int family = ss->ss_family, rc = 0;
     if (family != AF_UNIX && (rc = tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true)) < 0)
         return rc;
     if (family == AF_INET6 && (rc = tw__sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true)) < 0)
@@ -274,8 +303,16 @@ static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t 
         tw__sock_nodelay(fd); /* inherited by accepted sockets on Linux */
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
         return -errno;
-    if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0)
-        return -errno;
+    if (unix_path && (rc = chmod_socket_file(unix_path, mode)) < 0) {
+        remove_own_socket(unix_path);
+        return rc;
+    }
+    if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0) {
+        rc = -errno;
+        if (unix_path)
+            remove_own_socket(unix_path);
+        return rc;
+    }
     return 0;
 }
 
@@ -285,7 +322,8 @@ static void port_on_shutdown(tw_net_closer *closer)
 }
 
 static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, socklen_t len,
-                          int backlog, tw_factory *factory, const char *unix_path, int *err)
+                          int backlog, tw_factory *factory, const char *unix_path, unsigned mode,
+                          int *err)
 {
     int family = ss->ss_family, rc = 0;
     tw_net *net = tw__net_acquire(r, &rc);
@@ -301,7 +339,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
         goto fail_port;
     if ((port->fd = rc = tw__sock_stream(family)) < 0)
         goto fail_port;
-    if ((rc = bind_and_listen(port->fd, ss, len, backlog, family)) < 0)
+    if ((rc = bind_and_listen(port->fd, ss, len, backlog, unix_path, mode)) < 0)
         goto fail_port;
     if ((rc = tw_reactor_add_reader(r, port->fd, port_on_readable, port)) < 0)
         goto fail_unlink;
@@ -319,7 +357,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
     return port;
 fail_unlink:
     if (unix_path)
-        unlink(unix_path);
+        remove_own_socket(unix_path);
 fail_port:
     if (port && port->fd >= 0)
         tw__sock_close(r, port->fd);
@@ -357,7 +395,7 @@ static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, NULL, err);
+    return listen_on(r, &ss, len, backlog, factory, NULL, 0, err);
 }
 
 tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
@@ -372,20 +410,26 @@ tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int
     return listen_ip(r, AF_INET6, port, interface, backlog, factory, err);
 }
 
-tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
-                        int *err)
+tw_port *tw_listen_unix_mode(tw_reactor *r, const char *path, unsigned mode, int backlog,
+                             tw_factory *factory, int *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;
     if (!listen_args_ok(r, factory, err))
         return NULL;
-    int rc = tw__sock_parse_unix(path, &ss, &len);
+    int rc = mode & ~0777u ? -EINVAL : tw__sock_parse_unix(path, &ss, &len);
     if (rc < 0) {
         if (err)
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, path, err);
+    return listen_on(r, &ss, len, backlog, factory, path, mode, err);
+}
+
+tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
+                        int *err)
+{
+    return tw_listen_unix_mode(r, path, TW_PORT_UNIX_MODE_DEFAULT, backlog, factory, err);
 }
 
 /* ---- stopping ----------------------------------------------------------------------------------- */

@@ -90,7 +90,7 @@ TW_API int tw_server_from_string(const char *description, tw_server_description 
                                  size_t errsize);
 
 /* Listens as described, building protocols with factory (borrowed; it must outlive the port):
- * tw_listen_tcp, tw_listen_tcp6 or tw_listen_unix, and for unix a chmod to d->mode. NULL with *err
+ * tw_listen_tcp, tw_listen_tcp6 or tw_listen_unix_mode with d->mode. NULL with *err
  * (if err is not NULL) set to a negative errno on failure: those of tw_listen_*, -EOPNOTSUPP for
  * stdio (not supported yet), -EINVAL for a bad description. */
 TW_API tw_port *tw_server_listen(tw_reactor *r, const tw_server_description *d, tw_factory *factory,

@@ -49,6 +49,9 @@ extern "C" {
 #define TW_PORT_BACKLOG_DEFAULT 50
 #define TW_PORT_ACCEPTS_INITIAL 100
 #define TW_PORT_ACCEPTS_MAX 1000
+/* Permissions of a UNIX socket file made by tw_listen_unix (Twisted's listenUNIX default: anyone
+ * may connect). tw_listen_unix_mode chooses others. */
+#define TW_PORT_UNIX_MODE_DEFAULT 0666
 /* Seconds a port stops accepting when out of file descriptors even after shedding load. */
 #define TW_PORT_EMFILE_PAUSE 0.1
 /* Outgoing connections: default connect timeout in seconds (Twisted's). */
@@ -202,9 +205,15 @@ TW_API tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interfac
 TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                                tw_factory *factory, int *err) TW__MUST_CHECK;
 /* A stale socket file at path (nobody listening) is replaced; a live one is -EADDRINUSE. The file
- * is removed by tw_port_stop_listening. -ENAMETOOLONG if path does not fit a sockaddr_un. */
+ * is removed by tw_port_stop_listening. -ENAMETOOLONG if path does not fit a sockaddr_un. The
+ * file gets TW_PORT_UNIX_MODE_DEFAULT (0666) permissions, as with Twisted's listenUNIX. */
 TW_API tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
                                int *err) TW__MUST_CHECK;
+/* The same with the socket file's permissions (mode: 0 to 0777; -EINVAL beyond), umask or not.
+ * They are in place before the socket listens, so no connection is ever made under others: until
+ * listen() the kernel refuses every connect. */
+TW_API tw_port *tw_listen_unix_mode(tw_reactor *r, const char *path, unsigned mode, int backlog,
+                                    tw_factory *factory, int *err) TW__MUST_CHECK;
 
 /* Stops accepting, closes the socket (and removes a UNIX socket file) and calls the factory's
  * doStop; the port stays valid (free it with tw_port_free). Connections already accepted stay

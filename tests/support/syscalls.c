@@ -1,8 +1,10 @@
-/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 (and, on
- * Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here first. Counts
- * accept4() and epoll_ctl() calls, so tests can assert what a behaviour costs (a lone connection
- * must cost exactly one accept4, none failing; closing it no epoll_ctl), and makes one chosen
- * epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that says no. */
+/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 and
+ * listen (and, on Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here
+ * first. Counts accept4() and epoll_ctl() calls, so tests can assert what a behaviour costs (a lone
+ * connection must cost exactly one accept4, none failing; closing it no epoll_ctl); runs a hook
+ * right after listen(), so a test can act at the moment a socket starts listening; and makes one
+ * chosen epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that
+ * says no. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -22,6 +24,29 @@ int __wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     if (c < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         atomic_fetch_add(&accept_empty, 1);
     return c;
+}
+
+int __real_listen(int fd, int backlog);
+int __wrap_listen(int fd, int backlog);
+
+static void (*listen_hook)(int fd, void *arg);
+static void *listen_hook_arg;
+
+int __wrap_listen(int fd, int backlog)
+{
+    int rc = __real_listen(fd, backlog);
+    if (rc == 0 && listen_hook) {
+        int saved = errno;
+        listen_hook(fd, listen_hook_arg);
+        errno = saved;
+    }
+    return rc;
+}
+
+void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg)
+{
+    listen_hook = hook;
+    listen_hook_arg = arg;
 }
 
 tw_test_accept_counts tw_test_accept_counts_now(void)

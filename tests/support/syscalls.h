@@ -1,5 +1,5 @@
-/* Syscalls seen through the linker (see syscalls.c): counters of accept4() calls, and one-shot
- * failures of epoll_ctl() and realloc() (Linux). */
+/* Syscalls seen through the linker (see syscalls.c): counters of accept4() calls, a hook run right
+ * after listen(), and one-shot failures of epoll_ctl() and realloc() (Linux). */
 #ifndef TWINE_TESTS_SYSCALLS_H
 #define TWINE_TESTS_SYSCALLS_H
 
@@ -26,5 +26,9 @@ tw_test_epoll_counts tw_test_epoll_counts_now(void);
 void tw_test_refuse_epoll_ctl(int fd, int err);
 /* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
 void tw_test_refuse_realloc(size_t size);
+
+/* Runs hook(fd, arg) right after every successful listen() of the test binary (twine's included)
+ * until it is set to NULL: a test can act in the moment a socket starts listening. */
+void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg);
 
 #endif
