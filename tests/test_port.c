@@ -349,6 +349,49 @@ static void test_unix_live_listener_with_full_backlog(void **state)
     unlink(path);
 }
 
+/* ---- backlog --------------------------------------------------------------------------------- */
+
+/* What the kernel allows a listen queue (net.core.somaxconn), or the documented fallback. */
+static int kernel_somaxconn(void)
+{
+    FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+    int v = 0;
+    if (!f)
+        return TW_PORT_BACKLOG_FALLBACK;
+    if (fscanf(f, "%d", &v) != 1 || v <= 0)
+        v = TW_PORT_BACKLOG_FALLBACK;
+    fclose(f);
+    return v;
+}
+
+/* Without a backlog a port asks for the kernel's limit (not Twisted's 50, which a burst of
+ * connections overflows); a backlog given is passed as it is. */
+static void test_default_backlog_is_somaxconn(void **state)
+{
+    fixture *f = *state;
+    int err = 0, want = kernel_somaxconn();
+    char path[108];
+    tw_test_unix_path(path, sizeof path, "backlog");
+    tw_port *p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(p);
+    assert_int_equal(tw_test_last_listen_backlog(), want);
+    tw_port_free(p);
+    p = tw_listen_unix(f->net.r, path, TW_PORT_BACKLOG_DEFAULT, &f->net.server.factory, &err);
+    assert_non_null(p);
+    assert_int_equal(tw_test_last_listen_backlog(), want);
+    tw_port_free(p);
+    tw_server_description d;
+    assert_int_equal(tw_server_from_string("tcp:0:interface=127.0.0.1", &d, NULL, 0), 0);
+    p = tw_server_listen(f->net.r, &d, &f->net.server.factory, &err);
+    assert_non_null(p);
+    assert_int_equal(tw_test_last_listen_backlog(), want);
+    tw_port_free(p);
+    p = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 7, &f->net.server.factory, &err);
+    assert_non_null(p);
+    assert_int_equal(tw_test_last_listen_backlog(), 7);
+    tw_port_free(p);
+}
+
 /* ---- accepting --------------------------------------------------------------------------------- */
 
 static void test_multi_accept_in_one_readiness(void **state)
@@ -732,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unix_path_not_a_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_live_listener_with_full_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_mode_applied_before_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_backlog_is_somaxconn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_accept_in_one_readiness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lone_connection_costs_one_accept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_by_factory, setup, teardown),

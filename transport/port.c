@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -291,6 +292,24 @@ static int chmod_socket_file(const char *path, unsigned mode)
     return chmod(path, (mode_t)mode) < 0 ? -errno : 0;
 }
 
+/* The kernel's limit on a listen queue, net.core.somaxconn: the backlog when the caller gives none.
+ * Read at each listen (ports are few), so a limit raised by the administrator applies. */
+static int default_backlog(void)
+{
+    char buf[32];
+    int fd = open("/proc/sys/net/core/somaxconn", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return TW_PORT_BACKLOG_FALLBACK;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return TW_PORT_BACKLOG_FALLBACK;
+    buf[n] = '\0';
+    char *end;
+    long v = strtol(buf, &end, 10);
+    return end != buf && v > 0 && v <= INT_MAX ? (int)v : TW_PORT_BACKLOG_FALLBACK;
+}
+
 static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
                            const char *unix_path, unsigned mode)
 {
@@ -307,7 +326,7 @@ static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t 
         remove_own_socket(unix_path);
         return rc;
     }
-    if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0) {
+    if (listen(fd, backlog > 0 ? backlog : default_backlog()) < 0) {
         rc = -errno;
         if (unix_path)
             remove_own_socket(unix_path);

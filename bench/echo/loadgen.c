@@ -22,7 +22,7 @@
 #define LOADGEN_CONNS_MAX 100000            /* most connections in any mode */
 #define LOADGEN_SAMPLES_MAX (8u << 20)      /* round trips whose latency is kept */
 #define LOADGEN_EVENTS 256                  /* epoll events per wait */
-#define LOADGEN_IDLE_IN_FLIGHT 32           /* idle mode: connections being set up at once */
+#define LOADGEN_IDLE_BURST 100              /* idle mode: connections opened at once (--burst) */
 #define LOADGEN_SETTLE_NS 200000000         /* idle mode: let the server finish its work */
 #define LOADGEN_SOURCE_ADDRS 64             /* client addresses 127.0.0.2 .. 127.0.0.65 */
 
@@ -33,6 +33,7 @@ typedef struct {
     uint16_t port;
     size_t conns;      /* ping-pong and idle: connections; churn: concurrent slots */
     size_t size;       /* message bytes */
+    size_t burst;      /* idle: connections opened at once, each batch echoed before the next */
     double seconds;    /* measured window */
     double warmup;     /* seconds before the window opens */
     uint64_t count;    /* stop after this many round trips instead (0: time decides) */
@@ -65,8 +66,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen pingpong|churn|idle --port P [--conns N] [--size BYTES] [--seconds T]\n"
-            "               [--warmup T] [--count N] [--pid SERVER_PID] [--lib NAME] [--ver V]\n"
-            "               [--tag K=V,...]\n");
+            "               [--warmup T] [--count N] [--burst N] [--pid SERVER_PID] [--lib NAME]\n"
+            "               [--ver V] [--tag K=V,...]\n");
     exit(2);
 }
 
@@ -92,7 +93,7 @@ static double parse_seconds(const char *s)
 static loadgen_opts parse_args(int argc, char **argv)
 {
     loadgen_opts o = {.conns = 1, .size = 64, .seconds = 1, .warmup = 0.2, .lib = "?",
-                      .ver = "-", .tag = NULL};
+                      .ver = "-", .tag = NULL, .burst = LOADGEN_IDLE_BURST};
     if (argc < 2)
         usage();
     if (!strcmp(argv[1], "pingpong"))
@@ -119,6 +120,8 @@ static loadgen_opts parse_args(int argc, char **argv)
             o.warmup = parse_seconds(v);
         else if (!strcmp(k, "--count"))
             o.count = parse_num(v, UINT64_MAX);
+        else if (!strcmp(k, "--burst"))
+            o.burst = parse_num(v, LOADGEN_CONNS_MAX);
         else if (!strcmp(k, "--pid"))
             o.pid = (pid_t)parse_num(v, INT32_MAX);
         else if (!strcmp(k, "--lib"))
@@ -130,8 +133,8 @@ static loadgen_opts parse_args(int argc, char **argv)
         else
             usage();
     }
-    if (o.port == 0 || o.conns == 0 || o.size < sizeof(uint64_t))
-        bench_fail("need --port, --conns >= 1 and --size >= 8");
+    if (o.port == 0 || o.conns == 0 || o.burst == 0 || o.size < sizeof(uint64_t))
+        bench_fail("need --port, --conns >= 1, --burst >= 1 and --size >= 8");
     return o;
 }
 
@@ -524,10 +527,12 @@ static void run_idle(loadgen *g)
     settle();
     long long before = proc_rss_bytes(o->pid);
     g->in_window = true;
-    for (size_t i = 0; i < o->conns; i += LOADGEN_IDLE_IN_FLIGHT) {
-        size_t to = i + LOADGEN_IDLE_IN_FLIGHT < o->conns ? i + LOADGEN_IDLE_IN_FLIGHT : o->conns;
+    int64_t setup_start = bench_wall_ns();
+    for (size_t i = 0; i < o->conns; i += o->burst) {
+        size_t to = i + o->burst < o->conns ? i + o->burst : o->conns;
         idle_open_batch(g, i, to);
     }
+    double setup_s = (double)(bench_wall_ns() - setup_start) / 1e9;
     settle();
     long long after = proc_rss_bytes(o->pid);
     for (size_t i = 0; i < o->conns; i++)
@@ -536,6 +541,8 @@ static void run_idle(loadgen *g)
     bench_result_num("rss_before_kb", (double)before / 1024);
     bench_result_num("rss_after_kb", (double)after / 1024);
     bench_result_num("rss_per_conn", (double)(after - before) / (double)o->conns);
+    bench_result_num("setup_s", setup_s);
+    bench_result_num("burst", (double)o->burst);
     bench_result_end();
 }
 

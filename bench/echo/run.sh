@@ -20,6 +20,7 @@ warmup=${ECHO_WARMUP:-0.1}
 conns_list=${ECHO_CONNS:-"1 10 100"}
 sizes=${ECHO_SIZES:-"64 16384"}
 churn_slots=${ECHO_CHURN_SLOTS:-8}
+idle_burst=${ECHO_IDLE_BURST:-100}
 server_cpu=0 client_same=0 client_other=1
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle_n + 64)) ]; then
@@ -207,12 +208,18 @@ else
 fi
 for s in $servers $churn_extra; do stop_server "$s"; done
 
-# ---- idle connections: RSS growth of a fresh server over $idle_n connections ---------------------------
-printf '  idle: %s connections per server\n' "$idle_n" >&2
-for s in $servers; do
-    start_server "$s"
-    loadgen "$s" $client_other "conns=$idle_n" idle --conns "$idle_n" --size 64
-    stop_server "$s"
+# ---- idle connections: RSS growth of a fresh server over $idle_n connections, and the seconds the
+# burst of connecting them took (each SYN an overflowing listen queue drops costs 1 s) -----------
+printf '  idle: %s connections per server, %s at a time\n' "$idle_n" "$idle_burst" >&2
+i=1
+while [ $i -le "$BENCH_RUNS" ]; do
+    for s in $servers; do
+        start_server "$s"
+        loadgen "$s" $client_other "conns=$idle_n" idle --conns "$idle_n" --burst "$idle_burst" \
+            --size 64
+        stop_server "$s"
+    done
+    i=$((i + 1))
 done
 
 # ---- tables ----------------------------------------------------------------------------------------
@@ -243,6 +250,8 @@ table "server CPU ns per connection (lower is better)" churn "" cpu 1 0 pin
 echo
 echo "==== idle connections: server RSS growth over $idle_n connections (fresh server, each echoed once) ===="
 table "bytes per idle connection (lower is better)" idle "" rss_per_conn 1 0 conns
+table "seconds to set up the $idle_n connections, $idle_burst at a time (lower is better)" idle "" \
+    setup_s 1 2 conns
 if [ -s "$strace_out/twine-msg-1conn.txt" ]; then
     echo
     echo "==== server syscalls (strace -c -f): per echoed 64 B message ($strace_n round trips on 1 and on 10"

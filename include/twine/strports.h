@@ -79,7 +79,7 @@ typedef struct tw_server_description {
     char interface[TW_ADDRESS_HOST_MAX];      /* tcp, tcp6; "" for any address */
     char path[TW_ADDRESS_PATH_MAX];           /* unix */
     unsigned mode;                            /* unix: socket file permissions */
-    int backlog;                              /* tcp, tcp6, unix */
+    int backlog;                              /* tcp, tcp6, unix; 0: the port's default */
 } tw_server_description;
 
 /* Twisted's serverFromString, without the listening: parses description into out. 0, or TW_EPARSE

@@ -45,8 +45,14 @@ extern "C" {
 #define TW_TRANSPORT_LOW_WATER_DEFAULT 16384
 /* Buffers handed to one sendmsg() at most. */
 #define TW_TRANSPORT_IOV_MAX 64
-/* Listening: default backlog (Twisted's), and the bounds of the adaptive accepts per readiness. */
-#define TW_PORT_BACKLOG_DEFAULT 50
+/* Listening. A backlog of TW_PORT_BACKLOG_DEFAULT (or any value <= 0) asks for the kernel's own
+ * limit, net.core.somaxconn (4096 on Linux since 5.4), read when the port listens, or
+ * TW_PORT_BACKLOG_FALLBACK when it cannot be read. This differs from Twisted on purpose: Twisted's
+ * 50 (nginx uses 511) overflows under a burst of connections, and every SYN the kernel drops then
+ * waits a full second for its retransmission; Go also asks for somaxconn. */
+#define TW_PORT_BACKLOG_DEFAULT 0
+#define TW_PORT_BACKLOG_FALLBACK 4096
+/* Bounds of the adaptive accepts per readiness. */
 #define TW_PORT_ACCEPTS_INITIAL 100
 #define TW_PORT_ACCEPTS_MAX 1000
 /* Permissions of a UNIX socket file made by tw_listen_unix (Twisted's listenUNIX default: anyone
@@ -194,7 +200,8 @@ TW_API size_t tw_transport_count(tw_reactor *r);
  * borrowed and must outlive the port and its connections. NULL with *err (if err is not NULL) set
  * to a negative errno on failure (-EADDRINUSE, -EACCES, -EINVAL for a bad interface or path,
  * -ESHUTDOWN from a callback run while tw_reactor_free closes what is open).
- * backlog <= 0 means TW_PORT_BACKLOG_DEFAULT. Port 0 picks a free port: ask tw_port_get_host. */
+ * backlog <= 0 (TW_PORT_BACKLOG_DEFAULT) means the kernel's somaxconn (see the limits above).
+ * Port 0 picks a free port: ask tw_port_get_host. */
 typedef struct tw_port tw_port;
 
 /* interface: a numeric IPv4 address, NULL for any ("0.0.0.0"). */

@@ -1,5 +1,5 @@
-/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 and
- * listen (and, on Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here
+/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 and listen
+ * (and, on Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here
  * first. Counts accept4() and epoll_ctl() calls, so tests can assert what a behaviour costs (a lone
  * connection must cost exactly one accept4, none failing; closing it no epoll_ctl); runs a hook
  * right after listen(), so a test can act at the moment a socket starts listening; and makes one
@@ -31,9 +31,11 @@ int __wrap_listen(int fd, int backlog);
 
 static void (*listen_hook)(int fd, void *arg);
 static void *listen_hook_arg;
+static atomic_int last_listen_backlog = -1;
 
 int __wrap_listen(int fd, int backlog)
 {
+    atomic_store(&last_listen_backlog, backlog);
     int rc = __real_listen(fd, backlog);
     if (rc == 0 && listen_hook) {
         int saved = errno;
@@ -41,6 +43,11 @@ int __wrap_listen(int fd, int backlog)
         errno = saved;
     }
     return rc;
+}
+
+int tw_test_last_listen_backlog(void)
+{
+    return atomic_load(&last_listen_backlog);
 }
 
 void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg)

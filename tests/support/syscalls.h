@@ -27,6 +27,8 @@ void tw_test_refuse_epoll_ctl(int fd, int err);
 /* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
 void tw_test_refuse_realloc(size_t size);
 
+/* The backlog the last listen() call asked for (-1 before any). */
+int tw_test_last_listen_backlog(void);
 /* Runs hook(fd, arg) right after every successful listen() of the test binary (twine's included)
  * until it is set to NULL: a test can act in the moment a socket starts listening. */
 void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg);
