@@ -1,7 +1,7 @@
 # twine: build, test, install.
 # Sources are found by wildcard, so adding a file to a layer needs no edit here.
 #   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
-#   make test | test-all | sanitize | tsan | docs-check | layer-check | bench
+#   make test | test-all | sanitize | tsan | docs-check | layer-check | static-check | bench
 #   make install PREFIX=/usr/local | clean
 
 UNAME     := $(shell uname -s)
@@ -59,8 +59,8 @@ TWINED    := $(OUT)/twined
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
-.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check uninstall clean
-.PHONY: examples docs-check layer-check FORCE
+.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check static-check uninstall
+.PHONY: clean examples docs-check layer-check FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -101,7 +101,8 @@ $(TWINED): $(CLI_OBJS) $(STATIC)
 
 # Tests count or hook some syscalls, and make some fail, through the linker
 # (tests/support/syscalls.c).
-TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen
+TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen -Wl,--wrap=getaddrinfo \
+             -Wl,--wrap=getnameinfo
 ifeq ($(UNAME),Linux)
 TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc
 endif
@@ -193,6 +194,14 @@ install: lib
 # Installs into a scratch prefix and builds a program against it with pkg-config.
 install-check: lib
 	@tests/install_check.sh
+
+# A program that listens links statically without glibc's warning about NSS functions
+# (getaddrinfo and the like): only a resolver may call them, never the transports.
+static-check: $(OUT)/obj/examples/echo_server.o $(STATIC)
+	@out=$$($(CC) -static -o $(OUT)/echo_server-static $< $(STATIC) $(LIBS) 2>&1); \
+	if echo "$$out" | grep -q 'statically linked applications'; then \
+	  echo "$$out"; echo "static-check: a static link warns about NSS"; exit 1; fi; \
+	echo "static-check: echo_server links statically without NSS warnings"
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/twine $(DESTDIR)$(PREFIX)/lib/libtwine.* \

@@ -134,17 +134,6 @@ static void test_mixin_default_without_protocol(void **state)
 /* ---- LimitTotalConnectionsFactory over TCP ------------------------------------------------------- */
 
 typedef struct {
-    tw_test_factory *f;
-    size_t made;
-} made_cond;
-
-static bool made_at_least(void *arg)
-{
-    made_cond *m = arg;
-    return tw_test_factory_made(m->f) >= m->made;
-}
-
-typedef struct {
     tw_limit_total_connections_factory *lf;
     unsigned count;
 } count_cond;
@@ -183,8 +172,8 @@ static void test_limit_refuses_over_limit(void **state)
         c[i].fd = tw_test_tcp_client(pn);
         assert_true(c[i].fd >= 0);
     }
-    made_cond two = {&wrapped, 2};
-    assert_true(tw_test_run_until(fx->env.r, made_at_least, &two, 10.0));
+    tw_test_made_count two = {&wrapped, 2};
+    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &two, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     /* The third is closed at once and never reaches the wrapped factory. */
@@ -211,8 +200,8 @@ static void test_limit_refuses_over_limit(void **state)
     assert_string_equal(wrapped.peers[0]->reason_type, TW_CONNECTION_DONE);
     int again = tw_test_tcp_client(pn);
     assert_true(again >= 0);
-    made_cond three = {&wrapped, 3};
-    assert_true(tw_test_run_until(fx->env.r, made_at_least, &three, 10.0));
+    tw_test_made_count three = {&wrapped, 3};
+    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &three, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     close(again);
@@ -244,8 +233,8 @@ static void test_limit_overflow_protocol(void **state)
     uint16_t pn = tw_test_port_number(port);
 
     tw_test_reader first = {.fd = tw_test_tcp_client(pn)};
-    made_cond one = {&wrapped, 1};
-    assert_true(tw_test_run_until(fx->env.r, made_at_least, &one, 10.0));
+    tw_test_made_count one = {&wrapped, 1};
+    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &one, 10.0));
     tw_test_reader second = {.fd = tw_test_tcp_client(pn)};
     assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &second, 10.0));
     assert_int_equal(second.len, 6);

@@ -1,11 +1,14 @@
 /* Socket helpers for the socket layer: non-blocking close-on-exec sockets, numeric address
- * parsing, socket options, and the printable tw_address (get_host / get_peer, "tcp:1.2.3.4:80"). */
+ * parsing, socket options, and the printable tw_address (get_host / get_peer, "tcp:1.2.3.4:80").
+ * Addresses are numeric only and go through inet_pton/inet_ntop, never the resolver: only a
+ * resolver may call getaddrinfo (whose NSS makes glibc warn at every static link). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,23 +43,60 @@ void tw__sock_close(tw_reactor *r, int fd)
     errno = saved;
 }
 
-/* getaddrinfo with AI_NUMERICHOST never touches the network; it also understands "%scope". */
+static int parse_ip4(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    memset(sin, 0, sizeof *sin);
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) /* dotted quads only: not "127.1" */
+        return -EINVAL;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    *len = sizeof *sin;
+    return 0;
+}
+
+/* The part after '%': an interface name, or its index in decimal. 0 when there is no such one. */
+static uint32_t parse_scope(const char *scope)
+{
+    if (*scope >= '0' && *scope <= '9') {
+        char *end;
+        unsigned long v = strtoul(scope, &end, 10);
+        return *end || v > UINT32_MAX ? 0 : (uint32_t)v;
+    }
+    return if_nametoindex(scope);
+}
+
+static int parse_ip6(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    char addr[INET6_ADDRSTRLEN];
+    const char *scope = strchr(host, '%');
+    size_t n = scope ? (size_t)(scope - host) : strlen(host);
+    if (n >= sizeof addr)
+        return -EINVAL;
+    memcpy(addr, host, n);
+    addr[n] = '\0';
+    memset(sin6, 0, sizeof *sin6);
+    if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+        return -EINVAL;
+    if (scope && (sin6->sin6_scope_id = parse_scope(scope + 1)) == 0)
+        return -EINVAL;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    *len = sizeof *sin6;
+    return 0;
+}
+
 int tw__sock_parse_ip(int family, const char *host, uint16_t port, struct sockaddr_storage *ss,
                      socklen_t *len)
 {
     if (!host || !ss || !len)
         return -EINVAL;
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%u", (unsigned)port);
-    if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
-        return -EINVAL;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+    if (family == AF_INET || (family == AF_UNSPEC && !strchr(host, ':')))
+        return parse_ip4(host, port, ss, len);
+    if (family == AF_INET6 || family == AF_UNSPEC)
+        return parse_ip6(host, port, ss, len);
+    return -EINVAL;
 }
 
 int tw__sock_parse_unix(const char *path, struct sockaddr_storage *ss, socklen_t *len)
@@ -81,14 +121,35 @@ tw_failure *tw__sock_failure(const char *type, int code, const char *context)
     return tw_failure_new(type, code, "%s: %s", context ? context : "socket", tw_strerror(code));
 }
 
+/* "%scope" after an IPv6 host: the interface's name for a link-local address when it has one, its
+ * number otherwise (what getnameinfo prints). */
+static void format_scope(char *host, size_t size, const struct sockaddr_in6 *sin6)
+{
+    char name[IF_NAMESIZE];
+    size_t n = strlen(host);
+    const struct in6_addr *a = &sin6->sin6_addr;
+    bool link_local = IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MC_LINKLOCAL(a);
+    if (link_local && if_indextoname(sin6->sin6_scope_id, name))
+        snprintf(host + n, size - n, "%%%s", name);
+    else
+        snprintf(host + n, size - n, "%%%u", (unsigned)sin6->sin6_scope_id);
+}
+
 static int address_from_ip(tw_address *out, const struct sockaddr *sa, socklen_t len)
 {
-    char serv[8];
-    if (getnameinfo(sa, len, out->host, sizeof out->host, serv, sizeof serv,
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        if (len < sizeof *sin || !inet_ntop(AF_INET, &sin->sin_addr, out->host, sizeof out->host))
+            return -EINVAL;
+        out->port = ntohs(sin->sin_port);
+        return 0;
+    }
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+    if (len < sizeof *sin6 || !inet_ntop(AF_INET6, &sin6->sin6_addr, out->host, sizeof out->host))
         return -EINVAL;
-    out->port = sa->sa_family == AF_INET ? ntohs(((const struct sockaddr_in *)sa)->sin_port)
-                                         : ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    if (sin6->sin6_scope_id)
+        format_scope(out->host, sizeof out->host, sin6);
+    out->port = ntohs(sin6->sin6_port);
     return 0;
 }
 

@@ -204,10 +204,13 @@ TW_API size_t tw_transport_count(tw_reactor *r);
  * Port 0 picks a free port: ask tw_port_get_host. */
 typedef struct tw_port tw_port;
 
-/* interface: a numeric IPv4 address, NULL for any ("0.0.0.0"). */
+/* Addresses here are numeric and never looked up: parsed with inet_pton (no resolver, so a static
+ * build needs no NSS), -EINVAL for anything else. */
+/* interface: a numeric IPv4 address (a dotted quad), NULL for any ("0.0.0.0"). */
 TW_API tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                               tw_factory *factory, int *err) TW__MUST_CHECK;
-/* interface: a numeric IPv6 address (scope allowed: "fe80::1%eth0"), NULL for any ("::").
+/* interface: a numeric IPv6 address (a scope by name or number allowed: "fe80::1%eth0",
+ * "fe80::1%2"), NULL for any ("::").
  * The socket is IPv6-only. */
 TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                                tw_factory *factory, int *err) TW__MUST_CHECK;
@@ -255,7 +258,7 @@ TW_API int tw_port_set_max_accepts(tw_port *port, unsigned max);
  * connections in progress fail with TW_CONNECTION_LOST; one started from such a failure callback
  * is failed by tw_reactor_free. */
 
-/* host: a numeric IPv4 or IPv6 address. */
+/* host: a numeric IPv4 (dotted quad) or IPv6 address (scope allowed), never looked up. */
 TW_API tw_connector *tw_connect_tcp(tw_reactor *r, const char *host, uint16_t port, double timeout,
                                     tw_factory *factory, int *err) TW__MUST_CHECK;
 TW_API tw_connector *tw_connect_sockaddr(tw_reactor *r, const struct sockaddr *sa, socklen_t len,

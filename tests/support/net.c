@@ -223,6 +223,12 @@ bool tw_test_failed(void *arg)
     return ((tw_test_factory *)arg)->failed > 0;
 }
 
+bool tw_test_made_at_least(void *made_count)
+{
+    const tw_test_made_count *m = made_count;
+    return tw_test_factory_made(m->factory) >= m->want;
+}
+
 /* ---- running and sockets ------------------------------------------------------------------------ */
 
 static double now_seconds(void)

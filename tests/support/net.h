@@ -90,6 +90,12 @@ bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double
 /* Conditions for tw_test_run_until on a tw_test_factory. */
 bool tw_test_all_lost(void *factory);       /* made > 0 and every made peer lost */
 bool tw_test_failed(void *factory);         /* a client connection failed */
+/* ... and on a count: at least want peers of factory made. */
+typedef struct {
+    tw_test_factory *factory;
+    size_t want;
+} tw_test_made_count;
+bool tw_test_made_at_least(void *made_count);
 
 /* Schedules tw_reactor_stop for the next turn and runs r until its shutdown is over: returns what
  * tw_reactor_run returned. */

@@ -1,11 +1,13 @@
-/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4 and listen
- * (and, on Linux, epoll_ctl and realloc), so every call made by a test or by twine comes here
- * first. Counts accept4() and epoll_ctl() calls, so tests can assert what a behaviour costs (a lone
- * connection must cost exactly one accept4, none failing; closing it no epoll_ctl); runs a hook
- * right after listen(), so a test can act at the moment a socket starts listening; and makes one
- * chosen epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that
- * says no. */
+/* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4, listen,
+ * getaddrinfo and getnameinfo (and, on Linux, epoll_ctl and realloc), so every call made by a test
+ * or by twine comes here first. Counts accept4() and epoll_ctl() calls, so tests can assert what a
+ * behaviour costs (a lone connection must cost exactly one accept4, none failing; closing it no
+ * epoll_ctl), and the resolver calls (the transports must make none); runs a hook right after
+ * listen(), so a test can act at the moment a socket starts listening; and makes one chosen
+ * epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that says
+ * no. */
 #include <errno.h>
+#include <netdb.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -54,6 +56,37 @@ void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg)
 {
     listen_hook = hook;
     listen_hook_arg = arg;
+}
+
+int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+int __real_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                       char *serv, socklen_t servlen, int flags);
+int __wrap_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                       char *serv, socklen_t servlen, int flags);
+
+static atomic_long getaddrinfo_calls, getnameinfo_calls;
+
+int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res)
+{
+    atomic_fetch_add(&getaddrinfo_calls, 1);
+    return __real_getaddrinfo(node, service, hints, res);
+}
+
+int __wrap_getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host, socklen_t hostlen,
+                       char *serv, socklen_t servlen, int flags)
+{
+    atomic_fetch_add(&getnameinfo_calls, 1);
+    return __real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+}
+
+tw_test_resolver_counts tw_test_resolver_counts_now(void)
+{
+    return (tw_test_resolver_counts){atomic_load(&getaddrinfo_calls),
+                                     atomic_load(&getnameinfo_calls)};
 }
 
 tw_test_accept_counts tw_test_accept_counts_now(void)

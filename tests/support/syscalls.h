@@ -27,6 +27,14 @@ void tw_test_refuse_epoll_ctl(int fd, int err);
 /* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
 void tw_test_refuse_realloc(size_t size);
 
+/* getaddrinfo() and getnameinfo() calls so far: the transport layer must make none (only a
+ * resolver may; a static build would otherwise warn about glibc's NSS). */
+typedef struct {
+    long getaddrinfo, getnameinfo;
+} tw_test_resolver_counts;
+
+tw_test_resolver_counts tw_test_resolver_counts_now(void);
+
 /* The backlog the last listen() call asked for (-1 before any). */
 int tw_test_last_listen_backlog(void);
 /* Runs hook(fd, arg) right after every successful listen() of the test binary (twine's included)
