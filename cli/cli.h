@@ -77,4 +77,15 @@ int twined_set_debug(const char *value);
 int twined_reactor_setup(tw_reactor *r);
 void twined_reactor_teardown(tw_reactor *r);
 
+/* ---- endpoints (endpoint_errors.c) ----------------------------------------------------------- */
+
+/* When description did not parse because a keyword's value was cut at unescaped colons and the
+ * value is an IPv6 address ("tcp:80:interface=::1"): true, with the escaped form in hint
+ * ("interface=\:\:1"). */
+bool twined_colon_hint(const char *description, char *hint, size_t size);
+/* Why listening on d failed, in words: the library's tw_strerror, except for a UNIX path that holds
+ * something other than a socket (said so; the file is never touched). buf holds the text if
+ * needed. */
+const char *twined_listen_reason(const tw_server_description *d, int err, char *buf, size_t size);
+
 #endif

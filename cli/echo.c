@@ -94,8 +94,13 @@ static int add_endpoint(echo_server *s, const char *description)
                                   TWINED_ECHO_LISTEN_MAX);
     char why[TW_ENDPOINT_ERROR_MAX];
     tw_server_description *d = &s->endpoints[s->count];
-    if (tw_server_from_string(description, d, why, sizeof why) < 0)
+    char hint[TWINED_SHOWN_MAX];
+    if (tw_server_from_string(description, d, why, sizeof why) < 0) {
+        if (twined_colon_hint(description, hint, sizeof hint))
+            return twined_usage_error("echo", "--listen '%s': %s (escape colons in a value: %s)",
+                                      twined_show(description).text, why, hint);
         return twined_usage_error("echo", "--listen '%s': %s", twined_show(description).text, why);
+    }
     if (d->type == TW_ENDPOINT_STDIO)
         return twined_usage_error("echo", "--listen '%s': stdio endpoints are not supported yet",
                                   twined_show(description).text);
@@ -171,8 +176,9 @@ static int start_listening(echo_server *s)
         int err = 0;
         s->ports[i] = tw_server_listen(s->r, &s->endpoints[i], &s->factory, &err);
         if (!s->ports[i]) {
+            char reason[TWINED_SHOWN_MAX + 64];
             twined_note("couldn't listen on '%s': %s", twined_show(s->listen[i]).text,
-                        tw_strerror(err));
+                        twined_listen_reason(&s->endpoints[i], err, reason, sizeof reason));
             return TWINED_EXIT_FAILURE;
         }
     }

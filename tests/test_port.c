@@ -215,6 +215,8 @@ static void test_unix_stale_socket_replaced(void **state)
     tw_test_factory_free(&other);
 }
 
+/* Anything but a socket at the path (a regular file, a directory) is refused with -ENOTSOCK, not
+ * "in use", and left exactly as it was. */
 static void test_unix_path_not_a_socket(void **state)
 {
     fixture *f = *state;
@@ -222,12 +224,22 @@ static void test_unix_path_not_a_socket(void **state)
     tw_test_unix_path(path, sizeof path, "file");
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     assert_true(fd >= 0);
+    assert_int_equal(write(fd, "keep", 4), 4);
     close(fd);
     int err = 0;
     assert_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
-    assert_int_equal(err, -EADDRINUSE);
-    assert_int_equal(access(path, F_OK), 0); /* a regular file is never removed */
+    assert_int_equal(err, -ENOTSOCK);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0); /* a regular file is never removed */
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(st.st_mode & 07777, 0600);
     unlink(path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_null(tw_listen_unix(f->net.r, path, 0, &f->net.server.factory, &err));
+    assert_int_equal(err, -ENOTSOCK);
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(f->net.server.started, 0);
 }
 
 /* Another user than the one running the tests (root): nobody. */

@@ -424,7 +424,11 @@ static const usage_case usage_cases[] = {
     {{"echo", "--listen=tcp:99999", NULL}, "bad port '99999' for 'tcp'"},
     {{"echo", "--listen", "tcp", NULL}, "missing port for 'tcp'"},
     {{"echo", "--listen", "tcp:80:interface=nowhere", NULL}, "bad interface address 'nowhere'"},
-    {{"echo", "--listen", "tcp6:80:interface=::1", NULL}, "given twice"},
+    {{"echo", "--listen", "tcp6:80:interface=::1", NULL},
+     "given twice for 'tcp6' (escape colons in a value: interface=\\:\\:1)"},
+    {{"echo", "--listen", "tcp:80:interface=::1", NULL},
+     "given twice for 'tcp' (escape colons in a value: interface=\\:\\:1)"},
+    {{"echo", "--listen", "tcp:80:interface=fe80::1%lo", NULL}, "interface=fe80\\:\\:1%lo)"},
     {{"echo", "--listen", "tcp:80:foo=1", NULL}, "unknown parameter 'foo' for 'tcp'"},
     {{"echo", "--listen", "unix:", NULL}, "missing socket path"},
     {{"echo", "--listen", "tcp:0", "--listen", "stdio:", NULL}, "not supported yet"},
@@ -500,6 +504,34 @@ static void test_live_unix_socket_is_in_use(void **state)
     assert_one_line(c->err_text);
     assert_true(file_exists(path)); /* somebody else's socket is left alone */
     close(s);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A regular file where the UNIX socket should be: said to be no socket, and left as it was. */
+static void test_unix_path_not_a_socket_exits_1(void **state)
+{
+    child *c = *state;
+    char dir[64], path[96], endpoint[160];
+    make_temp_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/data", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "precious", 8), 8);
+    close(fd);
+    snprintf(endpoint, sizeof endpoint, "unix:%s", path);
+    const char *args[] = {"echo", "--listen", endpoint, NULL};
+    assert_int_equal(run_twined(c, args), 1);
+    char want[192];
+    snprintf(want, sizeof want, "'%s' exists and is not a socket (left as it is)", path);
+    if (!strstr(c->err_text, want))
+        fail_msg("stderr '%s', wanted '%s'", c->err_text, want);
+    assert_null(strstr(c->err_text, "in use"));
+    assert_one_line(c->err_text);
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 8);
     unlink(path);
     rmdir(dir);
 }
@@ -826,6 +858,7 @@ int main(void)
         CHILD_TEST(test_too_many_listen_options),
         CHILD_TEST(test_port_in_use_exits_1),
         CHILD_TEST(test_live_unix_socket_is_in_use),
+        CHILD_TEST(test_unix_path_not_a_socket_exits_1),
         CHILD_TEST(test_missing_directory_exits_1),
         CHILD_TEST(test_echo_tcp_round_trips),
         CHILD_TEST(test_echo_concurrent_clients),

@@ -242,14 +242,15 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
 /* ---- listening ---------------------------------------------------------------------------------- */
 
 /* A UNIX socket file nobody listens on is stale: connecting to it is refused. The probe does not
- * block, so a live listener with a full backlog answers EAGAIN at once instead of holding us. */
+ * block, so a live listener with a full backlog answers EAGAIN at once instead of holding us.
+ * Anything else at the path (a file, a directory, a symlink) is not ours to touch: -ENOTSOCK. */
 static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, const char *path)
 {
     struct stat st;
     if (lstat(path, &st) < 0)
         return 0;
     if (!S_ISSOCK(st.st_mode))
-        return -EADDRINUSE;
+        return -ENOTSOCK;
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (probe < 0)
         return -errno;

@@ -214,7 +214,8 @@ TW_API tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interfac
  * The socket is IPv6-only. */
 TW_API tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                                tw_factory *factory, int *err) TW__MUST_CHECK;
-/* A stale socket file at path (nobody listening) is replaced; a live one is -EADDRINUSE. The file
+/* A stale socket file at path (nobody listening) is replaced; a live one is -EADDRINUSE; anything
+ * else there (a regular file, a directory, a symlink) is -ENOTSOCK and never touched. The file
  * is removed by tw_port_stop_listening. -ENAMETOOLONG if path does not fit a sockaddr_un. The
  * file gets TW_PORT_UNIX_MODE_DEFAULT (0666) permissions, as with Twisted's listenUNIX. */
 TW_API tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
