@@ -104,6 +104,7 @@ enum {
     TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
     TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
     TW_T_SHUTDOWN = 1u << 16,      /* open when the streams' closer began: it closes this one */
+    TW_T_MEMORY = 1u << 17,               /* no socket: an in-memory transport (testing.h, memory.c) */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */
@@ -148,5 +149,9 @@ tw_transport *tw__stream_build(tw_net *net, int fd, uint32_t flags, tw_factory *
                                const tw_address *peer, int *err);
 /* Counts the transport as open, starts reading and calls connection_made. */
 void tw__stream_start(tw_transport *t);
+/* The failure connection_lost gets for a close of this kind (tails: the bounds a ValueError names).
+ * NULL only when out of memory. */
+tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *context,
+                                    const tw_tails *tails);
 
 #endif
