@@ -104,25 +104,37 @@ static bool pass_end(tw_loopback *lb, int from)
     return true;
 }
 
+/* One round: what a round changed (bytes moved, an end passed on, a callback run) counts in *busy. */
+static long pump_round(tw_loopback *lb, bool *busy)
+{
+    ask_pull_producer(lb->side[SERVER]);
+    ask_pull_producer(lb->side[CLIENT]);
+    long to_server = move_bytes(lb, CLIENT);
+    long to_client = move_bytes(lb, SERVER);
+    if (to_server < 0 || to_client < 0)
+        return to_server < 0 ? to_server : to_client;
+    bool ended = pass_end(lb, CLIENT);
+    ended = pass_end(lb, SERVER) || ended;
+    /* Last: the later turns that what was just done (and the test before the pump) asked for. */
+    int ran = tw_reactor_iterate(lb->r, 0);
+    if (ran < 0)
+        return ran;
+    *busy = to_server || to_client || ended || ran;
+    return to_server + to_client;
+}
+
 long tw_loopback_pump(tw_loopback *lb)
 {
     if (!lb)
         return -EINVAL;
     long moved = 0;
     for (int round = 0; round < TW_LOOPBACK_PUMP_ROUNDS_MAX; round++) {
-        int ran = tw_reactor_iterate(lb->r, 0);
-        if (ran < 0)
-            return ran;
-        ask_pull_producer(lb->side[SERVER]);
-        ask_pull_producer(lb->side[CLIENT]);
-        long to_server = move_bytes(lb, CLIENT);
-        long to_client = move_bytes(lb, SERVER);
-        if (to_server < 0 || to_client < 0)
-            return to_server < 0 ? to_server : to_client;
-        bool ended = pass_end(lb, CLIENT);
-        ended = pass_end(lb, SERVER) || ended;
-        moved += to_server + to_client;
-        if (!ran && !to_server && !to_client && !ended)
+        bool busy = false;
+        long n = pump_round(lb, &busy);
+        if (n < 0)
+            return n;
+        moved += n;
+        if (!busy)
             return moved;
     }
     return -ELOOP;

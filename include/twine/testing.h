@@ -186,11 +186,12 @@ TW_API void tw_loopback_free(tw_loopback *lb);
 TW_API tw_string_transport *tw_loopback_server(tw_loopback *lb);
 TW_API tw_string_transport *tw_loopback_client(tw_loopback *lb);
 
-/* Twisted's IOPump.flush: rounds of running the reactor's due calls (a non-blocking turn: the later
- * turns that finish closes and resumes), asking each side's pull producer for more (as a drained
- * socket buffer does), moving each side's writes to the other and passing on EOFs and resets,
- * until a round changes nothing. Returns the bytes moved, or -EINVAL, -ELOOP (still busy after
- * TW_LOOPBACK_PUMP_ROUNDS_MAX rounds), TW_EALREADYRUNNING (called from inside a callback of r). */
+/* Twisted's IOPump.flush: rounds of asking each side's pull producer for more (as a drained socket
+ * buffer does), moving each side's writes to the other, passing on EOFs and resets, then running
+ * the reactor's due calls (one non-blocking turn: the later turns on which closes and resumes
+ * complete), until a round changes nothing. Returns the bytes moved, or -EINVAL, -ENOMEM, -ELOOP
+ * (still busy after TW_LOOPBACK_PUMP_ROUNDS_MAX rounds), TW_EALREADYRUNNING (called from inside a
+ * callback of the reactor). */
 TW_API long tw_loopback_pump(tw_loopback *lb);
 
 #ifdef __cplusplus
