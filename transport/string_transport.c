@@ -148,7 +148,9 @@ const char *tw_string_transport_value(const tw_string_transport *st, size_t *len
 {
     if (len)
         *len = st && st->out ? st->out_len : 0;
-    return st && st->out ? st->out : "";
+    if (!st)
+        return NULL;
+    return st->out ? st->out : "";
 }
 
 void tw_string_transport_clear(tw_string_transport *st)

@@ -119,7 +119,8 @@ TW_API void tw_string_transport_free(tw_string_transport *st);
 TW_API tw_transport *tw_string_transport_transport(tw_string_transport *st);
 TW_API tw_protocol *tw_string_transport_protocol(tw_string_transport *st);
 
-/* Everything written since the last clear, NUL-terminated; *len (if not NULL) gets its length.
+/* Everything written since the last clear, NUL-terminated ("" when nothing was); *len (if not
+ * NULL) gets its length.
  * Valid until the next write, clear or free. Writes keep being recorded after lose_connection (as
  * a socket still sends them) and fail with -ENOTCONN once closed, aborted or the write side shut. */
 TW_API const char *tw_string_transport_value(const tw_string_transport *st, size_t *len);
