@@ -83,8 +83,8 @@ void tw__memory_close_now(tw_string_transport *st, tw_close_kind kind, int code,
         st->kick = NULL;
     }
     tw_net *net = t->net;
-    tw__net_unregister(&t->closer);
-    net->nconns--;
+    tw__net_unregister(&st->closer);
+    net->nmemory--;
     stop_producer(st);
     free(st->in);
     st->in = NULL;

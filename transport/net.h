@@ -37,6 +37,7 @@ typedef struct tw_net {
     tw_transport_chunk *chunks;     /* where every transport of this context lives */
     tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
     size_t nconns;            /* transports started and not closed yet */
+    size_t nmemory;           /* in-memory transports (memory.c) open, counted apart: not in chunks */
     tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
     tw_net_closer streams;    /* closes every connection (stream.c), registered while nconns > 0 */
     tw_tails tails;           /* the connections' long unconsumed tails */
@@ -104,7 +105,7 @@ enum {
     TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
     TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
     TW_T_SHUTDOWN = 1u << 16,      /* open when the streams' closer began: it closes this one */
-    TW_T_MEMORY = 1u << 17,               /* no socket: an in-memory transport (testing.h, memory.c) */
+    TW_T_MEMORY = 1u << 17,        /* no socket: in memory (testing_transport.h, memory.c) */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */

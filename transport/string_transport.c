@@ -32,8 +32,8 @@ static void default_addresses(tw_string_transport *st, const tw_string_transport
 
 static void on_shutdown(tw_net_closer *closer)
 {
-    tw_transport *t = tw__container_of(closer, tw_transport, closer);
-    tw__memory_close_now(tw__memory_of(t), TW_CLOSE_LOST, 0, "reactor shutdown");
+    tw_string_transport *st = tw__container_of(closer, tw_string_transport, closer);
+    tw__memory_close_now(st, TW_CLOSE_LOST, 0, "reactor shutdown");
 }
 
 /* Connects the built protocol: counted as open, closed by the reactor's shutdown, then
@@ -41,8 +41,8 @@ static void on_shutdown(tw_net_closer *closer)
 static void start(tw_string_transport *st)
 {
     tw_transport *t = &st->t;
-    t->net->nconns++;
-    tw__net_register(t->net, &t->closer, on_shutdown);
+    t->net->nmemory++;
+    tw__net_register(t->net, &st->closer, on_shutdown);
     t->flags |= TW_T_CONNECTED;
     tw__memory_dispatch_begin(st);
     tw_protocol *p = &t->proto;
