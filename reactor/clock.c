@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <twine/testing.h>
+#include <twine/testing_clock.h>
 
 #include "reactor/internal.h"
 

@@ -15,12 +15,12 @@ LAYERS="reactor deferred transport endpoints protocols cli"
 # The public headers of each layer (a name whose file does not exist yet is harmless). twine.h
 # includes them all: it sits at the top, with cli/.
 PUBLIC="
-reactor:   error.h failure.h reactor.h version.h testing.h
+reactor:   error.h failure.h reactor.h version.h testing_clock.h
 deferred:  deferred.h task.h
-transport: protocol.h transport.h datagram.h
+transport: protocol.h transport.h datagram.h testing_transport.h
 endpoints: strports.h endpoints.h
 protocols: framing.h policies.h dns.h http.h
-cli:       twine.h
+cli:       twine.h testing.h
 "
 
 # check_tree ROOT: prints every violation under ROOT; fails if there is one.

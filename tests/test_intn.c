@@ -1,6 +1,7 @@
 /* Tests for the 8/16/32-bit length-prefixed receivers: frames split at every point and byte by
  * byte for each prefix size, the length limit (default hook drops, custom hook keeps the frame),
- * send_string refusing strings too long for the prefix, pausing; then a TCP round trip. */
+ * send_string refusing strings too long for the prefix, pausing; then a round trip on a connection
+ * (a string transport). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,11 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <twine/twine.h>
 
+#include "support/clock_env.h"
 #include "support/framing_feed.h"
 #include "support/net.h"
 #include "support/reactor_test.h"
@@ -238,7 +238,7 @@ static void test_send_string_limits(void **state)
     free(r);
 }
 
-/* ---- over a real TCP connection: Int32 echo ------------------------------------------------------ */
+/* ---- on a connection (a string transport): Int32 echo -------------------------------------------- */
 
 /* Echoes every string; after echoing "STOP" it stops producing. */
 static int echo_string(tw_intn_string_receiver *ir, const char *data, size_t len)
@@ -257,50 +257,48 @@ static void init_echo_conn(void *conn, void *user)
     tw_intn_string_receiver_init(conn, 4, &echo_ops, NULL);
 }
 
-static void test_tcp_int32_echo(void **state)
+static void test_int32_echo_on_a_connection(void **state)
 {
-    (void)state;
-    tw_test_server s;
-    tw_test_server_open(&s, sizeof(tw_intn_string_receiver), init_echo_conn,
-                        tw_intn_string_receiver_protocol_data_received, NULL);
-    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    tw_test_clock_env *env = *state;
+    tw_test_conn_factory conns;
+    tw_test_conn_factory_init(&conns, sizeof(tw_intn_string_receiver), init_echo_conn,
+                              tw_intn_string_receiver_protocol_data_received, NULL);
+    tw_string_transport *c = tw_test_conn_open(env->r, &conns);
     char in[INPUT_MAX];
     size_t len = build_input(in, 4) + 2; /* every frame complete */
-    assert_int_equal(tw_test_send_bytewise(s.r, c.fd, in, len), len);
-    c.want = len;
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_false(c.eof);
-    assert_int_equal(c.len, len);
-    assert_memory_equal(c.buf, in, len);
+    assert_int_equal(tw_test_feed_bytewise(c, in, len), len);
+    size_t out_len;
+    const char *out = tw_string_transport_value(c, &out_len);
+    assert_false(tw_test_conn_closed(c));
+    assert_int_equal(out_len, len);
+    assert_memory_equal(out, in, len);
     /* A frame announcing 1 MiB, over the 99999 limit: dropped at once, with the reason logged. */
-    assert_int_equal(send(c.fd, "\0\x10\0\0", 4, MSG_NOSIGNAL), 4);
-    c.len = 0;
-    c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_true(c.eof);
-    assert_int_equal(c.len, 0);
-    assert_true(tw_test_log_contains(&s.log, TW_STRING_TOO_LONG_ERROR));
-    close(c.fd);
-    tw_test_server_close(&s);
+    tw_string_transport_clear(c);
+    assert_int_equal(tw_string_transport_data_received(c, "\0\x10\0\0", 4), 0);
+    assert_true(tw_test_conn_closed(c));
+    tw_string_transport_value(c, &out_len);
+    assert_int_equal(out_len, 0);
+    assert_true(tw_test_log_contains(&env->log, TW_STRING_TOO_LONG_ERROR));
+    tw_string_transport_free(c);
 }
 
 /* stop_producing from a hook: later frames of the same chunk are not delivered, what was written is
  * sent, then the connection is lost. */
-static void test_tcp_stop_producing(void **state)
+static void test_stop_producing_on_a_connection(void **state)
 {
-    (void)state;
-    tw_test_server s;
-    tw_test_server_open(&s, sizeof(tw_intn_string_receiver), init_echo_conn,
-                        tw_intn_string_receiver_protocol_data_received, NULL);
-    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    tw_test_clock_env *env = *state;
+    tw_test_conn_factory conns;
+    tw_test_conn_factory_init(&conns, sizeof(tw_intn_string_receiver), init_echo_conn,
+                              tw_intn_string_receiver_protocol_data_received, NULL);
+    tw_string_transport *c = tw_test_conn_open(env->r, &conns);
     static const char in[] = "\0\0\0\1a\0\0\0\4STOP\0\0\0\1b";
-    assert_int_equal(send(c.fd, in, sizeof in - 1, MSG_NOSIGNAL), sizeof in - 1);
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_true(c.eof);
-    assert_int_equal(c.len, 13);
-    assert_memory_equal(c.buf, in, 13);
-    close(c.fd);
-    tw_test_server_close(&s);
+    assert_int_equal(tw_string_transport_data_received(c, in, sizeof in - 1), 0);
+    assert_true(tw_test_conn_closed(c));
+    size_t len;
+    const char *out = tw_string_transport_value(c, &len);
+    assert_int_equal(len, 13);
+    assert_memory_equal(out, in, 13);
+    tw_string_transport_free(c);
 }
 
 int main(void)
@@ -313,8 +311,12 @@ int main(void)
         cmocka_unit_test(test_length_limit),
         cmocka_unit_test(test_hook_error_and_pause),
         cmocka_unit_test(test_send_string_limits),
-        cmocka_unit_test(test_tcp_int32_echo),
-        cmocka_unit_test(test_tcp_stop_producing),
+        cmocka_unit_test_setup_teardown(test_int32_echo_on_a_connection,
+                                        tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_producing_on_a_connection,
+                                        tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
     };
     return cmocka_run_group_tests_name("intn", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Tests for the line receiver: lines split at every point and byte by byte, coalesced lines, the
  * maximum length (exactly at the limit, one over, split delimiters), raw mode switches inside one
- * buffer, pausing, hook errors; then a line echo over real loopback TCP connections. */
+ * buffer, pausing, hook errors; then a line echo on connections (string transports). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,15 +8,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <twine/twine.h>
 
+#include "support/clock_env.h"
 #include "support/framing_feed.h"
 #include "support/net.h"
 #include "support/reactor_test.h"
@@ -488,7 +486,7 @@ static void test_send_without_transport(void **state)
     free(r);
 }
 
-/* ---- over real TCP connections ------------------------------------------------------------------- */
+/* ---- on a connection (string transports: no socket needed) ------------------------------------- */
 
 /* A line echo server: every line comes back with the delimiter. */
 typedef struct {
@@ -518,81 +516,64 @@ static void init_echo_conn(void *conn, void *lost)
 }
 
 typedef struct {
-    tw_test_server server;
+    tw_test_clock_env env;
+    tw_test_conn_factory conns;
     int lost;
-} net_fixture;
+} conn_fixture;
 
-static int net_setup(void **state)
+static int conn_setup(void **state)
 {
-    net_fixture *nf = calloc(1, sizeof *nf);
-    tw_test_server_open(&nf->server, sizeof(echo_conn), init_echo_conn,
-                        tw_line_receiver_protocol_data_received, &nf->lost);
-    nf->server.conns.protocol_ops.connection_lost = echo_lost;
-    *state = nf;
+    if (tw_test_clock_fixture_setup(state, sizeof(conn_fixture)) < 0)
+        return -1;
+    conn_fixture *cf = *state;
+    tw_test_conn_factory_init(&cf->conns, sizeof(echo_conn), init_echo_conn,
+                              tw_line_receiver_protocol_data_received, &cf->lost);
+    cf->conns.protocol_ops.connection_lost = echo_lost;
     return 0;
 }
 
-static int net_teardown(void **state)
+static void test_echo_byte_at_a_time(void **state)
 {
-    net_fixture *nf = *state;
-    tw_test_server_close(&nf->server);
-    free(nf);
-    return 0;
-}
-
-static void client_open(tw_test_reader *c, net_fixture *nf)
-{
-    memset(c, 0, sizeof *c);
-    c->fd = tw_test_server_client(&nf->server);
-}
-
-static void test_tcp_echo_byte_at_a_time(void **state)
-{
-    net_fixture *nf = *state;
-    tw_test_reader c;
-    client_open(&c, nf);
+    conn_fixture *cf = *state;
+    tw_string_transport *c = tw_test_conn_open(cf->env.r, &cf->conns);
     const char *msg = "hello\r\n\r\nworld, and more\r\n";
-    assert_int_equal(tw_test_send_bytewise(nf->server.r, c.fd, msg, strlen(msg)), strlen(msg));
-    c.want = strlen(msg);
-    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &c, 10.0));
-    assert_false(c.eof);
-    assert_int_equal(c.len, strlen(msg));
-    assert_memory_equal(c.buf, msg, strlen(msg));
-    close(c.fd);
-}
-
-static bool one_lost(void *arg)
-{
-    return *(int *)arg >= 1;
+    assert_int_equal(tw_test_feed_bytewise(c, msg, strlen(msg)), strlen(msg));
+    size_t len;
+    const char *out = tw_string_transport_value(c, &len);
+    assert_false(tw_test_conn_closed(c));
+    assert_int_equal(len, strlen(msg));
+    assert_memory_equal(out, msg, strlen(msg));
+    tw_string_transport_free(c);
 }
 
 /* An over-long line drops that connection only; another connection keeps echoing. */
-static void test_tcp_over_long_line_drops_only_that_connection(void **state)
+static void test_over_long_line_drops_only_that_connection(void **state)
 {
-    net_fixture *nf = *state;
-    tw_test_reader good, bad;
-    client_open(&good, nf);
-    client_open(&bad, nf);
+    conn_fixture *cf = *state;
+    tw_string_transport *good = tw_test_conn_open(cf->env.r, &cf->conns);
+    tw_string_transport *bad = tw_test_conn_open(cf->env.r, &cf->conns);
     size_t n = TW_LINE_MAX_LENGTH_DEFAULT + 100;
     char *junk = malloc(n);
     memset(junk, 'z', n);
-    assert_int_equal(send(bad.fd, junk, n, MSG_NOSIGNAL), (ssize_t)n);
+    assert_int_equal(tw_string_transport_data_received(bad, junk, n), 0);
     free(junk);
-    assert_true(tw_test_run_until(nf->server.r, one_lost, &nf->lost, 10.0));
-    bad.want = sizeof bad.buf;
-    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &bad, 10.0));
-    assert_true(bad.eof);
-    assert_int_equal(bad.len, 0);
-    assert_true(tw_test_log_contains(&nf->server.log, TW_LINE_LENGTH_EXCEEDED));
+    assert_int_equal(cf->lost, 1);
+    assert_true(tw_test_conn_closed(bad));
+    size_t len;
+    tw_string_transport_value(bad, &len);
+    assert_int_equal(len, 0);
+    assert_true(tw_test_log_contains(&cf->env.log, TW_LINE_LENGTH_EXCEEDED));
+    assert_int_equal(tw_failure_code(tw_string_transport_reason(bad)), -EMSGSIZE);
 
-    assert_int_equal(send(good.fd, "still here\r\n", 12, MSG_NOSIGNAL), 12);
-    good.want = 12;
-    assert_true(tw_test_run_until(nf->server.r, tw_test_reader_ready, &good, 10.0));
-    assert_false(good.eof);
-    assert_memory_equal(good.buf, "still here\r\n", 12);
-    assert_int_equal(nf->lost, 1);
-    close(good.fd);
-    close(bad.fd);
+    assert_int_equal(tw_string_transport_data_received(good, "still here\r\n", 12), 0);
+    const char *out = tw_string_transport_value(good, &len);
+    assert_false(tw_test_conn_closed(good));
+    assert_int_equal(len, 12);
+    assert_memory_equal(out, "still here\r\n", 12);
+    assert_int_equal(cf->lost, 1);
+    tw_string_transport_free(good);
+    tw_string_transport_free(bad);
+    assert_int_equal(cf->lost, 2);
 }
 
 int main(void)
@@ -616,9 +597,10 @@ int main(void)
         cmocka_unit_test(test_long_line_trickle_is_linear),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_send_without_transport),
-        cmocka_unit_test_setup_teardown(test_tcp_echo_byte_at_a_time, net_setup, net_teardown),
-        cmocka_unit_test_setup_teardown(test_tcp_over_long_line_drops_only_that_connection,
-                                        net_setup, net_teardown),
+        cmocka_unit_test_setup_teardown(test_echo_byte_at_a_time, conn_setup,
+                                        tw_test_clock_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_over_long_line_drops_only_that_connection,
+                                        conn_setup, tw_test_clock_fixture_teardown),
     };
     return cmocka_run_group_tests_name("line_receiver", tests, NULL, NULL);
 }

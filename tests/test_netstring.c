@@ -1,6 +1,6 @@
 /* Tests for the netstring receiver: frames split at every point and byte by byte, coalesced
  * frames, empty strings, every kind of malformed input (leading zero, non-digit, missing ':' or
- * ',', length over the limit) and pausing; then netstrings over a real loopback TCP connection. */
+ * ',', length over the limit) and pausing; then netstrings on a connection (a string transport). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,11 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <twine/twine.h>
 
+#include "support/clock_env.h"
 #include "support/framing_feed.h"
 #include "support/net.h"
 #include "support/reactor_test.h"
@@ -233,7 +232,7 @@ static void test_send_without_transport(void **state)
     free(r);
 }
 
-/* ---- over a real TCP connection: the server answers each netstring with its reverse ------------ */
+/* ---- on a connection (a string transport): the server answers each netstring reversed ---------- */
 
 static int reverse_string(tw_netstring_receiver *ns, const char *data, size_t len)
 {
@@ -255,49 +254,47 @@ static void init_reverse_conn(void *conn, void *user)
     tw_netstring_receiver_init(conn, &reverse_ops, conn);
 }
 
-static void test_tcp_netstrings(void **state)
+static void test_netstrings_on_a_connection(void **state)
 {
-    (void)state;
-    tw_test_server s;
-    tw_test_server_open(&s, sizeof(tw_netstring_receiver), init_reverse_conn,
-                        tw_netstring_receiver_protocol_data_received, NULL);
-    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    tw_test_clock_env *env = *state;
+    tw_test_conn_factory conns;
+    tw_test_conn_factory_init(&conns, sizeof(tw_netstring_receiver), init_reverse_conn,
+                              tw_netstring_receiver_protocol_data_received, NULL);
+    tw_string_transport *c = tw_test_conn_open(env->r, &conns);
 
     const char *msg = "5:hello,0:,3:abc,";
-    assert_int_equal(tw_test_send_bytewise(s.r, c.fd, msg, strlen(msg)), strlen(msg));
-    c.want = strlen(msg);
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_false(c.eof);
-    assert_int_equal(c.len, strlen(msg));
-    assert_memory_equal(c.buf, "5:olleh,0:,3:cba,", c.len);
+    assert_int_equal(tw_test_feed_bytewise(c, msg, strlen(msg)), strlen(msg));
+    size_t len;
+    const char *out = tw_string_transport_value(c, &len);
+    assert_false(tw_test_conn_closed(c));
+    assert_int_equal(len, strlen(msg));
+    assert_memory_equal(out, "5:olleh,0:,3:cba,", len);
 
     /* Garbage: the server drops the connection and says why. */
-    assert_int_equal(send(c.fd, "01:x,", 5, MSG_NOSIGNAL), 5);
-    c.want = sizeof c.buf;
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_true(c.eof);
-    assert_true(tw_test_log_contains(&s.log, TW_NETSTRING_PARSE_ERROR));
-    close(c.fd);
-    tw_test_server_close(&s);
+    assert_int_equal(tw_string_transport_data_received(c, "01:x,", 5), 0);
+    assert_true(tw_test_conn_closed(c));
+    assert_true(tw_test_log_contains(&env->log, TW_NETSTRING_PARSE_ERROR));
+    tw_string_transport_free(c);
 }
 
 /* stop_producing from a hook: later netstrings of the same chunk are not answered, what was written
  * is sent, then the connection is lost. */
-static void test_tcp_stop_producing(void **state)
+static void test_stop_producing_on_a_connection(void **state)
 {
-    (void)state;
-    tw_test_server s;
-    tw_test_server_open(&s, sizeof(tw_netstring_receiver), init_reverse_conn,
-                        tw_netstring_receiver_protocol_data_received, NULL);
-    tw_test_reader c = {.fd = tw_test_server_client(&s)};
+    tw_test_clock_env *env = *state;
+    tw_test_conn_factory conns;
+    tw_test_conn_factory_init(&conns, sizeof(tw_netstring_receiver), init_reverse_conn,
+                              tw_netstring_receiver_protocol_data_received, NULL);
+    tw_string_transport *c = tw_test_conn_open(env->r, &conns);
     const char *msg = "2:ab,4:STOP,2:cd,";
-    assert_int_equal(send(c.fd, msg, strlen(msg), MSG_NOSIGNAL), (ssize_t)strlen(msg));
-    assert_true(tw_test_run_until(s.r, tw_test_reader_ready, &c, 10.0));
-    assert_true(c.eof);
-    assert_int_equal(c.len, 12);
-    assert_memory_equal(c.buf, "2:ba,4:POTS,", 12);
-    close(c.fd);
-    tw_test_server_close(&s);
+    assert_int_equal(tw_string_transport_data_received(c, msg, strlen(msg)), 0);
+    assert_true(tw_test_conn_closed(c));
+    assert_string_equal(tw_failure_type(tw_string_transport_reason(c)), TW_CONNECTION_DONE);
+    size_t len;
+    const char *out = tw_string_transport_value(c, &len);
+    assert_int_equal(len, 12);
+    assert_memory_equal(out, "2:ba,4:POTS,", 12);
+    tw_string_transport_free(c);
 }
 
 int main(void)
@@ -311,8 +308,12 @@ int main(void)
         cmocka_unit_test(test_hook_error),
         cmocka_unit_test(test_pause_and_resume),
         cmocka_unit_test(test_send_without_transport),
-        cmocka_unit_test(test_tcp_netstrings),
-        cmocka_unit_test(test_tcp_stop_producing),
+        cmocka_unit_test_setup_teardown(test_netstrings_on_a_connection,
+                                        tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_producing_on_a_connection,
+                                        tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
     };
     return cmocka_run_group_tests_name("netstring", tests, NULL, NULL);
 }

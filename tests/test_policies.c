@@ -1,6 +1,7 @@
 /* Tests for the connection policies: the idle timeout (TimeoutMixin) on a controllable clock, the
  * connection-limiting factory (refusal and overflow protocol over real TCP, the count following
- * connections as they close) and the timeout factory closing idle connections. */
+ * connections as they close) and the timeout factory closing idle connections (string transports
+ * on the controllable clock). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #include <twine/twine.h>
 
+#include "support/clock_env.h"
 #include "support/framing_feed.h"
 #include "support/net.h"
 #include "support/reactor_test.h"
@@ -134,6 +136,17 @@ static void test_mixin_default_without_protocol(void **state)
 /* ---- LimitTotalConnectionsFactory over TCP ------------------------------------------------------- */
 
 typedef struct {
+    tw_test_factory *f;
+    size_t made;
+} made_cond;
+
+static bool made_at_least(void *arg)
+{
+    made_cond *m = arg;
+    return tw_test_factory_made(m->f) >= m->made;
+}
+
+typedef struct {
     tw_limit_total_connections_factory *lf;
     unsigned count;
 } count_cond;
@@ -172,8 +185,8 @@ static void test_limit_refuses_over_limit(void **state)
         c[i].fd = tw_test_tcp_client(pn);
         assert_true(c[i].fd >= 0);
     }
-    tw_test_made_count two = {&wrapped, 2};
-    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &two, 10.0));
+    made_cond two = {&wrapped, 2};
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &two, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     /* The third is closed at once and never reaches the wrapped factory. */
@@ -200,8 +213,8 @@ static void test_limit_refuses_over_limit(void **state)
     assert_string_equal(wrapped.peers[0]->reason_type, TW_CONNECTION_DONE);
     int again = tw_test_tcp_client(pn);
     assert_true(again >= 0);
-    tw_test_made_count three = {&wrapped, 3};
-    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &three, 10.0));
+    made_cond three = {&wrapped, 3};
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &three, 10.0));
     assert_int_equal(lf.connection_count, 2);
 
     close(again);
@@ -209,7 +222,7 @@ static void test_limit_refuses_over_limit(void **state)
     close(c[2].fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_free(port);
+    tw_port_stop_listening(port);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
 }
@@ -233,8 +246,8 @@ static void test_limit_overflow_protocol(void **state)
     uint16_t pn = tw_test_port_number(port);
 
     tw_test_reader first = {.fd = tw_test_tcp_client(pn)};
-    tw_test_made_count one = {&wrapped, 1};
-    assert_true(tw_test_run_until(fx->env.r, tw_test_made_at_least, &one, 10.0));
+    made_cond one = {&wrapped, 1};
+    assert_true(tw_test_run_until(fx->env.r, made_at_least, &one, 10.0));
     tw_test_reader second = {.fd = tw_test_tcp_client(pn)};
     assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &second, 10.0));
     assert_int_equal(second.len, 6);
@@ -249,7 +262,7 @@ static void test_limit_overflow_protocol(void **state)
     close(second.fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_free(port);
+    tw_port_stop_listening(port);
     assert_int_equal(overflow.stopped, 1);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
@@ -293,19 +306,10 @@ static int idle_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 
 static const tw_factory_ops idle_factory_ops = {.build_protocol = idle_build};
 
-static bool idle_made_cond(void *arg)
-{
-    return ((idle_state *)arg)->p != NULL;
-}
-
-static bool idle_lost_cond(void *arg)
-{
-    return ((idle_state *)arg)->lost > 0;
-}
-
+/* The timeout factory's connections: string transports on the controllable clock. */
 static void test_timeout_factory(void **state)
 {
-    fixture *fx = *state;
+    tw_test_clock_env *env = *state;
     idle_state s = {0};
     tw_factory inner = {.ops = &idle_factory_ops, .user = &s};
     tw_timeout_factory tf;
@@ -313,53 +317,48 @@ static void test_timeout_factory(void **state)
     assert_int_equal(tw_timeout_factory_init(&tf, &inner, 0), 0);
     assert_true(tf.timeout_period == TW_TIMEOUT_FACTORY_PERIOD_DEFAULT);
     assert_int_equal(tw_timeout_factory_init(&tf, &inner, 30.0), 0);
-    int err = 0;
-    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &tf.factory, &err);
-    assert_non_null(port);
-    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
-    assert_true(c.fd >= 0);
-    assert_true(tw_test_run_until(fx->env.r, idle_made_cond, &s, 10.0));
+    tw_string_transport *c = tw_string_transport_new(env->r, &tf.factory, NULL, NULL);
+    assert_non_null(c);
+    assert_non_null(s.p);
 
-    advance(fx, 20);
-    assert_int_equal(send(c.fd, "x", 1, MSG_NOSIGNAL), 1); /* input restarts the countdown */
-    tw_reactor_iterate(fx->env.r, 1.0);
-    advance(fx, 20);
+    tw_clock_advance(env->clock, 20);
+    assert_int_equal(tw_string_transport_data_received(c, "x", 1), 0); /* input restarts it */
+    tw_clock_advance(env->clock, 20);
     assert_int_equal(s.lost, 0);
     assert_int_equal(tw_timeout_factory_reset_timeout(s.p), 0); /* e.g. after a write */
     assert_int_equal(tw_timeout_factory_reset_timeout(tw_transport_protocol(s.p->transport)),
                      -EINVAL);
     tw_protocol stranger = {0};
     assert_int_equal(tw_timeout_factory_reset_timeout(&stranger), -EINVAL);
-    advance(fx, 29);
+    tw_clock_advance(env->clock, 29);
     assert_int_equal(s.lost, 0);
-    advance(fx, 2);
-    assert_true(tw_test_run_until(fx->env.r, tw_test_reader_ready, &c, 10.0));
+    assert_false(tw_string_transport_state(c) & TW_STRING_LOSE_CONNECTION);
+    tw_clock_advance(env->clock, 2);
+    assert_true(tw_string_transport_state(c) & TW_STRING_LOSE_CONNECTION);
+    assert_true(tw_test_conn_closed(c));
     assert_int_equal(s.lost, 1);
     assert_string_equal(s.reason, TW_CONNECTION_DONE);
-    assert_int_equal(tw_reactor_pending_calls(fx->env.r), 0);
-    close(c.fd);
-    tw_port_free(port);
+    assert_int_equal(tw_reactor_pending_calls(env->r), 0);
+    tw_string_transport_free(c);
 }
 
 /* A connection lost before its timeout leaves no timer behind. */
 static void test_timeout_factory_cancels_on_lost(void **state)
 {
-    fixture *fx = *state;
+    tw_test_clock_env *env = *state;
     idle_state s = {0};
     tw_factory inner = {.ops = &idle_factory_ops, .user = &s};
     tw_timeout_factory tf;
     assert_int_equal(tw_timeout_factory_init(&tf, &inner, 30.0), 0);
-    int err = 0;
-    tw_port *port = tw_listen_tcp(fx->env.r, 0, "127.0.0.1", 0, &tf.factory, &err);
-    assert_non_null(port);
-    size_t before = tw_reactor_pending_calls(fx->env.r);
-    tw_test_reader c = {.fd = tw_test_tcp_client(tw_test_port_number(port))};
-    assert_true(tw_test_run_until(fx->env.r, idle_made_cond, &s, 10.0));
-    assert_int_equal(tw_reactor_pending_calls(fx->env.r), before + 1);
-    close(c.fd);
-    assert_true(tw_test_run_until(fx->env.r, idle_lost_cond, &s, 10.0));
-    assert_int_equal(tw_reactor_pending_calls(fx->env.r), before);
-    tw_port_free(port);
+    size_t before = tw_reactor_pending_calls(env->r);
+    tw_string_transport *c = tw_string_transport_new(env->r, &tf.factory, NULL, NULL);
+    assert_non_null(c);
+    assert_non_null(s.p);
+    assert_int_equal(tw_reactor_pending_calls(env->r), before + 1);
+    assert_int_equal(tw_string_transport_receive_eof(c), 0); /* the peer closes */
+    assert_int_equal(s.lost, 1);
+    assert_int_equal(tw_reactor_pending_calls(env->r), before);
+    tw_string_transport_free(c);
 }
 
 int main(void)
@@ -372,8 +371,11 @@ int main(void)
         cmocka_unit_test(test_limit_init),
         cmocka_unit_test_setup_teardown(test_limit_refuses_over_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_overflow_protocol, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout_factory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout_factory_cancels_on_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_factory, tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_factory_cancels_on_lost,
+                                        tw_test_clock_fixture_setup_default,
+                                        tw_test_clock_fixture_teardown),
     };
     return cmocka_run_group_tests_name("policies", tests, NULL, NULL);
 }

@@ -192,5 +192,5 @@ void tw__net_release(tw_net *net)
 size_t tw_transport_count(tw_reactor *r)
 {
     tw_net *net = r ? tw__net_find(r) : NULL;
-    return net ? net->nconns : 0;
+    return net ? net->nconns + net->nmemory : 0;
 }

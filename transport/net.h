@@ -37,6 +37,7 @@ typedef struct tw_net {
     tw_transport_chunk *chunks;     /* where every transport of this context lives */
     tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
     size_t nconns;            /* transports started and not closed yet */
+    size_t nmemory;           /* in-memory transports (memory.c) open, counted apart: not in chunks */
     tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
     tw_net_closer streams;    /* closes every connection (stream.c), registered while nconns > 0 */
     tw_tails tails;           /* the connections' long unconsumed tails */
@@ -110,6 +111,7 @@ enum {
     TW_T_CLOSED = 1u << 14,        /* fd closed; connection_lost running or done */
     TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
     TW_T_SHUTDOWN = 1u << 16,      /* open when the streams' closer began: it closes this one */
+    TW_T_MEMORY = 1u << 17,        /* no socket: in memory (testing_transport.h, memory.c) */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */
@@ -156,5 +158,9 @@ tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags, int *err) TW__
 int tw__stream_build(tw_transport *t, tw_factory *f, const tw_address *peer) TW__MUST_CHECK;
 /* Counts the transport as open, starts reading and calls connection_made. */
 void tw__stream_start(tw_transport *t);
+/* The failure connection_lost gets for a close of this kind (tails: the bounds a ValueError names).
+ * NULL only when out of memory. */
+tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *context,
+                                    const tw_tails *tails);
 
 #endif

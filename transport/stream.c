@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "transport/memory.h"
 #include "transport/net.h"
 
 static int stream_on_readable(tw_reactor *r, int fd, void *arg);
@@ -163,11 +164,10 @@ void tw__stream_start(tw_transport *t)
 
 /* ---- closing ------------------------------------------------------------------------------------ */
 
-static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
+tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *context,
+                                    const tw_tails *tails)
 {
-    tw_stream_ext *e = t->ext;
-    int code = e ? e->close_code : 0;
-    const char *context = e && e->close_context ? e->close_context : "connection";
+    context = context ? context : "connection";
     switch (kind) {
     case TW_CLOSE_DONE:
         return tw_failure_new(TW_CONNECTION_DONE, 0, "Connection was closed cleanly.");
@@ -182,12 +182,12 @@ static tw_failure *close_reason(tw_transport *t, tw_close_kind kind)
     default:
         if (code == -EMSGSIZE && strcmp(context, "unconsumed input") == 0)
             return tw_failure_new(TW_VALUE_ERROR, code, "more than %zu bytes left unconsumed",
-                                  t->net->tails.max);
+                                  tails->max);
         if (code == -ENOBUFS && strcmp(context, "unconsumed input") == 0)
             return tw_failure_new(TW_VALUE_ERROR, code,
                                   "the connections of this reactor left more than %zu bytes "
                                   "unconsumed, and this one had held its share the longest",
-                                  t->net->tails.total_max);
+                                  tails->total_max);
         return tw__sock_failure(NULL, code ? code : TW_ECALLBACK, context);
     }
 }
@@ -209,7 +209,9 @@ static void deliver_connection_lost(tw_transport *t, tw_close_kind kind)
 {
     tw_protocol *p = &t->proto;
     if ((t->flags & TW_T_CONNECTED) && p->ops && p->ops->connection_lost) {
-        tw_failure *reason = close_reason(t, kind);
+        tw_stream_ext *e = t->ext;
+        tw_failure *reason = tw__stream_close_reason(kind, e ? e->close_code : 0,
+                                                     e ? e->close_context : NULL, &t->net->tails);
         p->ops->connection_lost(p, reason);
         if (reason)
             tw_failure_unref(reason);
@@ -407,8 +409,19 @@ static void settle_later(tw_transport *t)
         request_close(t, TW_CLOSE_LOST, -ENOMEM, "close");
 }
 
+/* Each public function hands an in-memory transport (TW_T_MEMORY, testing.h) to memory.c with one
+ * test of the flags it reads anyway: a socket transport pays nothing else for it. */
+static inline bool in_memory(const tw_transport *t)
+{
+    return t->flags & TW_T_MEMORY;
+}
+
 void tw_transport_lose_connection(tw_transport *t)
 {
+    if (t && in_memory(t)) {
+        tw__memory_lose_connection(t);
+        return;
+    }
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_DISCONNECTING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_DISCONNECTING;
@@ -418,6 +431,10 @@ void tw_transport_lose_connection(tw_transport *t)
 
 void tw_transport_lose_write_connection(tw_transport *t)
 {
+    if (t && in_memory(t)) {
+        tw__memory_lose_write_connection(t);
+        return;
+    }
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_WRITE_CLOSING | TW_T_ABORTING | TW_T_CLOSE_PENDING)))
         return;
     t->flags |= TW_T_WRITE_CLOSING;
@@ -434,6 +451,10 @@ static void disarm_writer(tw_transport *t)
 
 void tw_transport_abort_connection(tw_transport *t)
 {
+    if (t && in_memory(t)) {
+        tw__memory_abort_connection(t);
+        return;
+    }
     if (!t || (t->flags & (TW_T_CLOSED | TW_T_ABORTING)))
         return;
     t->flags |= TW_T_ABORTING;
@@ -597,6 +618,10 @@ void tw_transport_pause_producing(tw_transport *t)
 {
     if (!t || (t->flags & TW_T_CLOSED))
         return;
+    if (in_memory(t)) {
+        tw__memory_pause_producing(t);
+        return;
+    }
     t->flags |= TW_T_PAUSED_USER;
     update_reading(t);
 }
@@ -605,6 +630,10 @@ void tw_transport_resume_producing(tw_transport *t)
 {
     if (!t || (t->flags & TW_T_CLOSED))
         return;
+    if (in_memory(t)) {
+        tw__memory_resume_producing(t);
+        return;
+    }
     t->flags &= ~(uint32_t)TW_T_PAUSED_USER;
     update_reading(t); /* presents held bytes again if reading resumes */
 }
@@ -702,7 +731,8 @@ static bool can_write(const tw_transport *t)
 {
     /* Writes made while a half-close waits for the queue or the producer are still sent (as
      * Twisted's: only the shut write side refuses them). */
-    const uint32_t stop = TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_WRITE_SHUT;
+    const uint32_t stop =
+        TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING | TW_T_WRITE_SHUT | TW_T_MEMORY;
     return (t->flags & TW_T_CONNECTED) && !(t->flags & stop);
 }
 
@@ -747,7 +777,7 @@ int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov, int io
     if (!t || iovcnt < 0 || (iovcnt > 0 && !iov))
         return -EINVAL;
     if (!can_write(t))
-        return -ENOTCONN;
+        return in_memory(t) ? tw__memory_write(t, iov, iovcnt) : -ENOTCONN;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
         total += iov[i].iov_len;
@@ -788,9 +818,13 @@ int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (
 {
     if (!t || (len > 0 && !buf))
         return -EINVAL;
-    if (!can_write(t))
-        return -ENOTCONN;
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    if (!can_write(t)) {
+        int rc = in_memory(t) ? tw__memory_write(t, &iov, 1) : -ENOTCONN;
+        if (rc == 0 && release) /* recorded: the buffer is no longer needed */
+            release(arg);
+        return rc;
+    }
     size_t sent = len ? try_send_now(t, &iov, 1, len) : 0;
     if (sent == len || !can_write(t)) {
         if (release)
@@ -841,6 +875,8 @@ int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
 {
     if (!t || !producer || !producer->ops)
         return -EINVAL;
+    if (in_memory(t))
+        return tw__memory_register_producer(t, producer, streaming);
     if (producer_registered(t))
         return -EBUSY;
     if (t->flags & (TW_T_CLOSED | TW_T_ABORTING | TW_T_CLOSE_PENDING))
@@ -861,6 +897,10 @@ int tw_transport_register_producer(tw_transport *t, const tw_producer *producer,
 
 void tw_transport_unregister_producer(tw_transport *t)
 {
+    if (t && in_memory(t)) {
+        tw__memory_unregister_producer(t);
+        return;
+    }
     if (!t || !producer_registered(t))
         return;
     t->ext->has_producer = false;
@@ -876,6 +916,8 @@ int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low)
 {
     if (!t || high == 0 || low > high)
         return -EINVAL;
+    if (in_memory(t))
+        return 0; /* its writes never wait: no mark is ever crossed */
     tw_stream_ext *e = ext_get(t);
     if (!e)
         return -ENOMEM;
@@ -888,7 +930,7 @@ int tw_transport_set_water_marks(tw_transport *t, size_t high, size_t low)
 
 void tw_transport_set_pause_reading_when_full(tw_transport *t, bool on)
 {
-    if (!t)
+    if (!t || in_memory(t))
         return;
     if (on) {
         t->flags |= TW_T_SELF_PAUSE;

@@ -6,12 +6,15 @@
 #include <sys/socket.h>
 
 #include "reactor/layers.h"
+#include "transport/memory.h"
 #include "transport/net.h"
 
 static int socket_address(const tw_transport *t, tw_address *out, bool peer)
 {
     if (!t || !out)
         return -EINVAL;
+    if (t->flags & TW_T_MEMORY)
+        return tw__memory_address(t, out, peer);
     if (t->flags & TW_T_CLOSED)
         return -ENOTCONN;
     struct sockaddr_storage ss;
@@ -37,6 +40,9 @@ static int tcp_option(tw_transport *t, int level, int option, bool on)
 {
     if (!t)
         return -EINVAL;
+    if (t->flags & TW_T_MEMORY)
+        return tw__memory_tcp_option(
+            t, option == TCP_NODELAY ? TW_STRING_TCP_NODELAY : TW_STRING_TCP_KEEPALIVE, on);
     if (t->flags & TW_T_CLOSED)
         return -ENOTCONN;
     if (!(t->flags & TW_T_TCP))
@@ -61,12 +67,14 @@ tw_protocol *tw_transport_protocol(tw_transport *t)
 
 tw_reactor *tw_transport_reactor(const tw_transport *t)
 {
+    if (t && (t->flags & TW_T_MEMORY))
+        return tw__memory_of(t)->r; /* its context is let go at the close */
     return t ? t->net->r : NULL;
 }
 
 int tw_transport_fd(const tw_transport *t)
 {
-    if (!t || (t->flags & TW_T_CLOSED))
+    if (!t || (t->flags & (TW_T_CLOSED | TW_T_MEMORY)))
         return -EBADF;
     tw__reactor_share_fd(t->net->r, t->fd); /* the caller may dup it: close it the careful way */
     return t->fd;

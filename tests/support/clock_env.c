@@ -17,6 +17,11 @@ int tw_test_clock_fixture_setup(void **state, size_t size)
     return 0;
 }
 
+int tw_test_clock_fixture_setup_default(void **state)
+{
+    return tw_test_clock_fixture_setup(state, sizeof(tw_test_clock_env));
+}
+
 int tw_test_clock_fixture_teardown(void **state)
 {
     tw_test_clock_env *env = *state;

@@ -19,6 +19,8 @@ typedef struct {
 /* Allocates a zeroed fixture of size bytes whose first member is a tw_test_clock_env, opens the
  * env and stores the fixture in *state. 0, or -1 when either cannot be made. */
 int tw_test_clock_fixture_setup(void **state, size_t size);
+/* The setup for a test whose fixture is the env alone. */
+int tw_test_clock_fixture_setup_default(void **state);
 /* Frees the clock (and its reactor), then the log, then the fixture. */
 int tw_test_clock_fixture_teardown(void **state);
 

@@ -7,8 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <twine/reactor.h>
-
 void tw_test_feed_init(tw_test_feed *f, tw_test_feed_fn fn, void *receiver)
 {
     memset(f, 0, sizeof *f);
@@ -75,15 +73,4 @@ bool tw_test_reader_ready(void *arg)
         break;
     }
     return c->eof || (c->want && c->len >= c->want);
-}
-
-size_t tw_test_send_bytewise(struct tw_reactor *r, int fd, const char *data, size_t len)
-{
-    size_t sent = 0;
-    for (; sent < len; sent++) {
-        if (send(fd, data + sent, 1, MSG_NOSIGNAL) != 1)
-            break;
-        tw_reactor_iterate(r, 1.0); /* returns as soon as the server has read the byte */
-    }
-    return sent;
 }

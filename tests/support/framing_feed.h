@@ -1,8 +1,8 @@
 /* Drives a framing receiver the way a transport does, for tests and the fuzz target: keeps what the
  * receiver left unconsumed and presents it again, unchanged, in front of the next chunk. Each call
  * hands over a freshly allocated buffer of exactly the presented size, so a receiver that reads
- * past what it was shown, or keeps a pointer into it, trips AddressSanitizer. Also the client side
- * of the framing end-to-end tests: a peer that trickles bytes and reads without blocking. */
+ * past what it was shown, or keeps a pointer into it, trips AddressSanitizer. Also a client socket
+ * that reads without blocking, for end-to-end tests over TCP. */
 #ifndef TWINE_TESTS_FRAMING_FEED_H
 #define TWINE_TESTS_FRAMING_FEED_H
 
@@ -30,7 +30,7 @@ ssize_t tw_test_feed_push(tw_test_feed *f, const char *chunk, size_t len);
 ssize_t tw_test_feed_again(tw_test_feed *f);
 void tw_test_feed_free(tw_test_feed *f);
 
-/* ---- the client side of end-to-end tests --------------------------------------------------------- */
+/* ---- the client side of end-to-end tests over TCP ----------------------------------------------- */
 
 #define TW_TEST_READER_MAX 256
 
@@ -45,10 +45,5 @@ typedef struct {
 
 /* For tw_test_run_until: reads what is there; true at EOF or once want bytes arrived. */
 bool tw_test_reader_ready(void *reader);
-
-/* Sends data one byte per send() from a blocking client fd, running one reactor turn after each so
- * the server reads it byte by byte. Returns the bytes sent. */
-struct tw_reactor;
-size_t tw_test_send_bytewise(struct tw_reactor *r, int fd, const char *data, size_t len);
 
 #endif

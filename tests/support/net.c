@@ -223,12 +223,6 @@ bool tw_test_failed(void *arg)
     return ((tw_test_factory *)arg)->failed > 0;
 }
 
-bool tw_test_made_at_least(void *made_count)
-{
-    const tw_test_made_count *m = made_count;
-    return tw_test_factory_made(m->factory) >= m->want;
-}
-
 /* ---- running and sockets ------------------------------------------------------------------------ */
 
 static double now_seconds(void)
@@ -279,7 +273,8 @@ int tw_test_net_fixture_setup(void **state, size_t size)
 int tw_test_net_fixture_teardown(void **state)
 {
     tw_test_net_env *net = *state;
-    tw_port_free(net->port); /* stopped or not, even by a shutdown or tw_reactor_free */
+    if (net->port)
+        tw_port_stop_listening(net->port);
     assert_int_equal(tw_transport_count(net->r), 0);
     tw_test_reactor_free(net->r, &net->log);
     tw_test_factory_free(&net->server);
@@ -310,36 +305,41 @@ static int conn_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 
 static const tw_factory_ops conn_factory_ops = {.build_protocol = conn_build};
 
-void tw_test_server_open(tw_test_server *s, size_t conn_size, void (*init_conn)(void *conn, void *user),
-                         ssize_t (*data_received)(tw_protocol *p, const char *data, size_t len),
-                         void *user)
+void tw_test_conn_factory_init(tw_test_conn_factory *cf, size_t conn_size,
+                               void (*init_conn)(void *conn, void *user),
+                               ssize_t (*data_received)(tw_protocol *p, const char *data,
+                                                        size_t len),
+                               void *user)
 {
-    memset(s, 0, sizeof *s);
-    s->conns.factory.ops = &conn_factory_ops;
-    s->conns.factory.user = &s->conns;
-    s->conns.protocol_ops.data_received = data_received;
-    s->conns.protocol_ops.destroy = conn_destroy;
-    s->conns.conn_size = conn_size;
-    s->conns.init_conn = init_conn;
-    s->conns.user = user;
+    memset(cf, 0, sizeof *cf);
+    cf->factory.ops = &conn_factory_ops;
+    cf->factory.user = cf;
+    cf->protocol_ops.data_received = data_received;
+    cf->protocol_ops.destroy = conn_destroy;
+    cf->conn_size = conn_size;
+    cf->init_conn = init_conn;
+    cf->user = user;
+}
+
+tw_string_transport *tw_test_conn_open(tw_reactor *r, tw_test_conn_factory *cf)
+{
     int err = 0;
-    s->r = tw_test_reactor_new(&s->log);
-    assert_non_null(s->r);
-    s->port = tw_listen_tcp(s->r, 0, "127.0.0.1", 0, &s->conns.factory, &err);
-    assert_non_null(s->port);
+    tw_string_transport *st = tw_string_transport_new(r, &cf->factory, NULL, &err);
+    assert_non_null(st);
+    return st;
 }
 
-void tw_test_server_close(tw_test_server *s)
+size_t tw_test_feed_bytewise(tw_string_transport *st, const char *data, size_t len)
 {
-    tw_port_free(s->port);
-    tw_test_reactor_free(s->r, &s->log);
+    size_t fed = 0;
+    while (fed < len && tw_string_transport_data_received(st, data + fed, 1) == 0)
+        fed++;
+    return fed;
 }
 
-int tw_test_server_client(const tw_test_server *s)
+bool tw_test_conn_closed(const tw_string_transport *st)
 {
-    int fd = tw_test_tcp_client(tw_test_port_number(s->port));
-    assert_true(fd >= 0);
-    return fd;
+    return tw_string_transport_state(st) & TW_STRING_CLOSED;
 }
 
 uint16_t tw_test_port_number(const tw_port *p)
@@ -418,14 +418,5 @@ void tw_test_fill_random(void *buf, size_t n, uint32_t seed)
         x ^= x >> 17;
         x ^= x << 5;
         b[i] = (unsigned char)x;
-    }
-}
-
-void tw_test_skip_unless_fds_past(int limit)
-{
-    const char *why = tw_test_fds_past_unavailable(limit);
-    if (why) {
-        print_message("skipped: %s\n", why);
-        skip();
     }
 }

@@ -101,12 +101,13 @@ bool tw_test_made_at_least(void *made_count);
  * tw_reactor_run returned. */
 int tw_test_run_to_shutdown(tw_reactor *r);
 
-/* ---- a loopback server for protocol end-to-end tests ------------------------------------------- */
+/* ---- a factory of protocol connections for end-to-end tests ------------------------------------ */
 
-/* The server's factory gives every connection a protocol of its own: a fresh zeroed block of
- * conn_size bytes as the protocol's user, set up by init_conn(conn, user), fed by data_received and
- * freed with the protocol. A framing test puts its receiver first in the block and passes the
- * receiver's protocol adapter (tw_..._protocol_data_received), which finds the receiver in p->user. */
+/* The factory gives every connection a protocol of its own: a fresh zeroed block of conn_size bytes
+ * as the protocol's user, set up by init_conn(conn, user), fed by data_received and freed with the
+ * protocol. A framing test puts its receiver first in the block and passes the receiver's protocol
+ * adapter (tw_..._protocol_data_received), which finds the receiver in p->user. Connect it to a
+ * string transport (testing.h) or listen with it. */
 typedef struct {
     tw_factory factory;
     tw_protocol_ops protocol_ops; /* a test may add hooks such as connection_lost */
@@ -115,23 +116,18 @@ typedef struct {
     void *user;
 } tw_test_conn_factory;
 
-/* A reactor whose log is captured, listening on 127.0.0.1 (a port the kernel picks) with such a
- * factory. It must stay at one address while open. */
-typedef struct {
-    tw_reactor *r;
-    tw_test_log log;
-    tw_port *port;
-    tw_test_conn_factory conns;
-} tw_test_server;
+void tw_test_conn_factory_init(tw_test_conn_factory *cf, size_t conn_size,
+                               void (*init_conn)(void *conn, void *user),
+                               ssize_t (*data_received)(tw_protocol *p, const char *data,
+                                                        size_t len),
+                               void *user);
 
-/* Opens s; fails the running test when the reactor or the port cannot be made. */
-void tw_test_server_open(tw_test_server *s, size_t conn_size, void (*init_conn)(void *conn, void *user),
-                         ssize_t (*data_received)(tw_protocol *p, const char *data, size_t len),
-                         void *user);
-/* Stops listening, then frees the reactor (and with it the connections still open) and the log. */
-void tw_test_server_close(tw_test_server *s);
-/* The fd of a blocking TCP client connected to s; fails the running test when it cannot connect. */
-int tw_test_server_client(const tw_test_server *s);
+/* A string transport with a protocol of cf, on r; fails the running test when it cannot be made. */
+tw_string_transport *tw_test_conn_open(tw_reactor *r, tw_test_conn_factory *cf);
+/* Feeds data to st one byte per call, as a peer trickling it would. Returns the bytes fed. */
+size_t tw_test_feed_bytewise(tw_string_transport *st, const char *data, size_t len);
+/* Is st's connection closed (its connection_lost has run)? */
+bool tw_test_conn_closed(const tw_string_transport *st);
 
 /* The port number a TCP port listens on. */
 uint16_t tw_test_port_number(const tw_port *p);
