@@ -223,6 +223,12 @@ bool tw_test_failed(void *arg)
     return ((tw_test_factory *)arg)->failed > 0;
 }
 
+bool tw_test_made_at_least(void *made_count)
+{
+    const tw_test_made_count *m = made_count;
+    return tw_test_factory_made(m->factory) >= m->want;
+}
+
 /* ---- running and sockets ------------------------------------------------------------------------ */
 
 static double now_seconds(void)
@@ -273,8 +279,7 @@ int tw_test_net_fixture_setup(void **state, size_t size)
 int tw_test_net_fixture_teardown(void **state)
 {
     tw_test_net_env *net = *state;
-    if (net->port)
-        tw_port_stop_listening(net->port);
+    tw_port_free(net->port); /* stopped or not, even by a shutdown or tw_reactor_free */
     assert_int_equal(tw_transport_count(net->r), 0);
     tw_test_reactor_free(net->r, &net->log);
     tw_test_factory_free(&net->server);
@@ -418,5 +423,14 @@ void tw_test_fill_random(void *buf, size_t n, uint32_t seed)
         x ^= x >> 17;
         x ^= x << 5;
         b[i] = (unsigned char)x;
+    }
+}
+
+void tw_test_skip_unless_fds_past(int limit)
+{
+    const char *why = tw_test_fds_past_unavailable(limit);
+    if (why) {
+        print_message("skipped: %s\n", why);
+        skip();
     }
 }
