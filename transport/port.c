@@ -226,8 +226,10 @@ static int clear_stale_unix(const struct sockaddr_storage *ss, socklen_t len, co
     return 0;
 }
 
+/* unix_mode: the socket file's permissions, set before listen() so that no connection is accepted
+ * while the file has others; -1 leaves what the umask gave. */
 static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
-                           int family)
+                           int family, const char *unix_path, int unix_mode)
 {
     if (family != AF_UNIX && tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true) < 0)
         return -errno;
@@ -236,6 +238,8 @@ static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t 
     if (family != AF_UNIX)
         tw__sock_set_flag(fd, IPPROTO_TCP, TCP_NODELAY, true); /* inherited by accepted sockets */
     if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+        return -errno;
+    if (unix_path && unix_mode >= 0 && chmod(unix_path, (mode_t)unix_mode) < 0)
         return -errno;
     if (listen(fd, backlog > 0 ? backlog : TW_PORT_BACKLOG_DEFAULT) < 0)
         return -errno;
@@ -248,7 +252,8 @@ static void port_on_shutdown(tw_net_closer *closer)
 }
 
 static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, socklen_t len,
-                          int backlog, tw_factory *factory, const char *unix_path, int *err)
+                          int backlog, tw_factory *factory, const char *unix_path, int unix_mode,
+                          int *err)
 {
     int family = ss->ss_family, rc = 0;
     tw_net *net = tw__net_acquire(r, &rc);
@@ -264,7 +269,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
         goto fail_port;
     if ((port->fd = rc = tw__sock_stream(family)) < 0)
         goto fail_port;
-    if ((rc = bind_and_listen(port->fd, ss, len, backlog, family)) < 0)
+    if ((rc = bind_and_listen(port->fd, ss, len, backlog, family, unix_path, unix_mode)) < 0)
         goto fail_port;
     if ((rc = tw_reactor_add_reader(r, port->fd, port_on_readable, port)) < 0)
         goto fail_unlink;
@@ -320,7 +325,7 @@ static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, NULL, err);
+    return listen_on(r, &ss, len, backlog, factory, NULL, -1, err);
 }
 
 tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
@@ -338,6 +343,12 @@ tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int
 tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,
                         int *err)
 {
+    return tw__listen_unix_mode(r, path, backlog, -1, factory, err);
+}
+
+tw_port *tw__listen_unix_mode(tw_reactor *r, const char *path, int backlog, int mode,
+                              tw_factory *factory, int *err)
+{
     struct sockaddr_storage ss;
     socklen_t len;
     if (!listen_args_ok(r, factory, err))
@@ -348,7 +359,7 @@ tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, path, err);
+    return listen_on(r, &ss, len, backlog, factory, path, mode, err);
 }
 
 /* ---- stopping ----------------------------------------------------------------------------------- */
