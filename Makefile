@@ -168,7 +168,7 @@ fuzz: lib
 	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_framing.c tests/support/framing_feed.c \
 	  protocols/line_receiver.c protocols/netstring.c protocols/intn_receiver.c protocols/framing.c \
 	  $(STATIC) $(LIBS) -o $(FUZZ_OUT)/fuzz_framing
-	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_strports.c endpoints/strports.c $(STATIC) $(LIBS) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_strports.c $(wildcard endpoints/strports*.c) $(STATIC) $(LIBS) \
 	  -o $(FUZZ_OUT)/fuzz_strports
 	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_dns.c $(wildcard protocols/dns/*.c) $(STATIC) $(LIBS) \
 	  -o $(FUZZ_OUT)/fuzz_dns

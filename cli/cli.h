@@ -45,6 +45,36 @@ void twined_args_init(twined_args *a, const char *command, int argc, char **argv
 int twined_next_option(twined_args *a, const twined_option *options, size_t n,
                        const char **value);
 
+/* ---- listening (listen.c) -----------------------------------------------------------------------
+ * Listens as d says through its endpoint (any server string, stdio: too): 0 with *port set (NULL
+ * for stdio, which has none), or TWINED_EXIT_FAILURE after printing "couldn't listen on 'TEXT':
+ * REASON". */
+int twined_listen(tw_reactor *r, const tw_server_description *d, const char *text,
+                  tw_factory *factory, tw_port **port);
+/* Prints "listening on ADDRESS" for a port (nothing for NULL: stdio). */
+void twined_announce(const tw_port *port);
+
+/* A server subcommand's --listen endpoints (at most TWINED_LISTEN_MAX). Set command, factory (for
+ * accepted connections) and stdio_factory (for stdio:, which may be given once); the rest is
+ * filled in. */
+#define TWINED_LISTEN_MAX 16
+typedef struct twined_listeners {
+    const char *command;
+    tw_factory *factory, *stdio_factory;
+    const char *text[TWINED_LISTEN_MAX];
+    tw_server_description endpoints[TWINED_LISTEN_MAX];
+    tw_port *ports[TWINED_LISTEN_MAX];
+    size_t count;
+} twined_listeners;
+
+/* Parses one --listen value: 0, or TWINED_EXIT_USAGE after a one-line message. */
+int twined_listeners_add(twined_listeners *l, const char *description);
+/* Runs the server: a reactor with twined's log and signal handlers, setup(arg, r) (may be NULL;
+ * a negative return stops with status 1), every listener open and announced, then the loop until
+ * a signal or tw_reactor_stop; the listeners are closed first at shutdown. Returns the exit
+ * status. */
+int twined_serve(twined_listeners *l, int (*setup)(void *arg, tw_reactor *r), void *arg);
+
 /* ---- messages -----------------------------------------------------------------------------------
  * Every message is one line on stderr starting "twined: " (or "twined COMMAND: " for a usage error),
  * with user text shown bounded and with control characters replaced, so it stays one line. */

@@ -6,16 +6,10 @@
 
 #include "cli/cli.h"
 
-/* --listen may be given at most this many times. */
-#define TWINED_ECHO_LISTEN_MAX 16
-
 typedef struct echo_server {
-    tw_reactor *r;
     tw_factory factory;
-    const char *listen[TWINED_ECHO_LISTEN_MAX];
-    tw_server_description endpoints[TWINED_ECHO_LISTEN_MAX];
-    tw_port *ports[TWINED_ECHO_LISTEN_MAX];
-    size_t count;
+    tw_factory stdio_factory; /* stdio: one connection, and twined's whole life */
+    twined_listeners listeners;
 } echo_server;
 
 /* ---- the protocol -------------------------------------------------------------------------------- */
@@ -58,6 +52,31 @@ static int echo_build_protocol(tw_factory *f, const tw_address *peer, tw_protoco
 
 static const tw_factory_ops echo_factory_ops = {.build_protocol = echo_build_protocol};
 
+/* With --listen stdio:, twined stops once stdin has ended and all its echo is written. */
+static void echo_stdio_lost(tw_protocol *p, const tw_failure *reason)
+{
+    (void)reason;
+    tw_reactor_stop(tw_transport_reactor(p->transport));
+}
+
+static const tw_protocol_ops echo_stdio_ops = {
+    .data_received = echo_data_received,
+    .read_connection_lost = echo_read_connection_lost,
+    .write_connection_lost = echo_write_connection_lost,
+    .connection_lost = echo_stdio_lost,
+};
+
+static int echo_build_stdio(tw_factory *f, const tw_address *peer, tw_protocol *out)
+{
+    (void)f;
+    (void)peer;
+    out->ops = &echo_stdio_ops;
+    out->user = NULL;
+    return 0;
+}
+
+static const tw_factory_ops echo_stdio_factory_ops = {.build_protocol = echo_build_stdio};
+
 /* ---- arguments ----------------------------------------------------------------------------------- */
 
 static int echo_help(void)
@@ -73,11 +92,13 @@ static int echo_help(void)
            "                       tcp:0:interface=127.0.0.1   a free port on 127.0.0.1\n"
            "                       tcp6:8080:interface=\\:\\:1   IPv6 (escape colons as \\:)\n"
            "                       unix:/tmp/echo.sock         a UNIX socket\n"
+           "                       stdio:                      stdin to stdout; twined exits\n"
+           "                                                   when stdin has ended\n"
            "  -h, --help         show this help and exit\n"
            "\n"
            "Prints 'twined: listening on ADDRESS' on stderr for each endpoint; stops on SIGINT or\n"
            "SIGTERM with status 0. Status 1: could not listen. Status 2: bad arguments.\n",
-           TWINED_ECHO_LISTEN_MAX);
+           TWINED_LISTEN_MAX);
     return TWINED_EXIT_OK;
 }
 
@@ -86,27 +107,6 @@ static const twined_option echo_options[] = {
     [OPT_LISTEN] = {"listen", 0, true},
     [OPT_HELP] = {"help", 'h', false},
 };
-
-static int add_endpoint(echo_server *s, const char *description)
-{
-    if (s->count == TWINED_ECHO_LISTEN_MAX)
-        return twined_usage_error("echo", "too many --listen options (at most %d)",
-                                  TWINED_ECHO_LISTEN_MAX);
-    char why[TW_ENDPOINT_ERROR_MAX];
-    tw_server_description *d = &s->endpoints[s->count];
-    char hint[TWINED_SHOWN_MAX];
-    if (tw_server_from_string(description, d, why, sizeof why) < 0) {
-        if (twined_colon_hint(description, hint, sizeof hint))
-            return twined_usage_error("echo", "--listen '%s': %s (escape colons in a value: %s)",
-                                      twined_show(description).text, why, hint);
-        return twined_usage_error("echo", "--listen '%s': %s", twined_show(description).text, why);
-    }
-    if (d->type == TW_ENDPOINT_STDIO)
-        return twined_usage_error("echo", "--listen '%s': stdio endpoints are not supported yet",
-                                  twined_show(description).text);
-    s->listen[s->count++] = description;
-    return 0;
-}
 
 /* 0 to go on, or the exit status to stop with (--help is TWINED_EXIT_OK and stops). */
 static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
@@ -121,7 +121,7 @@ static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
             *stop = true;
             return echo_help();
         }
-        int rc = add_endpoint(s, value);
+        int rc = twined_listeners_add(&s->listeners, value);
         if (rc != 0)
             return rc;
     }
@@ -130,108 +130,23 @@ static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
     if (a.next < argc)
         return twined_usage_error("echo", "unexpected argument '%s' (try 'twined echo --help')",
                                   twined_show(argv[a.next]).text);
-    if (s->count == 0)
+    if (s->listeners.count == 0)
         return twined_usage_error("echo", "missing required option --listen "
                                   "(try 'twined echo --help')");
     return 0;
 }
 
-/* ---- running ------------------------------------------------------------------------------------- */
-
-/* Each port once: the shutdown may have stopped them already (-ENOTCONN then, harmless). */
-static void stop_listening(echo_server *s)
-{
-    for (size_t i = 0; i < s->count; i++)
-        if (s->ports[i])
-            tw_port_stop_listening(s->ports[i]);
-}
-
-static void free_ports(echo_server *s)
-{
-    for (size_t i = 0; i < s->count; i++) {
-        tw_port_free(s->ports[i]);
-        s->ports[i] = NULL;
-    }
-}
-
-/* Before shutdown: stop accepting (and remove UNIX socket files) before the reactor closes the
- * connections. */
-static int stop_listening_trigger(void *arg)
-{
-    stop_listening(arg);
-    return 0;
-}
-
-static void announce(tw_port *port)
-{
-    tw_address host;
-    char text[TW_ADDRESS_HOST_MAX + TW_ADDRESS_PATH_MAX + 16];
-    if (tw_port_get_host(port, &host) == 0 && tw_address_format(&host, text, sizeof text) >= 0)
-        twined_note("listening on %s", text);
-}
-
-static int start_listening(echo_server *s)
-{
-    for (size_t i = 0; i < s->count; i++) {
-        int err = 0;
-        s->ports[i] = tw_server_listen(s->r, &s->endpoints[i], &s->factory, &err);
-        if (!s->ports[i]) {
-            char reason[TWINED_SHOWN_MAX + 64];
-            twined_note("couldn't listen on '%s': %s", twined_show(s->listen[i]).text,
-                        twined_listen_reason(&s->endpoints[i], err, reason, sizeof reason));
-            return TWINED_EXIT_FAILURE;
-        }
-    }
-    for (size_t i = 0; i < s->count; i++)
-        announce(s->ports[i]);
-    return 0;
-}
-
-/* Signals are caught before the first "listening" line, so that a SIGTERM sent as soon as it is
- * read already stops twined in order. */
-static int prepare(echo_server *s)
-{
-    int err = twined_reactor_setup(s->r);
-    if (err == 0)
-        err = tw_reactor_install_signal_handlers(s->r);
-    if (err == 0)
-        err = (int)tw_reactor_add_trigger(s->r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
-                                          stop_listening_trigger, s);
-    if (err < 0) {
-        twined_note("cannot set up the reactor: %s", tw_strerror(err));
-        return TWINED_EXIT_FAILURE;
-    }
-    return start_listening(s);
-}
-
-static int serve(echo_server *s)
-{
-    int err = 0;
-    s->r = tw_reactor_new(&err);
-    if (!s->r) {
-        twined_note("cannot start the reactor: %s", tw_strerror(err));
-        return TWINED_EXIT_FAILURE;
-    }
-    int status = prepare(s);
-    if (status == 0 && (err = tw_reactor_run(s->r)) < 0) {
-        twined_note("echo: %s", tw_strerror(err));
-        status = TWINED_EXIT_FAILURE;
-    }
-    tw_reactor_uninstall_signal_handlers(s->r);
-    free_ports(s);
-    twined_reactor_teardown(s->r);
-    tw_reactor_free(s->r);
-    return status;
-}
-
 static int run_echo(int argc, char **argv)
 {
-    echo_server s = {.factory = {.ops = &echo_factory_ops}};
+    echo_server s = {.factory = {.ops = &echo_factory_ops},
+                     .stdio_factory = {.ops = &echo_stdio_factory_ops}};
+    s.listeners = (twined_listeners){.command = "echo", .factory = &s.factory,
+                                     .stdio_factory = &s.stdio_factory};
     bool stop = false;
     int status = parse_echo_args(&s, argc, argv, &stop);
     if (status != 0 || stop)
         return status;
-    return serve(&s);
+    return twined_serve(&s.listeners, NULL, NULL);
 }
 
 const twined_command twined_echo_command = {

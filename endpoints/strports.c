@@ -1,6 +1,7 @@
-/* Endpoint strings: Twisted's tokenizer (':' separates, '=' splits a key from its value, '\' escapes),
- * a binder that matches positional and keyword parameters to a type's named parameters, and one small
- * converter per server type. Client strings will add a second table that reuses both. */
+/* Endpoint strings: Twisted's tokenizer (':' separates, '=' splits a key from its value, a
+ * backslash escapes), the binder that matches positional and keyword parameters to a type's named
+ * parameters, and the value parsers the server and client types share (strports_server.c,
+ * strports_client.c). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -10,19 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "twine/strports.h"
+#include "endpoints/strports_private.h"
 
-/* How much of a user's text an error message quotes. */
-#define SHOWN_MAX 40
+/* ---- error messages -------------------------------------------------------------------------- */
 
-/* Parameters one endpoint type takes, type excluded. */
-#define TYPE_PARAMS_MAX 4
-
-/* ---- error messages ------------------------------------------------------------------------------ */
-
-static int fail(char *errbuf, size_t errsize, const char *fmt, ...) TW_PRINTF(3, 4);
-
-static int fail(char *errbuf, size_t errsize, const char *fmt, ...)
+int tw__parse_fail(char *errbuf, size_t errsize, const char *fmt, ...)
 {
     if (errbuf && errsize > 0) {
         va_list ap;
@@ -33,16 +26,11 @@ static int fail(char *errbuf, size_t errsize, const char *fmt, ...)
     return TW_EPARSE;
 }
 
-/* A printable, bounded copy of user text for a message: the message stays one short line. */
-typedef struct {
-    char text[SHOWN_MAX + 4];
-} shown;
-
-static shown show(const char *s)
+tw__shown tw__show(const char *s)
 {
-    shown out;
+    tw__shown out;
     size_t n = 0;
-    for (; s[n] && n < SHOWN_MAX; n++)
+    for (; s[n] && n < TW__SHOWN_MAX; n++)
         out.text[n] = isprint((unsigned char)s[n]) ? s[n] : '?';
     if (s[n])
         memcpy(out.text + n, "...", 3), n += 3;
@@ -50,7 +38,7 @@ static shown show(const char *s)
     return out;
 }
 
-/* ---- tokenizer ----------------------------------------------------------------------------------- */
+/* ---- tokenizer ------------------------------------------------------------------------------- */
 
 typedef struct {
     tw_endpoint_args *out;
@@ -74,8 +62,9 @@ static int param_end(tokenizer *tk, char *errbuf, size_t errsize)
     token_end(tk);
     tw_endpoint_args *out = tk->out;
     if (out->count == TW_ENDPOINT_PARAMS_MAX)
-        return fail(errbuf, errsize, "too many parameters in endpoint description (at most %d)",
-                    TW_ENDPOINT_PARAMS_MAX);
+        return tw__parse_fail(errbuf, errsize,
+                              "too many parameters in endpoint description (at most %d)",
+                              TW_ENDPOINT_PARAMS_MAX);
     out->params[out->count].key = tk->key;
     out->params[out->count].value = tk->token;
     out->count++;
@@ -91,8 +80,8 @@ int tw_endpoint_tokenize(const char *description, tw_endpoint_args *out, char *e
         return -EINVAL;
     out->count = 0;
     if (strnlen(description, TW_ENDPOINT_STRING_MAX + 1) > TW_ENDPOINT_STRING_MAX)
-        return fail(errbuf, errsize, "endpoint description too long (at most %d bytes)",
-                    TW_ENDPOINT_STRING_MAX);
+        return tw__parse_fail(errbuf, errsize, "endpoint description too long (at most %d bytes)",
+                              TW_ENDPOINT_STRING_MAX);
     tokenizer tk = {.out = out};
     token_begin(&tk);
     for (const char *p = description; *p; p++) {
@@ -107,7 +96,8 @@ int tw_endpoint_tokenize(const char *description, tw_endpoint_args *out, char *e
             token_begin(&tk);
         } else {
             if (*p == '\\' && !*++p)
-                return fail(errbuf, errsize, "trailing backslash in endpoint description");
+                return tw__parse_fail(errbuf, errsize,
+                                      "trailing backslash in endpoint description");
             out->text[tk.used++] = *p;
         }
     }
@@ -134,72 +124,139 @@ int tw_endpoint_quote(const char *s, char *buf, size_t size)
     return (int)n;
 }
 
-/* ---- binding parameters to names (Python's call binding, as Twisted relies on it) ------------ */
+/* ---- binding parameters to names ------------------------------------------------------------- */
 
-typedef struct {
-    const char *name;                         /* type prefix, lower case */
-    tw_endpoint_type type;
-    const char *const names[TYPE_PARAMS_MAX]; /* positional order; NULL ends */
-    int (*convert)(const char *const *values, tw_server_description *out, char *errbuf,
-                   size_t errsize);
-} server_parser;
-
-static size_t count_names(const server_parser *sp)
+static size_t count_names(const tw__string_type *t)
 {
     size_t n = 0;
-    while (n < TYPE_PARAMS_MAX && sp->names[n])
+    while (n < TW__TYPE_PARAMS_MAX && t->names[n])
         n++;
     return n;
 }
 
-static int bind_keyword(const server_parser *sp, const tw_endpoint_param *p, const char **values,
+static int given_twice(const tw__string_type *t, size_t i, char *errbuf, size_t errsize)
+{
+    return tw__parse_fail(errbuf, errsize, "parameter '%s' given twice for '%s'", t->names[i],
+                          t->name);
+}
+
+static int bind_keyword(const tw__string_type *t, const tw_endpoint_param *p, const char **values,
                         char *errbuf, size_t errsize)
 {
-    size_t n = count_names(sp);
+    size_t n = count_names(t);
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(p->key, sp->names[i]) != 0)
+        if (strcmp(p->key, t->names[i]) != 0)
             continue;
         if (values[i])
-            return fail(errbuf, errsize, "parameter '%s' given twice for '%s'", sp->names[i],
-                        sp->name);
+            return given_twice(t, i, errbuf, errsize);
         values[i] = p->value;
         return 0;
     }
-    return fail(errbuf, errsize, "unknown parameter '%s' for '%s'", show(p->key).text, sp->name);
+    return tw__parse_fail(errbuf, errsize, "unknown parameter '%s' for '%s'",
+                          tw__show(p->key).text, t->name);
 }
 
-/* Fills values[i] with the value of sp->names[i], or NULL when it was not given. The first
- * positional parameter is the type itself and is skipped. */
-static int bind_params(const server_parser *sp, const tw_endpoint_args *args, const char **values,
+/* The slot of the k-th positional parameter: the k-th name (a keyword already there is an error, as
+ * in a Python call), or with fill_free the next one no keyword took. */
+static int bind_positional(const tw__string_type *t, const char *value, size_t k, size_t *next,
+                           const char **values, char *errbuf, size_t errsize)
+{
+    size_t n = t->positional ? t->positional : count_names(t);
+    while (t->fill_free && *next < n && values[*next])
+        (*next)++;
+    if (!t->fill_free)
+        *next = k;
+    if (*next < n && !values[*next]) {
+        values[(*next)++] = value;
+        return 0;
+    }
+    if (k < n) /* its place by position was taken by a keyword */
+        return given_twice(t, k, errbuf, errsize);
+    return tw__parse_fail(errbuf, errsize, "too many parameters for '%s' (extra '%s')", t->name,
+                          tw__show(value).text);
+}
+
+/* Keywords first, then positionals; the first positional parameter is the type itself. */
+static int bind_params(const tw__string_type *t, const tw_endpoint_args *args, const char **values,
                        char *errbuf, size_t errsize)
 {
-    size_t n = count_names(sp), next = 0;
+    for (size_t i = 0; i < args->count; i++)
+        if (args->params[i].key) {
+            int rc = bind_keyword(t, &args->params[i], values, errbuf, errsize);
+            if (rc < 0)
+                return rc;
+        }
+    size_t next = 0, k = 0;
     bool type_seen = false;
     for (size_t i = 0; i < args->count; i++) {
-        const tw_endpoint_param *p = &args->params[i];
-        int rc = 0;
-        if (p->key)
-            rc = bind_keyword(sp, p, values, errbuf, errsize);
-        else if (!type_seen)
+        if (args->params[i].key)
+            continue;
+        if (!type_seen) {
             type_seen = true;
-        else if (next == n)
-            rc = fail(errbuf, errsize, "too many parameters for '%s' (extra '%s')", sp->name,
-                      show(p->value).text);
-        else if (values[next])
-            rc = fail(errbuf, errsize, "parameter '%s' given twice for '%s'", sp->names[next],
-                      sp->name);
-        else
-            values[next++] = p->value;
+            continue;
+        }
+        int rc = bind_positional(t, args->params[i].value, k++, &next, values, errbuf, errsize);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-/* ---- values -------------------------------------------------------------------------------------- */
+static const tw_endpoint_param *first_positional(const tw_endpoint_args *args)
+{
+    for (size_t i = 0; i < args->count; i++)
+        if (!args->params[i].key)
+            return &args->params[i];
+    return NULL;
+}
+
+static const tw__string_type *find_type(const tw__string_type *table, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(name, table[i].name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+int tw__parse_description(const char *description, const tw__string_type *table, size_t n,
+                          void *out, size_t out_size, char *errbuf, size_t errsize)
+{
+    if (!description || !out)
+        return -EINVAL;
+    if (!*description)
+        return tw__parse_fail(errbuf, errsize, "empty endpoint description");
+    tw_endpoint_args args;
+    int rc = tw_endpoint_tokenize(description, &args, errbuf, errsize);
+    if (rc < 0)
+        return rc;
+    const tw_endpoint_param *type = first_positional(&args);
+    if (!type)
+        return tw__parse_fail(errbuf, errsize, "missing endpoint type in '%s'",
+                              tw__show(description).text);
+    const tw__string_type *t = find_type(table, n, type->value);
+    if (!t) {
+        tw__shown name = tw__show(type->value);
+        for (char *c = name.text; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        return tw__parse_fail(errbuf, errsize, "Unknown endpoint type: '%s'", name.text);
+    }
+    const char *values[TW__TYPE_PARAMS_MAX] = {NULL};
+    rc = bind_params(t, &args, values, errbuf, errsize);
+    unsigned char copy[sizeof(tw_client_description) > sizeof(tw_server_description)
+                           ? sizeof(tw_client_description) : sizeof(tw_server_description)];
+    if (rc < 0 || out_size > sizeof copy)
+        return rc < 0 ? rc : -EINVAL;
+    memset(copy, 0, out_size);
+    rc = t->convert(values, copy, errbuf, errsize);
+    if (rc == 0)
+        memcpy(out, copy, out_size);
+    return rc;
+}
+
+/* ---- values ---------------------------------------------------------------------------------- */
 
 /* A whole string of digits in the given base, at most max; false for anything else. */
-static bool parse_unsigned(const char *s, unsigned base, unsigned long max, unsigned long *out)
+bool tw__parse_unsigned(const char *s, unsigned base, unsigned long max, unsigned long *out)
 {
     unsigned long v = 0;
     if (!*s)
@@ -216,31 +273,32 @@ static bool parse_unsigned(const char *s, unsigned base, unsigned long max, unsi
     return true;
 }
 
-static int convert_port(const char *value, const char *type, tw_server_description *out,
-                        char *errbuf, size_t errsize)
+int tw__parse_port(const char *value, const char *type, unsigned long min, uint16_t *out,
+                   char *errbuf, size_t errsize)
 {
     unsigned long v;
     if (!value || !*value)
-        return fail(errbuf, errsize, "missing port for '%s'", type);
-    if (!parse_unsigned(value, 10, UINT16_MAX, &v))
-        return fail(errbuf, errsize, "bad port '%s' for '%s' (expected 0 to 65535)",
-                    show(value).text, type);
-    out->port = (uint16_t)v;
+        return tw__parse_fail(errbuf, errsize, "missing port for '%s'", type);
+    if (!tw__parse_unsigned(value, 10, UINT16_MAX, &v) || v < min)
+        return tw__parse_fail(errbuf, errsize, "bad port '%s' for '%s' (expected %lu to 65535)",
+                              tw__show(value).text, type, min);
+    *out = (uint16_t)v;
     return 0;
 }
 
-static int convert_backlog(const char *value, const char *type, tw_server_description *out,
-                           char *errbuf, size_t errsize)
+int tw__parse_unix_path(const char *value, const char *lockfile, const char *type, char *path,
+                        char *errbuf, size_t errsize)
 {
-    unsigned long v;
-    if (!value) {
-        out->backlog = TW_PORT_BACKLOG_DEFAULT;
-        return 0;
-    }
-    if (!parse_unsigned(value, 10, TW_ENDPOINT_BACKLOG_MAX, &v) || v == 0)
-        return fail(errbuf, errsize, "bad backlog '%s' for '%s' (expected 1 to %d)",
-                    show(value).text, type, TW_ENDPOINT_BACKLOG_MAX);
-    out->backlog = (int)v;
+    if (!value || !*value)
+        return tw__parse_fail(errbuf, errsize, "missing socket path for '%s'", type);
+    if (strlen(value) >= TW_ADDRESS_PATH_MAX)
+        return tw__parse_fail(errbuf, errsize, "socket path for '%s' too long (at most %d bytes)",
+                              type, TW_ADDRESS_PATH_MAX - 1);
+    if (lockfile && strcmp(lockfile, "0") != 0)
+        return tw__parse_fail(errbuf, errsize,
+                              "lockfile=%s for '%s' is not supported (only lockfile=0)",
+                              tw__show(lockfile).text, type);
+    strcpy(path, value);
     return 0;
 }
 
@@ -256,7 +314,7 @@ static bool valid_scope(const char *scope)
     return true;
 }
 
-static bool valid_ipv6(const char *value)
+bool tw__valid_ipv6(const char *value)
 {
     char addr[TW_ADDRESS_HOST_MAX];
     unsigned char bin[16];
@@ -267,187 +325,6 @@ static bool valid_ipv6(const char *value)
     memcpy(addr, value, n);
     addr[n] = '\0';
     return inet_pton(AF_INET6, addr, bin) == 1 && (!pct || valid_scope(pct + 1));
-}
-
-static int convert_interface(const char *value, tw_endpoint_type type, tw_server_description *out,
-                             char *errbuf, size_t errsize)
-{
-    unsigned char bin[16];
-    if (!value || !*value) {
-        out->interface[0] = '\0';
-        return 0;
-    }
-    bool ok = strlen(value) < sizeof out->interface &&
-              (type == TW_ENDPOINT_TCP ? inet_pton(AF_INET, value, bin) == 1 : valid_ipv6(value));
-    if (!ok)
-        return fail(errbuf, errsize, "bad interface address '%s' for '%s' (expected %s)",
-                    show(value).text, tw_endpoint_type_name(type),
-                    type == TW_ENDPOINT_TCP ? "a numeric IPv4 address; use tcp6: for IPv6"
-                                            : "a numeric IPv6 address, colons escaped as \\:");
-    strcpy(out->interface, value);
-    return 0;
-}
-
-/* ---- one converter per type ---------------------------------------------------------------------- */
-
-static int convert_tcp(const char *const *v, tw_server_description *out, char *errbuf,
-                       size_t errsize)
-{
-    int rc = convert_port(v[0], "tcp", out, errbuf, errsize);
-    if (rc == 0)
-        rc = convert_interface(v[1], TW_ENDPOINT_TCP, out, errbuf, errsize);
-    if (rc == 0)
-        rc = convert_backlog(v[2], "tcp", out, errbuf, errsize);
-    return rc;
-}
-
-static int convert_tcp6(const char *const *v, tw_server_description *out, char *errbuf,
-                        size_t errsize)
-{
-    int rc = convert_port(v[0], "tcp6", out, errbuf, errsize);
-    if (rc == 0)
-        rc = convert_backlog(v[1], "tcp6", out, errbuf, errsize);
-    if (rc == 0)
-        rc = convert_interface(v[2], TW_ENDPOINT_TCP6, out, errbuf, errsize);
-    return rc;
-}
-
-static int convert_mode(const char *value, tw_server_description *out, char *errbuf,
-                        size_t errsize)
-{
-    unsigned long v;
-    if (!value) {
-        out->mode = TW_ENDPOINT_UNIX_MODE_DEFAULT;
-        return 0;
-    }
-    if (!parse_unsigned(value, 8, 0777, &v))
-        return fail(errbuf, errsize, "bad mode '%s' for 'unix' (expected octal permissions "
-                    "such as 660)", show(value).text);
-    out->mode = (unsigned)v;
-    return 0;
-}
-
-static int convert_unix(const char *const *v, tw_server_description *out, char *errbuf,
-                        size_t errsize)
-{
-    const char *path = v[0], *lockfile = v[3];
-    if (!path || !*path)
-        return fail(errbuf, errsize, "missing socket path for 'unix'");
-    if (strlen(path) >= sizeof out->path)
-        return fail(errbuf, errsize, "socket path for 'unix' too long (at most %zu bytes)",
-                    sizeof out->path - 1);
-    if (lockfile && strcmp(lockfile, "0") != 0)
-        return fail(errbuf, errsize, "lockfile=%s for 'unix' is not supported (only lockfile=0)",
-                    show(lockfile).text);
-    strcpy(out->path, path);
-    int rc = convert_mode(v[1], out, errbuf, errsize);
-    if (rc == 0)
-        rc = convert_backlog(v[2], "unix", out, errbuf, errsize);
-    return rc;
-}
-
-/* Twisted's stdio parser ignores whatever follows; twine refuses anything but "stdio" / "stdio:"
- * (an empty positional), so a typo is not silently dropped. */
-static int convert_stdio(const char *const *v, tw_server_description *out, char *errbuf,
-                         size_t errsize)
-{
-    (void)out;
-    if (v[0] && *v[0])
-        return fail(errbuf, errsize, "'stdio' takes no parameters (got '%s')", show(v[0]).text);
-    return 0;
-}
-
-static const server_parser server_parsers[] = {
-    {"tcp", TW_ENDPOINT_TCP, {"port", "interface", "backlog", NULL}, convert_tcp},
-    {"tcp6", TW_ENDPOINT_TCP6, {"port", "backlog", "interface", NULL}, convert_tcp6},
-    {"unix", TW_ENDPOINT_UNIX, {"address", "mode", "backlog", "lockfile"}, convert_unix},
-    {"stdio", TW_ENDPOINT_STDIO, {"", NULL}, convert_stdio},
-};
-
-#define N_SERVER_PARSERS (sizeof server_parsers / sizeof server_parsers[0])
-
-static const tw_endpoint_param *first_positional(const tw_endpoint_args *args)
-{
-    for (size_t i = 0; i < args->count; i++)
-        if (!args->params[i].key)
-            return &args->params[i];
-    return NULL;
-}
-
-static const server_parser *find_server_parser(const char *type)
-{
-    for (size_t i = 0; i < N_SERVER_PARSERS; i++)
-        if (strcasecmp(type, server_parsers[i].name) == 0)
-            return &server_parsers[i];
-    return NULL;
-}
-
-int tw_server_from_string(const char *description, tw_server_description *out, char *errbuf,
-                          size_t errsize)
-{
-    if (!description || !out)
-        return -EINVAL;
-    if (!*description)
-        return fail(errbuf, errsize, "empty endpoint description");
-    tw_endpoint_args args;
-    int rc = tw_endpoint_tokenize(description, &args, errbuf, errsize);
-    if (rc < 0)
-        return rc;
-    const tw_endpoint_param *type = first_positional(&args);
-    if (!type)
-        return fail(errbuf, errsize, "missing endpoint type in '%s'", show(description).text);
-    const server_parser *sp = find_server_parser(type->value);
-    if (!sp) {
-        shown name = show(type->value);
-        for (char *c = name.text; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        return fail(errbuf, errsize, "Unknown endpoint type: '%s'", name.text);
-    }
-    const char *values[TYPE_PARAMS_MAX] = {NULL};
-    rc = bind_params(sp, &args, values, errbuf, errsize);
-    if (rc < 0)
-        return rc;
-    tw_server_description d = {.type = sp->type};
-    rc = sp->convert(values, &d, errbuf, errsize);
-    if (rc < 0)
-        return rc;
-    *out = d;
-    return 0;
-}
-
-/* ---- listening ----------------------------------------------------------------------------------- */
-
-static tw_port *listen_unix(tw_reactor *r, const tw_server_description *d, tw_factory *factory,
-                            int *err)
-{
-    /* The mode is applied between bind and listen, as Twisted does. */
-    return tw_listen_unix_mode(r, d->path, d->mode, d->backlog, factory, err);
-}
-
-tw_port *tw_server_listen(tw_reactor *r, const tw_server_description *d, tw_factory *factory,
-                          int *err)
-{
-    int dummy;
-    if (!err)
-        err = &dummy;
-    if (!r || !d || !factory) {
-        *err = -EINVAL;
-        return NULL;
-    }
-    const char *interface = d->interface[0] ? d->interface : NULL;
-    switch (d->type) {
-    case TW_ENDPOINT_TCP:
-        return tw_listen_tcp(r, d->port, interface, d->backlog, factory, err);
-    case TW_ENDPOINT_TCP6:
-        return tw_listen_tcp6(r, d->port, interface, d->backlog, factory, err);
-    case TW_ENDPOINT_UNIX:
-        return listen_unix(r, d, factory, err);
-    case TW_ENDPOINT_STDIO:
-        *err = -EOPNOTSUPP;
-        return NULL;
-    }
-    *err = -EINVAL;
-    return NULL;
 }
 
 const char *tw_endpoint_type_name(tw_endpoint_type type)

@@ -1,8 +1,9 @@
-/* libFuzzer target for endpoint strings: tokenizes and parses arbitrary input, and checks what
- * must always hold (bounded, one-line messages; sane parsed values; quoted values survive a round
- * trip through the tokenizer). Build and run from the top of the tree after `make`:
+/* libFuzzer target for endpoint strings: tokenizes arbitrary input and parses it as a server and as
+ * a client description, and checks what must always hold (bounded, one-line messages; sane parsed
+ * values; quoted values survive a round trip through the tokenizer). `make fuzz` builds and runs
+ * it; by hand, from the top of the tree after `make`:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude -I. \
- *     fuzz/fuzz_strports.c endpoints/strports.c build/epoll/libtwine.a -lpthread -lresolv -lm \
+ *     fuzz/fuzz_strports.c endpoints/strports*.c build/epoll/libtwine.a -lpthread -lresolv -lm \
  *     -o build/fuzz_strports && build/fuzz_strports -max_total_time=60 -max_len=2048 */
 #include <stddef.h>
 #include <stdint.h>
@@ -81,6 +82,39 @@ static void check_server(const char *text)
     }
 }
 
+/* A printable host without spaces or brackets, of at most TW_HOSTNAME_MAX bytes. */
+static void check_host(const char *host)
+{
+    size_t n = strlen(host);
+    CHECK(n > 0 && n <= TW_HOSTNAME_MAX);
+    for (const char *c = host; *c; c++)
+        CHECK(*c > ' ' && *c < 0x7f && *c != '[' && *c != ']');
+}
+
+static void check_client(const char *text)
+{
+    tw_client_description d;
+    char why[TW_ENDPOINT_ERROR_MAX] = "";
+    if (tw_client_from_string(text, &d, why, sizeof why) != 0) {
+        check_message(why);
+        return;
+    }
+    CHECK(d.timeout == 0 || (d.timeout > 0 && d.timeout <= TW_ENDPOINT_TIMEOUT_MAX));
+    switch (d.type) {
+    case TW_ENDPOINT_TCP:
+    case TW_ENDPOINT_TCP6:
+        check_host(d.host);
+        CHECK(d.port >= 1);
+        CHECK(strlen(d.bind_address) < sizeof d.bind_address);
+        break;
+    case TW_ENDPOINT_UNIX:
+        CHECK(d.path[0] && strlen(d.path) < sizeof d.path);
+        break;
+    default:
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     check_tokenizer(text);
     check_server(text);
+    check_client(text);
     free(text);
     return 0;
 }

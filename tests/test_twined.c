@@ -431,7 +431,7 @@ static const usage_case usage_cases[] = {
     {{"echo", "--listen", "tcp:80:interface=fe80::1%lo", NULL}, "interface=fe80\\:\\:1%lo)"},
     {{"echo", "--listen", "tcp:80:foo=1", NULL}, "unknown parameter 'foo' for 'tcp'"},
     {{"echo", "--listen", "unix:", NULL}, "missing socket path"},
-    {{"echo", "--listen", "tcp:0", "--listen", "stdio:", NULL}, "not supported yet"},
+    {{"echo", "--listen", "stdio:", "--listen", "stdio:", NULL}, "stdio: given twice"},
     {{"--debug=0", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold '0'"},
     {{"--debug=x", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold 'x'"},
     {{"--debug", NULL}, "twined: missing command"},

@@ -19,6 +19,7 @@
 
 /* ---- the per-reactor context (net.c) ----------------------------------------------------------- */
 typedef struct tw_transport_chunk tw_transport_chunk;
+typedef struct tw__stdio tw__stdio;
 
 /* Something open in a context that its reactor's shutdown must close: a listening port stops, a
  * connect in progress fails, a datagram port stops, the connections are lost. Ports, connectors
@@ -41,6 +42,7 @@ typedef struct tw_net {
     tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
     tw_net_closer streams;    /* closes every connection (stream.c), registered while nconns > 0 */
     tw_tails tails;           /* the connections' long unconsumed tails */
+    tw__stdio *stdio;         /* the stdio transport's fds, while it is open (stdio.c) */
     unsigned refs;            /* see tw__net_acquire */
     long trigger_id;          /* the "during shutdown" trigger, 0 once it has run */
     bool closing;             /* tw_reactor_free is closing everything: nothing new may start */
@@ -112,6 +114,7 @@ enum {
     TW_T_SELF_PAUSE = 1u << 15,    /* pause own reading when the write buffer is full */
     TW_T_SHUTDOWN = 1u << 16,      /* open when the streams' closer began: it closes this one */
     TW_T_MEMORY = 1u << 17,        /* no socket: in memory (testing_transport.h, memory.c) */
+    TW_T_PIPE = 1u << 18,          /* stdin and stdout (stdio.c): not a socket, two fds */
 };
 
 /* Why a transport closes: the failure type connection_lost gets. */
@@ -162,5 +165,26 @@ void tw__stream_start(tw_transport *t);
  * NULL only when out of memory. */
 tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *context,
                                     const tw_tails *tails);
+/* The same, then made(arg, p, err) inside the same dispatch, before any close connection_made asked
+ * for: err is connection_made's error (the connection is then closing), or 0. */
+typedef void (*tw__made_fn)(void *arg, tw_protocol *p, int err);
+void tw__stream_start_then(tw_transport *t, tw__made_fn made, void *arg);
+/* Watch the read or write side of t with fn (the reactor; once a turn for stdio's always-ready
+ * files), or stop watching it (stdio.c). */
+int tw__stream_watch(tw_transport *t, bool write, tw_io_fn fn);
+void tw__stream_unwatch(tw_transport *t, bool write);
+
+/* ---- stdin and stdout (stdio.c) ---------------------------------------------------------------
+ * A TW_T_PIPE transport reads its fd (a copy of stdin) and writes another (a copy of stdout). */
+/* Starts the one stdio transport of net, with the protocol factory f builds, flagged as a
+ * connector's (the factory's use ends when it closes; the caller did tw_factory_do_start): 0, or
+ * -EBUSY when one is open already, -EBADF, -ENOMEM, or build_protocol's error (then *refused). */
+int tw__stdio_start(tw_net *net, tw_factory *f, bool *refused);
+int tw__stdio_wfd(const tw_transport *t);
+/* Half-close: shutdown() a socket, else close the copy of stdout and let fd 1 go. */
+void tw__stdio_shut_write(tw_transport *t);
+/* Restores both fds' flags and closes them; if the transport was started, lets fds 0 and 1 go (they
+ * then read and write /dev/null). */
+void tw__stdio_close(tw_transport *t, bool started);
 
 #endif

@@ -31,7 +31,10 @@ _Static_assert(sizeof(void *) != 8 || sizeof(tw_transport) <= 56,
 static void discard(tw_transport *t)
 {
     tw_net *net = t->net;
-    tw__sock_close(net->r, t->fd);
+    if (t->flags & TW_T_PIPE)
+        tw__stdio_close(t, false);
+    else
+        tw__sock_close(net->r, t->fd);
     tw__net_transport_free(net, t);
     tw__net_release(net);
 }
@@ -48,7 +51,7 @@ tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags, int *err)
     t->flags = flags;
     /* Watched before any protocol exists: a connection the backend cannot watch (select: an fd
      * at or above FD_SETSIZE) would never hear from its peer, so it is refused here. */
-    *err = tw_reactor_add_reader(net->r, fd, stream_on_readable, t);
+    *err = tw__stream_watch(t, false, stream_on_readable);
     if (*err < 0) {
         tw__net_transport_free(net, t);
         return NULL;
@@ -122,11 +125,11 @@ static void update_reading(tw_transport *t)
     if (want == !!(t->flags & TW_T_READING))
         return;
     if (!want) {
-        tw_reactor_remove_reader(t->net->r, t->fd);
+        tw__stream_unwatch(t, false);
         t->flags &= ~(uint32_t)TW_T_READING;
         return;
     }
-    int rc = tw_reactor_add_reader(t->net->r, t->fd, stream_on_readable, t);
+    int rc = tw__stream_watch(t, false, stream_on_readable);
     if (rc < 0) { /* a transport that cannot read would never hear from its peer again */
         request_close(t, TW_CLOSE_LOST, rc, "read");
         return;
@@ -148,17 +151,25 @@ static void streams_register(tw_net *net)
 
 void tw__stream_start(tw_transport *t)
 {
+    tw__stream_start_then(t, NULL, NULL);
+}
+
+void tw__stream_start_then(tw_transport *t, tw__made_fn made, void *arg)
+{
     t->net->nconns++;
     streams_register(t->net);
     t->flags |= TW_T_CONNECTED;
     update_reading(t);
     t->flags |= TW_T_IN_DISPATCH;
     tw_protocol *p = &t->proto;
+    int rc = 0;
     if (p->ops && p->ops->connection_made) {
-        int rc = p->ops->connection_made(p);
+        rc = p->ops->connection_made(p);
         if (rc < 0 && !(t->flags & TW_T_CLOSED))
             fail_in_op(t, rc, "connection_made");
     }
+    if (made) /* inside the dispatch: before any close that connection_made asked for */
+        made(arg, p, rc < 0 ? rc : 0);
     dispatch_end(t);
 }
 
@@ -250,7 +261,10 @@ static void close_now(tw_transport *t, tw_close_kind kind, int code, const char 
     tw_net *net = t->net;
     if (--net->nconns == 0)
         tw__net_unregister(&net->streams);
-    tw__sock_close(net->r, t->fd);
+    if (t->flags & TW_T_PIPE)
+        tw__stdio_close(t, true);
+    else
+        tw__sock_close(net->r, t->fd);
     drop_queue(t);
     stop_producer(t);
     if (!t->ext && code) { /* keep the errno for the reason even when nothing else needed ext */
@@ -365,7 +379,10 @@ static void request_close(tw_transport *t, tw_close_kind kind, int code, const c
 static void shut_write_side(tw_transport *t)
 {
     t->flags |= TW_T_WRITE_SHUT;
-    shutdown(t->fd, SHUT_WR); /* errors ignored, as Twisted: the peer may be gone already */
+    if (t->flags & TW_T_PIPE)
+        tw__stdio_shut_write(t);
+    else
+        shutdown(t->fd, SHUT_WR); /* errors ignored, as Twisted: the peer may be gone already */
     tw_protocol *p = &t->proto;
     if (!p->ops || !p->ops->write_connection_lost)
         return;
@@ -445,7 +462,7 @@ static void disarm_writer(tw_transport *t)
 {
     if (!(t->flags & TW_T_WRITING))
         return;
-    tw_reactor_remove_writer(t->net->r, t->fd);
+    tw__stream_unwatch(t, true);
     t->flags &= ~(uint32_t)TW_T_WRITING;
 }
 
@@ -675,11 +692,17 @@ size_t tw_transport_write_buffer_size(const tw_transport *t)
     return t ? queued(t) : 0;
 }
 
+/* Where writes go: the socket, or stdout's copy for a stdio transport. */
+static int write_fd(const tw_transport *t)
+{
+    return t->flags & TW_T_PIPE ? tw__stdio_wfd(t) : t->fd;
+}
+
 static void arm_writer(tw_transport *t)
 {
     if (t->flags & TW_T_WRITING)
         return;
-    if (tw_reactor_add_writer(t->net->r, t->fd, stream_on_writable, t) == 0)
+    if (tw__stream_watch(t, true, stream_on_writable) == 0)
         t->flags |= TW_T_WRITING;
     else
         request_close(t, TW_CLOSE_LOST, -ENOMEM, "write");
@@ -764,7 +787,7 @@ static size_t try_send_now(tw_transport *t, const struct iovec *iov, int cnt, si
 {
     if (queued(t))
         return 0;
-    ssize_t n = tw__wq_send(t->fd, iov, cnt);
+    ssize_t n = tw__wq_send(write_fd(t), iov, cnt);
     if (n < 0) {
         request_close(t, TW_CLOSE_LOST, (int)n, "write");
         return total; /* dropped with the connection */
@@ -800,7 +823,7 @@ int tw_transport_write(tw_transport *t, const void *data, size_t len)
     /* The common case, a connection with nothing queued and no producer: one send, and a partial
      * write queues the rest without trying the kernel again. */
     if (t && !t->ext && len > 0 && can_write(t)) {
-        ssize_t n = tw__wq_send(t->fd, &iov, 1);
+        ssize_t n = tw__wq_send(write_fd(t), &iov, 1);
         if (n < 0) {
             request_close(t, TW_CLOSE_LOST, (int)n, "write");
             return 0;
@@ -854,7 +877,7 @@ static int stream_on_writable(tw_reactor *r, int fd, void *arg)
     const uint32_t closing = TW_T_CLOSE_PENDING | TW_T_ABORTING;
     t->flags |= TW_T_IN_DISPATCH;
     close_if_unwatched(t);
-    int rc = !(t->flags & closing) && queued(t) ? tw__wq_flush(&t->ext->queue, t->fd) : 0;
+    int rc = !(t->flags & closing) && queued(t) ? tw__wq_flush(&t->ext->queue, write_fd(t)) : 0;
     if (rc < 0)
         request_close(t, TW_CLOSE_LOST, rc, "write");
     bool drained = !queued(t);

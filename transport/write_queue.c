@@ -35,6 +35,8 @@ ssize_t tw__wq_send(int fd, const struct iovec *iov, int cnt)
         n = cnt == 1 ? send(fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
                      : sendmsg(fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == ENOTSOCK) /* stdout of a stdio transport: a pipe, file or terminal */
+        n = tw__write_unsignalled(fd, iov, cnt);
     if (n >= 0)
         return n;
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? 0 : -errno;

@@ -18,9 +18,12 @@ typedef struct tw_write_queue {
     size_t size; /* bytes queued */
 } tw_write_queue;
 
-/* One send (sendmsg for several buffers, at most TW_TRANSPORT_IOV_MAX of them) with MSG_NOSIGNAL:
- * the bytes the kernel took, 0 when it would block, or a negative errno. */
+/* One send (sendmsg for several buffers, at most TW_TRANSPORT_IOV_MAX of them) with MSG_NOSIGNAL
+ * (writev on a descriptor that is no socket, as stdio's stdout may be: tw__write_unsignalled): the
+ * bytes the kernel took, 0 when it would block, or a negative errno. */
 ssize_t tw__wq_send(int fd, const struct iovec *iov, int cnt) TW__MUST_CHECK;
+/* writev that never raises SIGPIPE (stdio.c): a write to a pipe nobody reads fails with EPIPE. */
+ssize_t tw__write_unsignalled(int fd, const struct iovec *iov, int cnt);
 /* Queues copies of iov[0..cnt) after skipping its first skip bytes (what the kernel took). 0, or
  * -ENOMEM (then part of it may be queued). */
 int tw__wq_copy(tw_write_queue *q, const struct iovec *iov, int cnt, size_t skip) TW__MUST_CHECK;

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/* ---- limits ------------------------------------------------------------------------------------ */
+/* ---- limits ---------------------------------------------------------------------------------- */
 
 /* Longest endpoint description accepted, in bytes (without the terminating NUL). */
 #define TW_ENDPOINT_STRING_MAX 1024
@@ -26,6 +26,9 @@ extern "C" {
 #define TW_ENDPOINT_ERROR_MAX 256
 /* Largest listen backlog a description may ask for. */
 #define TW_ENDPOINT_BACKLOG_MAX 65535
+/* Longest host name a client description (or a hostname endpoint) accepts, in bytes; DNS names
+ * have at most 253. */
+#define TW_HOSTNAME_MAX 255
 /* File mode of a UNIX socket when the description gives none (Twisted's default). */
 #define TW_ENDPOINT_UNIX_MODE_DEFAULT 0666
 
@@ -95,6 +98,33 @@ TW_API int tw_server_from_string(const char *description, tw_server_description 
  * stdio (not supported yet), -EINVAL for a bad description. */
 TW_API tw_port *tw_server_listen(tw_reactor *r, const tw_server_description *d, tw_factory *factory,
                                  int *err);
+
+/* ---- client descriptions -------------------------------------------------------------------------
+ *   tcp:HOST:PORT[:timeout=S][:bindAddress=ADDR]    also tcp:host=HOST:port=PORT, or one of each
+ *   tcp6:HOST:PORT[:timeout=S][:bindAddress=ADDR]   the same over IPv6 only
+ *   unix:PATH[:timeout=S]                           also unix:path=PATH; lockfile=0 accepted
+ * HOST is a name or a numeric address (IPv6 colons escaped: "tcp:\:\:1:80", or "[\:\:1]");
+ * tcp: connects with Happy Eyeballs over every address HOST resolves to (Twisted's tcp: client is
+ * IPv4-only). timeout is in seconds, a decimal number > 0 (default
+ * TW_CONNECT_ENDPOINT_TIMEOUT_DEFAULT in endpoints.h); bindAddress a numeric address to connect
+ * from. */
+typedef struct tw_client_description {
+    tw_endpoint_type type;                    /* TW_ENDPOINT_TCP, _TCP6 or _UNIX */
+    char host[TW_HOSTNAME_MAX + 1];           /* tcp, tcp6: name or numeric address, no brackets */
+    uint16_t port;                            /* tcp, tcp6 */
+    char bind_address[TW_ADDRESS_HOST_MAX];   /* tcp, tcp6; "" for none */
+    char path[TW_ADDRESS_PATH_MAX];           /* unix */
+    double timeout;                           /* seconds; 0 when not given (the default) */
+} tw_client_description;
+
+/* Largest timeout a description may ask for, in seconds. */
+#define TW_ENDPOINT_TIMEOUT_MAX 86400.0
+
+/* Twisted's clientFromString, without the connecting: parses description into out. 0, or TW_EPARSE
+ * with one line naming the problem in errbuf, as tw_server_from_string; -EINVAL for NULL
+ * arguments. tw_client_endpoint_from_description (endpoints.h) makes the endpoint. */
+TW_API int tw_client_from_string(const char *description, tw_client_description *out, char *errbuf,
+                                 size_t errsize);
 
 /* "tcp", "tcp6", "unix", "stdio", or "?" for a value that is none of those. */
 TW_API const char *tw_endpoint_type_name(tw_endpoint_type type);

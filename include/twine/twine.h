@@ -25,6 +25,7 @@
 #include "transport.h"
 #include "datagram.h"
 #include "strports.h"
+#include "endpoints.h"
 #include "framing.h"
 #include "policies.h"
 #include "dns.h"

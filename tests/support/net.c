@@ -368,6 +368,35 @@ int tw_test_tcp_client(uint16_t port)
     return fd;
 }
 
+static int loopback_socket(struct sockaddr_in *sin)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    *sin = (struct sockaddr_in){.sin_family = AF_INET};
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof *sin;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof *sin), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+    return fd;
+}
+
+uint16_t tw_test_closed_port(void)
+{
+    struct sockaddr_in sin;
+    close(loopback_socket(&sin));
+    return ntohs(sin.sin_port);
+}
+
+uint16_t tw_test_full_listener(int *listener, int *filler)
+{
+    struct sockaddr_in sin;
+    *listener = loopback_socket(&sin);
+    assert_int_equal(listen(*listener, 0), 0);
+    *filler = tw_test_tcp_client(ntohs(sin.sin_port));
+    assert_true(*filler >= 0);
+    return ntohs(sin.sin_port);
+}
+
 int tw_test_unix_client(const char *path)
 {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

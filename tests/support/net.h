@@ -133,6 +133,11 @@ bool tw_test_conn_closed(const tw_string_transport *st);
 uint16_t tw_test_port_number(const tw_port *p);
 /* A blocking loopback TCP client connected to port (127.0.0.1), or -errno. */
 int tw_test_tcp_client(uint16_t port);
+/* A loopback TCP port nobody listens on (bound, then closed). */
+uint16_t tw_test_closed_port(void);
+/* A listener on 127.0.0.1 whose backlog is full, so that a new connect to it stays in progress
+ * (its SYNs are dropped): returns its port; the caller closes *listener and *filler. */
+uint16_t tw_test_full_listener(int *listener, int *filler);
 /* A blocking UNIX client connected to path, or -errno. */
 int tw_test_unix_client(const char *path);
 /* Reads exactly n bytes from a blocking fd into buf: n, or what arrived before EOF/error. */
