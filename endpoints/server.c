@@ -52,7 +52,7 @@ static tw_deferred *server_listen(tw_server_endpoint *base, tw_factory *factory,
     if (port) {
         tw_deferred *d = tw_succeed(base->reactor, port, NULL, err);
         if (!d)
-            tw_port_stop_listening(port);
+            tw_port_free(port);
         return d;
     }
     char where[TW_ADDRESS_HOST_MAX + TW_ADDRESS_PATH_MAX + 16];

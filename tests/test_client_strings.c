@@ -222,7 +222,7 @@ static void test_tcp_description_connects(void **state)
              (unsigned)tw_test_port_number(port));
     tw_test_outcome o = connect_described(f, description);
     close_connection(f, &o);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_tcp6_description_tries_ipv6_only(void **state)
@@ -237,7 +237,7 @@ static void test_tcp6_description_tries_ipv6_only(void **state)
     assert_false(tw_test_outcome_ok(&o));
     assert_string_equal(o.type, TW_DNS_LOOKUP_ERROR);
     assert_string_equal(o.message, "no results for hostname lookup: 127.0.0.1 (IPv6 only)");
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_unix_description_connects(void **state)
@@ -251,7 +251,7 @@ static void test_unix_description_connects(void **state)
     snprintf(description, sizeof description, "unix:path=%s:timeout=2", path);
     tw_test_outcome o = connect_described(f, description);
     close_connection(f, &o);
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_bad_description(void **state)

@@ -75,9 +75,10 @@ static uint16_t full_listener(fixture *f)
 static uint16_t serve(fixture *f)
 {
     int err = 0;
-    tw_port *port = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
-    assert_non_null(port);
-    return tw_test_port_number(port);
+    assert_null(f->net.port); /* one per test: the teardown frees it */
+    f->net.port = tw_listen_tcp(f->net.r, 0, "127.0.0.1", 0, &f->net.server.factory, &err);
+    assert_non_null(f->net.port);
+    return tw_test_port_number(f->net.port);
 }
 
 static bool made_one(void *factory)
@@ -142,7 +143,7 @@ static void test_tcp4_listen_fires_with_the_port(void **state)
     assert_int_equal(f->net.server.started, 1);
     close(c);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(f->net.server.stopped, 1);
     tw_server_endpoint_free(ep);
 }
@@ -181,7 +182,7 @@ static void test_tcp4_listen_default_interface_is_any(void **state)
     tw_address a;
     assert_int_equal(tw_port_get_host(o.value, &a), 0);
     assert_string_equal(a.host, "0.0.0.0");
-    tw_port_stop_listening(o.value);
+    tw_port_free(o.value);
     tw_server_endpoint_free(ep);
 }
 
@@ -214,7 +215,7 @@ static void test_tcp6_listen(void **state)
     tw_transport_lose_connection(p->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, WAIT_SECONDS));
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(o.value);
+    tw_port_free(o.value);
     tw_client_endpoint_free(c);
     tw_server_endpoint_free(ep);
 }
@@ -266,7 +267,7 @@ static void test_unix_listen_applies_mode(void **state)
     listen_unix(f, path, 0640, &o);
     assert_true(tw_test_outcome_ok(&o));
     assert_int_equal(mode_of(path), 0640);
-    tw_port_stop_listening(o.value);
+    tw_port_free(o.value);
     tw_test_unix_path(path, sizeof path, "mode-default");
     listen_unix(f, path, TW_ENDPOINT_UNIX_MODE_DEFAULT, &o);
     assert_true(tw_test_outcome_ok(&o));
@@ -280,7 +281,7 @@ static void test_unix_listen_applies_mode(void **state)
     assert_true(tw_test_outcome_ok(&co));
     tw_transport_lose_connection(((tw_protocol *)co.value)->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(o.value);
+    tw_port_free(o.value);
     tw_client_endpoint_free(c);
     umask(old);
 }

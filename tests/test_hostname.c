@@ -765,7 +765,7 @@ static void test_real_refusal_advances_at_once(void **state)
     assert_non_null(find_event(f, TW_ATTEMPT_WON, 1));
     tw_transport_lose_connection(((tw_protocol *)f->o.value)->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 /* The default resolver (getaddrinfo on a pool thread) finds localhost; whichever loopback address
@@ -785,7 +785,7 @@ static void test_real_localhost_with_the_default_resolver(void **state)
     assert_string_equal(peer.host, "127.0.0.1");
     tw_transport_lose_connection(p->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 static void test_real_cancel_while_the_thread_resolves(void **state)
@@ -814,7 +814,7 @@ static void test_real_numeric_ipv6(void **state)
     assert_int_equal(f->resolve_calls, 0);
     tw_transport_lose_connection(((tw_protocol *)f->o.value)->transport);
     assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.server, WAIT_SECONDS));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -206,7 +206,7 @@ static void run_connect(const scenario *sc, outcome *out)
         tw_transport_abort_connection(((tw_protocol *)result.value)->transport);
     for (size_t i = 0; i < 4; i++)
         if (ports[i])
-            tw_port_stop_listening(ports[i]);
+            tw_port_free(ports[i]);
     tw_client_endpoint_free(ep);
     tw_test_reactor_free(r, &log);
     tw_test_factory_free(&server);

@@ -222,7 +222,7 @@ static void test_limit_refuses_over_limit(void **state)
     close(c[2].fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);
 }
@@ -262,7 +262,7 @@ static void test_limit_overflow_protocol(void **state)
     close(second.fd);
     count_cond none = {&lf, 0};
     assert_true(tw_test_run_until(fx->env.r, count_is, &none, 10.0));
-    tw_port_stop_listening(port);
+    tw_port_free(port);
     assert_int_equal(overflow.stopped, 1);
     assert_int_equal(wrapped.stopped, 1);
     tw_test_factory_free(&wrapped);

@@ -120,7 +120,7 @@ static int teardown(void **state)
     fixture *f = *state;
     tw_test_twined_free(&f->twined);
     if (f->port)
-        tw_port_stop_listening(f->port);
+        tw_port_free(f->port);
     free(f->push);
     return tw_test_fixture_teardown(state);
 }

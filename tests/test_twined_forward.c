@@ -189,7 +189,7 @@ static int teardown(void **state)
     abort_ends(f->backends, f->nbackends);
     assert_true(tw_test_run_until(f->env.r, all_ends_closed, f, WAIT_SECONDS));
     if (f->backend_port)
-        tw_port_stop_listening(f->backend_port);
+        tw_port_free(f->backend_port);
     for (size_t i = 0; i < MAX_CONNS; i++) {
         free(f->clients[i].data);
         free(f->backends[i].data);
