@@ -164,7 +164,8 @@ FUZZ_FLAGS   := -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -I. \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_OUT     := $(BUILDROOT)/fuzz
 fuzz: lib
-	@mkdir -p $(FUZZ_OUT)/corpus_framing $(FUZZ_OUT)/corpus_strports $(FUZZ_OUT)/corpus_dns
+	@mkdir -p $(FUZZ_OUT)/corpus_framing $(FUZZ_OUT)/corpus_strports $(FUZZ_OUT)/corpus_dns \
+	  $(FUZZ_OUT)/corpus_http
 	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_framing.c tests/support/framing_feed.c \
 	  protocols/line_receiver.c protocols/netstring.c protocols/intn_receiver.c protocols/framing.c \
 	  $(STATIC) $(LIBS) -o $(FUZZ_OUT)/fuzz_framing
@@ -172,10 +173,14 @@ fuzz: lib
 	  -o $(FUZZ_OUT)/fuzz_strports
 	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_dns.c $(wildcard protocols/dns/*.c) $(STATIC) $(LIBS) \
 	  -o $(FUZZ_OUT)/fuzz_dns
+	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_http.c tests/support/framing_feed.c tests/support/http_feed.c \
+	  $(wildcard protocols/http/*.c) $(STATIC) $(LIBS) -o $(FUZZ_OUT)/fuzz_http
 	$(FUZZ_OUT)/fuzz_framing -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ_OUT)/corpus_framing
 	$(FUZZ_OUT)/fuzz_strports -max_total_time=$(FUZZ_SECONDS) -max_len=2048 $(FUZZ_OUT)/corpus_strports
 	$(FUZZ_OUT)/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  $(FUZZ_OUT)/corpus_dns fuzz/corpus/dns
+	$(FUZZ_OUT)/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=48000 $(FUZZ_OUT)/corpus_http \
+	  fuzz/corpus/http
 
 bench: lib
 	@$(MAKE) --no-print-directory -C bench BACKEND=$(BACKEND) TWINE_BUILD=$(abspath $(OUT))

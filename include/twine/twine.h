@@ -29,6 +29,7 @@
 #include "framing.h"
 #include "policies.h"
 #include "dns.h"
+#include "http.h"
 #include "testing.h"
 
 #endif
