@@ -20,7 +20,7 @@ typedef struct connect_run {
     int status;
 } connect_run;
 
-/* ---- arguments ----------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------- */
 
 static int connect_help(void)
 {
@@ -104,7 +104,7 @@ static int parse_connect_args(connect_run *c, int argc, char **argv, bool *stop)
     return parse_port(c, argv[a.next + 1]);
 }
 
-/* ---- running ------------------------------------------------------------------------------------- */
+/* ---- running --------------------------------------------------------------------------------- */
 
 static void tell_attempt(void *ctx, const tw_attempt_info *info)
 {

@@ -12,7 +12,7 @@ typedef struct echo_server {
     twined_listeners listeners;
 } echo_server;
 
-/* ---- the protocol -------------------------------------------------------------------------------- */
+/* ---- the protocol ---------------------------------------------------------------------------- */
 
 static ssize_t echo_data_received(tw_protocol *p, const char *data, size_t len)
 {
@@ -77,7 +77,7 @@ static int echo_build_stdio(tw_factory *f, const tw_address *peer, tw_protocol *
 
 static const tw_factory_ops echo_stdio_factory_ops = {.build_protocol = echo_build_stdio};
 
-/* ---- arguments ----------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------- */
 
 static int echo_help(void)
 {

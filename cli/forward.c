@@ -20,7 +20,7 @@ typedef struct forward_server {
     tw_client_endpoint *backend_ep;
 } forward_server;
 
-/* ---- one relay per client --------------------------------------------------------------------------- */
+/* ---- one relay per client -------------------------------------------------------------------- */
 
 static void relay_ended(twined_relay *relay)
 {
@@ -62,7 +62,7 @@ static int build_stdio(tw_factory *f, const tw_address *peer, tw_protocol *out)
 static const tw_factory_ops forward_factory_ops = {.build_protocol = build_accepted};
 static const tw_factory_ops forward_stdio_factory_ops = {.build_protocol = build_stdio};
 
-/* ---- arguments ----------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------- */
 
 static int forward_help(void)
 {
@@ -134,7 +134,7 @@ static int parse_forward_args(forward_server *s, int argc, char **argv, bool *st
     return 0;
 }
 
-/* ---- running ------------------------------------------------------------------------------------- */
+/* ---- running --------------------------------------------------------------------------------- */
 
 /* The backend's endpoint, made once with the reactor: each relay connects through it. */
 static int make_backend(void *arg, tw_reactor *r)

@@ -55,7 +55,7 @@ void twined_announce(const tw_port *port)
         twined_note("listening on %s", text);
 }
 
-/* ---- a server subcommand's listeners -------------------------------------------------------------- */
+/* ---- a server subcommand's listeners --------------------------------------------------------- */
 
 int twined_listeners_add(twined_listeners *l, const char *description)
 {
@@ -67,7 +67,8 @@ int twined_listeners_add(twined_listeners *l, const char *description)
     char hint[TWINED_SHOWN_MAX];
     if (tw_server_from_string(description, d, why, sizeof why) < 0) {
         if (twined_colon_hint(description, hint, sizeof hint))
-            return twined_usage_error(l->command, "--listen '%s': %s (escape colons in a value: %s)",
+            return twined_usage_error(l->command,
+                                      "--listen '%s': %s (escape colons in a value: %s)",
                                       twined_show(description).text, why, hint);
         return twined_usage_error(l->command, "--listen '%s': %s", twined_show(description).text,
                                   why);

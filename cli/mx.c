@@ -29,7 +29,7 @@ typedef struct mx_run {
     tw_deferred *list;
 } mx_run;
 
-/* ---- printing --------------------------------------------------------------------------------- */
+/* ---- printing -------------------------------------------------------------------------------- */
 
 /* The domain as given, unless it holds bytes that would break the line: then its escaped form. */
 static void print_domain(const char *domain)
@@ -90,7 +90,7 @@ static int all_done(tw_deferred *d, tw_result *result, void *arg)
     return 0;
 }
 
-/* ---- running ---------------------------------------------------------------------------------- */
+/* ---- running --------------------------------------------------------------------------------- */
 
 /* The semaphore's work: one lookup, whose deferred the semaphore waits on before it releases. */
 static int lookup_one(tw_result *out, void *arg)
@@ -163,25 +163,26 @@ static int look_up_all(mx_run *run)
     return status;
 }
 
-/* ---- arguments -------------------------------------------------------------------------------- */
+/* ---- arguments ------------------------------------------------------------------------------- */
 
 static int mx_help(void)
 {
-    printf("usage: twined mx [--concurrency N] [--server ADDR[:PORT]] DOMAIN...\n"
-           "\n"
-           "Looks up each DOMAIN's MX records with twine's own DNS client, at most N at once,\n"
-           "and prints 'DOMAIN PREFERENCE EXCHANGE' lines, each domain's sorted by preference,\n"
-           "the domains in the order given. A domain that fails prints 'DOMAIN error: REASON'\n"
-           "instead ('no MX records' for an empty answer); the others still complete.\n"
-           "\n"
-           "options:\n"
-           "  --concurrency N        lookups in flight at most (1..%d, default %d)\n"
-           "  --server ADDR[:PORT]   the DNS server (192.0.2.1, 192.0.2.1:5353, [2001:db8::1]:53);\n"
-           "                         default: the first nameserver in /etc/resolv.conf\n"
-           "  -h, --help             show this help and exit\n"
-           "\n"
-           "Status 0: every domain has MX records. 1: some failed. 2: bad arguments.\n",
-           TWINED_MX_CONCURRENCY_MAX, TWINED_MX_CONCURRENCY_DEFAULT);
+    printf(
+        "usage: twined mx [--concurrency N] [--server ADDR[:PORT]] DOMAIN...\n"
+        "\n"
+        "Looks up each DOMAIN's MX records with twine's own DNS client, at most N at once,\n"
+        "and prints 'DOMAIN PREFERENCE EXCHANGE' lines, each domain's sorted by preference,\n"
+        "the domains in the order given. A domain that fails prints 'DOMAIN error: REASON'\n"
+        "instead ('no MX records' for an empty answer); the others still complete.\n"
+        "\n"
+        "options:\n"
+        "  --concurrency N        lookups in flight at most (1..%d, default %d)\n"
+        "  --server ADDR[:PORT]   the DNS server (192.0.2.1, 192.0.2.1:5353, [2001:db8::1]:53);\n"
+        "                         default: the first nameserver in /etc/resolv.conf\n"
+        "  -h, --help             show this help and exit\n"
+        "\n"
+        "Status 0: every domain has MX records. 1: some failed. 2: bad arguments.\n",
+        TWINED_MX_CONCURRENCY_MAX, TWINED_MX_CONCURRENCY_DEFAULT);
     return TWINED_EXIT_OK;
 }
 

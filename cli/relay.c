@@ -17,7 +17,7 @@ void twined_relay_release(twined_relay *relay)
         relay->on_end(relay);
 }
 
-/* ---- linking ------------------------------------------------------------------------------------- */
+/* ---- linking --------------------------------------------------------------------------------- */
 
 /* Each transport becomes the streaming producer of the other: when one's write buffer passes its
  * high-water mark, the other stops reading until it drains (the back-pressure of portforward). */
@@ -40,7 +40,7 @@ static void end_side(twined_side *s)
     tw_transport_lose_connection(s->t);
 }
 
-/* ---- the protocol --------------------------------------------------------------------------------- */
+/* ---- the protocol ---------------------------------------------------------------------------- */
 
 static int relay_made(tw_protocol *p)
 {
@@ -179,7 +179,7 @@ void twined_relay_init(twined_relay *relay, void (*on_end)(twined_relay *relay),
     relay->user = user;
 }
 
-/* ---- connecting side b ------------------------------------------------------------------------------ */
+/* ---- connecting side b ----------------------------------------------------------------------- */
 
 static int b_connected(tw_deferred *d, tw_result *result, void *arg)
 {

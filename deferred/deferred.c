@@ -40,7 +40,7 @@ struct tw_deferred {
 /* How many deferreds the chain runner tracks before it needs the heap. */
 #define CHAIN_STACK_INLINE 16
 
-/* ---- results ------------------------------------------------------------------------------------ */
+/* ---- results --------------------------------------------------------------------------------- */
 
 void tw__result_clear(tw_result *r)
 {
@@ -134,7 +134,7 @@ tw_failure *tw_result_take_failure(tw_result *r)
     return f;
 }
 
-/* ---- creation and lifetime ---------------------------------------------------------------------- */
+/* ---- creation and lifetime ------------------------------------------------------------------- */
 
 tw_deferred *tw_deferred_new(tw_reactor *r, int *err)
 {
@@ -161,7 +161,8 @@ tw_deferred *tw_deferred_new_with_canceller(tw_reactor *r, tw_canceller_fn cance
     return d;
 }
 
-void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release)
+void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg,
+                                tw_release_fn release)
 {
     d->canceller = fn;
     d->canceller_arg = arg;
@@ -221,7 +222,8 @@ static void report_unhandled(tw_deferred *d)
 }
 
 /* Frees d. Pairs that never ran are released; a continuation pair's outer deferred loses the
- * reference the pair held, and one such outer is handed back to the caller so a long line of waiting
+ * reference the pair held, and one such outer is handed back to the caller so a long line of
+ * waiting
  * deferreds is freed by a loop rather than by recursion. */
 static tw_deferred *destroy_deferred(tw_deferred *d)
 {
@@ -255,7 +257,7 @@ void tw_deferred_unref(tw_deferred *d)
         d = destroy_deferred(d);
 }
 
-/* ---- the pair queue ------------------------------------------------------------------------------- */
+/* ---- the pair queue -------------------------------------------------------------------------- */
 
 static bool has_pending(const tw_deferred *d)
 {
@@ -295,7 +297,7 @@ static int push_pair(tw_deferred *d, const struct pair *p)
     return 0;
 }
 
-/* ---- the chain runner ------------------------------------------------------------------------------ */
+/* ---- the chain runner ------------------------------------------------------------------------ */
 
 /* Deferreds whose chains are being run, innermost on top; each entry holds a reference. */
 struct chain_stack {
@@ -483,7 +485,7 @@ static void run_callbacks(tw_deferred *d)
         free(s.items);
 }
 
-/* ---- firing --------------------------------------------------------------------------------------- */
+/* ---- firing ---------------------------------------------------------------------------------- */
 
 int tw__deferred_fire(tw_deferred *d, tw_result *r)
 {
@@ -514,7 +516,7 @@ int tw__deferred_fail_with(tw_deferred *d, const char *type, int code, const cha
     return rc;
 }
 
-/* ---- adding callbacks --------------------------------------------------------------------------------- */
+/* ---- adding callbacks ------------------------------------------------------------------------ */
 
 static int add_pair(tw_deferred *d, const struct pair *p)
 {
@@ -528,8 +530,8 @@ static int add_pair(tw_deferred *d, const struct pair *p)
     return 0;
 }
 
-int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
-                         tw_release_fn release)
+int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback,
+                          void *arg, tw_release_fn release)
 {
     struct pair p = {.fn = {callback, errback}, .arg = {arg, arg}, .release = release};
     return add_pair(d, &p);
@@ -573,7 +575,7 @@ int tw_deferred_chain_deferred(tw_deferred *d, tw_deferred *other)
     return rc;
 }
 
-/* ---- pause, cancel ---------------------------------------------------------------------------------- */
+/* ---- pause, cancel --------------------------------------------------------------------------- */
 
 void tw_deferred_pause(tw_deferred *d)
 {
@@ -620,7 +622,7 @@ void tw_deferred_cancel(tw_deferred *d)
     tw_deferred_unref(d);
 }
 
-/* ---- inspection ------------------------------------------------------------------------------------- */
+/* ---- inspection ------------------------------------------------------------------------------ */
 
 bool tw_deferred_called(const tw_deferred *d)
 {
@@ -655,14 +657,15 @@ char *tw_deferred_describe(const tw_deferred *d, char *buf, size_t size)
         tw_failure_describe(d->result.failure, text, sizeof text);
         snprintf(buf, size, "<Deferred at %p current result: failure %s>", (const void *)d, text);
     } else if (d->called) {
-        snprintf(buf, size, "<Deferred at %p current result: %p>", (const void *)d, d->result.value);
+        snprintf(buf, size, "<Deferred at %p current result: %p>", (const void *)d,
+                 d->result.value);
     } else {
         snprintf(buf, size, "<Deferred at %p>", (const void *)d);
     }
     return buf;
 }
 
-/* ---- ready-made deferreds ---------------------------------------------------------------------------- */
+/* ---- ready-made deferreds -------------------------------------------------------------------- */
 
 static tw_deferred *new_fired(tw_reactor *r, tw_result *res, int *err)
 {

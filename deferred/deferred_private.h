@@ -24,12 +24,13 @@ void tw__result_move(tw_result *dst, tw_result *src);
 
 /* tw_deferred_add_callbacks with one argument for both slots and a release for it. On error
  * release is not called (the caller still owns arg). */
-int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback, void *arg,
-                         tw_release_fn release) TW__MUST_CHECK;
+int tw__deferred_add_pair(tw_deferred *d, tw_callback_fn callback, tw_callback_fn errback,
+                          void *arg, tw_release_fn release) TW__MUST_CHECK;
 /* Fires d with *r, moving it in on success (r is then empty); on error r is untouched. */
 int tw__deferred_fire(tw_deferred *d, tw_result *r) TW__MUST_CHECK;
 /* Sets the canceller; release(arg) runs once when the canceller is dropped (d fired, or freed). */
-void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg, tw_release_fn release);
+void tw__deferred_set_canceller(tw_deferred *d, tw_canceller_fn fn, void *arg,
+                                tw_release_fn release);
 /* errback with a new failure of this type, code and message (or nomem). */
 int tw__deferred_fail_with(tw_deferred *d, const char *type, int code,
                            const char *message) TW__MUST_CHECK;

@@ -107,8 +107,8 @@ static void dl_fire_first_success(struct dl_state *s, size_t index, tw_result *i
 static void dl_fire_first_error(struct dl_state *s, size_t index, tw_failure *sub)
 {
     char text[256];
-    tw_failure *f = tw_failure_new(TW_FIRST_ERROR, tw_failure_code(sub), "FirstError[#%zu, %s]", index,
-                                   tw_failure_describe(sub, text, sizeof text));
+    tw_failure *f = tw_failure_new(TW_FIRST_ERROR, tw_failure_code(sub), "FirstError[#%zu, %s]",
+                                   index, tw_failure_describe(sub, text, sizeof text));
     if (f) {
         tw_failure_set_cause(f, tw_failure_ref(sub));
         tw_failure_set_index(f, (long)index);

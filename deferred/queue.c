@@ -1,4 +1,5 @@
-/* Twisted's DeferredQueue: put() hands a value to the oldest waiting get() or keeps it; get() returns
+/* Twisted's DeferredQueue: put() hands a value to the oldest waiting get() or keeps it; get()
+ * returns
  * a deferred, fired at once when a value waits. Optional limits on kept values (size) and waiting
  * getters (backlog) turn into TW_EOVERFLOW / TW_EUNDERFLOW. */
 #include "deferred_private.h"

@@ -108,7 +108,8 @@ tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err)
 }
 
 /* Gives free tokens to the waiters, oldest first; one its owner fired by hand is skipped. A release
- * made from a waiter's callbacks only returns its token, which this loop then hands on: a long queue
+ * made from a waiter's callbacks only returns its token, which this loop then hands on: a long
+ * queue
  * of jobs that finish at once is served by iteration, not by one nested release per job. */
 static void hand_out_tokens(tw_semaphore *s)
 {
@@ -213,7 +214,7 @@ size_t tw_semaphore_waiting(const tw_semaphore *s)
     return s ? s->waiting.len : 0;
 }
 
-/* ---- lock ---------------------------------------------------------------------------------------- */
+/* ---- lock ------------------------------------------------------------------------------------ */
 
 tw_lock *tw_lock_new(tw_reactor *r, int *err)
 {

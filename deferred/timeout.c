@@ -31,8 +31,8 @@ static int timeout_pair(tw_deferred *d, tw_result *res, void *arg)
     (void)d;
     struct timeout *t = arg;
     if (t->timed_out && tw_failure_check(tw_result_failure(res), TW_CANCELLED_ERROR)) {
-        tw_failure *f = tw_failure_new(TW_TIMEOUT_ERROR, -ETIMEDOUT, "Deferred timed out after %g seconds",
-                                       t->seconds);
+        tw_failure *f = tw_failure_new(TW_TIMEOUT_ERROR, -ETIMEDOUT,
+                                       "Deferred timed out after %g seconds", t->seconds);
         if (f)
             tw_failure_set_cause(f, tw_result_take_failure(res));
         tw_result_set_failure(res, f);

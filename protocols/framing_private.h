@@ -1,6 +1,7 @@
 /* Private to protocols/: what the framing receivers share: reaching the transport of a receiver's
  * protocol (which may be NULL when a test drives it directly), logging a clear reason when input
- * breaks a limit, the bound every frame size must respect, and the adapters each receiver offers. */
+ * breaks a limit, the bound every frame size must respect, and the adapters each receiver
+ * offers. */
 #ifndef TWINE_PROTOCOLS_FRAMING_PRIVATE_H
 #define TWINE_PROTOCOLS_FRAMING_PRIVATE_H
 

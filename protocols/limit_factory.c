@@ -45,7 +45,8 @@ static void limit_stop_factory(tw_factory *f)
     tw__wrapper_stop_factories(lf->wrapped, lf->overflow);
 }
 
-static void limit_connection_failed(tw_factory *f, tw_connector *connector, const tw_failure *reason)
+static void limit_connection_failed(tw_factory *f, tw_connector *connector,
+                                    const tw_failure *reason)
 {
     tw_limit_total_connections_factory *lf = f->user;
     tw__wrapper_forward_connection_failed(lf->wrapped, connector, reason);

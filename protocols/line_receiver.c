@@ -37,7 +37,8 @@ int tw_line_receiver_set_max_length(tw_line_receiver *lr, size_t max_length)
     return 0;
 }
 
-/* Everything shown from the start of an over-long line is discarded, as Twisted clears its buffer. */
+/* Everything shown from the start of an over-long line is discarded, as Twisted clears its
+ * buffer. */
 static ssize_t line_too_long(tw_line_receiver *lr, const char *data, size_t len)
 {
     int rc;
@@ -45,8 +46,9 @@ static ssize_t line_too_long(tw_line_receiver *lr, const char *data, size_t len)
         rc = lr->ops->line_length_exceeded(lr, data, len);
     } else {
         tw__framing_warn(lr->protocol,
-                        TW_LINE_LENGTH_EXCEEDED ": a line of more than %zu bytes; dropping the connection",
-                        lr->max_length);
+                         TW_LINE_LENGTH_EXCEEDED
+                         ": a line of more than %zu bytes; dropping the connection",
+                         lr->max_length);
         rc = -EMSGSIZE;
     }
     return rc < 0 ? rc : (ssize_t)len;

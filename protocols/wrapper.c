@@ -15,7 +15,8 @@ static int wrapper_connection_made(tw_protocol *p)
         if (rc < 0)
             return rc;
     }
-    return w->inner.ops && w->inner.ops->connection_made ? w->inner.ops->connection_made(&w->inner) : 0;
+    return w->inner.ops && w->inner.ops->connection_made ? w->inner.ops->connection_made(&w->inner)
+                                                         : 0;
 }
 
 static ssize_t wrapper_data_received(tw_protocol *p, const char *data, size_t len)

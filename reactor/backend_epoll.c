@@ -1,5 +1,6 @@
 /* The epoll backend (Linux). Level-triggered; the fd's generation rides in the upper half of
- * epoll_event.data.u64. Fds epoll refuses with EPERM (regular files, which are always ready) are kept
+ * epoll_event.data.u64. Fds epoll refuses with EPERM (regular files, which are always ready) are
+ * kept
  * on a side list and reported ready on every poll, as poll() and select() would report them. */
 #include <errno.h>
 #include <stdlib.h>
@@ -97,7 +98,8 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
 {
     if (b->nfiles && find_file(b, fd) >= 0)
         return set_always_ready(b, fd, new_mask, gen);
-    struct epoll_event ev = {.events = to_epoll(new_mask), .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
+    struct epoll_event ev = {.events = to_epoll(new_mask),
+                             .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     /* A watcher with no interest is deleted, not set to 0: epoll reports hang-ups regardless. */
     int op = !new_mask ? EPOLL_CTL_DEL : old_mask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(b->epfd, op, fd, &ev) == 0)

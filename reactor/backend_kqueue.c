@@ -121,7 +121,8 @@ static void remember_failure(tw_backend *b, int fd, uint32_t gen, int err)
 
 /* Which queued change an EV_ERROR entry answers: the kernel reports failures in changelist order,
  * so a cursor moving forward finds it. */
-static const struct kevent *matching_change(const tw_backend *b, int *cursor, const struct kevent *ev)
+static const struct kevent *matching_change(const tw_backend *b, int *cursor,
+                                            const struct kevent *ev)
 {
     for (; *cursor < b->nchanges; (*cursor)++) {
         const struct kevent *ch = &b->changes[*cursor];
@@ -132,7 +133,8 @@ static const struct kevent *matching_change(const tw_backend *b, int *cursor, co
 }
 
 /* A delete of a filter the kernel already dropped (the fd was closed, and perhaps reused) did what
- * it was asked; any other failure is reported (TW_BE_FAILED), so that the fd's owner hears of it. */
+ * it was asked; any other failure is reported (TW_BE_FAILED), so that the fd's owner hears of
+ * it. */
 static bool failure_matters(const struct kevent *ev, const struct kevent *change)
 {
     if (ev->data == 0)
@@ -208,7 +210,8 @@ int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_ma
     fd_state *s = state_for(b, fd);
     if (!s)
         return -ENOMEM;
-    bool fresh = old_mask == 0 || gen != s->gen; /* a new registration, perhaps of a reused number */
+    bool fresh =
+        old_mask == 0 || gen != s->gen; /* a new registration, perhaps of a reused number */
     bool was_file = s->file_mask != 0;
     bool is_file = new_mask && (fresh ? is_regular_file(fd) : was_file);
     unsigned kernel_old = was_file ? 0 : old_mask;
@@ -283,7 +286,8 @@ static struct timespec *to_timespec(int64_t timeout_ns, struct timespec *ts)
     return ts;
 }
 
-/* One kevent() call: hands over the queued changes, waits up to timeout_ns, and adds what comes back
+/* One kevent() call: hands over the queued changes, waits up to timeout_ns, and adds what comes
+ * back
  * to out. Returns kevent()'s count (or -errno); *ready tells how many entries were not receipts. */
 static int kevent_once(tw_backend *b, int64_t timeout_ns, tw_ready *out, int *filled, int max,
                        int *ready)

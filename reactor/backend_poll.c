@@ -158,7 +158,8 @@ int tw__backend_poll(tw_backend *b, int64_t timeout_ns, tw_ready *out, int max)
             continue;
         n--;
         unsigned mask = ready_mask(b->fds[i].revents);
-        out[filled++] = (tw_ready){b->fds[i].fd, b->gens[i], mask, mask == TW_BE_FAILED ? -EBADF : 0};
+        out[filled++] =
+            (tw_ready){b->fds[i].fd, b->gens[i], mask, mask == TW_BE_FAILED ? -EBADF : 0};
         b->next_start = i + 1; /* when out is full, the next wait reports the rest first */
     }
     return filled;

@@ -1,6 +1,7 @@
 /* The select(2) backend: master read and write fd_sets, copied before each wait. The most portable
  * and the most limited: fds at or above FD_SETSIZE cannot be watched (check_fd refuses them, since
- * FD_SET beyond the set corrupts memory, or aborts under _FORTIFY_SOURCE), and each wait is O(maxfd). */
+ * FD_SET beyond the set corrupts memory, or aborts under _FORTIFY_SOURCE), and each wait is
+ * O(maxfd). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -113,7 +114,8 @@ static int collect(tw_backend *b, const fd_set *rd, const fd_set *wr, tw_ready *
 
 /* One watched fd is not open any more (closed behind the reactor's back), so select() failed for
  * all of them. Report the bad fds as ready in both directions, so that their read or write call
- * surfaces EBADF to the owner; then poll the healthy ones without blocking, so they do not stall. */
+ * surfaces EBADF to the owner; then poll the healthy ones without blocking, so they do not
+ * stall. */
 static int report_bad_fds(tw_backend *b, tw_ready *out, int max)
 {
     fd_set rd = b->readers, wr = b->writers;

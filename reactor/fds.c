@@ -1,6 +1,7 @@
 /* Fd watchers: the per-fd table, the user-space mirror of the kernel interest set, and dispatch.
  * Interest changes only mark an fd dirty; tw__fds_flush() pushes the net change of each dirty fd to
- * the backend once per turn, so a reader toggled on and off within a turn costs no syscall. Dispatch
+ * the backend once per turn, so a reader toggled on and off within a turn costs no syscall.
+ * Dispatch
  * checks each event against the fd's generation and its current interest, so a watcher removed, an
  * fd closed, or an fd number reused earlier in the turn never sees a stale event. */
 #include <assert.h>
@@ -172,7 +173,8 @@ static int clear_watcher(tw_reactor *r, int fd, unsigned bit)
     tw_fd_slot *s = &r->fds.slots[fd];
     unsplit(s, slot_arg(s, bit ^ (TW_BE_READ | TW_BE_WRITE)));
     s->want &= ~bit;
-    /* If the dirty list cannot grow the kernel keeps the interest for now; dispatch filters by want. */
+    /* If the dirty list cannot grow the kernel keeps the interest for now; dispatch filters by
+     * want. */
     mark_dirty(&r->fds, fd);
     return 0;
 }
@@ -410,7 +412,8 @@ int tw__fds_dispatch(tw_reactor *r, int nready)
         tw_ready ev = r->fds.ready[i];
         if (ev.fd < 0 || ev.fd >= r->fds.nslots)
             continue;
-        /* Re-read the slot before each call: callbacks may grow (move) the table or close the fd. */
+        /* Re-read the slot before each call: callbacks may grow (move) the table or close the
+         * fd. */
         tw_fd_slot *s = &r->fds.slots[ev.fd];
         if (s->gen != ev.gen)
             continue;

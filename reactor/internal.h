@@ -102,7 +102,8 @@ typedef struct {
 
 int tw__thread_calls_init(tw_reactor *r) TW__MUST_CHECK;
 void tw__thread_calls_free(tw_reactor *r);
-/* Runs the calls queued so far (the shutdown delivers what the pool handed back). Returns how many. */
+/* Runs the calls queued so far (the shutdown delivers what the pool handed back). Returns how
+ * many. */
 int tw__thread_calls_run(tw_reactor *r);
 
 /* ---- thread pool (threadpool.c) ---- */
@@ -149,7 +150,8 @@ typedef struct {
     int64_t wait_ns, run_ns, slowest_ns; /* debug mode only */
 } tw_metrics;
 
-/* A callback run under debug mode: timed, and logged when slow. what says which kind of callback. */
+/* A callback run under debug mode: timed, and logged when slow. what says which kind of
+ * callback. */
 int tw__debug_run_fn(tw_reactor *r, const char *what, tw_fn fn, void *arg);
 int tw__debug_run_io(tw_reactor *r, const char *what, tw_io_fn fn, int fd, void *arg);
 
@@ -167,7 +169,8 @@ bool tw__fork_in_child(const tw_fork_stamp *made);
 /* Has this process forked since made was taken? Then a child may hold copies of its fds. */
 bool tw__fork_since(const tw_fork_stamp *made);
 
-/* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own memory
+/* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own
+ * memory
  * and copies of fds, without locks a thread of the parent may have held, joins of threads that
  * stayed in the parent, or callbacks. */
 void tw__signals_forget(tw_reactor *r);

@@ -147,6 +147,6 @@ const char *tw_strerror(int err)
     default: break;
     }
     if (err < 0 && err > -4096)
-        return strerror(-err);  /* glibc's table is static; no thread-safety issue for valid codes */
+        return strerror(-err); /* glibc's table is static; no thread-safety issue for valid codes */
     return err == 0 ? "success" : "unknown error";
 }

@@ -1,6 +1,7 @@
 /* Rate-limited warnings for the layers above the reactor inside libtwine: a condition that can
  * recur on every event under overload (a port out of file descriptors) is reported at most once
- * per TW_LOG_REPEAT_INTERVAL, with a count of what was held back, so overload cannot flood the log. */
+ * per TW_LOG_REPEAT_INTERVAL, with a count of what was held back, so overload cannot flood the
+ * log. */
 #ifndef TWINE_REACTOR_LOG_H
 #define TWINE_REACTOR_LOG_H
 

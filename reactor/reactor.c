@@ -23,7 +23,8 @@ int64_t tw__reactor_clock(const tw_reactor *r) { return r->clock_fn(r->clock_ctx
 
 void *tw__reactor_slot(const tw_reactor *r, tw_reactor_slot_id id) { return r->slots[id]; }
 
-void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data, void (*release)(void *data))
+void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data,
+                          void (*release)(void *data))
 {
     r->slots[id] = data;
     r->slot_release[id] = release;
@@ -74,7 +75,8 @@ fail:
 /* A forked child's copy (see FORK in reactor.h): everything in it is the parent's. Only the child's
  * own resources go (memory, and its copies of the reactor's fds: closing a copy never changes the
  * parent's), and nothing shared is touched: no callback runs, the layers above keep their objects
- * (their fds, all close-on-exec, stay open until the child exits or execs), no epoll_ctl reaches the
+ * (their fds, all close-on-exec, stay open until the child exits or execs), no epoll_ctl reaches
+ * the
  * epoll set both processes share. */
 static void free_in_child(tw_reactor *r)
 {
@@ -129,7 +131,8 @@ void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx)
     tw__reactor_update_time(r);
 }
 
-/* The wait of one turn: the caller's bound, shortened by the next timer; 0 while a stop is pending. */
+/* The wait of one turn: the caller's bound, shortened by the next timer; 0 while a stop is
+ * pending. */
 static int64_t turn_wait(const tw_reactor *r, int64_t max_wait)
 {
     if (r->state == TW_STATE_STOPPING && !r->shutdown_begun)
@@ -156,7 +159,8 @@ static int turn(tw_reactor *r, int64_t max_wait)
         r->metrics.wait_ns += r->now - wait_from;
     int ran = 0;
     if (n < 0) {
-        tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw__backend_name(), tw_strerror(n));
+        tw_reactor_log(r, TW_LOG_CRITICAL, "%s wait failed: %s", tw__backend_name(),
+                       tw_strerror(n));
     } else {
         ran = tw__fds_dispatch(r, n);
         tw__fds_grow_ready(&r->fds, n);
@@ -178,7 +182,9 @@ int tw_reactor_iterate(tw_reactor *r, double timeout)
         return -EPERM;
     if (r->in_turn)
         return TW_EALREADYRUNNING;
-    int64_t max_wait = timeout < 0 ? -1 : timeout > 1e9 ? (int64_t)1e18 : (int64_t)ceil(timeout * 1e9);
+    int64_t max_wait = timeout < 0     ? -1
+                       : timeout > 1e9 ? (int64_t)1e18
+                                       : (int64_t)ceil(timeout * 1e9);
     return turn(r, max_wait);
 }
 
@@ -215,7 +221,8 @@ static bool shutdown_step(tw_reactor *r)
         return false;
     tw__triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_DURING);
     tw__pool_stop(&r->pool);
-    tw__thread_calls_run(r);  /* what the pool's last work handed back arrives before run() returns */
+    tw__thread_calls_run(
+        r); /* what the pool's last work handed back arrives before run() returns */
     tw__triggers_fire(r, TW_EVENT_SHUTDOWN, TW_PHASE_AFTER);
     return true;
 }

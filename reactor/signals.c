@@ -1,6 +1,7 @@
 /* Opt-in signal handling: SIGINT and SIGTERM become an orderly stop, SIGPIPE is ignored.
  * A handler can only write to a self-pipe; the reactor reads the signal number from it in its own
- * thread and stops there. Signal dispositions are process-wide, so exactly one reactor may own them:
+ * thread and stops there. Signal dispositions are process-wide, so exactly one reactor may own
+ * them:
  * this file and fork.c hold twine's only process-wide state. A forked child inherits the handler
  * and the pipe but not the reactor (it stays the parent's): there the handler steps aside. */
 #include <errno.h>
@@ -84,7 +85,10 @@ static int open_self_pipe(int fds[2])
 /* A fork while another thread holds owner_lock would leave the child's copy locked forever. */
 static void lock_owner(void) { pthread_mutex_lock(&owner_lock); }
 static void unlock_owner(void) { pthread_mutex_unlock(&owner_lock); }
-static void keep_owner_lock_fork_safe(void) { pthread_atfork(lock_owner, unlock_owner, unlock_owner); }
+static void keep_owner_lock_fork_safe(void)
+{
+    pthread_atfork(lock_owner, unlock_owner, unlock_owner);
+}
 
 int tw_reactor_install_signal_handlers(tw_reactor *r)
 {

@@ -1,6 +1,7 @@
 /* Timers: tw_call_later and the delayed-call handle, on a 4-ary min-heap kept in one array.
  * A heap entry holds the whole order key, (deadline, sequence), and the handle's slot number, so
- * comparisons never touch handles; the heap is aligned so that a node's four children share one cache
+ * comparisons never touch handles; the heap is aligned so that a node's four children share one
+ * cache
  * line. Calls live in fixed chunks from a per-reactor free list: no malloc in steady state. */
 #include <assert.h>
 #include <errno.h>
@@ -168,7 +169,8 @@ static inline tw_dc *entry_dc(const tw_timer_heap *h, tw_heap_entry e)
 
 /* heap and tab are h->heap and h->chunk_tab, passed in so that the compiler keeps them in registers
  * (the index store could otherwise alias h's fields). */
-static inline void heap_place(tw_heap_entry *heap, tw_dc_chunk *const *tab, uint32_t i, tw_heap_entry e)
+static inline void heap_place(tw_heap_entry *heap, tw_dc_chunk *const *tab, uint32_t i,
+                              tw_heap_entry e)
 {
     heap[i] = e;
     tab[e.slot >> 8]->calls[e.slot & (DC_CHUNK - 1)].index = i;
@@ -413,7 +415,8 @@ int tw_delayed_call_delay(tw_delayed_call *h, double seconds_later)
         return err;
     if (isnan(seconds_later))
         return -EINVAL;
-    int64_t shift = seconds_later < 0 ? -seconds_to_ns(-seconds_later) : seconds_to_ns(seconds_later);
+    int64_t shift =
+        seconds_later < 0 ? -seconds_to_ns(-seconds_later) : seconds_to_ns(seconds_later);
     return reschedule(dc, add_ns(dc->at, shift));
 }
 

@@ -7,7 +7,8 @@
 
 #include "reactor/internal.h"
 
-long tw_reactor_add_trigger(tw_reactor *r, tw_phase phase, tw_system_event event, tw_fn fn, void *arg)
+long tw_reactor_add_trigger(tw_reactor *r, tw_phase phase, tw_system_event event, tw_fn fn,
+                            void *arg)
 {
     if (!r || !fn || (unsigned)phase > TW_PHASE_AFTER || (unsigned)event > TW_EVENT_SHUTDOWN)
         return -EINVAL;

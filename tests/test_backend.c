@@ -1,6 +1,7 @@
 /* Tests for the private backend interface (reactor/backend.h) of whichever backend is compiled in:
  * readiness of pipes, socketpairs, TCP and regular files, hang-ups and resets, mask and generation
- * updates, timeouts, EINTR, closed fds, FD_SETSIZE, many fds. Backend-specific checks branch on name. */
+ * updates, timeouts, EINTR, closed fds, FD_SETSIZE, many fds. Backend-specific checks branch on
+ * name. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,7 +123,7 @@ static int64_t monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- identity and lifetime ------------------------------------------------------------------------ */
+/* ---- identity and lifetime ------------------------------------------------------------------- */
 
 static void test_name_matches_reactor(void **state)
 {
@@ -160,7 +161,7 @@ static void test_bad_fd_numbers(void **state)
     expect_nothing(f);
 }
 
-/* ---- readiness ----------------------------------------------------------------------------------- */
+/* ---- readiness ------------------------------------------------------------------------------- */
 
 static void test_pipe_readable_level_triggered(void **state)
 {
@@ -269,7 +270,7 @@ static void test_tcp_reset_is_reported(void **state)
     close(t[1]);
 }
 
-/* ---- interest and generation updates ------------------------------------------------------------- */
+/* ---- interest and generation updates --------------------------------------------------------- */
 
 static void test_mask_changes(void **state)
 {
@@ -332,7 +333,7 @@ static void test_close_and_reuse_between_polls(void **state)
     close_pair(other);
 }
 
-/* ---- closed fds ---------------------------------------------------------------------------------- */
+/* ---- closed fds ------------------------------------------------------------------------------ */
 
 static int unused_fd_number(void)
 {
@@ -394,7 +395,7 @@ static void test_fd_closed_behind_our_back(void **state)
     close_pair(live);
 }
 
-/* ---- regular files ------------------------------------------------------------------------------- */
+/* ---- regular files --------------------------------------------------------------------------- */
 
 static void test_regular_file_always_ready(void **state)
 {
@@ -416,7 +417,7 @@ static void test_regular_file_always_ready(void **state)
     fclose(tmp);
 }
 
-/* ---- timeouts and signals ------------------------------------------------------------------------ */
+/* ---- timeouts and signals -------------------------------------------------------------------- */
 
 static void test_timeouts(void **state)
 {
@@ -486,7 +487,7 @@ static void test_eintr_is_not_an_error(void **state)
     assert_true(waited < 10000 * (int64_t)MS); /* it was the signal that ended the wait */
 }
 
-/* ---- limits and many fds ------------------------------------------------------------------------- */
+/* ---- limits and many fds --------------------------------------------------------------------- */
 
 /* Gets fd number `high` open (a dup of stdin's replacement), raising RLIMIT_NOFILE if needed;
  * -1 when the limit cannot be raised. */
@@ -535,14 +536,16 @@ static void test_fd_at_fd_setsize(void **state)
 #define PAIRS 500
 
 /* 500 socketpairs, every other one readable: each ready fd is reported once, with its own gen;
- * a small event array still reaches every ready fd in a few polls; removals keep the rest intact. */
+ * a small event array still reaches every ready fd in a few polls; removals keep the rest
+ * intact. */
 static void test_many_fds(void **state)
 {
     fixture *f = *state;
     static int pairs[PAIRS][2];
     for (int i = 0; i < PAIRS; i++) {
         make_socketpair(pairs[i]);
-        assert_int_equal(tw__backend_update(f->b, pairs[i][0], 0, TW_BE_READ, 1000u + (uint32_t)i), 0);
+        assert_int_equal(tw__backend_update(f->b, pairs[i][0], 0, TW_BE_READ, 1000u + (uint32_t)i),
+                         0);
         if (i % 2)
             assert_int_equal(write(pairs[i][1], "x", 1), 1);
     }
@@ -576,7 +579,8 @@ static void test_many_fds(void **state)
 
     /* Forget every third fd; the others keep their registration and generation. */
     for (int i = 0; i < PAIRS; i += 3)
-        assert_int_equal(tw__backend_update(f->b, pairs[i][0], TW_BE_READ, 0, 1000u + (uint32_t)i), 0);
+        assert_int_equal(tw__backend_update(f->b, pairs[i][0], TW_BE_READ, 0, 1000u + (uint32_t)i),
+                         0);
     n = poll_now(f);
     int expected = 0;
     for (int i = 1; i < PAIRS; i += 2) {
@@ -594,7 +598,7 @@ static void test_many_fds(void **state)
         close_pair(pairs[i]);
 }
 
-/* ---- kqueue: failed changes (through the emulation's injection hook) ----------------------------- */
+/* ---- kqueue: failed changes (through the emulation's injection hook) ------------------------- */
 
 static void skip_unless_injectable(void)
 {
@@ -666,7 +670,8 @@ static void test_kqueue_changes_flushed_early(void **state)
     tw_kqueue_emul_inject_error(EIO);
     assert_int_equal(tw__backend_update(f->b, p[0], 0, TW_BE_READ, 1), 0);
     for (uint32_t gen = 2; gen < 600; gen++) /* each update re-adds the filter with a new gen */
-        assert_int_equal(tw__backend_update(f->b, p[1], gen == 2 ? 0 : TW_BE_WRITE, TW_BE_WRITE, gen), 0);
+        assert_int_equal(
+            tw__backend_update(f->b, p[1], gen == 2 ? 0 : TW_BE_WRITE, TW_BE_WRITE, gen), 0);
     tw_ready one[1];
     assert_int_equal(tw__backend_poll(f->b, 0, one, 1), 1);
     assert_int_equal(one[0].fd, p[0]);

@@ -50,7 +50,7 @@ static void assert_tcp(const tw_client_description *d, tw_endpoint_type type, co
     assert_string_equal(d->bind_address, bind_to);
 }
 
-/* ---- tcp ------------------------------------------------------------------------------------------ */
+/* ---- tcp ------------------------------------------------------------------------------------- */
 
 static void test_tcp_keywords(void **state)
 {
@@ -127,7 +127,7 @@ static void test_tcp_errors(void **state)
     parse_fails("tcp:h:80:interface=1.2.3.4", "unknown parameter 'interface' for 'tcp'");
 }
 
-/* ---- unix ----------------------------------------------------------------------------------------- */
+/* ---- unix ------------------------------------------------------------------------------------ */
 
 static void test_unix(void **state)
 {
@@ -174,7 +174,7 @@ static void test_unknown_and_general_errors(void **state)
     assert_int_equal(tw_client_from_string("tcp:h", &d, NULL, 0), TW_EPARSE);
 }
 
-/* ---- descriptions to endpoints ------------------------------------------------------------------ */
+/* ---- descriptions to endpoints --------------------------------------------------------------- */
 
 typedef struct {
     tw_test_net_env net;

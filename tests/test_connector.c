@@ -194,7 +194,8 @@ static void test_connect_refused(void **state)
 {
     fixture *f = *state;
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", closed_port(), 5, &f->net.client.factory, &err));
+    assert_non_null(
+        tw_connect_tcp(f->net.r, "127.0.0.1", closed_port(), 5, &f->net.client.factory, &err));
     assert_int_equal(f->net.client.failed, 0); /* never from inside the call */
     assert_true(tw_test_run_until(f->net.r, tw_test_failed, &f->net.client, 5));
     assert_int_equal(f->net.client.failed, 1);
@@ -410,7 +411,8 @@ static void test_connect_sockaddr_ipv6(void **state)
         skip(); /* no IPv6 loopback here */
         return;
     }
-    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(tw_test_port_number(p))};
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+                                .sin6_port = htons(tw_test_port_number(p))};
     sin6.sin6_addr = in6addr_loopback;
     assert_non_null(tw_connect_sockaddr(f->net.r, (struct sockaddr *)&sin6, sizeof sin6, 5,
                                         &f->net.client.factory, &err));
@@ -437,7 +439,8 @@ static void test_shutdown_fails_connects_in_progress(void **state)
     assert_int_equal(f->net.client.stopped, 1);
 }
 
-/* A client factory that connects again whenever a connection fails (a naive reconnecting client). */
+/* A client factory that connects again whenever a connection fails (a naive reconnecting
+ * client). */
 typedef struct {
     tw_factory factory;
     tw_reactor *r;
@@ -467,7 +470,8 @@ static const tw_factory_ops reconnecting_ops = {.client_connection_failed = reco
 static void test_shutdown_with_reconnecting_client(void **state)
 {
     fixture *f = *state;
-    reconnecting rc = {.factory = {.ops = &reconnecting_ops}, .r = f->net.r, .port = full_listener(f)};
+    reconnecting rc = {
+        .factory = {.ops = &reconnecting_ops}, .r = f->net.r, .port = full_listener(f)};
     rc.factory.user = &rc;
     int err = 0;
     assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", rc.port, -1, &rc.factory, &err));

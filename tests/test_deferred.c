@@ -1,6 +1,7 @@
 /* Tests for the deferred core, ported from the behaviours of Twisted's test_defer.py: callback
  * order, errback switching, re-entrancy, value ownership, chaining (nested, deep, paused), pause,
- * cancellation in every state, unhandled failures, succeed/fail/maybe_deferred and chainDeferred. */
+ * cancellation in every state, unhandled failures, succeed/fail/maybe_deferred and
+ * chainDeferred. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@
 
 #include "test_deferred_fixture.h"
 
-/* ---- helpers: a trace of what ran, with what -------------------------------------------------- */
+/* ---- helpers: a trace of what ran, with what ------------------------------------------------- */
 
 typedef struct {
     char text[1024];
@@ -52,7 +53,8 @@ static int step_fn(tw_deferred *d, tw_result *res, void *arg)
     if (tw_result_is_failure(res))
         trace_add(s->t, "%s!%s", s->name, tw_failure_type(tw_result_failure(res)));
     else
-        trace_add(s->t, "%s(%s)", s->name, tw_result_value(res) ? (char *)tw_result_value(res) : "null");
+        trace_add(s->t, "%s(%s)", s->name,
+                  tw_result_value(res) ? (char *)tw_result_value(res) : "null");
     if (s->handle)
         tw_result_set_value(res, NULL, NULL);
     if (s->set_to)
@@ -101,8 +103,7 @@ static int setup(void **state)
     return fixture_setup(state);
 }
 
-
-/* ---- callback order and switching ---------------------------------------------------------------- */
+/* ---- callback order and switching ------------------------------------------------------------ */
 
 static void test_callbacks_run_in_order(void **state)
 {
@@ -325,7 +326,7 @@ static void test_reentrant_callback_failure_goes_to_next_errback(void **state)
     tw_deferred_unref(d);
 }
 
-/* ---- value ownership ------------------------------------------------------------------------------ */
+/* ---- value ownership ------------------------------------------------------------------------- */
 
 static int replace_with_counted(tw_deferred *d, tw_result *res, void *arg)
 {
@@ -417,7 +418,7 @@ static void test_more_callbacks_than_inline_slots(void **state)
     tw_deferred_unref(d);
 }
 
-/* ---- unhandled failures ------------------------------------------------------------------------------- */
+/* ---- unhandled failures ---------------------------------------------------------------------- */
 
 static void test_unhandled_failure_is_reported_when_freed(void **state)
 {
@@ -427,7 +428,8 @@ static void test_unhandled_failure_is_reported_when_freed(void **state)
     assert_int_equal(tw_test_log_count(&fx->env.log), 0); /* only at free, deterministically */
     tw_deferred_unref(d);
     assert_int_equal(tw_test_log_count(&fx->env.log), 1);
-    assert_true(tw_test_log_contains(&fx->env.log, "Unhandled error in Deferred: DNSLookupError: no such host"));
+    assert_true(tw_test_log_contains(&fx->env.log,
+                                     "Unhandled error in Deferred: DNSLookupError: no such host"));
 }
 
 static void test_handled_failure_is_not_reported(void **state)
@@ -481,7 +483,7 @@ static void test_null_reactor_reports_to_stderr(void **state)
     assert_non_null(strstr(text, "Unhandled error in Deferred: Visible: on stderr"));
 }
 
-/* ---- succeed, fail, maybe_deferred ----------------------------------------------------------------- */
+/* ---- succeed, fail, maybe_deferred ----------------------------------------------------------- */
 
 static void test_succeed_and_fail(void **state)
 {
@@ -544,7 +546,7 @@ static void test_maybe_deferred(void **state)
     tw_deferred_unref(pending);
 }
 
-/* ---- chaining ------------------------------------------------------------------------------------------ */
+/* ---- chaining -------------------------------------------------------------------------------- */
 
 /* What most chaining tests start from: a new outer deferred whose first step returns inner (ret, a
  * callback; or eb, an errback, when on_failure) and whose second (next, a callback) sees what inner
@@ -602,7 +604,8 @@ static void test_asynchronous_implicit_chain(void **state)
     assert_true(tw_deferred_paused(outer));
     assert_null(tw_deferred_result(outer));
     char buf[128], expect[128];
-    snprintf(expect, sizeof expect, "<Deferred at %p waiting on Deferred at %p>", (void *)outer, (void *)inner);
+    snprintf(expect, sizeof expect, "<Deferred at %p waiting on Deferred at %p>", (void *)outer,
+             (void *)inner);
     assert_string_equal(tw_deferred_describe(outer, buf, sizeof buf), expect);
     step post = {&t, "inner-post", 0, NULL, false, NULL};
     tw_deferred_callback(inner, "i", NULL);
@@ -755,7 +758,8 @@ static void *deep_chain_thread(void *arg)
     tw_deferred_add_callback(top, return_arg_deferred, inners[0]);
     tw_deferred_add_callback(top, record_value, &seen);
     for (int i = 0; i < DEPTH; i++)
-        tw_deferred_add_callback(inners[i], return_arg_deferred, i + 1 < DEPTH ? inners[i + 1] : last);
+        tw_deferred_add_callback(inners[i], return_arg_deferred,
+                                 i + 1 < DEPTH ? inners[i + 1] : last);
     tw_deferred_callback(top, NULL, NULL);
     for (int i = 0; i < DEPTH; i++)
         tw_deferred_callback(inners[i], NULL, NULL);
@@ -841,7 +845,7 @@ static void test_inner_freed_unfired_leaves_outer_waiting(void **state)
     tw_deferred_unref(outer);
 }
 
-/* ---- chain_deferred ---------------------------------------------------------------------------------- */
+/* ---- chain_deferred -------------------------------------------------------------------------- */
 
 static void test_chain_deferred(void **state)
 {
@@ -1005,7 +1009,7 @@ static void test_chain_deferred_callback_added_to_first_runs_after_it(void **sta
     tw_deferred_unref(d2);
 }
 
-/* ---- pause ------------------------------------------------------------------------------------------- */
+/* ---- pause ----------------------------------------------------------------------------------- */
 
 static void test_pause_holds_callbacks(void **state)
 {
@@ -1059,7 +1063,7 @@ static void test_paused_failure(void **state)
     tw_deferred_unref(d);
 }
 
-/* ---- cancellation ----------------------------------------------------------------------------------- */
+/* ---- cancellation ---------------------------------------------------------------------------- */
 
 static void test_cancel_without_canceller(void **state)
 {
@@ -1190,7 +1194,8 @@ static void test_describe(void **state)
     snprintf(expect, sizeof expect, "<Deferred at %p>", (void *)d);
     assert_string_equal(tw_deferred_describe(d, buf, sizeof buf), expect);
     tw_deferred_errback(d, tw_failure_new("Oops", 0, "bad"));
-    snprintf(expect, sizeof expect, "<Deferred at %p current result: failure Oops: bad>", (void *)d);
+    snprintf(expect, sizeof expect, "<Deferred at %p current result: failure Oops: bad>",
+             (void *)d);
     assert_string_equal(tw_deferred_describe(d, buf, sizeof buf), expect);
     tw_deferred_add_errback(d, replace_with_counted, "x");
     snprintf(expect, sizeof expect, "<Deferred at %p current result: %p>", (void *)d, (void *)"x");

@@ -200,7 +200,8 @@ static void test_fire_on_one_errback(void **state)
     assert_true(tw_failure_check(fe, TW_FIRST_ERROR));
     assert_int_equal(tw_failure_index(fe), 2);
     assert_true(tw_failure_check(tw_failure_cause(fe), TW_CONNECTION_REFUSED_ERROR));
-    assert_string_equal(tw_failure_message(fe), "FirstError[#2, ConnectionRefusedError: Connection refused]");
+    assert_string_equal(tw_failure_message(fe),
+                        "FirstError[#2, ConnectionRefusedError: Connection refused]");
     tw_deferred_errback(f->in[1], tw_failure_new("Second", 0, NULL));
     tw_deferred_add_errback(f->in[1], swallow, NULL);
     tw_deferred_add_errback(f->in[2], swallow, NULL);
@@ -240,8 +241,8 @@ static void test_cancel_cancels_pending_inputs(void **state)
 static void test_cancel_with_fire_on_one_errback(void **state)
 {
     fixture *f = *state;
-    tw_deferred *list = tw_deferred_list_new(f->env.r, f->in, N,
-                                             TW_DL_FIRE_ON_ONE_ERRBACK | TW_DL_CONSUME_ERRORS, NULL);
+    tw_deferred *list = tw_deferred_list_new(
+        f->env.r, f->in, N, TW_DL_FIRE_ON_ONE_ERRBACK | TW_DL_CONSUME_ERRORS, NULL);
     tw_deferred_cancel(list);
     const tw_failure *fe = list_failure(list);
     assert_true(tw_failure_check(fe, TW_FIRST_ERROR));

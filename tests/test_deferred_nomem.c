@@ -22,7 +22,7 @@
 #define NOMEM_INJECTION 1
 #endif
 
-/* ---- failure injection ------------------------------------------------------------------------ */
+/* ---- failure injection ----------------------------------------------------------------------- */
 
 static struct {
     bool armed;
@@ -74,7 +74,7 @@ void free(void *p)
 }
 #endif
 
-/* ---- scenarios: ordinary use that must survive any allocation failing ---------------------------- */
+/* ---- scenarios: ordinary use that must survive any allocation failing ------------------------ */
 
 static tw_reactor *reactor;
 

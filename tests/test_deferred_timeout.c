@@ -49,7 +49,7 @@ static int record(tw_deferred *d, tw_result *res, void *arg)
     return 0;
 }
 
-/* ---- addTimeout ---------------------------------------------------------------------------------- */
+/* ---- addTimeout ------------------------------------------------------------------------------ */
 
 static void test_timeout_fires_timeout_error(void **state)
 {
@@ -253,7 +253,7 @@ static void test_timeout_bad_arguments(void **state)
     tw_deferred_unref(d);
 }
 
-/* ---- deferToThread ----------------------------------------------------------------------------------- */
+/* ---- deferToThread --------------------------------------------------------------------------- */
 
 typedef struct {
     pthread_t worker;

@@ -1,4 +1,5 @@
-/* Tests for tw_failure: construction, errno mapping, reference counting, causes, FirstError index and
+/* Tests for tw_failure: construction, errno mapping, reference counting, causes, FirstError index
+ * and
  * the static out-of-memory failure. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,6 @@
 /* Tests for the reactor's fd watchers on real pipes, socketpairs, loopback TCP and regular files:
- * readiness, hang-up and reset, level-triggered delivery, reader-before-writer, removal and close/reuse
+ * readiness, hang-up and reset, level-triggered delivery, reader-before-writer, removal and
+ * close/reuse
  * of an fd inside a turn, remove_all, failing watchers, bad fds and fd leaks. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,7 +95,7 @@ static void watch_ready_socketpair(fixture *f, int s[2], watcher *rd, watcher *w
     assert_int_equal(tw_reactor_add_writer(f->env.r, s[0], watcher_fn, wr), 0);
 }
 
-/* ---- readiness --------------------------------------------------------------------------------------- */
+/* ---- readiness ------------------------------------------------------------------------------- */
 
 static void test_pipe_readable_and_consumed(void **state)
 {
@@ -175,7 +176,8 @@ static void test_writable_until_full_then_again_when_drained(void **state)
     close(s[1]);
 }
 
-/* The write end of a pipe closed: the reader runs once per turn and read() says EOF; no spinning. */
+/* The write end of a pipe closed: the reader runs once per turn and read() says EOF; no
+ * spinning. */
 static void test_pipe_hangup_reaches_reader_without_spinning(void **state)
 {
     fixture *f = *state;
@@ -284,7 +286,7 @@ static void test_peer_reset_reaches_reader_then_writer(void **state)
     assert_int_equal(tw_reactor_close_fd(f->env.r, t[1]), 0);
 }
 
-/* ---- order and changes within a turn ----------------------------------------------------------------------- */
+/* ---- order and changes within a turn --------------------------------------------------------- */
 
 static void test_reader_runs_before_writer_on_one_fd(void **state)
 {
@@ -475,7 +477,7 @@ static void test_close_own_fd_skips_its_writer(void **state)
     close(s[1]);
 }
 
-/* ---- remove_all ----------------------------------------------------------------------------------------- */
+/* ---- remove_all ------------------------------------------------------------------------------ */
 
 static int note_thread_call(void *arg)
 {
@@ -523,7 +525,7 @@ static void test_remove_all_keeps_internal_waker(void **state)
     close(p[1]);
 }
 
-/* ---- failures and bad input -------------------------------------------------------------------------------- */
+/* ---- failures and bad input ------------------------------------------------------------------ */
 
 static int fail_action(watcher *w, int fd)
 {
@@ -635,8 +637,10 @@ static void test_bad_fds(void **state)
 }
 
 /* The kernel refuses a watch when the change reaches it, at the start of the next turn (epoll's
- * ENOSPC at max_user_watches; kqueue's and poll's ENOMEM): the watcher is removed and called one last
- * time in that turn with the reason, then never again, though its fd is readable. The refusal is not
+ * ENOSPC at max_user_watches; kqueue's and poll's ENOMEM): the watcher is removed and called one
+ * last
+ * time in that turn with the reason, then never again, though its fd is readable. The refusal is
+ * not
  * remembered: the fd can be watched again. */
 static void test_refused_watch_reaches_its_watcher(void **state)
 {
@@ -776,7 +780,7 @@ static void test_regular_file_is_ready_at_once(void **state)
     assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
-/* ---- leaks ---------------------------------------------------------------------------------------------- */
+/* ---- leaks ----------------------------------------------------------------------------------- */
 
 static void test_no_fd_leak_across_new_and_free(void **state)
 {
@@ -826,23 +830,30 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipe_readable_and_consumed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_level_triggered_when_not_consumed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writable_until_full_then_again_when_drained, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipe_hangup_reaches_reader_without_spinning, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writable_until_full_then_again_when_drained, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pipe_hangup_reaches_reader_without_spinning, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pipe_reader_gone_reaches_writer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_socketpair_peer_close_reaches_reader_and_writer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_peer_reset_reaches_reader_then_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socketpair_peer_close_reaches_reader_and_writer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_peer_reset_reaches_reader_then_writer, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reader_runs_before_writer_on_one_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_add_replaces_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removing_other_watcher_in_same_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_removing_writer_of_same_fd, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_and_reuse_fd_number_in_same_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_and_reuse_fd_number_in_same_turn, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_close_own_fd_skips_its_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_all_keeps_internal_waker, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failing_watcher_is_reported_and_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_watcher_is_reported_and_removed, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fd_closed_behind_reactor_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_watch_reaches_its_watcher, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_change_reaches_the_reader_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_change_reaches_the_reader_first, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fd_above_fd_setsize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_regular_file_is_ready_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fd_leak_across_new_and_free, setup, teardown),

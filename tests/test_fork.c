@@ -1,5 +1,6 @@
 /* The reactor and fork(), with real child processes: a reactor belongs to the process that made it.
- * A child may only free its copy, and that must leave the parent's kernel state alone (its epoll set,
+ * A child may only free its copy, and that must leave the parent's kernel state alone (its epoll
+ * set,
  * its listeners, its UNIX socket paths, its waker) and run no callback; a signal sent to a child
  * reaches that child, not the parent's reactor; a child cannot run the parent's reactor, but may
  * make its own and own the signal handlers with it. Children report through their exit status. */
@@ -282,7 +283,8 @@ static void test_closes_after_a_fork_take_watches_back(void **state)
     int server_fd = tw_test_lowest_free_fd(); /* what accept4 is about to return */
     assert_true(tw_test_run_until(r, made_one, NULL, 5));
     tw_reactor_iterate(r, 0); /* its reader reaches the kernel */
-    assert_int_equal(tw_test_epoll_watches(server_fd), strcmp(tw_reactor_backend(), "epoll") ? -1 : 1);
+    assert_int_equal(tw_test_epoll_watches(server_fd),
+                     strcmp(tw_reactor_backend(), "epoll") ? -1 : 1);
     int hold[2];
     assert_int_equal(pipe(hold), 0);
     pid_t child = fork();

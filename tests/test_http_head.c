@@ -40,7 +40,8 @@ static void test_file_heads(void **state)
     char *s = cstr(&t);
     assert_string_equal(s, "HTTP/1.1 200 OK\r\nServer: twined\r\nDate: " DATE "\r\n"
                            "Content-Type: text/html\r\nContent-Length: 1000\r\n"
-                           "Last-Modified: " LASTMOD "\r\nETag: \"e\"\r\nAccept-Ranges: bytes\r\n\r\n");
+                           "Last-Modified: " LASTMOD
+                           "\r\nETag: \"e\"\r\nAccept-Ranges: bytes\r\n\r\n");
     free(s);
     f.status = 206;
     f.first = 990;

@@ -19,7 +19,7 @@
 #include "support/framing_feed.h"
 #include "support/http_feed.h"
 
-/* ---- driving ---------------------------------------------------------------------------------- */
+/* ---- driving --------------------------------------------------------------------------------- */
 
 typedef struct {
     char *log;
@@ -122,12 +122,13 @@ static bool span_is(tw__http_str s, const char *want)
 
 #define H11 " HTTP/1.1\r\nHost: x\r\n"
 
-/* ---- request line ----------------------------------------------------------------------------- */
+/* ---- request line ---------------------------------------------------------------------------- */
 
 static void test_simple_get(void **state)
 {
     (void)state;
-    const char *text = "GET /index.html?a=1 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: t\r\n\r\n";
+    const char *text =
+        "GET /index.html?a=1 HTTP/1.1\r\nHost: example.test\r\nUser-Agent: t\r\n\r\n";
     tw__http_request req;
     assert_int_equal(parse1(text, &req), (ssize_t)strlen(text));
     assert_int_equal(req.status, 0);
@@ -154,8 +155,9 @@ static void test_head_and_versions(void **state)
     expect_status("GET / HTTP/2.0\r\nHost: x\r\n\r\n", "ERR 505");
     expect_status("GET / HTTP/0.9\r\n\r\n", "ERR 505");
     expect_status("GET / HTTP/3.0\r\n\r\n", "ERR 505");
-    const char *bad[] = {"GET / HTTP/1.10\r\n\r\n", "GET / HTTP/01.1\r\n\r\n", "GET / http/1.1\r\n\r\n",
-                         "GET / HTTP/1\r\n\r\n",    "GET / HTTP/1.x\r\n\r\n",  "GET /\r\n\r\n",
+    const char *bad[] = {"GET / HTTP/1.10\r\n\r\n", "GET / HTTP/01.1\r\n\r\n",
+                         "GET / http/1.1\r\n\r\n",  "GET / HTTP/1\r\n\r\n",
+                         "GET / HTTP/1.x\r\n\r\n",  "GET /\r\n\r\n",
                          "GET / HTTP/1.1 \r\n\r\n", "GET / HTTP/a.1\r\n\r\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_status(bad[i], "ERR 400");
@@ -258,7 +260,7 @@ static void test_methods(void **state)
     expect_status("CONNECT example.test:443" H11 "\r\n", "405");
 }
 
-/* ---- limits ----------------------------------------------------------------------------------- */
+/* ---- limits ---------------------------------------------------------------------------------- */
 
 /* "GET /aaa...a HTTP/1.1" with a request line of exactly line_len bytes, then a Host line. */
 static char *long_request_line(size_t line_len)
@@ -341,7 +343,7 @@ static void test_header_limits(void **state)
     assert_int_equal(TW_HTTP_HEAD_MAX, 2 * 8 + 8192 + 2 + 32768 + 2);
 }
 
-/* ---- header fields ---------------------------------------------------------------------------- */
+/* ---- header fields --------------------------------------------------------------------------- */
 
 static void test_field_syntax(void **state)
 {
@@ -408,9 +410,10 @@ static void test_conditional_fields(void **state)
 {
     (void)state;
     tw__http_request req;
-    const char *text = "GET /f HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: A\r\nIf-None-Match: \"e\"\r\n"
-                       "If-Match: *\r\nIf-Unmodified-Since: B\r\nRange: bytes=0-1\r\n"
-                       "If-Range: C\r\nReferer: /r\r\n\r\n";
+    const char *text =
+        "GET /f HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: A\r\nIf-None-Match: \"e\"\r\n"
+        "If-Match: *\r\nIf-Unmodified-Since: B\r\nRange: bytes=0-1\r\n"
+        "If-Range: C\r\nReferer: /r\r\n\r\n";
     assert_true(parse1(text, &req) > 0);
     assert_true(span_is(req.if_modified_since, "A"));
     assert_true(span_is(req.if_none_match, "\"e\""));
@@ -427,7 +430,7 @@ static void test_conditional_fields(void **state)
     assert_true(span_is(req.if_modified_since, NULL));
 }
 
-/* ---- framing ---------------------------------------------------------------------------------- */
+/* ---- framing --------------------------------------------------------------------------------- */
 
 static void test_content_length(void **state)
 {

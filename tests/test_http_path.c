@@ -23,7 +23,7 @@
 #include "protocols/http/text.h"
 #include "support/files.h"
 
-/* ---- normalisation ---------------------------------------------------------------------------- */
+/* ---- normalisation --------------------------------------------------------------------------- */
 
 typedef struct {
     const char *raw;
@@ -109,7 +109,7 @@ static void test_normalize_small_buffer(void **state)
     assert_int_equal(tw__http_path_normalize("/abc", 4, out, 5, &n, &slash), 0);
 }
 
-/* ---- a directory to serve --------------------------------------------------------------------- */
+/* ---- a directory to serve -------------------------------------------------------------------- */
 
 typedef struct {
     char base[64]; /* the temporary dir: holds outside.txt and root/ */
@@ -184,7 +184,7 @@ static int tree_teardown(void **state)
     return 0;
 }
 
-/* ---- resolution ------------------------------------------------------------------------------- */
+/* ---- resolution ------------------------------------------------------------------------------ */
 
 typedef struct {
     const char *raw;
@@ -344,7 +344,7 @@ static void test_root_through_symlink(void **state)
     tw__http_root_close(&slash);
 }
 
-/* ---- listings --------------------------------------------------------------------------------- */
+/* ---- listings -------------------------------------------------------------------------------- */
 
 static char *list(tree *t, const char *rel)
 {
@@ -371,7 +371,8 @@ static void test_listing_page(void **state)
     assert_non_null(strstr(page, "<a href=\"sub/\">sub/</a>"));
     assert_non_null(strstr(page, "<a href=\"f.css\">f.css</a></td><td>"));
     assert_non_null(strstr(page, "<td>3</td>")); /* the size of f.css */
-    assert_non_null(strstr(page, "<a href=\"%3Cb%3E%26%22%27.txt\">&lt;b&gt;&amp;&quot;&#39;.txt</a>"));
+    assert_non_null(
+        strstr(page, "<a href=\"%3Cb%3E%26%22%27.txt\">&lt;b&gt;&amp;&quot;&#39;.txt</a>"));
     assert_non_null(strstr(page, "<a href=\"a%20b%3Fc%23d%25e.txt\">a b?c#d%e.txt</a>"));
     assert_null(strstr(page, "hidden"));
     assert_null(strstr(page, "<b>"));
@@ -384,7 +385,8 @@ static void test_listing_page(void **state)
     assert_non_null(strstr(page, "<title>Index of /</title>"));
     assert_null(strstr(page, "href=\"../\""));
     assert_non_null(strstr(page, "<a href=\"dir/\">dir/</a>"));
-    assert_non_null(strstr(page, "<a href=\"link_dangling\">link_dangling</a></td><td>")); /* lstat */
+    assert_non_null(
+        strstr(page, "<a href=\"link_dangling\">link_dangling</a></td><td>")); /* lstat */
     free(page);
 }
 

@@ -238,7 +238,7 @@ static void test_send_string_limits(void **state)
     free(r);
 }
 
-/* ---- on a connection (a string transport): Int32 echo -------------------------------------------- */
+/* ---- on a connection (a string transport): Int32 echo ---------------------------------------- */
 
 /* Echoes every string; after echoing "STOP" it stops producing. */
 static int echo_string(tw_intn_string_receiver *ir, const char *data, size_t len)

@@ -146,7 +146,7 @@ static void feed_split(rec *r, tw_test_feed *f, const char *input, size_t len, c
     (void)r;
 }
 
-/* ---- basics -------------------------------------------------------------------------------------- */
+/* ---- basics ---------------------------------------------------------------------------------- */
 
 static void test_defaults(void **state)
 {
@@ -310,7 +310,7 @@ static void test_no_line_hook_ignores_lines(void **state)
     assert_int_equal(tw_line_receiver_data_received(&lr, "a\r\nb\r\nc", 7), 6);
 }
 
-/* ---- delimiters and limits ---------------------------------------------------------------------- */
+/* ---- delimiters and limits ------------------------------------------------------------------- */
 
 static void test_custom_delimiters(void **state)
 {
@@ -442,7 +442,7 @@ static void test_long_line_trickle_is_linear(void **state)
     free(r);
 }
 
-/* ---- pausing --------------------------------------------------------------------------------------- */
+/* ---- pausing --------------------------------------------------------------------------------- */
 
 static void test_pause_and_resume(void **state)
 {
@@ -486,7 +486,7 @@ static void test_send_without_transport(void **state)
     free(r);
 }
 
-/* ---- on a connection (string transports: no socket needed) ------------------------------------- */
+/* ---- on a connection (string transports: no socket needed) ----------------------------------- */
 
 /* A line echo server: every line comes back with the delimiter. */
 typedef struct {

@@ -126,7 +126,8 @@ static void test_reactor_level(void **state)
     tw_reactor *r = *state;
     assert_int_equal(tw_reactor_set_log_level(r, TW_LOG_INFO), 0);
     assert_int_equal(tw_reactor_log_level(r), TW_LOG_INFO);
-    assert_string_equal(capture_stderr(log_info, r), "twine: info: received SIGINT, shutting down\n");
+    assert_string_equal(capture_stderr(log_info, r),
+                        "twine: info: received SIGINT, shutting down\n");
     assert_int_equal(tw_reactor_log_level(NULL), TW_LOG_WARN); /* the process-wide level is apart */
 
     hook_state h = { 0 };
@@ -332,7 +333,8 @@ int main(void)
         cmocka_unit_test(test_unhandled_failure_without_reactor),
         cmocka_unit_test_setup_teardown(test_callback_error_reaches_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_is_cut_safely, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limited_warning_one_line_per_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limited_warning_one_line_per_interval, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_limited_warnings_are_independent, setup, teardown),
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_strerror),

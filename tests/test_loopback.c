@@ -62,7 +62,7 @@ static tw_test_peer *client_peer(fixture *fx)
     return tw_test_factory_last(&fx->client);
 }
 
-/* ---- bytes -------------------------------------------------------------------------------------- */
+/* ---- bytes ----------------------------------------------------------------------------------- */
 
 static void test_echo_round_trip(void **state)
 {
@@ -110,7 +110,7 @@ static void test_addresses_mirror_each_other(void **state)
     assert_int_equal(tw_loopback_pump(NULL), -EINVAL);
 }
 
-/* ---- ends --------------------------------------------------------------------------------------- */
+/* ---- ends ------------------------------------------------------------------------------------ */
 
 /* The client writes and closes at once: the server gets the bytes, then EOF (ConnectionDone). */
 static void test_close_reaches_the_other_side_after_the_bytes(void **state)
@@ -198,7 +198,7 @@ static void test_paused_side_holds_input(void **state)
     assert_int_equal(server_peer(fx)->lost, 1);
 }
 
-/* ---- producers ---------------------------------------------------------------------------------- */
+/* ---- producers ------------------------------------------------------------------------------- */
 
 typedef struct {
     tw_transport *t;
@@ -239,7 +239,7 @@ static void test_pull_producer_is_pumped_to_the_end(void **state)
     assert_string_equal(client_peer(fx)->reason_type, TW_CONNECTION_DONE);
 }
 
-/* ---- failures ----------------------------------------------------------------------------------- */
+/* ---- failures -------------------------------------------------------------------------------- */
 
 static void test_client_that_cannot_be_built(void **state)
 {

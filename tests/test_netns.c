@@ -1,5 +1,7 @@
-/* Connect failures that loopback alone cannot produce (no route, an unreachable route, a router that
- * answers with ICMP, a peer that silently drops SYNs), each in a network namespace of its own that a
+/* Connect failures that loopback alone cannot produce (no route, an unreachable route, a router
+ * that
+ * answers with ICMP, a peer that silently drops SYNs), each in a network namespace of its own that
+ * a
  * forked child creates with unshare(CLONE_NEWNET). Needs root; skips itself otherwise. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +31,8 @@
 #include "support/net.h"
 #include "support/reactor_test.h"
 
-/* Seconds a child waits for the connect to resolve at most: a guard, never reached when all is well. */
+/* Seconds a child waits for the connect to resolve at most: a guard, never reached when all is
+ * well. */
 #define NETNS_RESOLVE_BOUND 5.0
 /* The connect timeout of the tests where nobody answers. */
 #define NETNS_SHORT_TIMEOUT 0.3
@@ -37,7 +40,7 @@
 #define NETNS_PROMPT_BOUND 0.5
 #define NETNS_TUN_NAME "twtun0"
 
-/* ---- the namespace: links and routes, set up without external tools ---------------------------- */
+/* ---- the namespace: links and routes, set up without external tools -------------------------- */
 
 /* The tun device of the SYN-dropping IPv6 test (nobody reads it, so whatever is routed there is
  * lost without an answer), or -1. */
@@ -135,7 +138,7 @@ static int open_tun(void)
     return set_link_up(NETNS_TUN_NAME);
 }
 
-/* ---- what the child does, and what it tells the parent ------------------------------------------ */
+/* ---- what the child does, and what it tells the parent --------------------------------------- */
 
 typedef enum { RAN, SKIPPED, BROKEN } child_status;
 
@@ -154,7 +157,7 @@ typedef struct {
     int family;             /* 0: none */
     const char *prefix;
     unsigned char len;
-    unsigned char type;     /* RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT, or RTN_UNICAST with dev */
+    unsigned char type; /* RTN_UNREACHABLE, RTN_BLACKHOLE, RTN_PROHIBIT, or RTN_UNICAST with dev */
     const char *dev;
 } route;
 
@@ -292,14 +295,14 @@ static void assert_failed_with(const outcome *out, const char *type, int code)
     assert_int_equal(out->fds_after, out->fds_before);
 }
 
-/* ---- the namespaces ------------------------------------------------------------------------------ */
+/* ---- the namespaces -------------------------------------------------------------------------- */
 
 /* Routed into lo, a SYN comes back in to a host that is not its destination and does not forward:
  * IPv4 drops it without a word, IPv6 answers with ICMPv6 "no route". */
 #define INTO_LO_4 {AF_INET, "10.6.0.0", 16, RTN_UNICAST, "lo"}
 #define INTO_LO_6 {AF_INET6, "fd00:6::", 32, RTN_UNICAST, "lo"}
 
-/* ---- the cases ----------------------------------------------------------------------------------- */
+/* ---- the cases ------------------------------------------------------------------------------- */
 
 typedef enum {
     PROMPTLY,   /* connect() reported the error at once: the factory hears of it on the next turn */
@@ -342,7 +345,10 @@ static const expectation ipv4_prohibit_route = {
     {LO_UP, .route = {AF_INET, "10.7.0.0", 16, RTN_PROHIBIT, NULL}, .host = "10.7.0.1", LONG},
     TW_CONNECT_ERROR, -EACCES, PROMPTLY};
 static const expectation ipv4_syns_dropped = {
-    {LO_UP, .route = INTO_LO_4, .host = "10.6.0.1", SHORT}, TW_TIMEOUT_ERROR, -ETIMEDOUT, TIMES_OUT};
+    {LO_UP, .route = INTO_LO_4, .host = "10.6.0.1", SHORT},
+    TW_TIMEOUT_ERROR,
+    -ETIMEDOUT,
+    TIMES_OUT};
 
 /* With lo down there is no address to send from at all. */
 static const expectation ipv6_fresh_namespace = {

@@ -165,7 +165,8 @@ static void test_max_length(void **state)
     rec *r = rec_new();
     assert_int_equal(tw_netstring_receiver_set_max_length(&r->ns, 0), -EINVAL);
     assert_int_equal(tw_netstring_receiver_set_max_length(&r->ns, SIZE_MAX), -EINVAL);
-    assert_int_equal(tw_netstring_receiver_set_max_length(&r->ns, TW_TRANSPORT_UNCONSUMED_MAX), -EINVAL);
+    assert_int_equal(tw_netstring_receiver_set_max_length(&r->ns, TW_TRANSPORT_UNCONSUMED_MAX),
+                     -EINVAL);
     assert_int_equal(tw_netstring_receiver_set_max_length(&r->ns, 3), 0);
     assert_int_equal(tw_netstring_receiver_data_received(&r->ns, "3:abc,", 6), 6);
     assert_int_equal(tw_netstring_receiver_data_received(&r->ns, "4:", 2), -EMSGSIZE);
@@ -232,7 +233,7 @@ static void test_send_without_transport(void **state)
     free(r);
 }
 
-/* ---- on a connection (a string transport): the server answers each netstring reversed ---------- */
+/* ---- on a connection (a string transport): the server answers each netstring reversed -------- */
 
 static int reverse_string(tw_netstring_receiver *ns, const char *data, size_t len)
 {

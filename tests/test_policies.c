@@ -41,7 +41,7 @@ static void advance(fixture *f, double seconds)
     tw_test_clock_turn(f->env.r, &f->env.clock, seconds);
 }
 
-/* ---- TimeoutMixin --------------------------------------------------------------------------------- */
+/* ---- TimeoutMixin ---------------------------------------------------------------------------- */
 
 static int count_timeout(tw_timeout_mixin *tm)
 {
@@ -133,7 +133,7 @@ static void test_mixin_default_without_protocol(void **state)
     assert_int_equal(tw_test_log_errors(&f->env.log), 0);
 }
 
-/* ---- LimitTotalConnectionsFactory over TCP ------------------------------------------------------- */
+/* ---- LimitTotalConnectionsFactory over TCP --------------------------------------------------- */
 
 typedef struct {
     tw_test_factory *f;
@@ -269,7 +269,7 @@ static void test_limit_overflow_protocol(void **state)
     tw_test_factory_free(&overflow);
 }
 
-/* ---- TimeoutFactory --------------------------------------------------------------------------------- */
+/* ---- TimeoutFactory -------------------------------------------------------------------------- */
 
 /* The wrapped protocol: remembers its tw_protocol so the test can reset the timeout through it. */
 typedef struct {

@@ -1,4 +1,5 @@
-/* Tests for listening ports: TCP4, TCP6 and UNIX listening, port 0, bind errors, stale and live UNIX
+/* Tests for listening ports: TCP4, TCP6 and UNIX listening, port 0, bind errors, stale and live
+ * UNIX
  * socket files, the adaptive multi-accept loop (and its bound), factories that refuse connections,
  * doStart/doStop, stop_listening from inside a callback, and surviving EMFILE on accept (the spare
  * descriptor sheds load; with none left the port pauses on a timer instead of spinning). */
@@ -80,7 +81,8 @@ static void test_listen_tcp4_port0_and_stop(void **state)
     assert_int_equal(err, -EADDRINUSE);
     assert_int_equal(f->net.server.started, 1);
     assert_int_equal(tw_port_stop_listening(p), 0);
-    assert_int_equal(f->net.server.stopped, 1); /* ports use the factory; accepted connections do not */
+    assert_int_equal(f->net.server.stopped,
+                     1); /* ports use the factory; accepted connections do not */
     /* the accepted connection stays open after stop_listening */
     tw_test_peer *s = f->net.server.peers[0];
     assert_non_null(s->transport);
@@ -165,16 +167,18 @@ static void test_listen_bad_arguments(void **state)
     assert_int_equal(err, -ENAMETOOLONG);
     assert_null(tw_listen_unix(f->net.r, "", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -EINVAL);
-    assert_null(tw_listen_unix(f->net.r, "/nonexistent-dir/x.sock", 0, &f->net.server.factory, &err));
+    assert_null(
+        tw_listen_unix(f->net.r, "/nonexistent-dir/x.sock", 0, &f->net.server.factory, &err));
     assert_int_equal(err, -ENOENT);
     assert_null(tw_listen_unix_mode(f->net.r, "/tmp/x.sock", 01666, 0, &f->net.server.factory,
                                     &err));
     assert_int_equal(err, -EINVAL);
     assert_int_equal(f->net.server.started, 0);
-    assert_null(tw_listen_tcp(f->net.r, 0, "bad", 0, &f->net.server.factory, NULL)); /* err may be NULL */
+    assert_null(
+        tw_listen_tcp(f->net.r, 0, "bad", 0, &f->net.server.factory, NULL)); /* err may be NULL */
 }
 
-/* ---- UNIX socket files ------------------------------------------------------------------------- */
+/* ---- UNIX socket files ----------------------------------------------------------------------- */
 
 static void test_unix_stale_socket_replaced(void **state)
 {
@@ -404,7 +408,7 @@ static void test_default_backlog_is_somaxconn(void **state)
     tw_port_free(p);
 }
 
-/* ---- accepting --------------------------------------------------------------------------------- */
+/* ---- accepting ------------------------------------------------------------------------------- */
 
 static void test_multi_accept_in_one_readiness(void **state)
 {
@@ -439,7 +443,8 @@ static void test_multi_accept_in_one_readiness(void **state)
 }
 
 /* A lone connection costs one accept4: after the first accept of a wake the port asks poll()
- * whether more are waiting instead of trying accept4 again on an empty queue (which costs the kernel
+ * whether more are waiting instead of trying accept4 again on an empty queue (which costs the
+ * kernel
  * a socket made and thrown away). */
 static void test_lone_connection_costs_one_accept(void **state)
 {
@@ -521,7 +526,7 @@ static void test_stop_listening_inside_accept(void **state)
         tw_reactor_iterate(f->net.r, 0.05);
 }
 
-/* ---- EMFILE ------------------------------------------------------------------------------------ */
+/* ---- EMFILE ---------------------------------------------------------------------------------- */
 
 static int lowest_free_fd(void)
 {
@@ -589,7 +594,8 @@ static void test_emfile_without_spare_pauses(void **state)
     tw_reactor_iterate(f->net.r, 1);
     int logged = tw_test_log_count(&f->net.log);
     for (int i = 0; i < 20; i++)
-        assert_int_equal(tw_reactor_iterate(f->net.r, 0), 0); /* paused: the ready listener is ignored */
+        assert_int_equal(tw_reactor_iterate(f->net.r, 0),
+                         0); /* paused: the ready listener is ignored */
     setrlimit(RLIMIT_NOFILE, &saved);
     assert_true(tw_test_log_contains(&f->net.log, "not accepting for"));
     assert_int_equal(tw_test_log_count(&f->net.log), logged);

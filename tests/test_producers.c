@@ -1,6 +1,7 @@
 /* Tests for producers registered with stream transports, over real loopback sockets: a close or
  * half-close asked for while a producer is registered waits until it is unregistered (all of a
- * 4 MiB pull or push producer arrives, then the EOF), an empty write never wakes the writer, and the
+ * 4 MiB pull or push producer arrives, then the EOF), an empty write never wakes the writer, and
+ * the
  * ownership rule of every transport call that takes a callback or a buffer: an error return,
  * out-of-memory included, runs no callback and takes nothing over. */
 #include <stdarg.h>
@@ -23,7 +24,8 @@
 #include "support/reactor_test.h"
 
 /* Out of memory on demand: the next malloc or calloc of this process fails once. AddressSanitizer
- * and ThreadSanitizer own malloc (and free), so under them the out-of-memory tests skip themselves. */
+ * and ThreadSanitizer own malloc (and free), so under them the out-of-memory tests skip
+ * themselves. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define NOMEM_INJECTION 0
 #else
@@ -120,7 +122,7 @@ static void assert_server_lost(fixture *f, const char *type)
     assert_string_equal(f->net.server.peers[0]->reason_type, type);
 }
 
-/* ---- a producer of a fixed payload ------------------------------------------------------------ */
+/* ---- a producer of a fixed payload ----------------------------------------------------------- */
 
 #define PAYLOAD (4u << 20)
 #define PIECE 16384
@@ -221,7 +223,7 @@ static void assert_payload_then_eof(fixture *f, source *s, size_t step)
     free(s->data);
 }
 
-/* ---- lose_connection waits for the producer (issue 7, item 1) ----------------------------------- */
+/* ---- lose_connection waits for the producer (issue 7, item 1) -------------------------------- */
 
 static source pending_source;
 
@@ -233,7 +235,8 @@ static void register_pull_then_lose(tw_test_peer *p, const char *data, size_t le
     tw_transport_lose_connection(p->transport);
 }
 
-/* From inside a callback: the close waits for the pull producer, not for a moment of empty queue. */
+/* From inside a callback: the close waits for the pull producer, not for a moment of empty
+ * queue. */
 static void test_lose_waits_for_pull_producer_inside_callback(void **state)
 {
     fixture *f = *state;
@@ -314,7 +317,7 @@ static void test_peer_close_stops_waiting_producer(void **state)
     free(src.data);
 }
 
-/* ---- empty writes (issue 7, item 8) ------------------------------------------------------------ */
+/* ---- empty writes (issue 7, item 8) ---------------------------------------------------------- */
 
 static int empty_resumes, empty_released;
 
@@ -362,7 +365,7 @@ static void test_empty_write_does_not_wake_writer(void **state)
     assert_server_lost(f, TW_CONNECTION_DONE);
 }
 
-/* ---- an error return runs nothing and takes nothing over (issue 8) ------------------------------ */
+/* ---- an error return runs nothing and takes nothing over (issue 8) --------------------------- */
 
 typedef struct {
     int released, pauses, resumes, stops;

@@ -36,7 +36,8 @@ static int mark_fired(tw_deferred *d, tw_result *res, void *arg)
     return 0;
 }
 
-/* A one-token semaphore whose token *held took, and behind it the deferreds of further acquires, queued
+/* A one-token semaphore whose token *held took, and behind it the deferreds of further acquires,
+ * queued
  * in the order given (a NULL-terminated list of tw_deferred ** to fill in). */
 static tw_semaphore *one_token_taken(fixture *f, tw_deferred **held, ...)
 {
@@ -227,7 +228,7 @@ static void test_release_from_a_waiter_keeps_fifo_order(void **state)
     tw_semaphore_free(s);
 }
 
-/* ---- run ---------------------------------------------------------------------------------------- */
+/* ---- run ------------------------------------------------------------------------------------- */
 
 typedef struct {
     int calls;
@@ -337,7 +338,7 @@ static void test_cancel_running_run_cancels_job_and_releases(void **state)
     assert_int_equal(tw_test_log_count(&f->env.log), 0);
 }
 
-/* ---- the classic example: 5 slow jobs, 2 tokens ----------------------------------------------------- */
+/* ---- the classic example: 5 slow jobs, 2 tokens ---------------------------------------------- */
 
 #define JOBS 5
 
@@ -383,7 +384,8 @@ static int slow_job_start(tw_result *out, void *arg)
 }
 
 /* 10,000 run() calls queue behind a held token; each job finishes at once, so each release hands
- * the token to the next job from inside the previous one's callbacks. On a small stack: that hand-off
+ * the token to the next job from inside the previous one's callbacks. On a small stack: that
+ * hand-off
  * must be a loop, not one nested release per queued job. */
 #define QUEUED_JOBS 10000
 
@@ -459,7 +461,7 @@ static void test_five_slow_jobs_two_at_a_time(void **state)
     tw_semaphore_free(s);
 }
 
-/* ---- lock ---------------------------------------------------------------------------------------------- */
+/* ---- lock ------------------------------------------------------------------------------------ */
 
 static void test_lock(void **state)
 {

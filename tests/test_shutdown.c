@@ -90,7 +90,7 @@ static int stop_action(step *s)
     return 0;
 }
 
-/* ---- run and stop -------------------------------------------------------------------------------- */
+/* ---- run and stop ---------------------------------------------------------------------------- */
 
 /* Runs the reactor with s scheduled for its first turn doing action; run must return 0. */
 static void run_with_action_on_first_turn(fixture *f, step *s, int (*action)(step *s))
@@ -148,7 +148,8 @@ static void test_run_inside_run_and_after_stop(void **state)
     assert_int_equal(tw_reactor_stop(f->env.r), TW_ENOTRUNNING);
 }
 
-/* Stop from a timer: the turn finishes (other due calls of that turn still run), then run returns. */
+/* Stop from a timer: the turn finishes (other due calls of that turn still run), then run
+ * returns. */
 static void test_stop_from_timer_finishes_turn(void **state)
 {
     fixture *f = *state;
@@ -163,7 +164,7 @@ static void test_stop_from_timer_finishes_turn(void **state)
     assert_int_equal(tw_reactor_pending_calls(f->env.r), 1);
 }
 
-/* ---- triggers ------------------------------------------------------------------------------------- */
+/* ---- triggers -------------------------------------------------------------------------------- */
 
 static int when_running_action(step *s)
 {
@@ -327,10 +328,15 @@ static void test_add_trigger_bad_arguments(void **state)
 {
     fixture *f = *state;
     step s = { .f = f, .name = "x" };
-    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)3, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)-1, TW_EVENT_SHUTDOWN, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, (tw_system_event)2, step_fn, &s), -EINVAL);
-    assert_int_equal(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, NULL, &s), -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)3, TW_EVENT_SHUTDOWN, step_fn, &s),
+                     -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, (tw_phase)-1, TW_EVENT_SHUTDOWN, step_fn, &s),
+                     -EINVAL);
+    assert_int_equal(
+        tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, (tw_system_event)2, step_fn, &s),
+        -EINVAL);
+    assert_int_equal(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, NULL, &s),
+                     -EINVAL);
     /* Ids are distinct and positive. */
     long a = tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
     long b = tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, step_fn, &s);
@@ -360,7 +366,7 @@ static void test_failing_trigger_is_reported_and_others_run(void **state)
     assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-ECANCELED)));
 }
 
-/* ---- holding the shutdown --------------------------------------------------------------------------- */
+/* ---- holding the shutdown -------------------------------------------------------------------- */
 
 typedef struct {
     fixture *f;
@@ -421,8 +427,10 @@ static void test_hold_shutdown_delays_during_phase(void **state)
     assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
     assert_int_equal(write(p[1], "x", 1), 1);
     hold_state h = { .f = f };
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, hold_trigger, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
+    assert_true(
+        tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, hold_trigger, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger,
+                                       &h) > 0);
     assert_int_equal(tw_reactor_add_reader(f->env.r, p[0], hold_reader, &h), 0);
     assert_non_null(tw_call_later(f->env.r, 0, ticker, &h, NULL));
     assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r, NULL));
@@ -465,9 +473,12 @@ static void test_two_holds_need_two_releases(void **state)
     fixture *f = *state;
     hold_state h = { .f = f };
     tw_reactor_release_shutdown(f->env.r); /* nothing held: ignored */
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, double_hold_trigger, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN, start_releasing, &h) > 0);
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
+                                       double_hold_trigger, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
+                                       start_releasing, &h) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, during_trigger,
+                                       &h) > 0);
     assert_non_null(tw_call_later(f->env.r, 0, stop_fn, f->env.r, NULL));
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_int_equal(h.ticks_seen_by_during, 2);
@@ -482,10 +493,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_from_timer_finishes_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_from_startup_trigger, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_from_shutdown_trigger_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_from_shutdown_trigger_is_an_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_remove_trigger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_trigger_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failing_trigger_is_reported_and_others_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_trigger_is_reported_and_others_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_hold_shutdown_delays_during_phase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_holds_need_two_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_wait_still_shuts_down, setup, teardown),

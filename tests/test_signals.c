@@ -1,5 +1,6 @@
 /* Tests for the opt-in signal handling: SIGINT/SIGTERM raised from a timer or another thread become
- * an orderly stop with the shutdown triggers run; SIGPIPE is ignored while installed; uninstall puts
+ * an orderly stop with the shutdown triggers run; SIGPIPE is ignored while installed; uninstall
+ * puts
  * back what was there; only one reactor at a time may own the handlers. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +19,8 @@
 
 #include "support/reactor_test.h"
 
-/* If signal handling breaks, a raised SIGTERM kills the binary; this alarm catches a hang instead. */
+/* If signal handling breaks, a raised SIGTERM kills the binary; this alarm catches a hang
+ * instead. */
 #define WATCHDOG_SECONDS 60
 
 typedef struct {
@@ -60,11 +62,13 @@ static int note_after(void *arg)
 
 static void add_shutdown_triggers(fixture *f)
 {
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, note_shutdown, f) > 0);
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, note_after, f) > 0);
+    assert_true(
+        tw_reactor_add_trigger(f->env.r, TW_PHASE_DURING, TW_EVENT_SHUTDOWN, note_shutdown, f) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, note_after, f) >
+                0);
 }
 
-/* ---- stop by signal ------------------------------------------------------------------------------- */
+/* ---- stop by signal -------------------------------------------------------------------------- */
 
 static int raise_from_timer(void *arg)
 {
@@ -108,7 +112,8 @@ static int start_killer_thread(void *arg)
     return -pthread_create(&f->thread, NULL, kill_self, f);
 }
 
-/* The signal comes from another thread and may be delivered to any thread; the stop still happens in
+/* The signal comes from another thread and may be delivered to any thread; the stop still happens
+ * in
  * the reactor thread. */
 static void test_sigint_from_other_thread(void **state)
 {
@@ -137,7 +142,7 @@ static void test_exit_signal_is_zero_after_plain_stop(void **state)
     assert_int_equal(tw_reactor_exit_signal(f->env.r), 0);
 }
 
-/* ---- dispositions --------------------------------------------------------------------------------- */
+/* ---- dispositions ---------------------------------------------------------------------------- */
 
 static void test_sigpipe_ignored_while_installed(void **state)
 {
@@ -195,7 +200,7 @@ static void test_uninstall_restores_previous_dispositions(void **state)
     sigaction(SIGPIPE, &saved_pipe, NULL);
 }
 
-/* ---- ownership ------------------------------------------------------------------------------------ */
+/* ---- ownership ------------------------------------------------------------------------------- */
 
 static void test_one_owner_at_a_time(void **state)
 {
@@ -239,7 +244,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigint_from_other_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_signal_is_zero_after_plain_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigpipe_ignored_while_installed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_uninstall_restores_previous_dispositions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uninstall_restores_previous_dispositions, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_one_owner_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_install_uninstall_leaks_no_fds, setup, teardown),
     };

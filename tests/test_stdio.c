@@ -35,7 +35,7 @@
 /* Turns without progress feeding stdin that count as stalled. */
 #define STALL_TURNS 20
 
-/* ---- what a child reports -------------------------------------------------------------------------- */
+/* ---- what a child reports -------------------------------------------------------------------- */
 
 typedef struct {
     char failure[160];      /* empty when everything the child checked held */
@@ -55,7 +55,7 @@ typedef struct {
             snprintf((r)->failure, sizeof(r)->failure, "line %d: %s", __LINE__, #cond);          \
     } while (0)
 
-/* ---- the protocol on stdio: echo, recording what happens ------------------------------------------ */
+/* ---- the protocol on stdio: echo, recording what happens ------------------------------------- */
 
 typedef struct {
     report *r;
@@ -128,7 +128,7 @@ static int echo_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 
 static const tw_factory_ops echo_factory_ops = {.build_protocol = echo_build};
 
-/* ---- the test's ends: feed stdin, drain stdout --------------------------------------------------- */
+/* ---- the test's ends: feed stdin, drain stdout ----------------------------------------------- */
 
 typedef struct {
     report *r;
@@ -173,7 +173,7 @@ static int drain_readable(tw_reactor *r, int fd, void *arg)
     return 0;
 }
 
-/* ---- the child ------------------------------------------------------------------------------------ */
+/* ---- the child ------------------------------------------------------------------------------- */
 
 typedef enum { PIPES, FILES, DEV_NULL, SOCKET } plumbing;
 
@@ -332,7 +332,7 @@ static report run(const setup_spec *spec)
     return r;
 }
 
-/* ---- the tests ---------------------------------------------------------------------------------- */
+/* ---- the tests ------------------------------------------------------------------------------- */
 
 static void test_pipes_echo_with_half_close(void **state)
 {

@@ -1,7 +1,9 @@
 /* Tests for the string transport (testing.h, Twisted's StringTransport): building and connecting a
- * protocol, recording writes, the consumed-bytes rule and held tails, closes from inside and outside
+ * protocol, recording writes, the consumed-bytes rule and held tails, closes from inside and
+ * outside
  * the protocol's callbacks with the socket transport's reasons and timing, producers, pausing,
- * half-close, peer errors, addresses and options, the reactor's shutdown; and every error return. */
+ * half-close, peer errors, addresses and options, the reactor's shutdown; and every error
+ * return. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -170,7 +172,7 @@ static void test_connection_made_error_closes(void **state)
     assert_int_equal(tw_transport_count(fx->env.r), 0);
 }
 
-/* ---- writing ----------------------------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------------------------- */
 
 static int released;
 static void release(void *arg)
@@ -216,7 +218,7 @@ static void test_writes_are_recorded(void **state)
     assert_false(has(fx, TW_STRING_PAUSED));
 }
 
-/* ---- reading ----------------------------------------------------------------------------------- */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 /* What the protocol leaves unconsumed is presented again in front of the next bytes. */
 static void test_unconsumed_tail_presented_again(void **state)
@@ -304,7 +306,7 @@ static void test_feeding_from_a_callback_is_refused(void **state)
     assert_int_equal(p->len, 1);
 }
 
-/* ---- closing ----------------------------------------------------------------------------------- */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 static void lose_from_data(tw_test_peer *p, const char *data, size_t len)
 {
@@ -479,7 +481,7 @@ static void test_reactor_free_closes_it(void **state)
     assert_int_equal(tw_transport_write(tr(fx), "x", 1), -ENOTCONN);
 }
 
-/* ---- producers and pausing --------------------------------------------------------------------- */
+/* ---- producers and pausing ------------------------------------------------------------------- */
 
 typedef struct {
     int pauses, resumes, stops;
@@ -602,7 +604,7 @@ static void test_resume_presents_the_tail(void **state)
     assert_int_equal(p->lost, 1);
 }
 
-/* ---- addresses and options ---------------------------------------------------------------------- */
+/* ---- addresses and options ------------------------------------------------------------------- */
 
 static void test_addresses_and_tcp_options(void **state)
 {

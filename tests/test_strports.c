@@ -22,7 +22,7 @@
 
 #include "support/net.h"
 
-/* ---- helpers ------------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static tw_server_description parse_ok(const char *description)
 {
@@ -66,7 +66,7 @@ static void assert_param(const tw_endpoint_args *args, size_t i, const char *key
     assert_string_equal(args->params[i].value, value);
 }
 
-/* ---- tokenizer ----------------------------------------------------------------------------------- */
+/* ---- tokenizer ------------------------------------------------------------------------------- */
 
 static void test_tokenize_positional_and_keyword_mixed(void **state)
 {
@@ -172,7 +172,7 @@ static void test_tokenize_bad_arguments(void **state)
     assert_int_equal(strlen(tiny), sizeof tiny - 1);
 }
 
-/* ---- quoting ------------------------------------------------------------------------------------- */
+/* ---- quoting --------------------------------------------------------------------------------- */
 
 static void test_quote_escapes_backslash_and_colon(void **state)
 {
@@ -210,7 +210,7 @@ static void test_quote_truncates_like_snprintf(void **state)
     assert_int_equal(tw_endpoint_quote(NULL, buf, sizeof buf), -EINVAL);
 }
 
-/* ---- tcp ----------------------------------------------------------------------------------------- */
+/* ---- tcp ------------------------------------------------------------------------------------- */
 
 static void test_tcp_defaults(void **state)
 {
@@ -303,7 +303,7 @@ static void test_tcp_parameter_binding_errors(void **state)
     parse_fails("tcp:80:Port=1", "unknown parameter 'Port'");
 }
 
-/* ---- tcp6 ---------------------------------------------------------------------------------------- */
+/* ---- tcp6 ------------------------------------------------------------------------------------ */
 
 static void test_tcp6_escaped_interface(void **state)
 {
@@ -357,7 +357,7 @@ static void test_tcp6_bad_values(void **state)
     parse_fails("tcp6:80:path=x", "unknown parameter 'path' for 'tcp6'");
 }
 
-/* ---- unix ---------------------------------------------------------------------------------------- */
+/* ---- unix ------------------------------------------------------------------------------------ */
 
 static void test_unix_paths(void **state)
 {
@@ -411,7 +411,7 @@ static void test_unix_errors(void **state)
     parse_fails(longest, "socket path for 'unix' too long (at most 107 bytes)");
 }
 
-/* ---- stdio, unknown types, general errors ------------------------------------------------------- */
+/* ---- stdio, unknown types, general errors ---------------------------------------------------- */
 
 static void test_stdio_recognised(void **state)
 {
@@ -471,7 +471,7 @@ static void test_type_names(void **state)
     assert_string_equal(tw_endpoint_type_name((tw_endpoint_type)99), "?");
 }
 
-/* ---- tw_server_listen over real sockets ---------------------------------------------------------- */
+/* ---- tw_server_listen over real sockets ------------------------------------------------------ */
 
 typedef struct {
     tw_reactor *r;

@@ -1,5 +1,6 @@
 /* Tests for the reactor's thread entry points: tw_call_from_thread under a storm from many threads,
- * waking a blocked turn, and the thread pool (bounded size, saturation, results handed back, joined at
+ * waking a blocked turn, and the thread pool (bounded size, saturation, results handed back, joined
+ * at
  * shutdown and at free). Synchronisation is by barriers, condition variables and atomics only. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,7 +76,7 @@ static pid_t current_tid(void)
     return (pid_t)syscall(SYS_gettid);
 }
 
-/* ---- call_from_thread storm ------------------------------------------------------------------------- */
+/* ---- call_from_thread storm ------------------------------------------------------------------ */
 
 #define STORM_THREADS 8
 #define STORM_CALLS 20000
@@ -176,7 +177,7 @@ static void test_storm_then_one_turn_runs_all(void **state)
     check_storm();
 }
 
-/* ---- waking a blocked turn ---------------------------------------------------------------------------- */
+/* ---- waking a blocked turn ------------------------------------------------------------------- */
 
 typedef struct {
     tw_reactor *r;
@@ -238,7 +239,7 @@ static void test_failing_call_from_thread_is_reported(void **state)
     assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EPERM)));
 }
 
-/* ---- thread pool ------------------------------------------------------------------------------------ */
+/* ---- thread pool ----------------------------------------------------------------------------- */
 
 #define POOL_SIZE 3
 #define POOL_JOBS 12
@@ -454,7 +455,8 @@ static void test_failing_work_is_reported(void **state)
     assert_true(tw_test_log_contains(&f->env.log, tw_strerror(-EACCES)));
 }
 
-/* A job that fails just as the reactor is freed: free() waits for it, and its report, queued for the
+/* A job that fails just as the reactor is freed: free() waits for it, and its report, queued for
+ * the
  * loop that will never turn again, is dropped without leaking (ASan checks). */
 typedef struct {
     pthread_mutex_t lock;
@@ -490,7 +492,7 @@ static void test_failing_work_then_free(void **state)
     assert_non_null(f->env.r);
 }
 
-/* ---- shutdown and free ---------------------------------------------------------------------------- */
+/* ---- shutdown and free ----------------------------------------------------------------------- */
 
 typedef struct {
     fixture *f;
@@ -524,7 +526,8 @@ static void test_pool_joined_at_shutdown(void **state)
     pt.stop_when_all_back = true;
     shutdown_test st = { f, &pt, 0 };
     assert_int_equal(tw_call_when_running(f->env.r, submit_jobs_then_wait, &st), 0);
-    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, after_shutdown, &st) > 0);
+    assert_true(tw_reactor_add_trigger(f->env.r, TW_PHASE_AFTER, TW_EVENT_SHUTDOWN, after_shutdown,
+                                       &st) > 0);
     assert_int_equal(tw_reactor_run(f->env.r), 0);
     assert_true(pt.all_back);
     assert_int_equal(st.after_shutdown_rc, -ESHUTDOWN);
@@ -576,7 +579,8 @@ static void test_shutdown_delivers_queued_work(void **state)
     assert_int_equal(tw_test_log_errors(&f->env.log), 0);
 }
 
-/* Free joins pool threads that are still alive (idle) and drops queued calls without running them. */
+/* Free joins pool threads that are still alive (idle) and drops queued calls without running
+ * them. */
 static void test_free_joins_pool_and_drops_queued_calls(void **state)
 {
     fixture *f = *state;
@@ -687,7 +691,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failing_work_then_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_joined_at_shutdown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_delivers_queued_work, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_free_joins_pool_and_drops_queued_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_joins_pool_and_drops_queued_calls, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_free_finishes_queued_work, setup, teardown),
     };
     return cmocka_run_group_tests_name("threads", tests, NULL, NULL);

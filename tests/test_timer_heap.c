@@ -1,6 +1,7 @@
 /* The timer heap against a reference model: random schedules, cancels, resets and delays on a
  * controllable clock must fire exactly the live calls, in (deadline, scheduling order); and the
- * 32-bit sequence renumbering keeps that order across the wrap; a reschedule that runs out of memory
+ * 32-bit sequence renumbering keeps that order across the wrap; a reschedule that runs out of
+ * memory
  * changes nothing. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,8 @@
 #define CALLS 3000
 
 /* realloc can be made to fail once (forwarding to glibc's __libc_realloc otherwise); under
- * AddressSanitizer or ThreadSanitizer, which own the allocator, the test that needs it is skipped. */
+ * AddressSanitizer or ThreadSanitizer, which own the allocator, the test that needs it is
+ * skipped. */
 static bool fail_next_realloc;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define REALLOC_INJECTION 0

@@ -1,6 +1,7 @@
 /* Tests for the reactor's timers (tw_call_later and the tw_delayed_call handle): ordering, the
  * collect-then-fire rule, cancel/reset/delay in every state, handle lifetime, failing callbacks.
- * Timing runs on a controllable clock driven turn by turn; one real-clock test guards the default. */
+ * Timing runs on a controllable clock driven turn by turn; one real-clock test guards the
+ * default. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,7 +87,7 @@ static double start_seconds(void)
     return (double)TW_TEST_CLOCK_START_NS / 1e9;
 }
 
-/* ---- time ------------------------------------------------------------------------------------------ */
+/* ---- time ------------------------------------------------------------------------------------ */
 
 static void test_clock_is_cached_and_replaceable(void **state)
 {
@@ -135,7 +136,7 @@ static void test_now_is_the_same_for_a_whole_turn(void **state)
     assert_true(fabs(t[0].seen_seconds - (start_seconds() + 1.0)) < 1e-6);
 }
 
-/* ---- ordering -------------------------------------------------------------------------------------- */
+/* ---- ordering -------------------------------------------------------------------------------- */
 
 static void test_equal_deadlines_fire_in_scheduling_order(void **state)
 {
@@ -282,7 +283,7 @@ static void test_many_random_timers_keep_heap_order(void **state)
     free(t);
 }
 
-/* ---- collect-then-fire ----------------------------------------------------------------------------- */
+/* ---- collect-then-fire ----------------------------------------------------------------------- */
 
 #define READER_ID 1000
 
@@ -400,7 +401,7 @@ static void test_reset_to_now_from_callback_waits_for_next_turn(void **state)
     assert_int_equal(f->events[1], 2);
 }
 
-/* ---- cancel / reset / delay -------------------------------------------------------------------------- */
+/* ---- cancel / reset / delay ------------------------------------------------------------------ */
 
 static void test_cancel_before_it_runs(void **state)
 {
@@ -702,7 +703,7 @@ static void test_free_drops_pending_calls(void **state)
     assert_int_equal(f->nevents, 0);
 }
 
-/* ---- failures, stop, call_when_running ---------------------------------------------------------------- */
+/* ---- failures, stop, call_when_running ------------------------------------------------------- */
 
 static int fail_eio_action(tick *t)
 {
@@ -864,7 +865,7 @@ static void test_wait_counts_from_the_start_of_the_turn(void **state)
     assert_int_equal(f->nevents, 2);
 }
 
-/* ---- time arithmetic at the edges of int64 ------------------------------------------------------ */
+/* ---- time arithmetic at the edges of int64 --------------------------------------------------- */
 
 /* Delaying a call again and again saturates at the far future instead of wrapping to the past. */
 static void test_repeated_huge_delays_saturate(void **state)
@@ -905,38 +906,53 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_clock_is_cached_and_replaceable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_now_is_the_same_for_a_whole_turn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_equal_deadlines_fire_in_scheduling_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_equal_deadline_scheduled_at_different_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_different_deadlines_fire_in_deadline_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_equal_deadlines_fire_in_scheduling_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_equal_deadline_scheduled_at_different_times, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_different_deadlines_fire_in_deadline_order, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_only_due_calls_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_negative_delay_counts_as_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_later_rejects_bad_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_random_timers_keep_heap_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_zero_delay_from_timer_waits_for_next_turn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rearming_zero_timer_does_not_starve_io, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_to_now_from_callback_waits_for_next_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_delay_from_timer_waits_for_next_turn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rearming_zero_timer_does_not_starve_io, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reset_to_now_from_callback_waits_for_next_turn, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_without_reference_then_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_due_call_from_earlier_callback_same_turn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_call_that_already_ran_this_turn, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reset_due_call_to_later_from_earlier_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_due_call_from_earlier_callback_same_turn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_call_that_already_ran_this_turn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reset_due_call_to_later_from_earlier_callback, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_delay_due_call_from_earlier_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reset_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay_before_it_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_reset_delay_from_own_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_keeps_handle_after_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_handle_leaves_the_next_call_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_referenced_handle_is_not_stale_until_unref, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_handle_leaves_the_next_call_alone, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_referenced_handle_is_not_stale_until_unref, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_pending_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_drops_pending_calls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failing_callback_is_logged_and_next_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failing_callback_is_logged_and_next_runs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_stop_from_timer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_call_when_running_before_and_during_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_when_running_before_and_during_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_real_clock_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocking_iterate_wakes_for_timer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_counts_from_the_start_of_the_turn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_counts_from_the_start_of_the_turn, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_repeated_huge_delays_saturate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deadline_near_the_end_of_time_saturates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_near_the_end_of_time_saturates, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("timers", tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Tests for stream transports over real loopback TCP and UNIX sockets: exact round trips from 1 byte
+/* Tests for stream transports over real loopback TCP and UNIX sockets: exact round trips from 1
+ * byte
  * to 8 MiB, many concurrent clients, the consumed-bytes rule, writes (copied, sequences, lent),
  * closing reasons (clean, reset, abort, protocol error), half-close, producers and back-pressure
  * against a peer that does not read, fd leaks, and the reactor shutdown closing everything. */
@@ -55,7 +56,8 @@ static void listen_tcp(fixture *f)
 static void connect_client(fixture *f)
 {
     int err = 0;
-    assert_non_null(tw_connect_tcp(f->net.r, "127.0.0.1", f->portno, 5, &f->net.client.factory, &err));
+    assert_non_null(
+        tw_connect_tcp(f->net.r, "127.0.0.1", f->portno, 5, &f->net.client.factory, &err));
 }
 
 static void close_all(fixture *f)
@@ -71,7 +73,7 @@ static void close_all(fixture *f)
         assert_true(tw_test_run_until(f->net.r, tw_test_all_lost, &f->net.client, 5));
 }
 
-/* ---- round trips ------------------------------------------------------------------------------- */
+/* ---- round trips ----------------------------------------------------------------------------- */
 
 typedef struct {
     tw_test_peer *peer;
@@ -183,7 +185,7 @@ static void test_write_sequence(void **state)
     close_all(f);
 }
 
-/* ---- many clients ------------------------------------------------------------------------------ */
+/* ---- many clients ---------------------------------------------------------------------------- */
 
 #define MANY_CLIENTS 200
 
@@ -202,7 +204,8 @@ static void test_many_concurrent_clients(void **state)
 {
     fixture *f = *state;
     f->net.server.template.echo = true;
-    listen_tcp_backlog(f, 2 * MANY_CLIENTS); /* all connects at once: none may wait for a SYN retry */
+    listen_tcp_backlog(f,
+                       2 * MANY_CLIENTS); /* all connects at once: none may wait for a SYN retry */
     static char msg[MANY_CLIENTS][64];
     for (int i = 0; i < MANY_CLIENTS; i++) {
         tw_test_fill_random(msg[i], 64, (uint32_t)i + 100);
@@ -236,7 +239,7 @@ static void test_many_concurrent_clients(void **state)
     }
 }
 
-/* ---- the consumed-bytes rule ------------------------------------------------------------------- */
+/* ---- the consumed-bytes rule ----------------------------------------------------------------- */
 
 static void test_unconsumed_tail_presented_again(void **state)
 {
@@ -270,7 +273,8 @@ static void test_unconsumed_tail_presented_again(void **state)
     assert_string_equal(s->reason_type, TW_CONNECTION_DONE);
 }
 
-/* A tail longer than half the shared buffer is read into its own buffer and still presented whole. */
+/* A tail longer than half the shared buffer is read into its own buffer and still presented
+ * whole. */
 static void test_long_unconsumed_tail(void **state)
 {
     fixture *f = *state;
@@ -330,7 +334,8 @@ static void count_growth(void *arg)
     w->last_cap = cap;
 }
 
-/* An 8 MiB partial frame: the tail's buffer grows by doubling, not by a read's worth each time (which
+/* An 8 MiB partial frame: the tail's buffer grows by doubling, not by a read's worth each time
+ * (which
  * copied the whole tail again at every read: quadratic). */
 static void test_unconsumed_tail_grows_geometrically(void **state)
 {
@@ -373,7 +378,8 @@ static void test_unconsumed_total_drops_oldest(void **state)
         if (i < 2)
             assert_true(tw_test_run_until(f->net.r, presented, &p, 5));
     }
-    tw_test_peer *a = f->net.server.peers[0], *b = f->net.server.peers[1], *c = f->net.server.peers[2];
+    tw_test_peer *a = f->net.server.peers[0], *b = f->net.server.peers[1],
+                 *c = f->net.server.peers[2];
     want_bytes p = {c, sizes[2]};
     assert_true(tw_test_run_until(f->net.r, presented, &p, 5)); /* C still reads: A made room */
     assert_int_equal(a->lost, 1);
@@ -411,7 +417,7 @@ static void test_data_received_error_closes(void **state)
     close(fd);
 }
 
-/* ---- closing ----------------------------------------------------------------------------------- */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 /* Twisted's rule: writes after lose_connection are still sent, then ConnectionDone. */
 static void test_write_after_lose_connection(void **state)
@@ -599,7 +605,7 @@ static void test_abort_from_release_while_writing(void **state)
     close(fd);
 }
 
-/* ---- half-close -------------------------------------------------------------------------------- */
+/* ---- half-close ------------------------------------------------------------------------------ */
 
 static void reply_and_half_close(tw_test_peer *p)
 {
@@ -660,7 +666,7 @@ static void test_peer_eof_not_half_closeable(void **state)
     close(fd);
 }
 
-/* ---- back-pressure ----------------------------------------------------------------------------- */
+/* ---- back-pressure --------------------------------------------------------------------------- */
 
 static long rss_kib(void)
 {
@@ -695,9 +701,10 @@ static void test_slow_reader_bounded(void **state)
     long rss0 = rss_kib();
     int stalls = 0;
     while (got < total) {
-        ssize_t n = sent < total ? send(fd, out, sizeof out < total - sent ? sizeof out : total - sent,
-                                        MSG_DONTWAIT | MSG_NOSIGNAL)
-                                 : 0;
+        ssize_t n = sent < total
+                        ? send(fd, out, sizeof out < total - sent ? sizeof out : total - sent,
+                               MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : 0;
         if (n > 0)
             sent += (size_t)n;
         tw_reactor_iterate(f->net.r, 0);
@@ -959,7 +966,7 @@ static void test_disconnecting(void **state)
     close(fd);
 }
 
-/* ---- options, addresses, leaks, shutdown ------------------------------------------------------- */
+/* ---- options, addresses, leaks, shutdown ----------------------------------------------------- */
 
 static void test_addresses_and_options(void **state)
 {
@@ -1069,7 +1076,8 @@ static void test_thousand_short_connections_no_fd_leak(void **state)
     assert_int_equal(f->net.client.factory.num_ports, 0);
 }
 
-/* tw_reactor_run returns with nothing open: every connection lost with ConnectionLost, ports closed,
+/* tw_reactor_run returns with nothing open: every connection lost with ConnectionLost, ports
+ * closed,
  * connects in progress failed. */
 /* Freeing a reactor that never shut down closes what is still open, like a shutdown would. */
 static void test_free_closes_everything(void **state)
@@ -1167,7 +1175,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_data_received_error_closes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_after_lose_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_after_lose_inside_callback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lose_from_outside_flushes_then_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lose_from_outside_flushes_then_closes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_peer_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_drops_queue_later_turn, setup, teardown),
@@ -1184,7 +1193,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnecting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_addresses_and_options, setup, teardown),
         cmocka_unit_test(test_address_format),
-        cmocka_unit_test_setup_teardown(test_thousand_short_connections_no_fd_leak, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thousand_short_connections_no_fd_leak, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_closes_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_closes_connections_of_every_chunk, setup,
                                         teardown),

@@ -130,7 +130,7 @@ static void test_refused_watch_closes_the_connection(void **state)
     assert_int_equal(tw_test_count_open_fds(), fds_before);
 }
 
-/* ---- a connection attempt whose watch is refused ------------------------------------------------- */
+/* ---- a connection attempt whose watch is refused --------------------------------------------- */
 
 typedef struct {
     int made, failed;
@@ -211,7 +211,7 @@ static void test_refused_watch_fails_the_connection_attempt(void **state)
     close(listener);
 }
 
-/* ---- what closing costs (epoll) ------------------------------------------------------------------ */
+/* ---- what closing costs (epoll) -------------------------------------------------------------- */
 
 static int dup_on_made(tw_protocol *p)
 {
@@ -229,8 +229,10 @@ static int note_made(tw_protocol *p)
     return 0;
 }
 
-static const tw_protocol_ops note_ops = {.connection_made = note_made, .connection_lost = record_lost};
-static const tw_protocol_ops dup_ops = {.connection_made = dup_on_made, .connection_lost = record_lost};
+static const tw_protocol_ops note_ops = {.connection_made = note_made,
+                                         .connection_lost = record_lost};
+static const tw_protocol_ops dup_ops = {.connection_made = dup_on_made,
+                                        .connection_lost = record_lost};
 
 static int build_noted(tw_factory *f, const tw_address *peer, tw_protocol *out)
 {

@@ -39,7 +39,7 @@
 #define RSS_GROWTH_MAX_KIB 4096
 #define OUTPUT_MAX 8192
 
-/* ---- the child process ------------------------------------------------------------------------- */
+/* ---- the child process ----------------------------------------------------------------------- */
 
 typedef struct {
     pid_t pid;
@@ -240,7 +240,7 @@ static int child_teardown(void **state)
     return 0;
 }
 
-/* ---- sockets -------------------------------------------------------------------------------------- */
+/* ---- sockets --------------------------------------------------------------------------------- */
 
 static int connect_to(const struct sockaddr *sa, socklen_t len)
 {
@@ -355,7 +355,7 @@ static bool file_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* ---- output of --version, --help and bad arguments --------------------------------------------- */
+/* ---- output of --version, --help and bad arguments ------------------------------------------- */
 
 static void assert_one_line(const char *text)
 {
@@ -467,7 +467,7 @@ static void test_too_many_listen_options(void **state)
     assert_one_line(c->err_text);
 }
 
-/* ---- failures at run time ------------------------------------------------------------------------ */
+/* ---- failures at run time -------------------------------------------------------------------- */
 
 static void test_port_in_use_exits_1(void **state)
 {
@@ -547,7 +547,7 @@ static void test_missing_directory_exits_1(void **state)
     assert_one_line(c->err_text); /* nothing announced when one endpoint fails */
 }
 
-/* ---- echo ------------------------------------------------------------------------------------------ */
+/* ---- echo ------------------------------------------------------------------------------------ */
 
 static void test_echo_tcp_round_trips(void **state)
 {
@@ -765,7 +765,7 @@ static void test_echo_back_pressure_bounds_memory(void **state)
     assert_int_equal(c->status, 0);
 }
 
-/* ---- signals -------------------------------------------------------------------------------------- */
+/* ---- signals --------------------------------------------------------------------------------- */
 
 static void signal_stops_cleanly(child *c, int sig)
 {

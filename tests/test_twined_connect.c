@@ -30,7 +30,7 @@
 #define PUSH_SIZE (32u << 20)
 #define RSS_GROWTH_MAX_KIB 4096
 
-/* ---- servers in the test's reactor ---------------------------------------------------------------- */
+/* ---- servers in the test's reactor ----------------------------------------------------------- */
 
 typedef enum { ECHO, GREET_AND_CLOSE, RESET, PUSH } behaviour;
 
@@ -159,7 +159,7 @@ static bool server_all_lost(void *arg)
     return f->made > 0 && f->lost == f->made;
 }
 
-/* ---- the tests ---------------------------------------------------------------------------------- */
+/* ---- the tests ------------------------------------------------------------------------------- */
 
 static void test_round_trip_with_half_close(void **state)
 {

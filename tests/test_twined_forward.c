@@ -30,7 +30,7 @@
 #define RSS_GROWTH_MAX_KIB 4096
 #define MAX_CONNS 8
 
-/* ---- one end of a connection in the test: the backend's side or a client ----------------------- */
+/* ---- one end of a connection in the test: the backend's side or a client --------------------- */
 
 typedef struct {
     bool echo;             /* write back what arrives (until our write side is shut) */
@@ -151,7 +151,7 @@ static int backend_build(tw_factory *fac, const tw_address *peer, tw_protocol *o
 
 static const tw_factory_ops backend_factory_ops = {.build_protocol = backend_build};
 
-/* ---- fixture and helpers ---------------------------------------------------------------------------- */
+/* ---- fixture and helpers --------------------------------------------------------------------- */
 
 static int setup(void **state)
 {
@@ -254,7 +254,7 @@ static void wait_for(fixture *f, bool (*cond)(void *), void *arg)
     assert_true(tw_test_run_until(f->env.r, cond, arg, WAIT_SECONDS));
 }
 
-/* ---- the tests -------------------------------------------------------------------------------------- */
+/* ---- the tests ------------------------------------------------------------------------------- */
 
 static void test_round_trip_with_half_close(void **state)
 {

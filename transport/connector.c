@@ -30,7 +30,8 @@ static void cancel_call(tw_delayed_call **dc)
     *dc = NULL;
 }
 
-/* Ends the attempt: timers off, no longer in progress. The fd is closed unless it is handed over. */
+/* Ends the attempt: timers off, no longer in progress. The fd is closed unless it is handed
+ * over. */
 static void finish(tw_connector *c, bool close_fd)
 {
     c->done = true;
@@ -141,7 +142,8 @@ static int timeout_fired(void *arg)
 {
     tw_connector *c = arg;
     c->timeout_call = NULL;
-    fail(c, tw_failure_new(TW_TIMEOUT_ERROR, -ETIMEDOUT, "User timeout caused connection failure."));
+    fail(c,
+         tw_failure_new(TW_TIMEOUT_ERROR, -ETIMEDOUT, "User timeout caused connection failure."));
     return 0;
 }
 

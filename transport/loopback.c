@@ -104,7 +104,8 @@ static bool pass_end(tw_loopback *lb, int from)
     return true;
 }
 
-/* One round: what a round changed (bytes moved, an end passed on, a callback run) counts in *busy. */
+/* One round: what a round changed (bytes moved, an end passed on, a callback run) counts in
+ * *busy. */
 static long pump_round(tw_loopback *lb, bool *busy)
 {
     ask_pull_producer(lb->side[SERVER]);

@@ -53,7 +53,7 @@ bool tw__memory_reading(const tw_string_transport *st)
     return (st->t.flags & TW_T_CONNECTED) && !(st->t.flags & stop);
 }
 
-/* ---- closing ------------------------------------------------------------------------------------ */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 static void stop_producer(tw_string_transport *st)
 {
@@ -207,7 +207,7 @@ void tw__memory_abort_connection(tw_transport *t)
     tw__memory_request_close(st, TW_CLOSE_ABORTED, -ECONNABORTED, "abort");
 }
 
-/* ---- reading ------------------------------------------------------------------------------------ */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 /* Keeps rest (n bytes of buf, which the call owns and frees) as the unconsumed input, in a buffer
  * of exactly n bytes, so a protocol reading past what it was shown trips AddressSanitizer. */
@@ -294,7 +294,7 @@ void tw__memory_resume_producing(tw_transport *t)
         st->present_in = true;
 }
 
-/* ---- writing and producers ---------------------------------------------------------------------- */
+/* ---- writing and producers ------------------------------------------------------------------- */
 
 static int out_reserve(tw_string_transport *st, size_t more)
 {
@@ -362,7 +362,7 @@ void tw__memory_unregister_producer(tw_transport *t)
         settle_later(st); /* the close or half-close that waited for the producer */
 }
 
-/* ---- what it tells about itself ----------------------------------------------------------------- */
+/* ---- what it tells about itself -------------------------------------------------------------- */
 
 int tw__memory_address(const tw_transport *t, tw_address *out, bool peer)
 {

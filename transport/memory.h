@@ -15,7 +15,7 @@
 #include "twine/testing_transport.h"
 
 struct tw_string_transport {
-    tw_transport t;     /* flags: TW_T_MEMORY and the TW_T_* bits that mean the same as on a socket */
+    tw_transport t; /* flags: TW_T_MEMORY and the TW_T_* bits that mean the same as on a socket */
     tw_net_closer closer; /* registered while open: the reactor's shutdown closes it */
     tw_reactor *r;      /* t.net is released at the close; the reactor is still asked for */
     char *out;          /* what was written (NUL-terminated for the test's convenience) */

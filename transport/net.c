@@ -12,7 +12,7 @@
 
 tw_net *tw__net_find(tw_reactor *r) { return tw__reactor_slot(r, TW_SLOT_NET); }
 
-/* ---- transports live in chunks ----------------------------------------------------------------- */
+/* ---- transports live in chunks --------------------------------------------------------------- */
 
 /* Transports live in chunks of this many: no malloc header per connection (an idle connection
  * costs what its struct does). Chunks are freed with the context, once no port, connector or
@@ -58,7 +58,7 @@ void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t))
                 fn(&c->items[i]);
 }
 
-/* ---- what is open ------------------------------------------------------------------------------ */
+/* ---- what is open ---------------------------------------------------------------------------- */
 
 static void closer_unlink(tw_net_closer *c)
 {
@@ -100,7 +100,7 @@ static void close_open(tw_net *net)
     }
 }
 
-/* ---- shutdown, creation and references --------------------------------------------------------- */
+/* ---- shutdown, creation and references ------------------------------------------------------- */
 
 /* Reactor shutdown: ports stop listening, connects in progress fail, every connection is lost. */
 static int net_on_shutdown(void *arg)

@@ -15,9 +15,9 @@
 #include "twine/transport.h"
 
 /* The struct that holds member (a tw_net_closer, say), from the member's address. */
-#define tw__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define tw__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-/* ---- the per-reactor context (net.c) ----------------------------------------------------------- */
+/* ---- the per-reactor context (net.c) --------------------------------------------------------- */
 typedef struct tw_transport_chunk tw_transport_chunk;
 typedef struct tw__stdio tw__stdio;
 
@@ -38,7 +38,7 @@ typedef struct tw_net {
     tw_transport_chunk *chunks;     /* where every transport of this context lives */
     tw_transport *free_transports;  /* unused ones in chunks (list through next_free) */
     size_t nconns;            /* transports started and not closed yet */
-    size_t nmemory;           /* in-memory transports (memory.c) open, counted apart: not in chunks */
+    size_t nmemory; /* in-memory transports (memory.c) open, counted apart: not in chunks */
     tw_net_closer open;       /* what is open: a circular list, oldest first, through this head */
     tw_net_closer streams;    /* closes every connection (stream.c), registered while nconns > 0 */
     tw_tails tails;           /* the connections' long unconsumed tails */
@@ -74,7 +74,7 @@ void tw__net_transport_free(tw_net *net, tw_transport *t);
  * The caller holds a reference: the chunks live as long as the context. */
 void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t));
 
-/* ---- sockets (socket.c) ------------------------------------------------------------------------ */
+/* ---- sockets (socket.c) ---------------------------------------------------------------------- */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
 int tw__sock_stream(int family) TW__MUST_CHECK;
 /* Numeric host and port into a sockaddr of the given family (AF_INET or AF_INET6; AF_UNSPEC takes
@@ -94,7 +94,7 @@ void tw__sock_close(tw_reactor *r, int fd);
  * negative code, with context ("connect", "read", ...). NULL only when out of memory. */
 tw_failure *tw__sock_failure(const char *type, int code, const char *context);
 
-/* ---- stream transports (stream.c) ------------------------------------------------------------- */
+/* ---- stream transports (stream.c) ------------------------------------------------------------ */
 enum {
     TW_T_TCP = 1u << 0,            /* TCP socket (not UNIX) */
     TW_T_CLIENT = 1u << 1,         /* made by a connector: doStop the factory at close */
@@ -137,7 +137,8 @@ typedef struct tw_stream_ext {
     tw_close_kind close_kind;
     int close_code;
     const char *close_context;
-    tw_delayed_call *kick_call; /* kick_fired on a later turn: a close, or a held tail shown again */
+    tw_delayed_call
+        *kick_call; /* kick_fired on a later turn: a close, or a held tail shown again */
 } tw_stream_ext;
 
 struct tw_transport {

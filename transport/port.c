@@ -1,6 +1,7 @@
 /* Listening ports (Twisted's tcp.Port and unix.Port): TCP4, TCP6 and UNIX listening sockets, the
  * adaptive multi-accept loop, and recovery from running out of file descriptors (a reserved spare
- * fd sheds the pending connections; if that is not enough the port pauses on a timer, never spins). */
+ * fd sheds the pending connections; if that is not enough the port pauses on a timer, never
+ * spins). */
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
@@ -44,7 +45,7 @@ static void reserve_spare(tw_port *port)
         port->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* ---- accepting ---------------------------------------------------------------------------------- */
+/* ---- accepting ------------------------------------------------------------------------------- */
 
 /* TCP_NODELAY is inherited from the listening socket on some kernels: probe the first accepted
  * socket once, and skip the per-connection setsockopt when it is. */
@@ -129,7 +130,8 @@ static void pause_listening(tw_port *port, int err)
                     "accept: %s; not accepting for %g s", tw_strerror(err), TW_PORT_EMFILE_PAUSE);
     tw_reactor_remove_reader(port->net->r, port->fd);
     if (!port->resume_call)
-        port->resume_call = tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port, NULL);
+        port->resume_call =
+            tw_call_later(port->net->r, TW_PORT_EMFILE_PAUSE, resume_fired, port, NULL);
     if (!port->resume_call) /* cannot schedule: better to retry on the next turn than to stall */
         resume_listening(port);
 }
@@ -194,8 +196,10 @@ static bool accept_error(tw_port *port, int err)
 static void leave_context(tw_port *port);
 static void release_memory(tw_port *port);
 
-/* Is another connection waiting? An accept4 that finds the queue empty costs the kernel a socket and
- * a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per wake, after
+/* Is another connection waiting? An accept4 that finds the queue empty costs the kernel a socket
+ * and
+ * a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per wake,
+ * after
  * the first accept: a lone connection then costs no failed accept4, and a queued burst is still
  * drained in one go (bench/accept measures both). */
 static bool more_pending(int fd)
@@ -239,7 +243,7 @@ static int port_on_readable(tw_reactor *r, int fd, void *arg)
     return 0;
 }
 
-/* ---- listening ---------------------------------------------------------------------------------- */
+/* ---- listening ------------------------------------------------------------------------------- */
 
 /* A UNIX socket file nobody listens on is stale: connecting to it is refused. The probe does not
  * block, so a live listener with a full backlog answers EAGAIN at once instead of holding us.
@@ -452,7 +456,7 @@ tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory
     return tw_listen_unix_mode(r, path, TW_PORT_UNIX_MODE_DEFAULT, backlog, factory, err);
 }
 
-/* ---- stopping ----------------------------------------------------------------------------------- */
+/* ---- stopping -------------------------------------------------------------------------------- */
 
 /* Drops the port's reference on the context: a stopped port no longer needs the reactor. */
 static void leave_context(tw_port *port)

@@ -38,7 +38,7 @@ int tw__stdio_wfd(const tw_transport *t)
     return stdio_of(t)->fd[WRITE_SIDE];
 }
 
-/* ---- readiness ----------------------------------------------------------------------------------- */
+/* ---- readiness ------------------------------------------------------------------------------- */
 
 static int watch_always_ready(tw__stdio *s, int side, tw_reactor *r);
 
@@ -115,7 +115,7 @@ void tw__stream_unwatch(tw_transport *t, bool write)
         tw_reactor_remove_reader(r, s->fd[side]);
 }
 
-/* ---- writing ------------------------------------------------------------------------------------- */
+/* ---- writing --------------------------------------------------------------------------------- */
 
 /* writev, with a SIGPIPE it raises taken back (the process may not ignore SIGPIPE): the signal is
  * blocked around the call and, if the write raised it, consumed before it is unblocked. */
@@ -141,7 +141,7 @@ ssize_t tw__write_unsignalled(int fd, const struct iovec *iov, int cnt)
     return n;
 }
 
-/* ---- closing ------------------------------------------------------------------------------------- */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 /* fd (0 or 1) is let go of: pointed at /dev/null, so the other end sees EOF (or EPIPE) now, not at
  * exit, while fd stays valid for whatever else the process prints. Only if it is still what it
@@ -190,7 +190,7 @@ void tw__stdio_close(tw_transport *t, bool started)
     free(s);
 }
 
-/* ---- opening ------------------------------------------------------------------------------------- */
+/* ---- opening --------------------------------------------------------------------------------- */
 
 /* Pipes, sockets and terminals can be watched; regular files and other devices are always ready. */
 static bool pollable(const struct stat *st, int fd)

@@ -1,4 +1,5 @@
-/* Stream transports (TCP and UNIX connections): start; reading into the reactor-wide buffer with the
+/* Stream transports (TCP and UNIX connections): start; reading into the reactor-wide buffer with
+ * the
  * consumed-bytes rule; writing at once when nothing is queued, through the write queue otherwise,
  * with back-pressure between the water marks on a registered producer or on the transport's own
  * reading; and closing with the right reason exactly once. The queue (write_queue.c) and the
@@ -21,7 +22,7 @@ static void deliver(tw_transport *t, const char *data, size_t len);
 static void dispatch_end(tw_transport *t);
 static void request_close(tw_transport *t, tw_close_kind kind, int code, const char *context);
 
-/* ---- creation and the on-demand extension ----------------------------------------------------- */
+/* ---- creation and the on-demand extension ---------------------------------------------------- */
 
 /* An idle connection costs its struct (and the reactor's slot for its fd): nothing else may grow it
  * on a 64-bit platform, where it is the protocol's four pointers and three words. */
@@ -173,7 +174,7 @@ void tw__stream_start_then(tw_transport *t, tw__made_fn made, void *arg)
     dispatch_end(t);
 }
 
-/* ---- closing ------------------------------------------------------------------------------------ */
+/* ---- closing --------------------------------------------------------------------------------- */
 
 tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *context,
                                     const tw_tails *tails)
@@ -183,7 +184,8 @@ tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *co
     case TW_CLOSE_DONE:
         return tw_failure_new(TW_CONNECTION_DONE, 0, "Connection was closed cleanly.");
     case TW_CLOSE_ABORTED:
-        return tw_failure_new(TW_CONNECTION_ABORTED, -ECONNABORTED, "Connection was aborted locally.");
+        return tw_failure_new(TW_CONNECTION_ABORTED, -ECONNABORTED,
+                              "Connection was aborted locally.");
     case TW_CLOSE_LOST:
         if (code)
             return tw__sock_failure(TW_CONNECTION_LOST, code, context);
@@ -243,7 +245,8 @@ static void drop_tail(tw_transport *t)
         tw__tail_free(&t->net->tails, &t->ext->tail);
 }
 
-/* Closes now and delivers connection_lost (at the end of a dispatch, on a later turn, at shutdown). */
+/* Closes now and delivers connection_lost (at the end of a dispatch, on a later turn, at
+ * shutdown). */
 static void close_now(tw_transport *t, tw_close_kind kind, int code, const char *context)
 {
     if (t->flags & TW_T_CLOSED)
@@ -493,7 +496,7 @@ bool tw_transport_disconnecting(const tw_transport *t)
     return t && (t->flags & closing);
 }
 
-/* ---- reading ------------------------------------------------------------------------------------ */
+/* ---- reading --------------------------------------------------------------------------------- */
 
 static void fail_in_op(tw_transport *t, int rc, const char *op)
 {
@@ -503,7 +506,8 @@ static void fail_in_op(tw_transport *t, int rc, const char *op)
 }
 
 /* The reactor's long tails hold more than their total: the connections that have held theirs the
- * longest are dropped first (ValueError), until it fits. -ENOBUFS when t's own is the oldest left. */
+ * longest are dropped first (ValueError), until it fits. -ENOBUFS when t's own is the oldest
+ * left. */
 static int enforce_tails_total(tw_transport *t)
 {
     tw_tails *all = &t->net->tails;
@@ -629,7 +633,7 @@ static int stream_on_readable(tw_reactor *r, int fd, void *arg)
     return 0;
 }
 
-/* ---- the transport as a producer of what it reads ----------------------------------------------- */
+/* ---- the transport as a producer of what it reads -------------------------------------------- */
 
 void tw_transport_pause_producing(tw_transport *t)
 {
@@ -685,7 +689,7 @@ tw_producer tw_transport_as_producer(tw_transport *t)
     return p;
 }
 
-/* ---- writing ------------------------------------------------------------------------------------ */
+/* ---- writing --------------------------------------------------------------------------------- */
 
 size_t tw_transport_write_buffer_size(const tw_transport *t)
 {
@@ -892,7 +896,7 @@ static int stream_on_writable(tw_reactor *r, int fd, void *arg)
     return 0;
 }
 
-/* ---- consumer: producers registered with this transport ----------------------------------------- */
+/* ---- consumer: producers registered with this transport -------------------------------------- */
 
 int tw_transport_register_producer(tw_transport *t, const tw_producer *producer, bool streaming)
 {

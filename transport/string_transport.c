@@ -49,8 +49,8 @@ static void start(tw_string_transport *st)
     if (p->ops && p->ops->connection_made) {
         int rc = p->ops->connection_made(p);
         if (rc < 0 && !(t->flags & TW_T_CLOSED)) {
-            tw_reactor_log(st->r, TW_LOG_ERROR, "connection_made failed: %s; closing the connection",
-                           tw_strerror(rc));
+            tw_reactor_log(st->r, TW_LOG_ERROR,
+                           "connection_made failed: %s; closing the connection", tw_strerror(rc));
             tw__memory_request_close(st, TW_CLOSE_ERROR, rc, "connection_made");
         }
     }
@@ -142,7 +142,7 @@ tw_protocol *tw_string_transport_protocol(tw_string_transport *st)
     return st ? &st->t.proto : NULL;
 }
 
-/* ---- what the protocol wrote and asked ---------------------------------------------------------- */
+/* ---- what the protocol wrote and asked ------------------------------------------------------- */
 
 const char *tw_string_transport_value(const tw_string_transport *st, size_t *len)
 {
@@ -181,7 +181,7 @@ bool tw_string_transport_producer(const tw_string_transport *st, tw_producer *ou
     return true;
 }
 
-/* ---- what a peer does --------------------------------------------------------------------------- */
+/* ---- what a peer does ------------------------------------------------------------------------ */
 
 /* -EINVAL, -ENOTCONN once closed or after the peer's EOF, -EBUSY from inside one of the protocol's
  * own callbacks (a feed must come from the test, as a socket's bytes come from the loop). */

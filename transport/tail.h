@@ -31,10 +31,12 @@ typedef struct tw_tails {
 } tw_tails;
 
 /* Keeps n bytes from rest as the tail (in_own: rest lies inside tail->buf already). 0, -EMSGSIZE
- * (more than all->max) or -ENOMEM. A long buffer left holding a short tail gives its memory back. */
+ * (more than all->max) or -ENOMEM. A long buffer left holding a short tail gives its memory
+ * back. */
 int tw__tail_keep(tw_tails *all, tw_tail *tail, const char *rest, size_t n,
                   bool in_own) TW__MUST_CHECK;
-/* Where to read next, after the tail's pre bytes: the shared buffer (the short tail copied in front)
+/* Where to read next, after the tail's pre bytes: the shared buffer (the short tail copied in
+ * front)
  * or the tail's own buffer, with room for at least half a read buffer. NULL when out of memory. */
 char *tw__tail_read_target(tw_tails *all, tw_tail *tail, char *shared, size_t *pre, size_t *room);
 /* Frees the buffer; the tail is empty. */

@@ -5,12 +5,16 @@
  * THE REFERENCE RULE (deferreds only; failures follow failure.h):
  *   Every function that returns a new tw_deferred * hands the caller one reference. Whoever keeps a
  *   deferred past the current call (to fire it later, to add callbacks later, to cancel it) holds a
- *   reference of its own (tw_deferred_ref) and drops it with tw_deferred_unref. Everything twine does
- *   internally (running the chain, chaining, lists, timeouts, semaphores, queues, threads) takes and
+ *   reference of its own (tw_deferred_ref) and drops it with tw_deferred_unref. Everything twine
+ * does
+ *   internally (running the chain, chaining, lists, timeouts, semaphores, queues, threads) takes
+ * and
  *   drops the references it needs, so a caller never has to keep a deferred alive for twine's sake.
- *   When the last reference goes the deferred is freed: its result is destroyed, callbacks that never
+ *   When the last reference goes the deferred is freed: its result is destroyed, callbacks that
+ * never
  *   ran are dropped without being called, and a failure still sitting in it is reported unhandled.
- *   Chaining keeps the *outer* deferred alive while it waits, not the inner one: whoever will fire the
+ *   Chaining keeps the *outer* deferred alive while it waits, not the inner one: whoever will fire
+ * the
  *   inner deferred holds a reference to it, as with any deferred it means to fire.
  *
  * VALUES: a result is a void * with an optional destructor (tw_destructor), or a failure. The
@@ -24,7 +28,8 @@
  * NULL: a NULL deferred, result, semaphore, lock or queue is answered by -EINVAL (or NULL with
  *   *err, false, 0, nothing), never a crash: the rule for the whole API is at the top of twine.h.
  *
- * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses threads.
+ * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses
+ * threads.
  * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
  * CRITICAL); with a NULL reactor they go to the process-wide default logger (tw_set_default_logger;
  * stderr unless a program sets one). So a deferred made with a reactor must be freed before that
@@ -50,7 +55,8 @@ typedef struct tw_result tw_result;
 typedef void (*tw_destructor)(void *value);
 
 /* A callback or errback. d is the deferred whose chain runs it, result its current result (owned by
- * d, see VALUES), arg the pointer given when it was added. Return 0 to keep whatever result now holds
+ * d, see VALUES), arg the pointer given when it was added. Return 0 to keep whatever result now
+ * holds
  * (unchanged, replaced or set to another deferred), or a negative errno / TW_E* code: the result is
  * then replaced by tw_failure_from_errno(code) and the chain switches to errbacks. A failure result
  * after the call runs the next errback; a value runs the next callback. */
@@ -64,7 +70,7 @@ typedef void (*tw_canceller_fn)(tw_deferred *d, void *arg);
  * NULL value) and returns 0, or returns a negative code to fail. */
 typedef int (*tw_work_fn)(tw_result *out, void *arg);
 
-/* ---- results: what a callback reads and writes ------------------------------------------------ */
+/* ---- results: what a callback reads and writes ----------------------------------------------- */
 
 TW_API bool tw_result_is_failure(const tw_result *r);
 /* Borrowed: the value (NULL for a failure) or the failure (NULL for a value). */
@@ -87,7 +93,7 @@ TW_API void tw_result_set_deferred(tw_result *r, tw_deferred *inner);
 TW_API void *tw_result_take_value(tw_result *r, tw_destructor *destroy);
 TW_API tw_failure *tw_result_take_failure(tw_result *r);
 
-/* ---- deferred: create, reference, fire ---------------------------------------------------------- */
+/* ---- deferred: create, reference, fire ------------------------------------------------------- */
 
 /* A new unfired deferred (one reference, see THE REFERENCE RULE). r may be NULL. NULL + *err
  * (-ENOMEM) on failure; err may be NULL. */
@@ -108,7 +114,7 @@ TW_API tw_reactor *tw_deferred_reactor(const tw_deferred *d);
 TW_API int tw_deferred_callback(tw_deferred *d, void *value, tw_destructor destroy);
 TW_API int tw_deferred_errback(tw_deferred *d, tw_failure *f);
 
-/* ---- callbacks ------------------------------------------------------------------------------------ */
+/* ---- callbacks ------------------------------------------------------------------------------- */
 
 /* Appends a (callback, errback) pair; NULL in a slot passes the result through. Exactly one slot of
  * each pair runs. On a fired, unpaused deferred the pair runs before this returns (unless d is
@@ -125,7 +131,8 @@ TW_API int tw_deferred_add_both(tw_deferred *d, tw_callback_fn fn, void *arg);
  * with it) and d continues with a NULL value. Holds a reference to other until then. */
 TW_API int tw_deferred_chain_deferred(tw_deferred *d, tw_deferred *other);
 
-/* pause / unpause: while paused no callback runs, even on a fired deferred. Calls nest; unpause on a
+/* pause / unpause: while paused no callback runs, even on a fired deferred. Calls nest; unpause on
+ * a
  * deferred that is not paused does nothing. */
 TW_API void tw_deferred_pause(tw_deferred *d);
 TW_API void tw_deferred_unpause(tw_deferred *d);
@@ -143,7 +150,7 @@ TW_API void tw_deferred_cancel(tw_deferred *d);
  * timer is r's, so fire, cancel or free d before freeing r. 0, -EINVAL, -ENOMEM. */
 TW_API int tw_deferred_add_timeout(tw_deferred *d, tw_reactor *r, double seconds);
 
-/* ---- inspection ----------------------------------------------------------------------------------- */
+/* ---- inspection ------------------------------------------------------------------------------ */
 
 TW_API bool tw_deferred_called(const tw_deferred *d);
 TW_API bool tw_deferred_paused(const tw_deferred *d);
@@ -153,7 +160,7 @@ TW_API const tw_result *tw_deferred_result(const tw_deferred *d);
  * result: 0x..", "... waiting on Deferred at 0x..". Always NUL-terminated; returns buf. */
 TW_API char *tw_deferred_describe(const tw_deferred *d, char *buf, size_t size);
 
-/* ---- ready-made deferreds --------------------------------------------------------------------------- */
+/* ---- ready-made deferreds -------------------------------------------------------------------- */
 
 /* Already fired with value / f (Twisted's succeed / fail). NULL + *err on -ENOMEM (caller keeps
  * value / f). */
@@ -171,7 +178,7 @@ TW_API tw_deferred *tw_maybe_deferred(tw_reactor *r, tw_work_fn fn, void *arg, i
  * freed without running, the work runs but its deferred never fires (its result is destroyed). */
 TW_API tw_deferred *tw_defer_to_thread(tw_reactor *r, tw_work_fn fn, void *arg, int *err);
 
-/* ---- deferred lists and gather ------------------------------------------------------------------- */
+/* ---- deferred lists and gather --------------------------------------------------------------- */
 
 /* DeferredList flags (Twisted's keyword arguments). */
 #define TW_DL_FIRE_ON_ONE_CALLBACK 0x1u
@@ -189,7 +196,8 @@ typedef struct tw_list_entry {
     tw_failure *failure;
 } tw_list_entry;
 
-/* The value a list fires with: one entry per input, in input order. Freed with the list's result. */
+/* The value a list fires with: one entry per input, in input order. Freed with the list's
+ * result. */
 typedef struct tw_list_result {
     size_t count;
     tw_list_entry entries[];
@@ -217,7 +225,7 @@ TW_API tw_deferred *tw_deferred_list_new(tw_reactor *r, tw_deferred *const *ds, 
 TW_API tw_deferred *tw_gather_results(tw_reactor *r, tw_deferred *const *ds, size_t n,
                                       bool consume_errors, int *err);
 
-/* ---- semaphore and lock ------------------------------------------------------------------------------ */
+/* ---- semaphore and lock ---------------------------------------------------------------------- */
 
 typedef struct tw_semaphore tw_semaphore;
 typedef struct tw_lock tw_lock;
@@ -229,12 +237,14 @@ TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, int tokens, int *err);
  * that will release it later. */
 TW_API void tw_semaphore_free(tw_semaphore *s);
 /* A deferred that fires with s (no destructor) once a token is taken: at once if one is free, else
- * when released to this waiter (FIFO). Cancelling it while queued removes it without taking a token;
+ * when released to this waiter (FIFO). Cancelling it while queued removes it without taking a
+ * token;
  * cancelling after it fired does nothing (the token stays held). */
 TW_API tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err);
 /* Returns a token, handing it to the first waiter if any (its callbacks run before this returns).
  * A release made from inside those callbacks hands its token on right after them, in the same FIFO
- * order, so a long queue of quick jobs is served by a loop, not by nested releases. -EINVAL if every
+ * order, so a long queue of quick jobs is served by a loop, not by nested releases. -EINVAL if
+ * every
  * token is already free (Twisted's "released too many times"). */
 TW_API int tw_semaphore_release(tw_semaphore *s);
 /* acquire, then fn(out, arg) as with tw_maybe_deferred, then release once fn's result is known,
@@ -253,7 +263,7 @@ TW_API int tw_lock_release(tw_lock *l);
 TW_API tw_deferred *tw_lock_run(tw_lock *l, tw_work_fn fn, void *arg, int *err);
 TW_API bool tw_lock_locked(const tw_lock *l);
 
-/* ---- queue ------------------------------------------------------------------------------------------ */
+/* ---- queue ----------------------------------------------------------------------------------- */
 
 typedef struct tw_queue tw_queue;
 

@@ -287,7 +287,7 @@ TW_API int tw_dns_resolv_conf_load(const char *path, tw_dns_resolv_conf *conf);
 /* "ADDR" or "[ADDR]" (IPv6) and ":PORT" into buf (INET6_ADDRSTRLEN + 24 is enough); returns buf. */
 TW_API char *tw_dns_server_format(const tw_dns_server *s, char *buf, size_t size);
 
-/* ---- the resolver: queries over UDP, with TCP for truncated answers ---------------------------- */
+/* ---- the resolver: queries over UDP, with TCP for truncated answers -------------------------- */
 
 /* Twisted's client.Resolver timeouts: one per pass over the servers, in seconds. */
 #define TW_DNS_TIMEOUTS_DEFAULT {1.0, 3.0, 11.0, 45.0}

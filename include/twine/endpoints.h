@@ -2,7 +2,8 @@
  * small object that knows where to listen or what to connect to; listen() and connect() return
  * deferreds. Built in: TCP4, TCP6 and UNIX servers, stdio, TCP4, TCP6 and UNIX clients, and the
  * hostname client that resolves a name and races its addresses (Happy Eyeballs, RFC 8305).
- * docs/endpoints.md explains them; endpoint strings ("tcp:8080", "tcp:example.com:80") are in strports.h.
+ * docs/endpoints.md explains them; endpoint strings ("tcp:8080", "tcp:example.com:80") are in
+ * strports.h.
  *
  * OWNERSHIP: an endpoint is a description. The caller owns it (tw_*_endpoint_free) and may free it
  * at any time, even while a listen or connect it started is in progress: those copy what they need.
@@ -57,7 +58,8 @@ extern "C" {
 /* ---- server endpoints --------------------------------------------------------------------------
  * listen(ep, factory) returns a deferred that fires with the listening tw_port * (no destructor:
  * the caller owns it, may stop it with tw_port_stop_listening, and releases it with tw_port_free,
- * as every port, also after the reactor's shutdown stopped it), or with NULL for an endpoint that has no port
+ * as every port, also after the reactor's shutdown stopped it), or with NULL for an endpoint that
+ * has no port
  * (stdio: its one connection is reached through its protocol). It fails with CannotListenError
  * whose message names the address and the system's reason ("Couldn't listen on
  * tcp:127.0.0.1:8080: Address already in use"), code the negative errno.
@@ -109,7 +111,8 @@ TW_API tw_server_endpoint *tw_server_endpoint_from_description(tw_reactor *r,
  * connection_made has run, from inside that same dispatch, so the first callbacks run before
  * anything else happens on the connection. It fails with the reason the connection could not be
  * made: ConnectionRefusedError, NoRouteError, TimeoutError (the endpoint's timeout),
- * DNSLookupError, ConnectError (other errors), NoProtocol (the factory has no build_protocol, or it refused with
+ * DNSLookupError, ConnectError (other errors), NoProtocol (the factory has no build_protocol, or it
+ * refused with
  * -ECONNREFUSED as protocol.h documents), the failure of build_protocol's or connection_made's own
  * error code, or ConnectionLost when the reactor shuts down first.
  *

@@ -19,7 +19,8 @@ extern "C" {
 #endif
 
 /* How a receiver is used. Every receiver is a pure function of the bytes it is shown:
- * tw_X_data_received(receiver, data, len) delivers every complete frame in data and returns how many
+ * tw_X_data_received(receiver, data, len) delivers every complete frame in data and returns how
+ * many
  * bytes it consumed; whoever drives it (a transport, or a test) must present the unconsumed tail
  * again, unchanged, in front of the next bytes. A receiver may remember how far it has already
  * searched that tail, so the tail must not be altered between calls.
@@ -51,7 +52,7 @@ extern "C" {
 #define TW_NETSTRING_PARSE_ERROR "NetstringParseError"
 #define TW_STRING_TOO_LONG_ERROR "StringTooLongError"
 
-/* ---- line receiver (Twisted's LineReceiver) ---------------------------------------------------- */
+/* ---- line receiver (Twisted's LineReceiver) -------------------------------------------------- */
 
 /* Default delimiter and maximum line length (without the delimiter), as Twisted. */
 #define TW_LINE_DELIMITER_DEFAULT "\r\n"
@@ -63,7 +64,8 @@ typedef struct tw_line_receiver tw_line_receiver;
 
 /* line_received: one line, delimiter stripped; line points into the caller's buffer and is valid
  *   for this call only. NULL ignores lines.
- * raw_data_received: bytes in raw mode. Return how many were consumed (0..len), or a negative error.
+ * raw_data_received: bytes in raw mode. Return how many were consumed (0..len), or a negative
+ * error.
  *   Bytes left unconsumed after a switch back to line mode are parsed as lines at once; bytes left
  *   in raw mode are shown again with the next ones. NULL consumes and ignores everything.
  * line_length_exceeded: a line longer than max_length (data: everything from the line's start to
@@ -83,7 +85,7 @@ struct tw_line_receiver {
     void *user;
     tw_protocol *protocol; /* the connection it serves, or NULL when driven directly */
     size_t max_length;
-    size_t scanned;        /* bytes at the front of the unconsumed tail known to hold no delimiter */
+    size_t scanned; /* bytes at the front of the unconsumed tail known to hold no delimiter */
     unsigned char delimiter_len;
     bool raw_mode;
     bool paused;
@@ -91,7 +93,8 @@ struct tw_line_receiver {
 };
 
 /* Line mode, "\r\n", TW_LINE_MAX_LENGTH_DEFAULT, not paused, no protocol. */
-TW_API void tw_line_receiver_init(tw_line_receiver *lr, const tw_line_receiver_ops *ops, void *user);
+TW_API void tw_line_receiver_init(tw_line_receiver *lr, const tw_line_receiver_ops *ops,
+                                  void *user);
 /* 1..TW_LINE_DELIMITER_MAX bytes (copied), else -EINVAL. */
 TW_API int tw_line_receiver_set_delimiter(tw_line_receiver *lr, const char *delimiter, size_t len);
 /* 1 or more, and small enough that a maximal line plus its delimiter fits what a transport keeps
@@ -102,7 +105,8 @@ TW_API int tw_line_receiver_set_max_length(tw_line_receiver *lr, size_t max_leng
  * when a hook fails. Returns the bytes consumed or a hook's negative error. */
 TW_API ssize_t tw_line_receiver_data_received(tw_line_receiver *lr, const char *data, size_t len);
 /* data_received for a tw_protocol_ops whose protocol's user is a tw_line_receiver. */
-TW_API ssize_t tw_line_receiver_protocol_data_received(tw_protocol *p, const char *data, size_t len);
+TW_API ssize_t tw_line_receiver_protocol_data_received(tw_protocol *p, const char *data,
+                                                       size_t len);
 
 /* Raw mode: the rest of the current buffer and everything after it goes to raw_data_received.
  * Line mode: back to lines, from the first byte raw_data_received leaves unconsumed. (Twisted's
@@ -118,7 +122,7 @@ TW_API void tw_line_receiver_stop_producing(tw_line_receiver *lr);
 /* Writes line and the delimiter (one write_sequence). -ENOTCONN without a connected transport. */
 TW_API int tw_line_receiver_send_line(tw_line_receiver *lr, const char *line, size_t len);
 
-/* ---- netstring receiver (Twisted's NetstringReceiver): "LEN:DATA," ----------------------------- */
+/* ---- netstring receiver (Twisted's NetstringReceiver): "LEN:DATA," --------------------------- */
 
 #define TW_NETSTRING_MAX_LENGTH_DEFAULT 99999
 
@@ -157,7 +161,7 @@ TW_API void tw_netstring_receiver_stop_producing(tw_netstring_receiver *ns);
 TW_API int tw_netstring_receiver_send_string(tw_netstring_receiver *ns, const char *data,
                                              size_t len);
 
-/* ---- length-prefixed receivers (Twisted's IntNStringReceiver) ---------------------------------- */
+/* ---- length-prefixed receivers (Twisted's IntNStringReceiver) -------------------------------- */
 
 /* Twisted's MAX_LENGTH for every prefix size. */
 #define TW_INTN_MAX_LENGTH_DEFAULT 99999

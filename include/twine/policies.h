@@ -85,7 +85,8 @@ typedef struct tw_timeout_factory {
     double timeout_period; /* seconds; <= 0 means TW_TIMEOUT_FACTORY_PERIOD_DEFAULT */
 } tw_timeout_factory;
 
-TW_API int tw_timeout_factory_init(tw_timeout_factory *tf, tw_factory *wrapped, double timeout_period);
+TW_API int tw_timeout_factory_init(tw_timeout_factory *tf, tw_factory *wrapped,
+                                   double timeout_period);
 /* Restarts the countdown of the connection whose wrapped protocol is p (a protocol built through
  * a tw_timeout_factory); -EINVAL for any other protocol. */
 TW_API int tw_timeout_factory_reset_timeout(tw_protocol *p);

@@ -21,23 +21,28 @@ typedef struct tw_transport tw_transport;
 typedef struct tw_address tw_address;
 
 /* What a protocol does. Every op is optional (NULL = nothing to do), and all run in the reactor
- * thread, never re-entrantly for one connection (a close requested from inside an op completes after
+ * thread, never re-entrantly for one connection (a close requested from inside an op completes
+ * after
  * that op returns).
  *
  * connection_made: the transport is connected and p->transport is set. A negative return is logged
  *   and the connection is closed with that error as the reason.
  * data_received: bytes arrived. data points into a buffer the transport lends for this call only
- *   (one read buffer shared by every connection of the reactor). Return how many bytes were consumed
+ *   (one read buffer shared by every connection of the reactor). Return how many bytes were
+ * consumed
  *   (0..len); the transport keeps the unconsumed tail and presents it again, in front of the next
  *   bytes, at the next call. A negative return is an error: it is logged and the connection is
  *   closed with it as the reason (Twisted's exception in dataReceived). NULL = discard everything.
  * read_connection_lost / write_connection_lost: half-close (Twisted's IHalfCloseableProtocol). A
- *   protocol with read_connection_lost set is half-closeable: a peer's EOF calls it and the transport
+ *   protocol with read_connection_lost set is half-closeable: a peer's EOF calls it and the
+ * transport
  *   stays open for writing, instead of closing with ConnectionDone. write_connection_lost runs once
  *   tw_transport_lose_write_connection() has flushed and shut the write side. A negative return
  *   closes the connection with that error.
- * connection_lost: the connection is gone; runs exactly once per connection_made. reason is borrowed:
- *   TW_CONNECTION_DONE for a clean close (either side), TW_CONNECTION_LOST for an error or a reactor
+ * connection_lost: the connection is gone; runs exactly once per connection_made. reason is
+ * borrowed:
+ *   TW_CONNECTION_DONE for a clean close (either side), TW_CONNECTION_LOST for an error or a
+ * reactor
  *   shutdown, TW_CONNECTION_ABORTED after tw_transport_abort_connection(), or the error an op
  *   returned; tw_failure_ref(reason) keeps it past the call. p->transport is still valid during the
  *   call but must not be used afterwards.
@@ -70,13 +75,15 @@ struct tw_protocol {
  *   one is done (a counter in the factory). A negative start_factory return makes the listen or
  *   connect fail with that error.
  * build_protocol: fill *out (ops and user; transport and factory are set by twine) for a new
- *   connection from or to peer. Return 0, or a negative error to refuse the connection (it is closed
+ *   connection from or to peer. Return 0, or a negative error to refuse the connection (it is
+ * closed
  *   at once, like Twisted's buildProtocol returning None). NULL refuses every connection.
  * client_connection_failed: an outgoing connection could not be made. reason is borrowed: the
  *   errno failure from tw_failure_from_errno() (ConnectionRefusedError, NoRouteError,
  *   TCPTimedOutError, ConnectError), TW_TIMEOUT_ERROR for the connect timeout,
  *   TW_CONNECTING_CANCELLED_ERROR after tw_connector_stop_connecting(), TW_CONNECTION_LOST when the
- *   reactor shuts down first, TW_CONNECT_ERROR with build_protocol's code when it refused. connector is the attempt that failed; it is freed after this call. */
+ *   reactor shuts down first, TW_CONNECT_ERROR with build_protocol's code when it refused.
+ * connector is the attempt that failed; it is freed after this call. */
 typedef struct tw_connector tw_connector;
 typedef struct tw_factory_ops {
     int (*start_factory)(tw_factory *f);

@@ -1,14 +1,18 @@
-/* twine reactor: the event loop that owns every file descriptor, timer and thread of a twine program.
+/* twine reactor: the event loop that owns every file descriptor, timer and thread of a twine
+ * program.
  *
  * Threads: a reactor and everything reached through it belong to the thread that runs it. The one
- * exception is tw_call_from_thread(), which any thread may call at any time. Several reactors may run
+ * exception is tw_call_from_thread(), which any thread may call at any time. Several reactors may
+ * run
  * in several threads of one process; they share nothing.
  *
  * Callbacks: every callback the reactor runs returns int: 0 when all went well, or a negative error
- * (a -errno or TW_E* code) to report a failure. The reactor reports it through its log hook and goes
+ * (a -errno or TW_E* code) to report a failure. The reactor reports it through its log hook and
+ * goes
  * on; it never stops or aborts because of a callback.
  *
- * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is read
+ * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is
+ * read
  * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds().
  *
  * NULL: a NULL reactor or handle is answered by -EINVAL (or false, 0, nothing), never a crash; the
@@ -38,9 +42,12 @@ typedef int (*tw_fn)(void *arg);
 TW_API tw_reactor *tw_reactor_new(int *err);
 
 /* Frees the reactor. Connections, ports and connection attempts still open are closed first, as at
- * shutdown (connection_lost runs with ConnectionLost). Then it stops and joins the thread pool, forgets
- * every watcher (fds the user added stay open: whoever opened them closes them), drops pending timers
- * and calls from threads without running them, and closes the reactor's own fds. Delayed-call handles
+ * shutdown (connection_lost runs with ConnectionLost). Then it stops and joins the thread pool,
+ * forgets
+ * every watcher (fds the user added stay open: whoever opened them closes them), drops pending
+ * timers
+ * and calls from threads without running them, and closes the reactor's own fds. Delayed-call
+ * handles
  * still referenced become invalid. Not from a callback. */
 TW_API void tw_reactor_free(tw_reactor *r);
 
@@ -66,7 +73,8 @@ TW_API bool tw_reactor_running(const tw_reactor *r);
 /* "epoll", "kqueue", "poll" or "select": the backend compiled into this library. */
 TW_API const char *tw_reactor_backend(void);
 
-/* Runs fn once the reactor is running: at once if it already is, else after the startup triggers. */
+/* Runs fn once the reactor is running: at once if it already is, else after the startup
+ * triggers. */
 TW_API int tw_call_when_running(tw_reactor *r, tw_fn fn, void *arg);
 
 /* ---- time and timers ------------------------------------------------------------------------- */
@@ -81,21 +89,29 @@ typedef int64_t (*tw_clock_fn)(void *ctx);
 TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
 
 /* Schedules fn(arg) after delay seconds (negative counts as 0). Calls with the same deadline run in
- * the order they were scheduled. A call scheduled from a timer callback never runs in the same turn,
- * even with delay 0, so timers cannot starve I/O. NULL with *err (if err is not NULL) set to -EINVAL
+ * the order they were scheduled. A call scheduled from a timer callback never runs in the same
+ * turn,
+ * even with delay 0, so timers cannot starve I/O. NULL with *err (if err is not NULL) set to
+ * -EINVAL
  * (no reactor, no fn, delay NaN) or -ENOMEM.
  *
- * The handle belongs to the reactor. It stays valid while the call is active, during its own callback,
- * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns or
- * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds one.
+ * The handle belongs to the reactor. It stays valid while the call is active, during its own
+ * callback,
+ * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns
+ * or
+ * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds
+ * one.
  * A freed handle is stale, and its memory serves later calls: using it is a bug twine reports
  * instead of reaching another call. cancel/reset/delay return -ESTALE, active/called/cancelled are
- * false, get_time is 0, ref returns NULL, unref does nothing. The handle carries a 16-bit generation
- * of its memory, so a stale one goes unnoticed only if that memory served a multiple of 65,536 calls
+ * false, get_time is 0, ref returns NULL, unref does nothing. The handle carries a 16-bit
+ * generation
+ * of its memory, so a stale one goes unnoticed only if that memory served a multiple of 65,536
+ * calls
  * in between (and always on 32-bit platforms, whose pointers have no room for it). */
 TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err);
 
-/* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to run
+/* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to
+ * run
  * (also from inside its own callback), TW_EALREADYCANCELLED after a cancel, -ESTALE for a stale
  * handle (above), -EINVAL for a NaN delay, -ENOMEM (the call is left as it was). */
 TW_API int tw_delayed_call_cancel(tw_delayed_call *dc);
@@ -113,18 +129,26 @@ TW_API void tw_delayed_call_unref(tw_delayed_call *dc);
 TW_API size_t tw_reactor_pending_calls(const tw_reactor *r);
 
 /* ---- file descriptors -------------------------------------------------------------------------
- * Level-triggered on every backend: a reader runs on every turn in which its fd is readable (or hung
- * up, or in error: read() then tells which), a writer on every turn in which it is writable. On one fd
- * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg); removing
- * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused earlier
+ * Level-triggered on every backend: a reader runs on every turn in which its fd is readable (or
+ * hung
+ * up, or in error: read() then tells which), a writer on every turn in which it is writable. On one
+ * fd
+ * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg);
+ * removing
+ * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused
+ * earlier
  * in the same turn. A watcher that returns a negative error is reported and removed, so a broken
  * handler cannot spin.
  *
- * Refused watches: the kernel may refuse to watch an fd after tw_reactor_add_reader/writer returned,
+ * Refused watches: the kernel may refuse to watch an fd after tw_reactor_add_reader/writer
+ * returned,
  * when the change reaches it at the start of the next turn (epoll_ctl's ENOSPC at the
- * max_user_watches limit, or ENOMEM; a failed kevent change; an fd closed behind the reactor's back:
- * EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them one last
- * time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r, fd) returns
+ * max_user_watches limit, or ENOMEM; a failed kevent change; an fd closed behind the reactor's
+ * back:
+ * EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them one
+ * last
+ * time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r, fd)
+ * returns
  * the reason. Nothing else will come for that fd, so its owner should close it (twine's transports
  * close with that error: connection_lost runs). */
 typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
@@ -153,27 +177,33 @@ TW_API size_t tw_reactor_remove_all(tw_reactor *r);
  * skip the kernel step when nothing else can hold them (see docs/reactor.md). */
 TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
 
-/* ---- threads ----------------------------------------------------------------------------------- */
+/* ---- threads --------------------------------------------------------------------------------- */
 
-/* The only thread-safe twine call. Queues fn(arg) to run in the reactor thread on its next turn; calls
+/* The only thread-safe twine call. Queues fn(arg) to run in the reactor thread on its next turn;
+ * calls
  * from one thread run in the order made; many calls wake the loop once. -ENOMEM, or -ESHUTDOWN once
  * the reactor is being freed (fn will not run). */
 TW_API int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Runs fn(arg) on one of the reactor's pool threads (created on demand, at most the pool size, FIFO
  * queue). fn must not touch the reactor except through tw_call_from_thread; a negative return is
- * reported through the log hook. The pool stops during the "during shutdown" phase: work already queued
- * still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started), -ESHUTDOWN. */
+ * reported through the log hook. The pool stops during the "during shutdown" phase: work already
+ * queued
+ * still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started),
+ * -ESHUTDOWN. */
 TW_API int tw_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Twisted's suggestThreadPoolSize: at most n threads (n >= 1, default TW_THREAD_POOL_DEFAULT). */
 #define TW_THREAD_POOL_DEFAULT 10
 TW_API int tw_reactor_set_thread_pool_size(tw_reactor *r, unsigned n);
 
-/* ---- system events: startup and shutdown -----------------------------------------------------------
- * Twisted's addSystemEventTrigger. Triggers of one phase run in the order added. The "before shutdown"
- * phase may hold the shutdown (e.g. until connections have closed): tw_reactor_hold_shutdown() from a
- * before-shutdown trigger, tw_reactor_release_shutdown() later; the "during" phase starts once every
+/* ---- system events: startup and shutdown --------------------------------------------------------
+ * Twisted's addSystemEventTrigger. Triggers of one phase run in the order added. The "before
+ * shutdown"
+ * phase may hold the shutdown (e.g. until connections have closed): tw_reactor_hold_shutdown() from
+ * a
+ * before-shutdown trigger, tw_reactor_release_shutdown() later; the "during" phase starts once
+ * every
  * hold is released, and the reactor keeps serving I/O and timers meanwhile. */
 typedef enum { TW_EVENT_STARTUP, TW_EVENT_SHUTDOWN } tw_system_event;
 typedef enum { TW_PHASE_BEFORE, TW_PHASE_DURING, TW_PHASE_AFTER } tw_phase;
@@ -187,7 +217,8 @@ TW_API void tw_reactor_hold_shutdown(tw_reactor *r);
 TW_API void tw_reactor_release_shutdown(tw_reactor *r);
 
 /* ---- signals ------------------------------------------------------------------------------------
- * Opt-in: SIGINT and SIGTERM become an orderly tw_reactor_stop() (through a self-pipe, so any thread
+ * Opt-in: SIGINT and SIGTERM become an orderly tw_reactor_stop() (through a self-pipe, so any
+ * thread
  * may receive them), and SIGPIPE is ignored so a write to a closed pipe returns EPIPE instead of
  * killing the process. Sockets never raise SIGPIPE whether or not this is called. One reactor per
  * process may own the signal handlers; -EBUSY if another does. */
@@ -197,7 +228,7 @@ TW_API void tw_reactor_uninstall_signal_handlers(tw_reactor *r);
 /* The signal that stopped the reactor, or 0. */
 TW_API int tw_reactor_exit_signal(const tw_reactor *r);
 
-/* ---- FORK ----------------------------------------------------------------------------------------
+/* ---- FORK ---------------------------------------------------------------------------------------
  * A reactor belongs to the process that made it and does not survive fork(), as in Twisted (twine
  * has no counterpart of libuv's uv_loop_fork). In a child forked after r was made:
  *   - tw_reactor_free(r) frees the child's copy and touches nothing the child shares with the
@@ -208,14 +239,16 @@ TW_API int tw_reactor_exit_signal(const tw_reactor *r);
  *     until it execs or exits (and keep the parent's sockets alive as long as it holds them).
  *   - tw_reactor_run() and tw_reactor_iterate() return -EPERM: they would take the parent's
  *     events. tw_reactor_close_fd() closes the child's copy only. Any other call is undefined.
- *   - SIGINT and SIGTERM sent to the child are the child's. Twine's handler, inherited from a parent
+ *   - SIGINT and SIGTERM sent to the child are the child's. Twine's handler, inherited from a
+ * parent
  *     that installed it, gives them back the disposition they had before (the default ends the
  *     child) instead of stopping the parent's reactor through the pipe both share. A child that has
  *     freed the parent's reactor may make its own and install the handlers with it.
  * The fork must run pthread_atfork handlers (fork() does; a raw clone() is not seen). */
 
-/* ---- logging -------------------------------------------------------------------------------------
- * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure, an
+/* ---- logging ------------------------------------------------------------------------------------
+ * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure,
+ * an
  * accept that hit EMFILE) and notes (a signal received) are logged. A message goes to the reactor's
  * own hook if it has one, else to the process-wide default logger, which also takes what has no
  * reactor (an unhandled failure of a deferred made without one). The default logger writes
@@ -250,12 +283,14 @@ TW_API void tw_set_default_logger(tw_log_fn fn, void *ctx);
 TW_API int tw_set_default_log_level(tw_log_level level);
 
 /* Warnings that repeat under overload (a port out of file descriptors, shedding connections and
- * pausing every TW_PORT_EMFILE_PAUSE) are written at most once per TW_LOG_REPEAT_INTERVAL seconds of
+ * pausing every TW_PORT_EMFILE_PAUSE) are written at most once per TW_LOG_REPEAT_INTERVAL seconds
+ * of
  * the reactor's clock; the next line written says how many were held back in between. */
 #define TW_LOG_REPEAT_INTERVAL 1.0
 
-/* ---- debug mode and metrics ----------------------------------------------------------------------
- * asyncio's debug mode and libuv's loop metrics. Turns and callbacks are always counted (two additions
+/* ---- debug mode and metrics ---------------------------------------------------------------------
+ * asyncio's debug mode and libuv's loop metrics. Turns and callbacks are always counted (two
+ * additions
  * per turn). Debug mode also times every callback the reactor runs (timed calls, fd watchers, calls
  * from threads) and every wait: a callback that runs longer than the threshold is logged at
  * TW_LOG_WARN, named by its function's symbol where dladdr() knows it, else as "module+0xOFFSET"
@@ -273,7 +308,7 @@ typedef struct tw_reactor_metrics {
     uint64_t callbacks;      /* callbacks run: timed calls, fd watchers, calls from threads */
     uint64_t slow_callbacks; /* debug mode: callbacks over the threshold (each logged) */
     double wait_seconds;     /* debug mode: time spent waiting for events in the backend */
-    double run_seconds;      /* debug mode: the rest of the turns (callbacks and the loop's own work) */
+    double run_seconds; /* debug mode: the rest of the turns (callbacks and the loop's own work) */
     double slowest_seconds;  /* debug mode: the longest callback seen */
     size_t pending_timers;   /* active delayed calls now (tw_reactor_pending_calls) */
 } tw_reactor_metrics;

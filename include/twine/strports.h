@@ -1,5 +1,6 @@
 /* twine endpoint strings: "tcp:8080:interface=127.0.0.1", "unix:/run/echo.sock" and friends, parsed
- * with Twisted's grammar (twisted.internet.endpoints serverFromString) into a plain description that
+ * with Twisted's grammar (twisted.internet.endpoints serverFromString) into a plain description
+ * that
  * tw_server_listen() turns into a listening port. docs/endpoints.md explains the grammar. */
 #ifndef TWINE_STRPORTS_H
 #define TWINE_STRPORTS_H
@@ -32,8 +33,9 @@ extern "C" {
 /* File mode of a UNIX socket when the description gives none (Twisted's default). */
 #define TW_ENDPOINT_UNIX_MODE_DEFAULT 0666
 
-/* ---- the tokenizer (Twisted's _parse) -------------------------------------------------------------
- * ':' separates parameters and '=' separates a key from its value, except that after an '=' only ':'
+/* ---- the tokenizer (Twisted's _parse) -----------------------------------------------------------
+ * ':' separates parameters and '=' separates a key from its value, except that after an '=' only
+ * ':'
  * is an operator, so "address=a=b" has the value "a=b". A backslash takes the next character
  * literally, whatever it is ("\:" is ':', "\\" is '\'); a backslash at the very end is an error.
  * A parameter without '=' is positional, one with '=' is a keyword; they may be mixed in any order.
@@ -61,7 +63,7 @@ TW_API int tw_endpoint_tokenize(const char *description, tw_endpoint_args *out, 
  * NULL s. */
 TW_API int tw_endpoint_quote(const char *s, char *buf, size_t size);
 
-/* ---- server descriptions -------------------------------------------------------------------------
+/* ---- server descriptions ------------------------------------------------------------------------
  *   tcp:PORT[:interface=ADDR][:backlog=N]     positional order: port, interface, backlog
  *   tcp6:PORT[:backlog=N][:interface=ADDR]    positional order: port, backlog, interface
  *   unix:PATH[:mode=OCTAL][:backlog=N]        positional order: address, mode, backlog, lockfile
@@ -99,7 +101,7 @@ TW_API int tw_server_from_string(const char *description, tw_server_description 
 TW_API tw_port *tw_server_listen(tw_reactor *r, const tw_server_description *d, tw_factory *factory,
                                  int *err);
 
-/* ---- client descriptions -------------------------------------------------------------------------
+/* ---- client descriptions ------------------------------------------------------------------------
  *   tcp:HOST:PORT[:timeout=S][:bindAddress=ADDR]    also tcp:host=HOST:port=PORT, or one of each
  *   tcp6:HOST:PORT[:timeout=S][:bindAddress=ADDR]   the same over IPv6 only
  *   unix:PATH[:timeout=S]                           also unix:path=PATH; lockfile=0 accepted

@@ -5,7 +5,8 @@
  *                          (testing_clock.h)
  *   tw_string_transport    proto_helpers.StringTransport: a protocol on an in-memory transport
  *                          (testing_transport.h)
- *   tw_loopback            iosim.connect: two protocols pumped into each other (testing_transport.h)
+ *   tw_loopback            iosim.connect: two protocols pumped into each other
+ * (testing_transport.h)
  *
  * Each lives in the header of its layer (the clock with the reactor, the transports with the
  * transports); this one brings them all. */

@@ -1,6 +1,8 @@
-/* twine testing, the reactor's part: tw_clock, Twisted's task.Clock. A real reactor whose clock stands
+/* twine testing, the reactor's part: tw_clock, Twisted's task.Clock. A real reactor whose clock
+ * stands
  * still until the test moves it. Everything that uses the reactor's time (tw_call_later, deferred
- * timeouts, looping calls, the cooperator, idle timeouts, connection attempts) runs on it unchanged,
+ * timeouts, looping calls, the cooperator, idle timeouts, connection attempts) runs on it
+ * unchanged,
  * and a test decides exactly when each timer fires, without sleeping. Include testing.h, which
  * brings every test double.
  *

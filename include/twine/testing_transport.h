@@ -66,7 +66,8 @@ typedef struct tw_string_transport_options {
  * runs its connection_made, as a port does for an accepted connection; the factory is borrowed (it
  * must outlive the transport) and not started (no doStart). options may be NULL. A connection_made
  * that fails closes the transport as on a socket: the transport is still returned, closed.
- * NULL + *err: -EINVAL (r or factory NULL), -ENOMEM, -ESHUTDOWN (r is being freed), build_protocol's
+ * NULL + *err: -EINVAL (r or factory NULL), -ENOMEM, -ESHUTDOWN (r is being freed),
+ * build_protocol's
  * error, or -ECONNREFUSED when the factory has no build_protocol; then destroy does not run. */
 TW_API tw_string_transport *tw_string_transport_new(tw_reactor *r, tw_factory *factory,
                                                     const tw_string_transport_options *options,
@@ -87,7 +88,8 @@ TW_API tw_protocol *tw_string_transport_protocol(tw_string_transport *st);
 /* Everything written since the last clear, NUL-terminated ("" when nothing was); *len (if not
  * NULL) gets its length.
  * Valid until the next write, clear or free. Writes keep being recorded after lose_connection (as
- * a socket still sends them) and fail with -ENOTCONN once closed, aborted or the write side shut. */
+ * a socket still sends them) and fail with -ENOTCONN once closed, aborted or the write side
+ * shut. */
 TW_API const char *tw_string_transport_value(const tw_string_transport *st, size_t *len);
 TW_API void tw_string_transport_clear(tw_string_transport *st);
 

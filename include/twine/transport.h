@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-/* ---- limits and defaults ---------------------------------------------------------------------- */
+/* ---- limits and defaults --------------------------------------------------------------------- */
 
 /* Size of the one read buffer every connection of a reactor reads into. */
 #define TW_TRANSPORT_READ_BUFFER_SIZE 65536
@@ -102,7 +102,8 @@ typedef struct tw_producer {
 } tw_producer;
 
 /* ---- transports --------------------------------------------------------------------------------
- * A connected stream socket owned by twine: created by a port or connector, freed by twine after its
+ * A connected stream socket owned by twine: created by a port or connector, freed by twine after
+ * its
  * protocol's connection_lost and destroy have run. Never free it yourself; close it. Every function
  * takes the transport of a protocol that is connected (p->transport between connection_made and the
  * end of connection_lost); calls from inside connection_lost are accepted and do nothing harmful.

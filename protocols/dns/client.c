@@ -26,7 +26,7 @@ static void random_bytes(void *buf, size_t len)
     }
 }
 
-/* ---- the query's timer ------------------------------------------------------------------------ */
+/* ---- the query's timer ----------------------------------------------------------------------- */
 
 static int on_timeout(void *arg);
 
@@ -50,7 +50,7 @@ static int set_timer(tw_dns_pending *q, double seconds)
     return err;
 }
 
-/* ---- ending a query --------------------------------------------------------------------------- */
+/* ---- ending a query -------------------------------------------------------------------------- */
 
 /* Stops everything the query runs and unlinks it; the deferred is left to the caller. The query
  * is detached before anyone is called back, so a callback that cancels or frees cannot reach it. */
@@ -105,7 +105,7 @@ static void cancel_query(tw_deferred *d, void *arg)
     tw_deferred_unref(detach(arg));
 }
 
-/* ---- attempts --------------------------------------------------------------------------------- */
+/* ---- attempts -------------------------------------------------------------------------------- */
 
 static void run_next_attempt(tw_dns_pending *q);
 static int on_timeout(void *arg)
@@ -215,7 +215,7 @@ static void run_next_attempt(tw_dns_pending *q)
         tw__dns_query_fail(q, TW_TIMEOUT_ERROR, -ETIMEDOUT, "timed out");
 }
 
-/* ---- answers ---------------------------------------------------------------------------------- */
+/* ---- answers --------------------------------------------------------------------------------- */
 
 /* What an rcode means for the query: done (fired), or the server struck and the query moved on. */
 static void act_on_rcode(tw_dns_pending *q, size_t server, tw_dns_message *m)
@@ -261,7 +261,8 @@ void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, 
         if (err == 0)
             err = set_timer(q, q->res->tcp_timeout);
         if (err < 0)
-            tw__dns_query_fail(q, TW_CONNECT_ERROR, err, "cannot retry a truncated answer over TCP");
+            tw__dns_query_fail(q, TW_CONNECT_ERROR, err,
+                               "cannot retry a truncated answer over TCP");
         return;
     }
     if (m->rcode == TW_DNS_RCODE_NOERROR)
@@ -270,7 +271,7 @@ void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, 
         act_on_rcode(q, server, m);
 }
 
-/* ---- the resolver ----------------------------------------------------------------------------- */
+/* ---- the resolver ---------------------------------------------------------------------------- */
 
 static int copy_options(tw_dns_resolver *res, const tw_dns_resolver_options *o)
 {
@@ -386,7 +387,7 @@ tw_deferred *tw_dns_query(tw_dns_resolver *res, const char *name, uint16_t type,
     return d;
 }
 
-/* ---- MX --------------------------------------------------------------------------------------- */
+/* ---- MX -------------------------------------------------------------------------------------- */
 
 static int message_to_mx(tw_deferred *d, tw_result *result, void *arg)
 {

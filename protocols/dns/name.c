@@ -151,7 +151,7 @@ bool tw_dns_name_equal(const char *a, const char *b)
     return la > 0 && lb > 0 && tw__dns_wire_equal(wa, (size_t)la, wb, (size_t)lb);
 }
 
-/* ---- compressed names in a message (RFC 1035 §4.1.4) ----------------------------------------- */
+/* ---- compressed names in a message (RFC 1035 §4.1.4) ---------------------------------------- */
 
 /* The rules, after c-ares' decoder: every length byte and label lies inside the bytes allowed; a
  * pointer must point strictly before everything this name has read so far (so a chain of pointers

@@ -68,7 +68,7 @@ void tw__http_date_format(int64_t t, char *out)
     memcpy(out + 25, " GMT", 5);
 }
 
-/* ---- parsing: a cursor over the input --------------------------------------------------------- */
+/* ---- parsing: a cursor over the input -------------------------------------------------------- */
 
 typedef struct {
     const char *s, *end;

@@ -74,7 +74,7 @@ static int scan(tw__http_parser *p, const char *buf, size_t len, size_t *end)
     return 0;
 }
 
-/* ---- the complete head ------------------------------------------------------------------------ */
+/* ---- the complete head ----------------------------------------------------------------------- */
 
 /* What the header lines said, beyond the spans kept in the request. */
 typedef struct {
@@ -447,7 +447,8 @@ static int te_element(tw__http_str el, void *arg)
 {
     int *codings = arg; /* [0] all, [1] position of the last chunked (1-based) */
     const char *semi = memchr(el.p, ';', el.len);
-    tw__http_str coding = span(el.p, (size_t)(trim_ows_end(el.p, semi ? semi : el.p + el.len) - el.p));
+    tw__http_str coding =
+        span(el.p, (size_t)(trim_ows_end(el.p, semi ? semi : el.p + el.len) - el.p));
     if (coding.len == 0 || !all_in(TW__HTTP_TCHAR, coding.p, coding.len))
         return 400;
     codings[0]++;

@@ -1,8 +1,10 @@
 /* Request paths to files beneath DIR. Decoding happens once, before dot segments are removed, so an
  * encoded dot is a dot and an encoded slash is refused rather than split on; opening goes through
- * openat2(RESOLVE_BENEATH) where the kernel has it, and otherwise (or for an absolute symlink, which
+ * openat2(RESOLVE_BENEATH) where the kernel has it, and otherwise (or for an absolute symlink,
+ * which
  * RESOLVE_BENEATH refuses even when it points inside) through a plain open whose descriptor's real
- * path is checked afterwards: the check is on the file actually opened, so no rename can race it. */
+ * path is checked afterwards: the check is on the file actually opened, so no rename can race
+ * it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,7 +20,7 @@
 #include "chars.h"
 #include "path.h"
 
-/* ---- decoding and dot segments ---------------------------------------------------------------- */
+/* ---- decoding and dot segments --------------------------------------------------------------- */
 
 /* Decodes the segment raw[0..len) to out; 0 or the status that refuses it. */
 static int decode_segment(const char *raw, size_t len, char *out, size_t *out_len)
@@ -80,7 +82,7 @@ int tw__http_path_normalize(const char *raw, size_t raw_len, char *out, size_t o
     return 0;
 }
 
-/* ---- the served directory --------------------------------------------------------------------- */
+/* ---- the served directory -------------------------------------------------------------------- */
 
 int tw__http_root_open(tw__http_root *root, const char *dir)
 {
@@ -180,7 +182,7 @@ int tw__http_open_status(int err)
     }
 }
 
-/* ---- the contract's rule ---------------------------------------------------------------------- */
+/* ---- the contract's rule --------------------------------------------------------------------- */
 
 static int refuse(tw__http_resolved *out, int fd, int status)
 {

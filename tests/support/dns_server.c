@@ -22,7 +22,7 @@ struct tw_test_dns_reply {
     uint8_t data[];
 };
 
-/* ---- building replies ------------------------------------------------------------------------- */
+/* ---- building replies ------------------------------------------------------------------------ */
 
 static void reply_start(tw_test_wire *w, const tw_dns_message *q, unsigned id, unsigned flags,
                         unsigned an, unsigned ns)
@@ -93,7 +93,7 @@ static void good_reply(tw_test_wire *w, const tw_dns_message *q, bool tcp)
         mx_reply(w, q, q->id, false);
 }
 
-/* ---- sending, now or later -------------------------------------------------------------------- */
+/* ---- sending, now or later ------------------------------------------------------------------- */
 
 static void send_reply(tw_test_dns_reply *rp)
 {
@@ -187,7 +187,7 @@ static const tw_datagram_protocol_ops udp_ops = {.datagram_received = udp_query,
                                                  .stop_protocol = udp_stopped};
 static const tw_datagram_protocol_ops spoof_ops = {.stop_protocol = udp_stopped};
 
-/* ---- TCP: 2-byte length prefix, answered at once ------------------------------------------------ */
+/* ---- TCP: 2-byte length prefix, answered at once --------------------------------------------- */
 
 static ssize_t tcp_data(tw_protocol *p, const char *data, size_t len)
 {

@@ -30,7 +30,7 @@ ssize_t tw_test_feed_push(tw_test_feed *f, const char *chunk, size_t len);
 ssize_t tw_test_feed_again(tw_test_feed *f);
 void tw_test_feed_free(tw_test_feed *f);
 
-/* ---- the client side of end-to-end tests over TCP ----------------------------------------------- */
+/* ---- the client side of end-to-end tests over TCP -------------------------------------------- */
 
 #define TW_TEST_READER_MAX 256
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the recording protocol --------------------------------------------------------------------- */
+/* ---- the recording protocol ------------------------------------------------------------------ */
 
 static void append(tw_test_peer *p, const char *data, size_t len)
 {
@@ -118,7 +118,7 @@ static const tw_protocol_ops peer_half_close_ops = {
     .destroy = peer_destroy,
 };
 
-/* ---- the factory -------------------------------------------------------------------------------- */
+/* ---- the factory ----------------------------------------------------------------------------- */
 
 static int factory_start(tw_factory *fac)
 {
@@ -229,7 +229,7 @@ bool tw_test_made_at_least(void *made_count)
     return tw_test_factory_made(m->factory) >= m->want;
 }
 
-/* ---- running and sockets ------------------------------------------------------------------------ */
+/* ---- running and sockets --------------------------------------------------------------------- */
 
 static double now_seconds(void)
 {
@@ -288,7 +288,7 @@ int tw_test_net_fixture_teardown(void **state)
     return 0;
 }
 
-/* ---- a loopback server for protocol end-to-end tests ------------------------------------------- */
+/* ---- a loopback server for protocol end-to-end tests ----------------------------------------- */
 
 static void conn_destroy(tw_protocol *p)
 {

@@ -64,8 +64,10 @@ size_t tw_test_factory_lost(const tw_test_factory *f);
 size_t tw_test_factory_made(const tw_test_factory *f);
 tw_test_peer *tw_test_factory_last(const tw_test_factory *f);
 
-/* What a socket test starts from: a reactor whose log is captured, a controllable clock (unused unless
- * a test installs it) and a server and a client factory of recording peers. A test file's own fixture
+/* What a socket test starts from: a reactor whose log is captured, a controllable clock (unused
+ * unless
+ * a test installs it) and a server and a client factory of recording peers. A test file's own
+ * fixture
  * struct holds one as its first member, so the setup and teardown below serve any of them. */
 typedef struct {
     tw_reactor *r;
@@ -101,7 +103,7 @@ bool tw_test_made_at_least(void *made_count);
  * tw_reactor_run returned. */
 int tw_test_run_to_shutdown(tw_reactor *r);
 
-/* ---- a factory of protocol connections for end-to-end tests ------------------------------------ */
+/* ---- a factory of protocol connections for end-to-end tests ---------------------------------- */
 
 /* The factory gives every connection a protocol of its own: a fresh zeroed block of conn_size bytes
  * as the protocol's user, set up by init_conn(conn, user), fed by data_received and freed with the

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- controllable clock ------------------------------------------------------------------------ */
+/* ---- controllable clock ---------------------------------------------------------------------- */
 
 static int64_t test_clock_read(void *ctx)
 {
@@ -44,7 +44,7 @@ int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds)
     return tw_reactor_iterate(r, 0);
 }
 
-/* ---- captured log -------------------------------------------------------------------------------- */
+/* ---- captured log ---------------------------------------------------------------------------- */
 
 static void test_log_append(tw_test_log *log, const char *s)
 {
@@ -121,7 +121,7 @@ void tw_test_reactor_free(tw_reactor *r, tw_test_log *log)
     tw_test_log_destroy(log);
 }
 
-/* ---- the shared fixture -------------------------------------------------------------------------- */
+/* ---- the shared fixture ---------------------------------------------------------------------- */
 
 int tw_test_env_open(tw_test_env *env, tw_test_clock_choice clock)
 {
@@ -161,7 +161,7 @@ int tw_test_fixture_teardown(void **state)
     return 0;
 }
 
-/* ---- process resources --------------------------------------------------------------------------- */
+/* ---- process resources ----------------------------------------------------------------------- */
 
 static int count_dir_entries(const char *path)
 {
@@ -259,7 +259,8 @@ static void *no_work(void *arg)
 }
 
 /* A sanitizer's runtime may start a helper thread of its own at the first pthread_create
- * (ThreadSanitizer's background thread does) and keep it: start one thread and join it once, so that
+ * (ThreadSanitizer's background thread does) and keep it: start one thread and join it once, so
+ * that
  * the helper is already there in every count a test takes as its baseline. */
 static void start_runtime_threads(void)
 {
@@ -343,7 +344,7 @@ int tw_test_wait_threads_at_most(int want, double timeout_seconds)
     return n;
 }
 
-/* ---- sockets ------------------------------------------------------------------------------------- */
+/* ---- sockets --------------------------------------------------------------------------------- */
 
 void tw_test_set_nonblocking(int fd)
 {

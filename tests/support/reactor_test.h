@@ -12,7 +12,7 @@
 
 #include <twine/reactor.h>
 
-/* ---- controllable clock ------------------------------------------------------------------------ */
+/* ---- controllable clock ---------------------------------------------------------------------- */
 
 /* A clock that only moves when the test says so. Starts at a large arbitrary value so that code
  * which wrongly assumes time starts at zero shows up. */
@@ -31,11 +31,12 @@ void tw_test_clock_advance(tw_test_clock *c, double seconds);
  * tw_reactor_iterate() returned. */
 int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds);
 
-/* ---- captured log -------------------------------------------------------------------------------- */
+/* ---- captured log ---------------------------------------------------------------------------- */
 
 #define TW_TEST_LOG_TEXT_MAX 8192
 
-/* Everything the reactor logged since install (at any level), concatenated one message per line. Thread-safe, since
+/* Everything the reactor logged since install (at any level), concatenated one message per line.
+ * Thread-safe, since
  * some messages may come from pool threads. */
 typedef struct {
     pthread_mutex_t lock;
@@ -54,11 +55,12 @@ int tw_test_log_errors(tw_test_log *log);
 bool tw_test_log_contains(tw_test_log *log, const char *needle);
 void tw_test_log_destroy(tw_test_log *log);
 
-/* A new reactor whose log goes to log (NULL when the reactor cannot be made), and its counterpart. */
+/* A new reactor whose log goes to log (NULL when the reactor cannot be made), and its
+ * counterpart. */
 tw_reactor *tw_test_reactor_new(tw_test_log *log);
 void tw_test_reactor_free(tw_reactor *r, tw_test_log *log);
 
-/* ---- the shared fixture -------------------------------------------------------------------------- */
+/* ---- the shared fixture ---------------------------------------------------------------------- */
 
 /* Which clock a fixture's reactor runs on. */
 typedef enum {
@@ -67,8 +69,10 @@ typedef enum {
 } tw_test_clock_choice;
 
 /* What every reactor test starts from: a reactor whose log is captured, and a controllable clock
- * that the reactor uses when the fixture was set up with TW_TEST_CONTROLLED_CLOCK. A test file's own
- * fixture struct holds one as its first member, so the setup and teardown below serve any of them. */
+ * that the reactor uses when the fixture was set up with TW_TEST_CONTROLLED_CLOCK. A test file's
+ * own
+ * fixture struct holds one as its first member, so the setup and teardown below serve any of
+ * them. */
 typedef struct {
     tw_reactor *r;
     tw_test_log log;
@@ -87,7 +91,7 @@ int tw_test_fixture_setup(void **state, size_t size, tw_test_clock_choice clock)
 /* The matching cmocka teardown: closes the env and frees the fixture. */
 int tw_test_fixture_teardown(void **state);
 
-/* ---- process resources --------------------------------------------------------------------------- */
+/* ---- process resources ----------------------------------------------------------------------- */
 
 /* The lowest free fd number: what the next socket() or accept4() returns (single-threaded). */
 int tw_test_lowest_free_fd(void);
@@ -115,27 +119,30 @@ void tw_test_fds_fill_below(tw_test_fd_filler *f, int limit);
 void tw_test_fds_release(tw_test_fd_filler *f);
 
 /* Waits (without sleeping as synchronisation: it polls /proc, bounded by timeout) until the thread
- * count drops to at most want; returns the last count. Threads that have been joined are already gone,
+ * count drops to at most want; returns the last count. Threads that have been joined are already
+ * gone,
  * so this only matters for threads that exit asynchronously. */
 int tw_test_wait_threads_at_most(int want, double timeout_seconds);
 
-/* ---- refused watches ------------------------------------------------------------------------------ */
+/* ---- refused watches ------------------------------------------------------------------------- */
 
 /* Makes the compiled-in backend refuse the next registration of fd, at the start of the next turn,
  * with the failure a full kernel or allocator gives: epoll's ENOSPC (max_user_watches) through the
  * wrapped epoll_ctl, kqueue's ENOMEM through the emulation (the next change this thread hands to
  * kevent, so flush the reactor's other changes first), poll's ENOMEM through the wrapped realloc of
  * the backend's fd map (fd must be at least 64, and above every fd watched before, so that the map
- * has to grow). Returns the negative errno the watchers will hear, or 0 when the backend has no such
+ * has to grow). Returns the negative errno the watchers will hear, or 0 when the backend has no
+ * such
  * failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
 int tw_test_refuse_next_watch(int fd);
 
-/* Is fd registered in an epoll set of this process (read from /proc/self/fdinfo)? 1 or 0, or -1 when
+/* Is fd registered in an epoll set of this process (read from /proc/self/fdinfo)? 1 or 0, or -1
+ * when
  * that cannot be told (no /proc, or no epoll set open). A registration that outlives its fd's close
  * (the open file lives on in a dup) shows here and nowhere else. */
 int tw_test_epoll_watches(int fd);
 
-/* ---- sockets ------------------------------------------------------------------------------------- */
+/* ---- sockets --------------------------------------------------------------------------------- */
 
 /* A connected loopback TCP pair (client, accepted server), both non-blocking. 0 or -errno. */
 int tw_test_tcp_pair(int fds[2]);

@@ -120,7 +120,9 @@ void tw_test_refuse_epoll_ctl(int fd, int err)
 
 int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-    atomic_fetch_add(op == EPOLL_CTL_ADD ? &epoll_adds : op == EPOLL_CTL_MOD ? &epoll_mods : &epoll_dels,
+    atomic_fetch_add(op == EPOLL_CTL_ADD   ? &epoll_adds
+                     : op == EPOLL_CTL_MOD ? &epoll_mods
+                                           : &epoll_dels,
                      1);
     int armed = fd;
     if (op != EPOLL_CTL_DEL && fd >= 0 && atomic_compare_exchange_strong(&refused_fd, &armed, -1)) {

@@ -1,6 +1,7 @@
 /* A small kqueue()/kevent() for Linux, written from the BSD kevent(2) manual on top of poll(2), so
  * that twine's kqueue backend is built and tested here. Covers EVFILT_READ/EVFILT_WRITE on any fd
- * poll() understands (and regular files with the BSD vnode rule), with the flags of <sys/event.h>. */
+ * poll() understands (and regular files with the BSD vnode rule), with the flags of
+ * <sys/event.h>. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -143,7 +144,7 @@ int tw_kqueue_emul_count(int kq)
     return q ? (int)q->count : -1;
 }
 
-/* ---- applying changes -------------------------------------------------------------------------- */
+/* ---- applying changes ------------------------------------------------------------------------ */
 
 static struct knote *find_note(struct kq *q, int fd, short filter)
 {
@@ -251,7 +252,7 @@ static int apply_changes(struct kq *q, const struct kevent *changes, int nchange
     return nout;
 }
 
-/* ---- waiting ------------------------------------------------------------------------------------- */
+/* ---- waiting --------------------------------------------------------------------------------- */
 
 /* Bytes a read would return now, where the kernel tells cheaply; 0 otherwise. */
 static intptr_t readable_bytes(int fd)
@@ -388,7 +389,8 @@ int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent 
     if (!q)
         return -1;
     if (nchanges < 0 || nevents < 0 || (nchanges && !changelist) || (nevents && !eventlist) ||
-        (timeout && (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000))) {
+        (timeout &&
+         (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000))) {
         errno = EINVAL;
         return -1;
     }
