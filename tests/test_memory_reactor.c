@@ -75,6 +75,7 @@ static void test_connect_is_recorded_and_pending(void **state)
     assert_int_equal(tw_memory_connect_state_of(fx->mr, 0), TW_MEMORY_CONNECT_PENDING);
     assert_int_equal(o.fired, 0);
     assert_int_equal(tw_test_factory_made(&fx->f), 0); /* nothing built yet */
+    assert_int_equal(tw_memory_connect_fail(fx->mr, 0, NULL), 0); /* o lives on this frame */
 }
 
 /* ---- success: the client protocol talks to the test ------------------------------------------- */
@@ -200,6 +201,8 @@ static void test_connect_fail_with_given_failure(void **state)
     assert_true(o2.failed);
     assert_string_equal(o2.type, TW_TCP_TIMED_OUT_ERROR);
     assert_int_equal(o2.code, -ETIMEDOUT);
+    assert_int_equal(tw_memory_connect_fail(fx->mr, 0, NULL), 0); /* o1 lives on this frame */
+    assert_string_equal(o1.type, TW_CONNECTION_REFUSED_ERROR);
 }
 
 static void test_cancel_pending_connect(void **state)
