@@ -125,17 +125,8 @@ void tw_memory_reactor_free(tw_memory_reactor *mr)
     release(mr);
 }
 
-/* Keeps a transport the memory reactor made, to free it at the end. 0 or -ENOMEM. */
-static int keep_transport(tw_memory_reactor *mr, tw_string_transport *st)
-{
-    if (grow((void **)&mr->transports, mr->ntransports, &mr->transports_cap,
-             sizeof *mr->transports) < 0)
-        return -ENOMEM;
-    mr->transports[mr->ntransports++] = st;
-    return 0;
-}
-
-/* A string transport for factory, kept by mr. NULL + *err. */
+/* A string transport for factory, kept by mr to be freed with it. NULL + *err. The room to keep
+ * it is made first, so a transport once connected is never dropped for want of memory. */
 static tw_string_transport *new_transport(tw_memory_reactor *mr, tw_factory *factory, int *err)
 {
     if (grow((void **)&mr->transports, mr->ntransports, &mr->transports_cap,
@@ -145,7 +136,7 @@ static tw_string_transport *new_transport(tw_memory_reactor *mr, tw_factory *fac
     tw_string_transport *st = tw_string_transport_new(mr->r, factory, NULL, &e);
     if (!st)
         return set_err(err, e);
-    (void)keep_transport(mr, st); /* room was made above */
+    mr->transports[mr->ntransports++] = st;
     return st;
 }
 
