@@ -18,7 +18,7 @@ PUBLIC="
 reactor:   error.h failure.h reactor.h version.h testing_clock.h
 deferred:  deferred.h task.h
 transport: protocol.h transport.h datagram.h testing_transport.h
-endpoints: strports.h endpoints.h
+endpoints: strports.h endpoints.h testing_endpoints.h
 protocols: framing.h policies.h dns.h http.h
 cli:       twine.h testing.h
 "

@@ -6,7 +6,9 @@
  *   tw_string_transport    proto_helpers.StringTransport: a protocol on an in-memory transport
  *                          (testing_transport.h)
  *   tw_loopback            iosim.connect: two protocols pumped into each other
- * (testing_transport.h)
+ *                          (testing_transport.h)
+ *   tw_memory_reactor      MemoryReactor: endpoints that record connects and listens, which the
+ *                          test makes succeed or fail (testing_endpoints.h)
  *
  * Each lives in the header of its layer (the clock with the reactor, the transports with the
  * transports); this one brings them all. */
@@ -14,6 +16,7 @@
 #define TWINE_TESTING_H
 
 #include "testing_clock.h"
+#include "testing_endpoints.h"
 #include "testing_transport.h"
 
 #endif
