@@ -129,7 +129,8 @@ $(OUT)/examples/%: examples/%.c $(STAGE_PC)
 
 # Docs are code: every public header compiles alone, and the C samples of README.md and docs/
 # compile with the project's flags against this build and run (tests/doc_samples.sh says how).
-DOCS_CHECK := CC="$(CC)" tests/header_check.sh && \
+DOCS_CHECK := python3 docs/tools/reference.py --check && python3 bench/lib/report.py --check && \
+  CC="$(CC)" tests/header_check.sh && \
   CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" LIBS="$(LIBS)" TWINE_LIB=$(STATIC) \
   SAMPLE_DIR=$(OUT)/doc_samples tests/doc_samples.sh
 docs-check: $(STATIC)
@@ -141,8 +142,12 @@ LAYER_CHECK := CC="$(CC)" OBJ_DIR=$(OUT)/obj tests/layer_check.sh
 layer-check: $(STATIC) $(CLI_OBJS)
 	@$(LAYER_CHECK)
 
-# Run every test binary, the docs check and the layer check; report all failures, fail if any
-# failed. A binary that hangs is killed.
+# docs/reference/: one page per public header, made from the header's own comments.
+docs:
+	python3 docs/tools/reference.py
+
+# Run every test binary, the docs check, the layer check and the manual's check; report all
+# failures, fail if any failed. A binary that hangs is killed.
 TEST_TIMEOUT ?= 120
 test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED)) examples
 	@echo "== twine tests, backend $(BACKEND) =="
@@ -191,8 +196,12 @@ fuzz: lib
 	$(FUZZ_OUT)/fuzz_dns -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  $(FUZZ_OUT)/corpus_dns fuzz/corpus/dns
 
+# Runs the benchmarks, keeps their results as bench/NAME/figures.txt and remakes
+# docs/benchmarks.md and docs/benchmarks.svg from them; bench-report remakes the page alone.
 bench: lib
 	@$(MAKE) --no-print-directory -C bench BACKEND=$(BACKEND) TWINE_BUILD=$(abspath $(OUT))
+bench-report:
+	python3 bench/lib/report.py
 
 # install_to DIR,PREFIX: the libraries, headers, twine.pc (naming PREFIX), twined and its manual
 # page, into DIR (DESTDIR + PREFIX). One shell command, so that a caller can silence it with @.

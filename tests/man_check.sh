@@ -2,8 +2,9 @@
 # The manual agrees with the program: for every subcommand `twined --help` lists, the man page
 # (docs/twined.1) and docs/twined.md each have a section, and that section names the same long
 # options as `twined SUBCOMMAND --help` (docs/twined.md documents --help once, for all); the global
-# options agree likewise. The page renders without a groff warning, and the copy `make` installed
-# into the scratch prefix is the one `man twined` finds there. Run by `make test`.
+# options agree likewise, and its title names the version twined reports. The page renders without
+# a groff warning, and the copy `make` installed into the scratch prefix is the one `man twined`
+# finds there. Run by `make test`.
 #
 # Environment: TWINE_BUILD (build/BACKEND, holding twined and stage/, the scratch prefix).
 set -u
@@ -92,6 +93,10 @@ for cmd in $(awk '/^\.SH/ { on = ($2 == "COMMANDS"); next } on && /^\.SS/ { prin
     tr -d '"'); do
     echo "$commands" | grep -qx "$cmd" || complain "$page documents '$cmd', which twined lacks"
 done
+
+version=$("$twined" --version | awk '{print $2}')
+grep -q "^\.TH TWINED 1 .*\"twine $version\"" "$page" ||
+    complain "$page: the .TH line does not name twine $version (twined --version)"
 
 warnings=$(groff -man -Tutf8 -ww -z "$page" 2>&1)
 [ -z "$warnings" ] || complain "groff warns about $page: $warnings"
