@@ -58,9 +58,10 @@ def escape(text):
 
 def prose(lines):
     """Comment text as Markdown: paragraphs, a bullet for each "term: ..." line whose text goes
-    on in indented lines below it (a definition), capitals before a colon in bold, and indented
-    runs that line things up in columns kept as text."""
+    on in indented lines below it (a definition), indented "- " lines as a list, capitals before
+    a colon in bold, and indented runs that line things up in columns kept as text."""
     out, para = [], []
+    in_list = False
 
     def flush():
         if para:
@@ -80,11 +81,20 @@ def prose(lines):
                 run.append(lines[i])
                 i += 1
             if para and not any(re.search(r"\S {2,}\S", r.strip()) for r in run):
-                para.extend(escape(r.strip()) for r in run)  # a definition or sentence going on
+                for r in run:  # a definition or sentence going on, or a list ("- ...")
+                    if r.strip().startswith("- "):
+                        flush()
+                        para.append("- " + escape(r.strip()[2:]))
+                        in_list = True
+                    else:
+                        para.append(escape(r.strip()))
             else:
                 flush()
                 out.extend(["```text"] + [r[2:] for r in run] + ["```", ""])
             continue
+        if in_list:  # an unindented line after a list starts a paragraph of its own
+            flush()
+            in_list = False
         term = re.match(r"^([^.;]{1,60}?): (.*)$", line)
         goes_on = i + 1 < len(lines) and lines[i + 1].startswith("  ")
         if term and goes_on:
