@@ -66,7 +66,8 @@ if [ ! -x "$twined" ]; then
     exit 1
 fi
 top_help=$("$twined" --help) || complain "twined --help exits non-zero"
-commands=$(echo "$top_help" | awk '/^commands:/ { on = 1; next } on && NF == 0 { on = 0 } on { print $1 }')
+commands=$(echo "$top_help" |
+    awk '/^commands:/ { on = 1; next } on && NF == 0 { on = 0 } on { print $1 }')
 [ -n "$commands" ] || complain "twined --help lists no commands"
 
 same_options "global options" "twined --help" "$(echo "$top_help" | long_options)" \

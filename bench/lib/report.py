@@ -110,7 +110,8 @@ def ratio(v, base):
 # median and its ratio against the base library.
 
 TABLES = {
-    "echo_cpu": dict(bench="echo", kind="matrix", note=False, where={"mode": "pingpong", "pin": "same"},
+    "echo_cpu": dict(bench="echo", kind="matrix", note=False,
+                     where={"mode": "pingpong", "pin": "same"},
                      rows=["conns", "size"], key="cpu", decimals=0,
                      row_label=lambda r: "%s x %s" % (r["conns"], size_text(r["size"])),
                      head="conns x size"),
