@@ -57,12 +57,8 @@ SUPPORT_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/support/*.c))
 CLI_OBJS  := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard cli/*.c))
 TWINED    := $(OUT)/twined
 
-# Examples: examples/*.c, built as a user builds them (see below). The two that use endpoint
-# objects wait for <twine/endpoints.h>; tests/test_examples.c runs them once it is there.
-ENDPOINT_EXAMPLES := examples/happy_eyeballs.c examples/port_forwarder.c
-EXAMPLE_SRCS := $(filter-out $(if $(wildcard include/twine/endpoints.h),,$(ENDPOINT_EXAMPLES)), \
-                  $(wildcard examples/*.c))
-EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(EXAMPLE_SRCS))
+# Examples: examples/*.c, built as a user builds them (see below).
+EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
 .PHONY: all lib test test-all sanitize tsan bench bench-report fuzz install install-check static-check

@@ -76,23 +76,21 @@ static int build_client(tw_factory *f, const tw_address *peer, tw_protocol *out)
 int main(int argc, char **argv)
 {
     tw_client_description to;
-    if (argc != 3 || tw_client_from_string(argv[2], &to, NULL, 0) < 0) {
-        fprintf(stderr, "usage: port_forwarder PORT CLIENT_ENDPOINT\n");
-        return 2;
-    }
-    int err = 0;
+    int err = -EINVAL; /* bad arguments, unless something else fails */
     tw_factory factory = {.ops = &(const tw_factory_ops){.build_protocol = build_client}};
-    tw_reactor *r = tw_reactor_new(&err);
+    bool args_ok = argc == 3 && tw_client_from_string(argv[2], &to, NULL, 0) == 0;
+    tw_reactor *r = args_ok ? tw_reactor_new(&err) : NULL;
     factory.user = r ? tw_client_endpoint_from_description(r, &to, &err) : NULL; /* the backend */
     tw_port *port = factory.user ? tw_listen_tcp(r, (uint16_t)atoi(argv[1]), "127.0.0.1", 0,
                                             &factory, &err) : NULL;
     tw_address at;
     if (!port || tw_port_get_host(port, &at) < 0 || tw_reactor_install_signal_handlers(r) < 0) {
-        fprintf(stderr, "port_forwarder: %s\n", tw_strerror(err));
+        fprintf(stderr, "port_forwarder PORT CLIENT_ENDPOINT: %s\n", tw_strerror(err));
         return 1;
     }
     fprintf(stderr, "forwarding on 127.0.0.1 port %u to %s\n", at.port, argv[2]);
     tw_reactor_run(r);
+    tw_port_free(port); /* stopped by the shutdown; ours to release */
     tw_client_endpoint_free(factory.user);
     tw_reactor_free(r);
     return 0;

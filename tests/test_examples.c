@@ -1,8 +1,7 @@
 /* The programs in examples/, built by `make examples` against the installed library, run as a user
  * runs them and their output checked: servers are driven by loopback clients and stopped with
- * SIGINT (exit 0, promptly), the MX program asks the test DNS server, the others run to the end.
- * The Happy Eyeballs client and the port forwarder are built and run once <twine/endpoints.h>
- * exists (the Makefile leaves them out until then). */
+ * SIGINT (exit 0, promptly), the MX program asks the test DNS server and the forwarder forwards
+ * to the echo server; the others run to the end. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -206,8 +205,7 @@ static void test_mx_semaphore_usage(void **state)
     assert_non_null(strstr(f->child.text[TW_TEST_STDERR], "usage: mx_semaphore"));
 }
 
-/* ---- happy_eyeballs and port_forwarder, once <twine/endpoints.h> is there ----------------- */
-#if __has_include(<twine/endpoints.h>)
+/* ---- happy_eyeballs and port_forwarder ------------------------------------------------------- */
 
 /* A loopback port nobody listens on (bound, then closed). */
 static uint16_t closed_port(void)
@@ -324,7 +322,6 @@ static void test_port_forwarder_closes_only_the_client_when_the_backend_refuses(
     }
     assert_int_equal(tw_test_program_finish(&f->other, SIGINT, SIGNAL_EXIT_SECONDS), 0);
 }
-#endif
 
 /* ---- deferred_tour and timers ---------------------------------------------------------------- */
 
@@ -369,13 +366,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mx_semaphore_in_order_at_most_n_at_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_mx_semaphore_usage, setup, teardown),
-#if __has_include(<twine/endpoints.h>)
         cmocka_unit_test_setup_teardown(test_happy_eyeballs_connects_and_talks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_happy_eyeballs_reports_a_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_port_forwarder_relays_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_port_forwarder_closes_only_the_client_when_the_backend_refuses, setup, teardown),
-#endif
         cmocka_unit_test_setup_teardown(test_deferred_tour_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timers_ticks_then_stops, setup, teardown),
     };

@@ -8,9 +8,9 @@ or when docs/twisted-names.md leaves a public function out (a name, or a pattern
 
 How a header is read: the comment at its top introduces the page; a comment "/* ---- title ---"
 starts a section; any other comment describes the declarations right below it (up to a blank line
-or the next comment), which are shown as code, with TW_API left out. Inside a comment, a line that
-starts "term: " and goes on in indented lines is a definition (a bullet), and an indented run
-that lines things up in columns (two spaces inside a line) is kept as a block of text.
+or the next comment), which are shown as code, with TW_API and TW__MUST_CHECK left out. Inside
+a comment, a line that starts "term: " and goes on in indented lines is a definition (a bullet),
+and an indented run that lines things up in columns (two spaces inside a line) is kept as text.
 """
 import argparse
 import fnmatch
@@ -170,7 +170,8 @@ def read_header(path):
         if dedent and line.startswith(" " * (len("TW_API ") + 4)):
             line = line[len("TW_API "):]  # the arguments of a declaration that lost its TW_API
         dedent = (dedent or "TW_API " in line) and not line.rstrip().endswith((";", "{", "}"))
-        code.append(re.sub(r"^(\s*)TW_API ", r"\1", line.rstrip()))
+        text = re.sub(r"^(\s*)TW_API ", r"\1", line.rstrip())
+        code.append(text if "#define" in text else re.sub(r" TW__MUST_CHECK;", ";", text))
         depth += line.count("{") - line.count("}")
         if "/*" in line:  # a trailing comment may go on below
             end = comment_end(src, i)
@@ -194,7 +195,7 @@ def names_in(code):
         found += re.findall(r"\b(TW_[A-Z0-9_]+)\s*(?==|,|\})", text)
     seen, out = set(), []
     for n in found:
-        if n not in seen:
+        if n not in seen and not n.lower().startswith("tw__"):  # tw__: twine's own, not API
             seen.add(n)
             out.append(n)
     return out
