@@ -1,7 +1,8 @@
 # twine: build, test, install.
 # Sources are found by wildcard, so adding a file to a layer needs no edit here.
 #   make [BACKEND=epoll|kqueue|poll|select]   libtwine.a, libtwine.so, twined
-#   make test | test-all | sanitize | tsan | docs-check | layer-check | static-check | bench
+#   make test | test-all | sanitize | tsan | docs-check | docs | layer-check | static-check | bench
+#   make bench-report
 #   make install PREFIX=/usr/local | clean
 
 UNAME     := $(shell uname -s)
@@ -56,11 +57,12 @@ SUPPORT_OBJS := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard tests/support/*.c))
 CLI_OBJS  := $(patsubst %.c,$(OUT)/obj/%.o,$(wildcard cli/*.c))
 TWINED    := $(OUT)/twined
 
+# Examples: examples/*.c, built as a user builds them (see below).
 EXAMPLE_BINS := $(patsubst examples/%.c,$(OUT)/examples/%,$(wildcard examples/*.c))
 
 .SECONDARY:
-.PHONY: all lib test test-all sanitize tsan bench fuzz install install-check static-check uninstall
-.PHONY: clean examples docs-check layer-check FORCE
+.PHONY: all lib test test-all sanitize tsan bench bench-report fuzz install install-check static-check
+.PHONY: uninstall clean examples docs docs-check layer-check FORCE
 .DEFAULT_GOAL := all
 
 all: lib $(if $(CLI_OBJS),$(BUILDROOT)/twined) examples
@@ -110,13 +112,25 @@ $(OUT)/tests/%: $(OUT)/obj/tests/%.o $(SUPPORT_OBJS) $(STATIC)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $(TEST_WRAP) -o $@ $< $(SUPPORT_OBJS) $(STATIC) -lcmocka $(LIBS)
 
-$(OUT)/examples/%: $(OUT)/obj/examples/%.o $(STATIC)
+# Examples are built against twine installed into a scratch prefix, through pkg-config, as a user's
+# program is (public headers only, no -D_GNU_SOURCE): proof that the installed files suffice.
+STAGE          := $(abspath $(OUT))/stage
+STAGE_PC       := $(STAGE)/lib/pkgconfig/twine.pc
+EXAMPLE_CFLAGS := -std=c11 $(OPT) $(WARN) $(EXTRA_CFLAGS)
+PKG_STAGE      := PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
+$(STAGE_PC): $(STATIC) $(SHARED) $(wildcard include/twine/*.h) twine.pc.in docs/twined.1 \
+             $(if $(CLI_OBJS),$(TWINED)) Makefile
+	@rm -rf $(STAGE)
+	@$(call install_to,$(STAGE),$(STAGE))
+$(OUT)/examples/%: examples/%.c $(STAGE_PC)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+	$(CC) $(EXAMPLE_CFLAGS) $$($(PKG_STAGE) --cflags twine) -o $@ $< $(LDFLAGS) \
+	  $$($(PKG_STAGE) --libs twine) -Wl,-rpath,$(STAGE)/lib
 
 # Docs are code: every public header compiles alone, and the C samples of README.md and docs/
 # compile with the project's flags against this build and run (tests/doc_samples.sh says how).
-DOCS_CHECK := CC="$(CC)" tests/header_check.sh && \
+DOCS_CHECK := python3 docs/tools/reference.py --check && python3 bench/lib/report.py --check && \
+  CC="$(CC)" tests/header_check.sh && \
   CC="$(CC)" CFLAGS="$(CFLAGS)" LDFLAGS="$(LDFLAGS)" LIBS="$(LIBS)" TWINE_LIB=$(STATIC) \
   SAMPLE_DIR=$(OUT)/doc_samples tests/doc_samples.sh
 docs-check: $(STATIC)
@@ -128,15 +142,20 @@ LAYER_CHECK := CC="$(CC)" OBJ_DIR=$(OUT)/obj tests/layer_check.sh
 layer-check: $(STATIC) $(CLI_OBJS)
 	@$(LAYER_CHECK)
 
-# Run every test binary, the docs check and the layer check; report all failures, fail if any
-# failed. A binary that hangs is killed.
+# docs/reference/: one page per public header, made from the header's own comments.
+docs:
+	python3 docs/tools/reference.py
+
+# Run every test binary, the docs check, the layer check and the manual's check; report all
+# failures, fail if any failed. A binary that hangs is killed.
 TEST_TIMEOUT ?= 120
-test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED))
+test: $(TEST_BINS) $(if $(CLI_OBJS),$(TWINED)) examples
 	@echo "== twine tests, backend $(BACKEND) =="
 	@failed=""; for t in $(TEST_BINS); do \
 	  TWINE_BUILD=$(OUT) timeout $(TEST_TIMEOUT) $$t || failed="$$failed $$(basename $$t)"; done; \
 	( $(DOCS_CHECK) ) || failed="$$failed docs-check"; \
 	$(LAYER_CHECK) || failed="$$failed layer-check"; \
+	TWINE_BUILD=$(OUT) tests/man_check.sh || failed="$$failed man-check"; \
 	if [ -n "$$failed" ]; then echo "FAILED ($(BACKEND)):$$failed"; exit 1; fi; \
 	echo "== all tests passed, backend $(BACKEND) =="
 
@@ -182,19 +201,27 @@ fuzz: lib
 	$(FUZZ_OUT)/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=48000 $(FUZZ_OUT)/corpus_http \
 	  fuzz/corpus/http
 
+# Runs the benchmarks, keeps their results as bench/NAME/figures.txt and remakes
+# docs/benchmarks.md and docs/benchmarks.svg from them; bench-report remakes the page alone.
 bench: lib
 	@$(MAKE) --no-print-directory -C bench BACKEND=$(BACKEND) TWINE_BUILD=$(abspath $(OUT))
+bench-report:
+	python3 bench/lib/report.py
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/twine
-	install -m 644 include/twine/*.h $(DESTDIR)$(PREFIX)/include/twine/
-	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libtwine.a
-	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libtwine.so.$(VERSION)
-	ln -sf libtwine.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libtwine.so.$(SOVERSION)
-	ln -sf libtwine.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libtwine.so
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' twine.pc.in \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc
-	$(if $(CLI_OBJS),install -d $(DESTDIR)$(PREFIX)/bin && install -m 755 $(TWINED) $(DESTDIR)$(PREFIX)/bin/twined)
+# install_to DIR,PREFIX: the libraries, headers, twine.pc (naming PREFIX), twined and its manual
+# page, into DIR (DESTDIR + PREFIX). One shell command, so that a caller can silence it with @.
+install_to = install -d $(1)/lib/pkgconfig $(1)/include/twine $(1)/share/man/man1 && \
+  install -m 644 include/twine/*.h $(1)/include/twine/ && \
+  install -m 644 $(STATIC) $(1)/lib/libtwine.a && \
+  install -m 755 $(SHARED) $(1)/lib/libtwine.so.$(VERSION) && \
+  ln -sf libtwine.so.$(VERSION) $(1)/lib/libtwine.so.$(SOVERSION) && \
+  ln -sf libtwine.so.$(SOVERSION) $(1)/lib/libtwine.so && \
+  sed -e 's|@PREFIX@|$(2)|' -e 's|@VERSION@|$(VERSION)|' twine.pc.in > $(1)/lib/pkgconfig/twine.pc && \
+  install -m 644 docs/twined.1 $(1)/share/man/man1/twined.1 \
+  $(if $(CLI_OBJS),&& install -d $(1)/bin && install -m 755 $(TWINED) $(1)/bin/twined)
+
+install: lib $(if $(CLI_OBJS),$(TWINED))
+	$(call install_to,$(DESTDIR)$(PREFIX),$(PREFIX))
 
 # Installs into a scratch prefix and builds a program against it with pkg-config.
 install-check: lib
@@ -210,7 +237,8 @@ static-check: $(OUT)/obj/examples/echo_server.o $(STATIC)
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/twine $(DESTDIR)$(PREFIX)/lib/libtwine.* \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc $(DESTDIR)$(PREFIX)/bin/twined
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/twine.pc $(DESTDIR)$(PREFIX)/bin/twined \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/twined.1
 
 clean:
 	rm -rf $(BUILDROOT)
