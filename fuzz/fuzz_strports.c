@@ -68,12 +68,12 @@ static void check_server(const char *text)
     case TW_ENDPOINT_TCP:
     case TW_ENDPOINT_TCP6:
         CHECK(strlen(d.interface) < sizeof d.interface);
-        CHECK(d.backlog >= 1 && d.backlog <= TW_ENDPOINT_BACKLOG_MAX);
+        CHECK(d.backlog >= 0 && d.backlog <= TW_ENDPOINT_BACKLOG_MAX); /* 0: the kernel's somaxconn */
         break;
     case TW_ENDPOINT_UNIX:
         CHECK(d.path[0] && strlen(d.path) < sizeof d.path);
         CHECK(d.mode <= 0777);
-        CHECK(d.backlog >= 1 && d.backlog <= TW_ENDPOINT_BACKLOG_MAX);
+        CHECK(d.backlog >= 0 && d.backlog <= TW_ENDPOINT_BACKLOG_MAX); /* 0: the kernel's somaxconn */
         break;
     case TW_ENDPOINT_STDIO:
         break;
