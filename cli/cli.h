@@ -1,6 +1,5 @@
 /* twined's private interface: what a subcommand provides (one file each, one table entry in
- * main.c),
- * and the small option parser and message helpers every subcommand shares. */
+ * main.c), and the small option parser and message helpers every subcommand shares. */
 #ifndef TWINED_CLI_H
 #define TWINED_CLI_H
 
@@ -78,8 +77,8 @@ int twined_serve(twined_listeners *l, int (*setup)(void *arg, tw_reactor *r), vo
 
 /* ---- messages -----------------------------------------------------------------------------------
  * Every message is one line on stderr starting "twined: " (or "twined COMMAND: " for a usage
- * error),
- * with user text shown bounded and with control characters replaced, so it stays one line. */
+ * error), with user text shown bounded and with control characters replaced, so it stays one
+ * line. */
 
 /* A bounded, printable copy of user text. */
 #define TWINED_SHOWN_MAX 80
@@ -104,9 +103,8 @@ void twined_log(void *ctx, tw_log_level level, const char *message);
  * (TW_DEBUG_SLOW_DEFAULT). 0, or TWINED_EXIT_USAGE after printing why. */
 int twined_set_debug(const char *value);
 /* Every subcommand's reactor goes through these: the log hook and level (info), and with --debug
- * the reactor's debug
- * mode and a metrics line on SIGUSR1. setup returns 0 or a negative error; teardown (before
- * tw_reactor_free) prints the last metrics line and restores SIGUSR1. */
+ * the reactor's debug mode and a metrics line on SIGUSR1. setup returns 0 or a negative error;
+ * teardown (before tw_reactor_free) prints the last metrics line and restores SIGUSR1. */
 int twined_reactor_setup(tw_reactor *r);
 void twined_reactor_teardown(tw_reactor *r);
 

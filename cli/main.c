@@ -1,7 +1,6 @@
 /* twined: twine's runner (like Twisted's twistd). main() handles --version and --help and hands the
  * rest to a subcommand. Adding a subcommand is one file defining twined_NAME_command and one
- * X(NAME)
- * line in TWINED_COMMANDS below. */
+ * X(NAME) line in TWINED_COMMANDS below. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>

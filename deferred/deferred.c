@@ -223,8 +223,7 @@ static void report_unhandled(tw_deferred *d)
 
 /* Frees d. Pairs that never ran are released; a continuation pair's outer deferred loses the
  * reference the pair held, and one such outer is handed back to the caller so a long line of
- * waiting
- * deferreds is freed by a loop rather than by recursion. */
+ * waiting deferreds is freed by a loop rather than by recursion. */
 static tw_deferred *destroy_deferred(tw_deferred *d)
 {
     tw_deferred *next_unref = NULL;

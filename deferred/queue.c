@@ -1,7 +1,6 @@
 /* Twisted's DeferredQueue: put() hands a value to the oldest waiting get() or keeps it; get()
- * returns
- * a deferred, fired at once when a value waits. Optional limits on kept values (size) and waiting
- * getters (backlog) turn into TW_EOVERFLOW / TW_EUNDERFLOW. */
+ * returns a deferred, fired at once when a value waits. Optional limits on kept values (size) and
+ * waiting getters (backlog) turn into TW_EOVERFLOW / TW_EUNDERFLOW. */
 #include "deferred_private.h"
 #include "fifo.h"
 

@@ -109,8 +109,7 @@ tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err)
 
 /* Gives free tokens to the waiters, oldest first; one its owner fired by hand is skipped. A release
  * made from a waiter's callbacks only returns its token, which this loop then hands on: a long
- * queue
- * of jobs that finish at once is served by iteration, not by one nested release per job. */
+ * queue of jobs that finish at once is served by iteration, not by one nested release per job. */
 static void hand_out_tokens(tw_semaphore *s)
 {
     bool freed = false;

@@ -1,7 +1,6 @@
 /* Twisted's deferToThread: the work runs on a reactor pool thread into a private result, which the
  * reactor thread then fires the deferred with. Only the job crosses threads; the deferred is
- * touched
- * in the reactor thread alone. */
+ * touched in the reactor thread alone. */
 #include "deferred_private.h"
 
 #include <errno.h>

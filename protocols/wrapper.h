@@ -13,8 +13,7 @@ typedef struct tw_wrapper tw_wrapper;
 
 /* What a policy hears about its connection. Every hook is optional. connection_made runs before
  * the wrapped protocol's; destroy runs after the wrapped protocol's destroy, just before the
- * wrapper
- * is freed, also for a connection that never got connected. */
+ * wrapper is freed, also for a connection that never got connected. */
 typedef struct tw_wrapper_hooks {
     int (*connection_made)(tw_wrapper *w);
     void (*data_received)(tw_wrapper *w);

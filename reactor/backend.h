@@ -43,11 +43,9 @@ void tw__backend_free(tw_backend *b);
 int tw__backend_check_fd(const tw_backend *b, int fd) TW__MUST_CHECK;
 
 /* Changes the kernel interest of fd from old_mask to new_mask (either may be 0). gen travels with
- * the
- * fd's events until the next update. Returns 0 or a negative errno (the core logs it, removes the
- * fd's watchers and tells them why, as for TW_BE_FAILED). An fd the kernel cannot poll (a regular
- * file under epoll) is reported ready on
- * every poll, as poll() and select() would. */
+ * the fd's events until the next update. Returns 0 or a negative errno (the core logs it, removes
+ * the fd's watchers and tells them why, as for TW_BE_FAILED). An fd the kernel cannot poll (a
+ * regular file under epoll) is reported ready on every poll, as poll() and select() would. */
 int tw__backend_update(tw_backend *b, int fd, unsigned old_mask, unsigned new_mask,
                        uint32_t gen) TW__MUST_CHECK;
 

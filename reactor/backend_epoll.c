@@ -1,7 +1,7 @@
 /* The epoll backend (Linux). Level-triggered; the fd's generation rides in the upper half of
  * epoll_event.data.u64. Fds epoll refuses with EPERM (regular files, which are always ready) are
- * kept
- * on a side list and reported ready on every poll, as poll() and select() would report them. */
+ * kept on a side list and reported ready on every poll, as poll() and select() would report
+ * them. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>

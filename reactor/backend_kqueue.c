@@ -287,8 +287,8 @@ static struct timespec *to_timespec(int64_t timeout_ns, struct timespec *ts)
 }
 
 /* One kevent() call: hands over the queued changes, waits up to timeout_ns, and adds what comes
- * back
- * to out. Returns kevent()'s count (or -errno); *ready tells how many entries were not receipts. */
+ * back to out. Returns kevent()'s count (or -errno); *ready tells how many entries were not
+ * receipts. */
 static int kevent_once(tw_backend *b, int64_t timeout_ns, tw_ready *out, int *filled, int max,
                        int *ready)
 {

@@ -1,7 +1,7 @@
 /* tw_failure: Twisted's Failure in C. One allocation per failure (the message lives after the
  * struct), reference counted, with a type name, an errno-style code, a message and an optional
- * cause.
- * One static failure stands in when memory runs out, so error paths never need to allocate. */
+ * cause. One static failure stands in when memory runs out, so error paths never need to
+ * allocate. */
 #include <twine/failure.h>
 
 #include <errno.h>

@@ -1,9 +1,8 @@
 /* Fd watchers: the per-fd table, the user-space mirror of the kernel interest set, and dispatch.
  * Interest changes only mark an fd dirty; tw__fds_flush() pushes the net change of each dirty fd to
  * the backend once per turn, so a reader toggled on and off within a turn costs no syscall.
- * Dispatch
- * checks each event against the fd's generation and its current interest, so a watcher removed, an
- * fd closed, or an fd number reused earlier in the turn never sees a stale event. */
+ * Dispatch checks each event against the fd's generation and its current interest, so a watcher
+ * removed, an fd closed, or an fd number reused earlier in the turn never sees a stale event. */
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>

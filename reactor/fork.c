@@ -1,8 +1,7 @@
 /* What the reactor needs to know about fork(): is this process a child forked after a given reactor
  * was made (the reactor then belongs to the parent), and has this process forked since (its fds may
  * then be shared with a child)? pthread_atfork handlers count the forks seen from each side, so
- * that
- * asking costs an atomic load instead of a getpid() syscall. A fork is a fact about the whole
+ * that asking costs an atomic load instead of a getpid() syscall. A fork is a fact about the whole
  * process: this and signals.c hold twine's only process-wide state. */
 #include <errno.h>
 #include <pthread.h>

@@ -170,9 +170,8 @@ bool tw__fork_in_child(const tw_fork_stamp *made);
 bool tw__fork_since(const tw_fork_stamp *made);
 
 /* What a forked child frees of its copy of a reactor (see FORK in reactor.h): the child's own
- * memory
- * and copies of fds, without locks a thread of the parent may have held, joins of threads that
- * stayed in the parent, or callbacks. */
+ * memory and copies of fds, without locks a thread of the parent may have held, joins of threads
+ * that stayed in the parent, or callbacks. */
 void tw__signals_forget(tw_reactor *r);
 void tw__thread_calls_forget(tw_reactor *r);
 void tw__pool_forget(tw_thread_pool *p);

@@ -1,7 +1,6 @@
 /* What the reactor offers the layers above it inside libtwine, beyond the public API: per-reactor
  * state slots (the endpoints' network context, say), so that no layer needs a process-wide
- * registry,
- * and calls from threads that are told when they are dropped. Private to libtwine. */
+ * registry, and calls from threads that are told when they are dropped. Private to libtwine. */
 #ifndef TWINE_REACTOR_LAYERS_H
 #define TWINE_REACTOR_LAYERS_H
 
@@ -17,10 +16,9 @@ void tw__reactor_set_slot(tw_reactor *r, tw_reactor_slot_id id, void *data,
                           void (*release)(void *data));
 
 /* tw_call_from_thread, plus drop(arg) when the call is dropped unrun (the reactor is freed first),
- * in
- * the thread that frees the reactor. A call refused with an error is not dropped: the caller keeps
- * arg.
- * For work handed back from pool threads, whose results would otherwise leak at tw_reactor_free. */
+ * in the thread that frees the reactor. A call refused with an error is not dropped: the caller
+ * keeps arg. For work handed back from pool threads, whose results would otherwise leak at
+ * tw_reactor_free. */
 int tw__call_from_thread_dropping(tw_reactor *r, tw_fn fn, void (*drop)(void *arg),
                                   void *arg) TW__MUST_CHECK;
 
@@ -35,8 +33,7 @@ int64_t tw__reactor_clock(const tw_reactor *r);
  * out (tw__reactor_share_fd), or the process has forked since the reactor was made. */
 int tw__reactor_close_own_fd(tw_reactor *r, int fd) TW__MUST_CHECK;
 /* fd's number is about to be handed to the user (tw_transport_fd), who may dup it: from now until
- * it
- * is closed, closing it takes its registration back from the kernel first. */
+ * it is closed, closing it takes its registration back from the kernel first. */
 void tw__reactor_share_fd(tw_reactor *r, int fd);
 
 #endif

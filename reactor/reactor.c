@@ -76,8 +76,7 @@ fail:
  * own resources go (memory, and its copies of the reactor's fds: closing a copy never changes the
  * parent's), and nothing shared is touched: no callback runs, the layers above keep their objects
  * (their fds, all close-on-exec, stay open until the child exits or execs), no epoll_ctl reaches
- * the
- * epoll set both processes share. */
+ * the epoll set both processes share. */
 static void free_in_child(tw_reactor *r)
 {
     tw__signals_forget(r);

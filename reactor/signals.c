@@ -1,9 +1,9 @@
 /* Opt-in signal handling: SIGINT and SIGTERM become an orderly stop, SIGPIPE is ignored.
  * A handler can only write to a self-pipe; the reactor reads the signal number from it in its own
  * thread and stops there. Signal dispositions are process-wide, so exactly one reactor may own
- * them:
- * this file and fork.c hold twine's only process-wide state. A forked child inherits the handler
- * and the pipe but not the reactor (it stays the parent's): there the handler steps aside. */
+ * them: this file and fork.c hold twine's only process-wide state. A forked child inherits the
+ * handler and the pipe but not the reactor (it stays the parent's): there the handler steps
+ * aside. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -1,8 +1,7 @@
 /* tw_call_from_thread: the one thread-safe entry point. Callers append to a mutex-guarded FIFO and
  * wake the loop through an eventfd (a pipe where there is none) only when no wake-up is pending
- * yet,
- * so a storm of calls costs one write. The loop drains the fd, clears the pending flag, then takes
- * the whole list at once: a call added after that is sure to write a new wake-up. */
+ * yet, so a storm of calls costs one write. The loop drains the fd, clears the pending flag, then
+ * takes the whole list at once: a call added after that is sure to write a new wake-up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* Timers: tw_call_later and the delayed-call handle, on a 4-ary min-heap kept in one array.
  * A heap entry holds the whole order key, (deadline, sequence), and the handle's slot number, so
  * comparisons never touch handles; the heap is aligned so that a node's four children share one
- * cache
- * line. Calls live in fixed chunks from a per-reactor free list: no malloc in steady state. */
+ * cache line. Calls live in fixed chunks from a per-reactor free list: no malloc in steady
+ * state. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>

@@ -1,6 +1,5 @@
 /* Tests for tw_failure: construction, errno mapping, reference counting, causes, FirstError index
- * and
- * the static out-of-memory failure. */
+ * and the static out-of-memory failure. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,6 @@
 /* Tests for the reactor's fd watchers on real pipes, socketpairs, loopback TCP and regular files:
  * readiness, hang-up and reset, level-triggered delivery, reader-before-writer, removal and
- * close/reuse
- * of an fd inside a turn, remove_all, failing watchers, bad fds and fd leaks. */
+ * close/reuse of an fd inside a turn, remove_all, failing watchers, bad fds and fd leaks. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -638,10 +637,8 @@ static void test_bad_fds(void **state)
 
 /* The kernel refuses a watch when the change reaches it, at the start of the next turn (epoll's
  * ENOSPC at max_user_watches; kqueue's and poll's ENOMEM): the watcher is removed and called one
- * last
- * time in that turn with the reason, then never again, though its fd is readable. The refusal is
- * not
- * remembered: the fd can be watched again. */
+ * last time in that turn with the reason, then never again, though its fd is readable. The refusal
+ * is not remembered: the fd can be watched again. */
 static void test_refused_watch_reaches_its_watcher(void **state)
 {
     fixture *f = *state;

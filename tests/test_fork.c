@@ -1,9 +1,9 @@
 /* The reactor and fork(), with real child processes: a reactor belongs to the process that made it.
  * A child may only free its copy, and that must leave the parent's kernel state alone (its epoll
- * set,
- * its listeners, its UNIX socket paths, its waker) and run no callback; a signal sent to a child
- * reaches that child, not the parent's reactor; a child cannot run the parent's reactor, but may
- * make its own and own the signal handlers with it. Children report through their exit status. */
+ * set, its listeners, its UNIX socket paths, its waker) and run no callback; a signal sent to a
+ * child reaches that child, not the parent's reactor; a child cannot run the parent's reactor, but
+ * may make its own and own the signal handlers with it. Children report through their exit
+ * status. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

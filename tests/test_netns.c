@@ -1,8 +1,6 @@
 /* Connect failures that loopback alone cannot produce (no route, an unreachable route, a router
- * that
- * answers with ICMP, a peer that silently drops SYNs), each in a network namespace of its own that
- * a
- * forked child creates with unshare(CLONE_NEWNET). Needs root; skips itself otherwise. */
+ * that answers with ICMP, a peer that silently drops SYNs), each in a network namespace of its own
+ * that a forked child creates with unshare(CLONE_NEWNET). Needs root; skips itself otherwise. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* Tests for listening ports: TCP4, TCP6 and UNIX listening, port 0, bind errors, stale and live
- * UNIX
- * socket files, the adaptive multi-accept loop (and its bound), factories that refuse connections,
- * doStart/doStop, stop_listening from inside a callback, and surviving EMFILE on accept (the spare
- * descriptor sheds load; with none left the port pauses on a timer instead of spinning). */
+ * UNIX socket files, the adaptive multi-accept loop (and its bound), factories that refuse
+ * connections, doStart/doStop, stop_listening from inside a callback, and surviving EMFILE on
+ * accept (the spare descriptor sheds load; with none left the port pauses on a timer instead of
+ * spinning). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -444,8 +444,7 @@ static void test_multi_accept_in_one_readiness(void **state)
 
 /* A lone connection costs one accept4: after the first accept of a wake the port asks poll()
  * whether more are waiting instead of trying accept4 again on an empty queue (which costs the
- * kernel
- * a socket made and thrown away). */
+ * kernel a socket made and thrown away). */
 static void test_lone_connection_costs_one_accept(void **state)
 {
     fixture *f = *state;

@@ -1,8 +1,7 @@
 /* Tests for producers registered with stream transports, over real loopback sockets: a close or
  * half-close asked for while a producer is registered waits until it is unregistered (all of a
  * 4 MiB pull or push producer arrives, then the EOF), an empty write never wakes the writer, and
- * the
- * ownership rule of every transport call that takes a callback or a buffer: an error return,
+ * the ownership rule of every transport call that takes a callback or a buffer: an error return,
  * out-of-memory included, runs no callback and takes nothing over. */
 #include <stdarg.h>
 #include <stddef.h>

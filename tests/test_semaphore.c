@@ -37,8 +37,7 @@ static int mark_fired(tw_deferred *d, tw_result *res, void *arg)
 }
 
 /* A one-token semaphore whose token *held took, and behind it the deferreds of further acquires,
- * queued
- * in the order given (a NULL-terminated list of tw_deferred ** to fill in). */
+ * queued in the order given (a NULL-terminated list of tw_deferred ** to fill in). */
 static tw_semaphore *one_token_taken(fixture *f, tw_deferred **held, ...)
 {
     tw_semaphore *s = tw_semaphore_new(f->env.r, 1, NULL);
@@ -385,8 +384,7 @@ static int slow_job_start(tw_result *out, void *arg)
 
 /* 10,000 run() calls queue behind a held token; each job finishes at once, so each release hands
  * the token to the next job from inside the previous one's callbacks. On a small stack: that
- * hand-off
- * must be a loop, not one nested release per queued job. */
+ * hand-off must be a loop, not one nested release per queued job. */
 #define QUEUED_JOBS 10000
 
 static int count_in_order(tw_result *out, void *arg)

@@ -1,7 +1,6 @@
 /* Tests for the opt-in signal handling: SIGINT/SIGTERM raised from a timer or another thread become
  * an orderly stop with the shutdown triggers run; SIGPIPE is ignored while installed; uninstall
- * puts
- * back what was there; only one reactor at a time may own the handlers. */
+ * puts back what was there; only one reactor at a time may own the handlers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,8 +112,7 @@ static int start_killer_thread(void *arg)
 }
 
 /* The signal comes from another thread and may be delivered to any thread; the stop still happens
- * in
- * the reactor thread. */
+ * in the reactor thread. */
 static void test_sigint_from_other_thread(void **state)
 {
     fixture *f = *state;

@@ -1,8 +1,7 @@
 /* Tests for the string transport (testing.h, Twisted's StringTransport): building and connecting a
  * protocol, recording writes, the consumed-bytes rule and held tails, closes from inside and
- * outside
- * the protocol's callbacks with the socket transport's reasons and timing, producers, pausing,
- * half-close, peer errors, addresses and options, the reactor's shutdown; and every error
+ * outside the protocol's callbacks with the socket transport's reasons and timing, producers,
+ * pausing, half-close, peer errors, addresses and options, the reactor's shutdown; and every error
  * return. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Tests for the reactor's thread entry points: tw_call_from_thread under a storm from many threads,
  * waking a blocked turn, and the thread pool (bounded size, saturation, results handed back, joined
- * at
- * shutdown and at free). Synchronisation is by barriers, condition variables and atomics only. */
+ * at shutdown and at free). Synchronisation is by barriers, condition variables and atomics
+ * only. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -456,8 +456,7 @@ static void test_failing_work_is_reported(void **state)
 }
 
 /* A job that fails just as the reactor is freed: free() waits for it, and its report, queued for
- * the
- * loop that will never turn again, is dropped without leaking (ASan checks). */
+ * the loop that will never turn again, is dropped without leaking (ASan checks). */
 typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;

@@ -1,8 +1,7 @@
 /* The timer heap against a reference model: random schedules, cancels, resets and delays on a
  * controllable clock must fire exactly the live calls, in (deadline, scheduling order); and the
  * 32-bit sequence renumbering keeps that order across the wrap; a reschedule that runs out of
- * memory
- * changes nothing. */
+ * memory changes nothing. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* Tests for stream transports over real loopback TCP and UNIX sockets: exact round trips from 1
- * byte
- * to 8 MiB, many concurrent clients, the consumed-bytes rule, writes (copied, sequences, lent),
- * closing reasons (clean, reset, abort, protocol error), half-close, producers and back-pressure
- * against a peer that does not read, fd leaks, and the reactor shutdown closing everything. */
+ * byte to 8 MiB, many concurrent clients, the consumed-bytes rule, writes (copied, sequences,
+ * lent), closing reasons (clean, reset, abort, protocol error), half-close, producers and
+ * back-pressure against a peer that does not read, fd leaks, and the reactor shutdown closing
+ * everything. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -335,8 +335,7 @@ static void count_growth(void *arg)
 }
 
 /* An 8 MiB partial frame: the tail's buffer grows by doubling, not by a read's worth each time
- * (which
- * copied the whole tail again at every read: quadratic). */
+ * (which copied the whole tail again at every read: quadratic). */
 static void test_unconsumed_tail_grows_geometrically(void **state)
 {
     fixture *f = *state;
@@ -1076,9 +1075,6 @@ static void test_thousand_short_connections_no_fd_leak(void **state)
     assert_int_equal(f->net.client.factory.num_ports, 0);
 }
 
-/* tw_reactor_run returns with nothing open: every connection lost with ConnectionLost, ports
- * closed,
- * connects in progress failed. */
 /* Freeing a reactor that never shut down closes what is still open, like a shutdown would. */
 static void test_free_closes_everything(void **state)
 {

@@ -209,8 +209,10 @@ static void test_verbose_line(void **state)
 static void test_verbose_line_ipv6_has_no_brackets(void **state)
 {
     fixture *f = *state;
-    if (!tw_test_ipv6_loopback_available())
+    if (!tw_test_ipv6_loopback_available()) {
+        print_message("::1 cannot be bound here: skipped\n");
         skip();
+    }
     char port[8];
     snprintf(port, sizeof port, "%u", (unsigned)serve(f, GREET_AND_CLOSE, true));
     const char *args[] = {"connect", "-v", "::1", port, NULL};

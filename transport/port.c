@@ -197,11 +197,9 @@ static void leave_context(tw_port *port);
 static void release_memory(tw_port *port);
 
 /* Is another connection waiting? An accept4 that finds the queue empty costs the kernel a socket
- * and
- * a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per wake,
- * after
- * the first accept: a lone connection then costs no failed accept4, and a queued burst is still
- * drained in one go (bench/accept measures both). */
+ * and a file made and thrown away (about 1.5 us here), a poll() a tenth of that. Asked once per
+ * wake, after the first accept: a lone connection then costs no failed accept4, and a queued burst
+ * is still drained in one go (bench/accept measures both). */
 static bool more_pending(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};

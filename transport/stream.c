@@ -1,10 +1,9 @@
 /* Stream transports (TCP and UNIX connections): start; reading into the reactor-wide buffer with
- * the
- * consumed-bytes rule; writing at once when nothing is queued, through the write queue otherwise,
- * with back-pressure between the water marks on a registered producer or on the transport's own
- * reading; and closing with the right reason exactly once. The queue (write_queue.c) and the
- * unconsumed tail (tail.c) are data structures this file drives; addresses and options are in
- * stream_info.c. */
+ * the consumed-bytes rule; writing at once when nothing is queued, through the write queue
+ * otherwise, with back-pressure between the water marks on a registered producer or on the
+ * transport's own reading; and closing with the right reason exactly once. The queue
+ * (write_queue.c) and the unconsumed tail (tail.c) are data structures this file drives; addresses
+ * and options are in stream_info.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -36,8 +36,8 @@ typedef struct tw_tails {
 int tw__tail_keep(tw_tails *all, tw_tail *tail, const char *rest, size_t n,
                   bool in_own) TW__MUST_CHECK;
 /* Where to read next, after the tail's pre bytes: the shared buffer (the short tail copied in
- * front)
- * or the tail's own buffer, with room for at least half a read buffer. NULL when out of memory. */
+ * front) or the tail's own buffer, with room for at least half a read buffer. NULL when out of
+ * memory. */
 char *tw__tail_read_target(tw_tails *all, tw_tail *tail, char *shared, size_t *pre, size_t *room);
 /* Frees the buffer; the tail is empty. */
 void tw__tail_free(tw_tails *all, tw_tail *tail);

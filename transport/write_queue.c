@@ -1,8 +1,6 @@
 /* A stream transport's write queue: chunks of copied bytes (small writes share one) and lent
- * buffers,
- * drained by sendmsg() over up to TW_TRANSPORT_IOV_MAX of them at a time. SIGPIPE never fires:
- * every
- * send carries MSG_NOSIGNAL. */
+ * buffers, drained by sendmsg() over up to TW_TRANSPORT_IOV_MAX of them at a time. SIGPIPE never
+ * fires: every send carries MSG_NOSIGNAL. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

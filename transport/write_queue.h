@@ -1,7 +1,6 @@
 /* A stream transport's write queue: the bytes the kernel did not take yet, copied or lent by the
  * caller, in order, and the sends that drain it. It knows sockets and memory, nothing of
- * transports:
- * the transport decides when to queue, when to flush and what a failure means. */
+ * transports: the transport decides when to queue, when to flush and what a failure means. */
 #ifndef TWINE_TRANSPORT_WRITE_QUEUE_H
 #define TWINE_TRANSPORT_WRITE_QUEUE_H
 

@@ -29,11 +29,10 @@
  *   *err, false, 0, nothing), never a crash: the rule for the whole API is at the top of twine.h.
  *
  * THREADS: a deferred belongs to the thread of its reactor; only tw_defer_to_thread crosses
- * threads.
- * Unhandled failures are logged through the reactor given at creation (tw_reactor_log, level
- * CRITICAL); with a NULL reactor they go to the process-wide default logger (tw_set_default_logger;
- * stderr unless a program sets one). So a deferred made with a reactor must be freed before that
- * reactor is. */
+ * threads. Unhandled failures are logged through the reactor given at creation (tw_reactor_log,
+ * level CRITICAL); with a NULL reactor they go to the process-wide default logger
+ * (tw_set_default_logger; stderr unless a program sets one). So a deferred made with a reactor must
+ * be freed before that reactor is. */
 #ifndef TWINE_DEFERRED_H
 #define TWINE_DEFERRED_H
 
@@ -56,10 +55,9 @@ typedef void (*tw_destructor)(void *value);
 
 /* A callback or errback. d is the deferred whose chain runs it, result its current result (owned by
  * d, see VALUES), arg the pointer given when it was added. Return 0 to keep whatever result now
- * holds
- * (unchanged, replaced or set to another deferred), or a negative errno / TW_E* code: the result is
- * then replaced by tw_failure_from_errno(code) and the chain switches to errbacks. A failure result
- * after the call runs the next errback; a value runs the next callback. */
+ * holds (unchanged, replaced or set to another deferred), or a negative errno / TW_E* code: the
+ * result is then replaced by tw_failure_from_errno(code) and the chain switches to errbacks. A
+ * failure result after the call runs the next errback; a value runs the next callback. */
 typedef int (*tw_callback_fn)(tw_deferred *d, tw_result *result, void *arg);
 
 /* Twisted's canceller: called by tw_deferred_cancel() on an unfired deferred. It may fire d (that
@@ -132,8 +130,7 @@ TW_API int tw_deferred_add_both(tw_deferred *d, tw_callback_fn fn, void *arg);
 TW_API int tw_deferred_chain_deferred(tw_deferred *d, tw_deferred *other);
 
 /* pause / unpause: while paused no callback runs, even on a fired deferred. Calls nest; unpause on
- * a
- * deferred that is not paused does nothing. */
+ * a deferred that is not paused does nothing. */
 TW_API void tw_deferred_pause(tw_deferred *d);
 TW_API void tw_deferred_unpause(tw_deferred *d);
 
@@ -238,14 +235,12 @@ TW_API tw_semaphore *tw_semaphore_new(tw_reactor *r, int tokens, int *err);
 TW_API void tw_semaphore_free(tw_semaphore *s);
 /* A deferred that fires with s (no destructor) once a token is taken: at once if one is free, else
  * when released to this waiter (FIFO). Cancelling it while queued removes it without taking a
- * token;
- * cancelling after it fired does nothing (the token stays held). */
+ * token; cancelling after it fired does nothing (the token stays held). */
 TW_API tw_deferred *tw_semaphore_acquire(tw_semaphore *s, int *err);
 /* Returns a token, handing it to the first waiter if any (its callbacks run before this returns).
  * A release made from inside those callbacks hands its token on right after them, in the same FIFO
  * order, so a long queue of quick jobs is served by a loop, not by nested releases. -EINVAL if
- * every
- * token is already free (Twisted's "released too many times"). */
+ * every token is already free (Twisted's "released too many times"). */
 TW_API int tw_semaphore_release(tw_semaphore *s);
 /* acquire, then fn(out, arg) as with tw_maybe_deferred, then release once fn's result is known,
  * success or failure; the returned deferred fires with fn's result. */

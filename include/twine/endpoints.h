@@ -59,9 +59,8 @@ extern "C" {
  * listen(ep, factory) returns a deferred that fires with the listening tw_port * (no destructor:
  * the caller owns it, may stop it with tw_port_stop_listening, and releases it with tw_port_free,
  * as every port, also after the reactor's shutdown stopped it), or with NULL for an endpoint that
- * has no port
- * (stdio: its one connection is reached through its protocol). It fails with CannotListenError
- * whose message names the address and the system's reason ("Couldn't listen on
+ * has no port (stdio: its one connection is reached through its protocol). It fails with
+ * CannotListenError whose message names the address and the system's reason ("Couldn't listen on
  * tcp:127.0.0.1:8080: Address already in use"), code the negative errno.
  *
  * Implementing one: fill a tw_server_endpoint (usually the first member of a larger struct) with

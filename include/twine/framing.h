@@ -20,9 +20,8 @@ extern "C" {
 
 /* How a receiver is used. Every receiver is a pure function of the bytes it is shown:
  * tw_X_data_received(receiver, data, len) delivers every complete frame in data and returns how
- * many
- * bytes it consumed; whoever drives it (a transport, or a test) must present the unconsumed tail
- * again, unchanged, in front of the next bytes. A receiver may remember how far it has already
+ * many bytes it consumed; whoever drives it (a transport, or a test) must present the unconsumed
+ * tail again, unchanged, in front of the next bytes. A receiver may remember how far it has already
  * searched that tail, so the tail must not be altered between calls.
  *
  * On a connection, make the receiver the protocol's user (p->user = &receiver) and put

@@ -22,8 +22,7 @@ typedef struct tw_address tw_address;
 
 /* What a protocol does. Every op is optional (NULL = nothing to do), and all run in the reactor
  * thread, never re-entrantly for one connection (a close requested from inside an op completes
- * after
- * that op returns).
+ * after that op returns).
  *
  * connection_made: the transport is connected and p->transport is set. A negative return is logged
  *   and the connection is closed with that error as the reason.

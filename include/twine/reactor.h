@@ -3,17 +3,14 @@
  *
  * Threads: a reactor and everything reached through it belong to the thread that runs it. The one
  * exception is tw_call_from_thread(), which any thread may call at any time. Several reactors may
- * run
- * in several threads of one process; they share nothing.
+ * run in several threads of one process; they share nothing.
  *
  * Callbacks: every callback the reactor runs returns int: 0 when all went well, or a negative error
  * (a -errno or TW_E* code) to report a failure. The reactor reports it through its log hook and
- * goes
- * on; it never stops or aborts because of a callback.
+ * goes on; it never stops or aborts because of a callback.
  *
  * Time: seconds as double at the API (Twisted's convention), monotonic nanoseconds inside. "now" is
- * read
- * once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds().
+ * read once per turn of the loop, so every callback of one turn sees the same tw_reactor_seconds().
  *
  * NULL: a NULL reactor or handle is answered by -EINVAL (or false, 0, nothing), never a crash; the
  * errors listed below leave it out. The rule for the whole API is at the top of twine.h. */
@@ -43,12 +40,9 @@ TW_API tw_reactor *tw_reactor_new(int *err);
 
 /* Frees the reactor. Connections, ports and connection attempts still open are closed first, as at
  * shutdown (connection_lost runs with ConnectionLost). Then it stops and joins the thread pool,
- * forgets
- * every watcher (fds the user added stay open: whoever opened them closes them), drops pending
- * timers
- * and calls from threads without running them, and closes the reactor's own fds. Delayed-call
- * handles
- * still referenced become invalid. Not from a callback. */
+ * forgets every watcher (fds the user added stay open: whoever opened them closes them), drops
+ * pending timers and calls from threads without running them, and closes the reactor's own fds.
+ * Delayed-call handles still referenced become invalid. Not from a callback. */
 TW_API void tw_reactor_free(tw_reactor *r);
 
 /* Fires "startup" triggers, then runs turns until tw_reactor_stop() and the shutdown sequence end.
@@ -90,29 +84,22 @@ TW_API void tw_reactor_set_clock(tw_reactor *r, tw_clock_fn fn, void *ctx);
 
 /* Schedules fn(arg) after delay seconds (negative counts as 0). Calls with the same deadline run in
  * the order they were scheduled. A call scheduled from a timer callback never runs in the same
- * turn,
- * even with delay 0, so timers cannot starve I/O. NULL with *err (if err is not NULL) set to
- * -EINVAL
- * (no reactor, no fn, delay NaN) or -ENOMEM.
+ * turn, even with delay 0, so timers cannot starve I/O. NULL with *err (if err is not NULL) set to
+ * -EINVAL (no reactor, no fn, delay NaN) or -ENOMEM.
  *
  * The handle belongs to the reactor. It stays valid while the call is active, during its own
- * callback,
- * and for as long as the caller holds a reference (tw_delayed_call_ref); after the callback returns
- * or
- * the call is cancelled, the reactor drops its reference and the handle is freed if nobody holds
- * one.
- * A freed handle is stale, and its memory serves later calls: using it is a bug twine reports
- * instead of reaching another call. cancel/reset/delay return -ESTALE, active/called/cancelled are
- * false, get_time is 0, ref returns NULL, unref does nothing. The handle carries a 16-bit
- * generation
- * of its memory, so a stale one goes unnoticed only if that memory served a multiple of 65,536
- * calls
- * in between (and always on 32-bit platforms, whose pointers have no room for it). */
+ * callback, and for as long as the caller holds a reference (tw_delayed_call_ref); after the
+ * callback returns or the call is cancelled, the reactor drops its reference and the handle is
+ * freed if nobody holds one. A freed handle is stale, and its memory serves later calls: using it
+ * is a bug twine reports instead of reaching another call. cancel/reset/delay return -ESTALE,
+ * active/called/cancelled are false, get_time is 0, ref returns NULL, unref does nothing. The
+ * handle carries a 16-bit generation of its memory, so a stale one goes unnoticed only if that
+ * memory served a multiple of 65,536 calls in between (and always on 32-bit platforms, whose
+ * pointers have no room for it). */
 TW_API tw_delayed_call *tw_call_later(tw_reactor *r, double delay, tw_fn fn, void *arg, int *err);
 
 /* Twisted's IDelayedCall. cancel/reset/delay return TW_EALREADYCALLED once the call has started to
- * run
- * (also from inside its own callback), TW_EALREADYCANCELLED after a cancel, -ESTALE for a stale
+ * run (also from inside its own callback), TW_EALREADYCANCELLED after a cancel, -ESTALE for a stale
  * handle (above), -EINVAL for a NaN delay, -ENOMEM (the call is left as it was). */
 TW_API int tw_delayed_call_cancel(tw_delayed_call *dc);
 TW_API int tw_delayed_call_reset(tw_delayed_call *dc, double seconds_from_now);
@@ -130,27 +117,19 @@ TW_API size_t tw_reactor_pending_calls(const tw_reactor *r);
 
 /* ---- file descriptors -------------------------------------------------------------------------
  * Level-triggered on every backend: a reader runs on every turn in which its fd is readable (or
- * hung
- * up, or in error: read() then tells which), a writer on every turn in which it is writable. On one
- * fd
- * the reader runs before the writer. Adding is idempotent (a second add replaces fn and arg);
- * removing
- * what is not there is not an error. No watcher ever runs for an fd removed, closed or reused
- * earlier
- * in the same turn. A watcher that returns a negative error is reported and removed, so a broken
- * handler cannot spin.
+ * hung up, or in error: read() then tells which), a writer on every turn in which it is writable.
+ * On one fd the reader runs before the writer. Adding is idempotent (a second add replaces fn and
+ * arg); removing what is not there is not an error. No watcher ever runs for an fd removed, closed
+ * or reused earlier in the same turn. A watcher that returns a negative error is reported and
+ * removed, so a broken handler cannot spin.
  *
  * Refused watches: the kernel may refuse to watch an fd after tw_reactor_add_reader/writer
- * returned,
- * when the change reaches it at the start of the next turn (epoll_ctl's ENOSPC at the
+ * returned, when the change reaches it at the start of the next turn (epoll_ctl's ENOSPC at the
  * max_user_watches limit, or ENOMEM; a failed kevent change; an fd closed behind the reactor's
- * back:
- * EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them one
- * last
- * time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r, fd)
- * returns
- * the reason. Nothing else will come for that fd, so its owner should close it (twine's transports
- * close with that error: connection_lost runs). */
+ * back: EBADF). The reactor then logs it, removes every watcher of that fd, and calls each of them
+ * one last time in that turn (reader first, as usual); inside that call tw_reactor_watch_error(r,
+ * fd) returns the reason. Nothing else will come for that fd, so its owner should close it (twine's
+ * transports close with that error: connection_lost runs). */
 typedef int (*tw_io_fn)(tw_reactor *r, int fd, void *arg);
 
 /* 0, -EBADF (fd < 0), -EMFILE (fd beyond what the backend can watch, e.g. FD_SETSIZE for select),
@@ -180,16 +159,14 @@ TW_API int tw_reactor_close_fd(tw_reactor *r, int fd);
 /* ---- threads --------------------------------------------------------------------------------- */
 
 /* The only thread-safe twine call. Queues fn(arg) to run in the reactor thread on its next turn;
- * calls
- * from one thread run in the order made; many calls wake the loop once. -ENOMEM, or -ESHUTDOWN once
- * the reactor is being freed (fn will not run). */
+ * calls from one thread run in the order made; many calls wake the loop once. -ENOMEM, or
+ * -ESHUTDOWN once the reactor is being freed (fn will not run). */
 TW_API int tw_call_from_thread(tw_reactor *r, tw_fn fn, void *arg);
 
 /* Runs fn(arg) on one of the reactor's pool threads (created on demand, at most the pool size, FIFO
  * queue). fn must not touch the reactor except through tw_call_from_thread; a negative return is
  * reported through the log hook. The pool stops during the "during shutdown" phase: work already
- * queued
- * still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started),
+ * queued still runs, then every thread is joined. -ENOMEM, -EAGAIN (no thread could be started),
  * -ESHUTDOWN. */
 TW_API int tw_call_in_thread(tw_reactor *r, tw_fn fn, void *arg);
 
@@ -199,12 +176,10 @@ TW_API int tw_reactor_set_thread_pool_size(tw_reactor *r, unsigned n);
 
 /* ---- system events: startup and shutdown --------------------------------------------------------
  * Twisted's addSystemEventTrigger. Triggers of one phase run in the order added. The "before
- * shutdown"
- * phase may hold the shutdown (e.g. until connections have closed): tw_reactor_hold_shutdown() from
- * a
- * before-shutdown trigger, tw_reactor_release_shutdown() later; the "during" phase starts once
- * every
- * hold is released, and the reactor keeps serving I/O and timers meanwhile. */
+ * shutdown" phase may hold the shutdown (e.g. until connections have closed):
+ * tw_reactor_hold_shutdown() from a before-shutdown trigger, tw_reactor_release_shutdown() later;
+ * the "during" phase starts once every hold is released, and the reactor keeps serving I/O and
+ * timers meanwhile. */
 typedef enum { TW_EVENT_STARTUP, TW_EVENT_SHUTDOWN } tw_system_event;
 typedef enum { TW_PHASE_BEFORE, TW_PHASE_DURING, TW_PHASE_AFTER } tw_phase;
 
@@ -218,10 +193,9 @@ TW_API void tw_reactor_release_shutdown(tw_reactor *r);
 
 /* ---- signals ------------------------------------------------------------------------------------
  * Opt-in: SIGINT and SIGTERM become an orderly tw_reactor_stop() (through a self-pipe, so any
- * thread
- * may receive them), and SIGPIPE is ignored so a write to a closed pipe returns EPIPE instead of
- * killing the process. Sockets never raise SIGPIPE whether or not this is called. One reactor per
- * process may own the signal handlers; -EBUSY if another does. */
+ * thread may receive them), and SIGPIPE is ignored so a write to a closed pipe returns EPIPE
+ * instead of killing the process. Sockets never raise SIGPIPE whether or not this is called. One
+ * reactor per process may own the signal handlers; -EBUSY if another does. */
 TW_API int tw_reactor_install_signal_handlers(tw_reactor *r);
 /* Restores the dispositions that were in place before install. */
 TW_API void tw_reactor_uninstall_signal_handlers(tw_reactor *r);
@@ -248,10 +222,9 @@ TW_API int tw_reactor_exit_signal(const tw_reactor *r);
 
 /* ---- logging ------------------------------------------------------------------------------------
  * Failures the reactor cannot return to anyone (a callback's error, an unhandled deferred failure,
- * an
- * accept that hit EMFILE) and notes (a signal received) are logged. A message goes to the reactor's
- * own hook if it has one, else to the process-wide default logger, which also takes what has no
- * reactor (an unhandled failure of a deferred made without one). The default logger writes
+ * an accept that hit EMFILE) and notes (a signal received) are logged. A message goes to the
+ * reactor's own hook if it has one, else to the process-wide default logger, which also takes what
+ * has no reactor (an unhandled failure of a deferred made without one). The default logger writes
  * "twine: LEVEL: message" to stderr.
  *
  * Messages below the level are dropped before any hook sees them: the reactor's level if it set
@@ -284,18 +257,17 @@ TW_API int tw_set_default_log_level(tw_log_level level);
 
 /* Warnings that repeat under overload (a port out of file descriptors, shedding connections and
  * pausing every TW_PORT_EMFILE_PAUSE) are written at most once per TW_LOG_REPEAT_INTERVAL seconds
- * of
- * the reactor's clock; the next line written says how many were held back in between. */
+ * of the reactor's clock; the next line written says how many were held back in between. */
 #define TW_LOG_REPEAT_INTERVAL 1.0
 
 /* ---- debug mode and metrics ---------------------------------------------------------------------
  * asyncio's debug mode and libuv's loop metrics. Turns and callbacks are always counted (two
- * additions
- * per turn). Debug mode also times every callback the reactor runs (timed calls, fd watchers, calls
- * from threads) and every wait: a callback that runs longer than the threshold is logged at
- * TW_LOG_WARN, named by its function's symbol where dladdr() knows it, else as "module+0xOFFSET"
- * (addr2line -e module 0xOFFSET names a static function). Off, it costs one test of a flag per
- * callback. Times are read on the reactor's clock, so a controllable clock drives them too. */
+ * additions per turn). Debug mode also times every callback the reactor runs (timed calls, fd
+ * watchers, calls from threads) and every wait: a callback that runs longer than the threshold is
+ * logged at TW_LOG_WARN, named by its function's symbol where dladdr() knows it, else as
+ * "module+0xOFFSET" (addr2line -e module 0xOFFSET names a static function). Off, it costs one test
+ * of a flag per callback. Times are read on the reactor's clock, so a controllable clock drives
+ * them too. */
 
 /* asyncio's default slow-callback threshold: 100 ms. */
 #define TW_DEBUG_SLOW_DEFAULT 0.1

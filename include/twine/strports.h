@@ -1,7 +1,6 @@
 /* twine endpoint strings: "tcp:8080:interface=127.0.0.1", "unix:/run/echo.sock" and friends, parsed
  * with Twisted's grammar (twisted.internet.endpoints serverFromString) into a plain description
- * that
- * tw_server_listen() turns into a listening port. docs/endpoints.md explains the grammar. */
+ * that tw_server_listen() turns into a listening port. docs/endpoints.md explains the grammar. */
 #ifndef TWINE_STRPORTS_H
 #define TWINE_STRPORTS_H
 
@@ -35,10 +34,9 @@ extern "C" {
 
 /* ---- the tokenizer (Twisted's _parse) -----------------------------------------------------------
  * ':' separates parameters and '=' separates a key from its value, except that after an '=' only
- * ':'
- * is an operator, so "address=a=b" has the value "a=b". A backslash takes the next character
- * literally, whatever it is ("\:" is ':', "\\" is '\'); a backslash at the very end is an error.
- * A parameter without '=' is positional, one with '=' is a keyword; they may be mixed in any order.
+ * ':' is an operator, so "address=a=b" has the value "a=b". A backslash takes the next character
+ * literally, whatever it is ("\:" is ':', "\\" is '\'); a backslash at the very end is an error. A
+ * parameter without '=' is positional, one with '=' is a keyword; they may be mixed in any order.
  * Values are unescaped copies held inside the struct; key is NULL for a positional parameter. */
 typedef struct tw_endpoint_param {
     const char *key;

@@ -1,10 +1,8 @@
 /* twine testing, the reactor's part: tw_clock, Twisted's task.Clock. A real reactor whose clock
- * stands
- * still until the test moves it. Everything that uses the reactor's time (tw_call_later, deferred
- * timeouts, looping calls, the cooperator, idle timeouts, connection attempts) runs on it
- * unchanged,
- * and a test decides exactly when each timer fires, without sleeping. Include testing.h, which
- * brings every test double.
+ * stands still until the test moves it. Everything that uses the reactor's time (tw_call_later,
+ * deferred timeouts, looping calls, the cooperator, idle timeouts, connection attempts) runs on it
+ * unchanged, and a test decides exactly when each timer fires, without sleeping. Include testing.h,
+ * which brings every test double.
  *
  * Ownership: tw_clock_new returns a clock the caller frees with tw_clock_free, which also frees its
  * reactor. Errors as everywhere in twine: 0 or a negative code, NULL with *err. */

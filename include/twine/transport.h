@@ -103,12 +103,11 @@ typedef struct tw_producer {
 
 /* ---- transports --------------------------------------------------------------------------------
  * A connected stream socket owned by twine: created by a port or connector, freed by twine after
- * its
- * protocol's connection_lost and destroy have run. Never free it yourself; close it. Every function
- * takes the transport of a protocol that is connected (p->transport between connection_made and the
- * end of connection_lost); calls from inside connection_lost are accepted and do nothing harmful.
- * A test may connect a protocol to a transport that lives in memory instead (testing.h's string
- * transport): every function below works on it, with the same rules. */
+ * its protocol's connection_lost and destroy have run. Never free it yourself; close it. Every
+ * function takes the transport of a protocol that is connected (p->transport between
+ * connection_made and the end of connection_lost); calls from inside connection_lost are accepted
+ * and do nothing harmful. A test may connect a protocol to a transport that lives in memory instead
+ * (testing.h's string transport): every function below works on it, with the same rules. */
 
 /* Writes data. With nothing queued it is sent at once; whatever the kernel does not take is copied
  * and sent when the socket is writable. Writes after lose_connection() are still sent (as

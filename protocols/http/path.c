@@ -1,9 +1,8 @@
 /* Request paths to files beneath DIR. Decoding happens once, before dot segments are removed, so an
  * encoded dot is a dot and an encoded slash is refused rather than split on; opening goes through
  * openat2(RESOLVE_BENEATH) where the kernel has it, and otherwise (or for an absolute symlink,
- * which
- * RESOLVE_BENEATH refuses even when it points inside) through a plain open whose descriptor's real
- * path is checked afterwards: the check is on the file actually opened, so no rename can race
+ * which RESOLVE_BENEATH refuses even when it points inside) through a plain open whose descriptor's
+ * real path is checked afterwards: the check is on the file actually opened, so no rename can race
  * it. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,8 +1,7 @@
 /* Private to protocols/http: a text buffer that response heads, redirects and directory listings
  * are written into, with the escapes HTTP output needs (percent-encoding for URIs, entities for
  * HTML). It grows on the heap, or fills a caller's fixed array; a failure is sticky and checked
- * once
- * at the end, so writers need no error path per append. */
+ * once at the end, so writers need no error path per append. */
 #ifndef TWINE_PROTOCOLS_HTTP_TEXT_H
 #define TWINE_PROTOCOLS_HTTP_TEXT_H
 

@@ -65,10 +65,9 @@ size_t tw_test_factory_made(const tw_test_factory *f);
 tw_test_peer *tw_test_factory_last(const tw_test_factory *f);
 
 /* What a socket test starts from: a reactor whose log is captured, a controllable clock (unused
- * unless
- * a test installs it) and a server and a client factory of recording peers. A test file's own
- * fixture
- * struct holds one as its first member, so the setup and teardown below serve any of them. */
+ * unless a test installs it) and a server and a client factory of recording peers. A test file's
+ * own fixture struct holds one as its first member, so the setup and teardown below serve any of
+ * them. */
 typedef struct {
     tw_reactor *r;
     tw_test_log log;

@@ -260,8 +260,7 @@ static void *no_work(void *arg)
 
 /* A sanitizer's runtime may start a helper thread of its own at the first pthread_create
  * (ThreadSanitizer's background thread does) and keep it: start one thread and join it once, so
- * that
- * the helper is already there in every count a test takes as its baseline. */
+ * that the helper is already there in every count a test takes as its baseline. */
 static void start_runtime_threads(void)
 {
     pthread_t t;

@@ -36,8 +36,7 @@ int tw_test_clock_turn(tw_reactor *r, tw_test_clock *c, double seconds);
 #define TW_TEST_LOG_TEXT_MAX 8192
 
 /* Everything the reactor logged since install (at any level), concatenated one message per line.
- * Thread-safe, since
- * some messages may come from pool threads. */
+ * Thread-safe, since some messages may come from pool threads. */
 typedef struct {
     pthread_mutex_t lock;
     int count;                     /* messages of any level */
@@ -70,8 +69,7 @@ typedef enum {
 
 /* What every reactor test starts from: a reactor whose log is captured, and a controllable clock
  * that the reactor uses when the fixture was set up with TW_TEST_CONTROLLED_CLOCK. A test file's
- * own
- * fixture struct holds one as its first member, so the setup and teardown below serve any of
+ * own fixture struct holds one as its first member, so the setup and teardown below serve any of
  * them. */
 typedef struct {
     tw_reactor *r;
@@ -120,8 +118,7 @@ void tw_test_fds_release(tw_test_fd_filler *f);
 
 /* Waits (without sleeping as synchronisation: it polls /proc, bounded by timeout) until the thread
  * count drops to at most want; returns the last count. Threads that have been joined are already
- * gone,
- * so this only matters for threads that exit asynchronously. */
+ * gone, so this only matters for threads that exit asynchronously. */
 int tw_test_wait_threads_at_most(int want, double timeout_seconds);
 
 /* ---- refused watches ------------------------------------------------------------------------- */
@@ -132,14 +129,12 @@ int tw_test_wait_threads_at_most(int want, double timeout_seconds);
  * kevent, so flush the reactor's other changes first), poll's ENOMEM through the wrapped realloc of
  * the backend's fd map (fd must be at least 64, and above every fd watched before, so that the map
  * has to grow). Returns the negative errno the watchers will hear, or 0 when the backend has no
- * such
- * failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
+ * such failure (select: its sets are fixed; only a closed fd, -EBADF, is refused). */
 int tw_test_refuse_next_watch(int fd);
 
 /* Is fd registered in an epoll set of this process (read from /proc/self/fdinfo)? 1 or 0, or -1
- * when
- * that cannot be told (no /proc, or no epoll set open). A registration that outlives its fd's close
- * (the open file lives on in a dup) shows here and nowhere else. */
+ * when that cannot be told (no /proc, or no epoll set open). A registration that outlives its fd's
+ * close (the open file lives on in a dup) shows here and nowhere else. */
 int tw_test_epoll_watches(int fd);
 
 /* ---- sockets --------------------------------------------------------------------------------- */
