@@ -4,6 +4,7 @@
 #ifndef TWINE_STRPORTS_H
 #define TWINE_STRPORTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,9 @@ TW_API int tw_endpoint_quote(const char *s, char *buf, size_t size);
  *   tcp6:PORT[:backlog=N][:interface=ADDR]    positional order: port, backlog, interface
  *   unix:PATH[:mode=OCTAL][:backlog=N]        positional order: address, mode, backlog, lockfile
  *   stdio:                                    no parameters
+ * tcp and tcp6 also take reusePort=1 (a twine extension; 0 is the default): SO_REUSEPORT, so that
+ * several ports, one per reactor thread, listen on the same address and the kernel spreads the
+ * connections among them (docs/web.md).
  * The type is matched without regard to case. interface is a numeric address ("" for any: 0.0.0.0
  * or ::); a tcp6 address may carry a scope ("fe80\:\:1%eth0"). lockfile=0 is accepted; lock files
  * themselves are not supported. */
@@ -83,6 +87,7 @@ typedef struct tw_server_description {
     char path[TW_ADDRESS_PATH_MAX];           /* unix */
     unsigned mode;                            /* unix: socket file permissions */
     int backlog;                              /* tcp, tcp6, unix; 0: the port's default */
+    bool reuse_port;                          /* tcp, tcp6: SO_REUSEPORT (reusePort=1) */
 } tw_server_description;
 
 /* Twisted's serverFromString, without the listening: parses description into out. 0, or TW_EPARSE

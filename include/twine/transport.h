@@ -125,6 +125,17 @@ TW_API int tw_transport_write_sequence(tw_transport *t, const struct iovec *iov,
  * return release does not run and buf is still the caller's. */
 TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
                                    void (*release)(void *arg), void *arg);
+/* Sends len bytes of the file open on fd, from offset, after everything queued, without reading
+ * them into memory: sendfile(2) as the socket drains, a bounded buffer where sendfile cannot be
+ * used (a memory transport, a file system that refuses it). The bytes count in the write buffer
+ * size until sent, so producers and a port's pause-reading-when-full see them, but cost no memory.
+ * fd stays the caller's: it must stay open and the region unchanged until release(arg) runs (once:
+ * sent, or dropped by a close; possibly before this call returns). A file that turns out shorter
+ * than offset + len closes the connection with TW_CONNECTION_LOST (the peer was promised len
+ * bytes). Returns as tw_transport_write_lent, and -EINVAL for fd < 0; on an error return release
+ * does not run. */
+TW_API int tw_transport_write_file(tw_transport *t, int fd, uint64_t offset, uint64_t len,
+                                   void (*release)(void *arg), void *arg);
 
 /* Closes after everything queued has been written and a registered producer (pull or streaming)
  * has been unregistered; reason TW_CONNECTION_DONE. Reading stops at once; writing goes on, so a
