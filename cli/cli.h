@@ -54,26 +54,45 @@ int twined_listen(tw_reactor *r, const tw_server_description *d, const char *tex
 /* Prints "listening on ADDRESS" for a port (nothing for NULL: stdio). */
 void twined_announce(const tw_port *port);
 
-/* A server subcommand's --listen endpoints (at most TWINED_LISTEN_MAX). Set command, factory (for
- * accepted connections) and stdio_factory (for stdio:, which may be given once); the rest is
- * filled in. */
+/* A server subcommand's --listen endpoints (at most TWINED_LISTEN_MAX) and how it runs them. Set
+ * command, factory (for accepted connections) and stdio_factory (for stdio:, which may be given
+ * once), and the optional hooks; the rest is filled in by twined_listeners_add and
+ * twined_listeners_set_reactors. */
 #define TWINED_LISTEN_MAX 16
+/* Most --reactors: one reactor, on a thread of its own, per core. */
+#define TWINED_REACTORS_MAX 64
 typedef struct twined_listeners {
     const char *command;
+    /* Templates: each reactor listens with a copy of its own (a factory counts its ports, so one
+     * factory cannot be shared between threads). */
     tw_factory *factory, *stdio_factory;
+    /* Optional: called for each reactor (index 0 is the main thread's) on the main thread before
+     * any of them runs and before it listens; may point *factory at a factory of the reactor's
+     * own. Returns 0, or an exit status after printing one line. */
+    int (*setup)(void *arg, tw_reactor *r, unsigned index, tw_factory **factory);
+    /* Optional: called for each reactor set up, once every reactor has stopped, before it is
+     * freed. */
+    void (*teardown)(void *arg, tw_reactor *r, unsigned index);
+    void *arg;
+    unsigned reactors; /* --reactors; 0 counts as 1 */
     const char *text[TWINED_LISTEN_MAX];
     tw_server_description endpoints[TWINED_LISTEN_MAX];
-    tw_port *ports[TWINED_LISTEN_MAX];
     size_t count;
 } twined_listeners;
 
 /* Parses one --listen value: 0, or TWINED_EXIT_USAGE after a one-line message. */
 int twined_listeners_add(twined_listeners *l, const char *description);
-/* Runs the server: a reactor with twined's log and signal handlers, setup(arg, r) (may be NULL;
- * a negative return stops with status 1), every listener open and announced, then the loop until
- * a signal or tw_reactor_stop; the listeners are closed first at shutdown. Returns the exit
- * status. */
-int twined_serve(twined_listeners *l, int (*setup)(void *arg, tw_reactor *r), void *arg);
+/* Parses a --reactors value (1 to TWINED_REACTORS_MAX): 0, or TWINED_EXIT_USAGE after a one-line
+ * message. */
+int twined_listeners_set_reactors(twined_listeners *l, const char *value);
+/* Runs the server (serve.c): l->reactors reactors, each with twined's log, set up by l->setup and
+ * listening on every endpoint (with N > 1 each TCP port is bound N times with SO_REUSEPORT, so the
+ * kernel spreads connections; port 0 becomes the first reactor's port; unix: and stdio: cannot be
+ * shared and are a usage error), each address announced once; the main thread's reactor runs
+ * there with the signal handlers, the others on threads of their own. A signal or tw_reactor_stop
+ * on the main reactor stops every reactor in order: all stop accepting first, then their
+ * connections are closed, then the threads are joined. Returns the exit status. */
+int twined_serve(twined_listeners *l);
 
 /* ---- messages -----------------------------------------------------------------------------------
  * Every message is one line on stderr starting "twined: " (or "twined COMMAND: " for a usage
@@ -107,6 +126,9 @@ int twined_set_debug(const char *value);
  * teardown (before tw_reactor_free) prints the last metrics line and restores SIGUSR1. */
 int twined_reactor_setup(tw_reactor *r);
 void twined_reactor_teardown(tw_reactor *r);
+/* The same for the reactors of other threads (--reactors): the log hook and level and --debug's
+ * slow-callback threshold; SIGUSR1 and the metrics line belong to the main reactor. */
+int twined_reactor_setup_worker(tw_reactor *r);
 
 /* ---- endpoints (endpoint_errors.c) ----------------------------------------------------------- */
 

@@ -87,6 +87,13 @@ int twined_reactor_setup(tw_reactor *r)
     return err < 0 ? err : watch_sigusr1(r);
 }
 
+int twined_reactor_setup_worker(tw_reactor *r)
+{
+    tw_reactor_set_logger(r, twined_log, NULL);
+    tw_reactor_set_log_level(r, TW_LOG_INFO);
+    return debug_seconds > 0 ? tw_reactor_set_debug(r, debug_seconds) : 0;
+}
+
 void twined_reactor_teardown(tw_reactor *r)
 {
     if (debug_seconds <= 0 || sigusr1_pipe[0] < 0)

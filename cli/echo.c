@@ -81,7 +81,7 @@ static const tw_factory_ops echo_stdio_factory_ops = {.build_protocol = echo_bui
 
 static int echo_help(void)
 {
-    printf("usage: twined echo --listen ENDPOINT [--listen ENDPOINT ...]\n"
+    printf("usage: twined echo --listen ENDPOINT [--listen ENDPOINT ...] [--reactors N]\n"
            "\n"
            "Echo server: everything a client sends is sent back to it. A client that does not\n"
            "read is not read from; a client's EOF gets the rest of its echo, then EOF.\n"
@@ -94,17 +94,21 @@ static int echo_help(void)
            "                       unix:/tmp/echo.sock         a UNIX socket\n"
            "                       stdio:                      stdin to stdout; twined exits\n"
            "                                                   when stdin has ended\n"
+           "  --reactors N       N reactors on N threads (1 to %d, default 1), each listening\n"
+           "                     on every tcp: and tcp6: endpoint with SO_REUSEPORT, so the\n"
+           "                     kernel spreads the connections; not with unix: or stdio:\n"
            "  -h, --help         show this help and exit\n"
            "\n"
            "Prints 'twined: listening on ADDRESS' on stderr for each endpoint; stops on SIGINT or\n"
            "SIGTERM with status 0. Status 1: could not listen. Status 2: bad arguments.\n",
-           TWINED_LISTEN_MAX);
+           TWINED_LISTEN_MAX, TWINED_REACTORS_MAX);
     return TWINED_EXIT_OK;
 }
 
-enum { OPT_LISTEN, OPT_HELP };
+enum { OPT_LISTEN, OPT_REACTORS, OPT_HELP };
 static const twined_option echo_options[] = {
     [OPT_LISTEN] = {"listen", 0, true},
+    [OPT_REACTORS] = {"reactors", 0, true},
     [OPT_HELP] = {"help", 'h', false},
 };
 
@@ -121,7 +125,8 @@ static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
             *stop = true;
             return echo_help();
         }
-        int rc = twined_listeners_add(&s->listeners, value);
+        int rc = opt == OPT_LISTEN ? twined_listeners_add(&s->listeners, value)
+                                   : twined_listeners_set_reactors(&s->listeners, value);
         if (rc != 0)
             return rc;
     }
@@ -146,7 +151,7 @@ static int run_echo(int argc, char **argv)
     int status = parse_echo_args(&s, argc, argv, &stop);
     if (status != 0 || stop)
         return status;
-    return twined_serve(&s.listeners, NULL, NULL);
+    return twined_serve(&s.listeners);
 }
 
 const twined_command twined_echo_command = {

@@ -137,13 +137,18 @@ static int parse_forward_args(forward_server *s, int argc, char **argv, bool *st
 /* ---- running --------------------------------------------------------------------------------- */
 
 /* The backend's endpoint, made once with the reactor: each relay connects through it. */
-static int make_backend(void *arg, tw_reactor *r)
+static int make_backend(void *arg, tw_reactor *r, unsigned index, tw_factory **factory)
 {
+    (void)index; /* forward runs one reactor */
+    (void)factory;
     forward_server *s = arg;
     int err = 0;
     s->r = r;
     s->backend_ep = tw_client_endpoint_from_description(r, &s->backend, &err);
-    return s->backend_ep ? 0 : err;
+    if (s->backend_ep)
+        return 0;
+    twined_note("cannot set up the reactor: %s", tw_strerror(err));
+    return TWINED_EXIT_FAILURE;
 }
 
 static int run_forward(int argc, char **argv)
@@ -152,12 +157,13 @@ static int run_forward(int argc, char **argv)
     s.factory = (tw_factory){.ops = &forward_factory_ops, .user = &s};
     s.stdio_factory = (tw_factory){.ops = &forward_stdio_factory_ops, .user = &s};
     s.listeners = (twined_listeners){.command = "forward", .factory = &s.factory,
-                                     .stdio_factory = &s.stdio_factory};
+                                     .stdio_factory = &s.stdio_factory, .setup = make_backend,
+                                     .arg = &s};
     bool stop = false;
     int status = parse_forward_args(&s, argc, argv, &stop);
     if (status != 0 || stop)
         return status;
-    status = twined_serve(&s.listeners, make_backend, &s);
+    status = twined_serve(&s.listeners);
     tw_client_endpoint_free(s.backend_ep); /* the relays that used it ended with the reactor */
     return status;
 }

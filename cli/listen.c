@@ -1,7 +1,9 @@
-/* Listening for twined's servers: --listen values parsed, each opened through its endpoint (so
- * every server subcommand takes every server string, stdio: too), announced, and closed first at
- * shutdown; and the reactor's set-up and run that every server subcommand shares. */
+/* Listening for twined's servers: --listen and --reactors values parsed, and each endpoint opened
+ * through its endpoint object (so every server subcommand takes every server string, stdio: too)
+ * and announced. serve.c runs them. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli/cli.h"
 
@@ -81,74 +83,14 @@ int twined_listeners_add(twined_listeners *l, const char *description)
     return 0;
 }
 
-static void stop_listening(twined_listeners *l)
+int twined_listeners_set_reactors(twined_listeners *l, const char *value)
 {
-    for (size_t i = 0; i < l->count; i++) {
-        tw_port_free(l->ports[i]); /* stops it first if the shutdown has not */
-        l->ports[i] = NULL;
-    }
-}
-
-/* Before shutdown: stop accepting (and remove UNIX socket files) before the reactor closes the
- * connections. */
-static int stop_listening_trigger(void *arg)
-{
-    stop_listening(arg);
+    char *end;
+    errno = 0;
+    long n = strtol(value, &end, 10);
+    if (errno || end == value || *end || n < 1 || n > TWINED_REACTORS_MAX)
+        return twined_usage_error(l->command, "--reactors: bad count '%s' (expected 1 to %d)",
+                                  twined_show(value).text, TWINED_REACTORS_MAX);
+    l->reactors = (unsigned)n;
     return 0;
-}
-
-static int start_listening(twined_listeners *l, tw_reactor *r)
-{
-    for (size_t i = 0; i < l->count; i++) {
-        bool stdio = l->endpoints[i].type == TW_ENDPOINT_STDIO;
-        int status = twined_listen(r, &l->endpoints[i], l->text[i],
-                                   stdio ? l->stdio_factory : l->factory, &l->ports[i]);
-        if (status != 0)
-            return status;
-    }
-    for (size_t i = 0; i < l->count; i++)
-        twined_announce(l->ports[i]);
-    return 0;
-}
-
-/* Signals are caught before the first "listening" line, so that a SIGTERM sent as soon as it is
- * read already stops twined in order. */
-static int prepare(twined_listeners *l, tw_reactor *r, int (*setup)(void *arg, tw_reactor *r),
-                   void *arg)
-{
-    int err = twined_reactor_setup(r); /* the log (twined says why it stops), --debug */
-    if (err == 0)
-        err = tw_reactor_install_signal_handlers(r);
-    if (err == 0) {
-        long id = tw_reactor_add_trigger(r, TW_PHASE_BEFORE, TW_EVENT_SHUTDOWN,
-                                         stop_listening_trigger, l);
-        err = id < 0 ? (int)id : 0;
-    }
-    if (err == 0 && setup)
-        err = setup(arg, r);
-    if (err < 0) {
-        twined_note("cannot set up the reactor: %s", tw_strerror(err));
-        return TWINED_EXIT_FAILURE;
-    }
-    return start_listening(l, r);
-}
-
-int twined_serve(twined_listeners *l, int (*setup)(void *arg, tw_reactor *r), void *arg)
-{
-    int err = 0;
-    tw_reactor *r = tw_reactor_new(&err);
-    if (!r) {
-        twined_note("cannot start the reactor: %s", tw_strerror(err));
-        return TWINED_EXIT_FAILURE;
-    }
-    int status = prepare(l, r, setup, arg);
-    if (status == 0 && (err = tw_reactor_run(r)) < 0) {
-        twined_note("%s: %s", l->command, tw_strerror(err));
-        status = TWINED_EXIT_FAILURE;
-    }
-    tw_reactor_uninstall_signal_handlers(r);
-    stop_listening(l);
-    twined_reactor_teardown(r);
-    tw_reactor_free(r); /* closes what is still open */
-    return status;
 }

@@ -26,12 +26,16 @@ twined_shown twined_show(const char *s)
     return out;
 }
 
+/* Locked as a whole: with --reactors, reactors on several threads log at once, and a line must
+ * not be cut by another. */
 static void vprint_line(const char *prefix, const char *fmt, va_list ap)
 {
+    flockfile(stderr);
     fputs(prefix, stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     fflush(stderr);
+    funlockfile(stderr);
 }
 
 int twined_usage_error(const char *command, const char *fmt, ...)
