@@ -7,7 +7,7 @@
 
 #include "cli/cli.h"
 
-#define TWINED_COMMANDS X(echo) X(forward) X(connect) X(mx)
+#define TWINED_COMMANDS X(echo) X(web) X(forward) X(connect) X(mx)
 
 #define X(name) extern const twined_command twined_##name##_command;
 TWINED_COMMANDS
