@@ -33,9 +33,11 @@ tw_port *tw__server_listen(tw_reactor *r, const tw_server_description *d, tw_fac
     const char *interface = d->interface[0] ? d->interface : NULL;
     switch (d->type) {
     case TW_ENDPOINT_TCP:
-        return tw_listen_tcp(r, d->port, interface, d->backlog, factory, err);
+        return tw__listen_ip(r, AF_INET, d->port, interface, d->backlog, d->reuse_port, factory,
+                             err);
     case TW_ENDPOINT_TCP6:
-        return tw_listen_tcp6(r, d->port, interface, d->backlog, factory, err);
+        return tw__listen_ip(r, AF_INET6, d->port, interface, d->backlog, d->reuse_port, factory,
+                             err);
     case TW_ENDPOINT_UNIX:
         return tw_listen_unix_mode(r, d->path, d->mode, d->backlog, factory, err);
     default:

@@ -43,6 +43,18 @@ static int convert_interface(const char *value, tw_endpoint_type type, tw_server
     return 0;
 }
 
+/* reusePort=0 or 1 only: a typo such as "yes" must not listen without it silently. */
+static int convert_reuse_port(const char *value, const char *type, tw_server_description *out,
+                              char *errbuf, size_t errsize)
+{
+    if (!value || strcmp(value, "0") == 0 || strcmp(value, "1") == 0) {
+        out->reuse_port = value && value[0] == '1';
+        return 0;
+    }
+    return tw__parse_fail(errbuf, errsize, "bad reusePort '%s' for '%s' (expected 0 or 1)",
+                          tw__show(value).text, type);
+}
+
 /* ---- one converter per type ------------------------------------------------------------------ */
 
 static int convert_tcp(const char *const *v, void *result, char *errbuf, size_t errsize)
@@ -54,6 +66,8 @@ static int convert_tcp(const char *const *v, void *result, char *errbuf, size_t 
         rc = convert_interface(v[1], TW_ENDPOINT_TCP, out, errbuf, errsize);
     if (rc == 0)
         rc = convert_backlog(v[2], "tcp", out, errbuf, errsize);
+    if (rc == 0)
+        rc = convert_reuse_port(v[3], "tcp", out, errbuf, errsize);
     return rc;
 }
 
@@ -66,6 +80,8 @@ static int convert_tcp6(const char *const *v, void *result, char *errbuf, size_t
         rc = convert_backlog(v[1], "tcp6", out, errbuf, errsize);
     if (rc == 0)
         rc = convert_interface(v[2], TW_ENDPOINT_TCP6, out, errbuf, errsize);
+    if (rc == 0)
+        rc = convert_reuse_port(v[3], "tcp6", out, errbuf, errsize);
     return rc;
 }
 
@@ -108,8 +124,10 @@ static int convert_stdio(const char *const *v, void *result, char *errbuf, size_
 }
 
 static const tw__string_type server_types[] = {
-    {"tcp", TW_ENDPOINT_TCP, {"port", "interface", "backlog", NULL}, 0, false, convert_tcp},
-    {"tcp6", TW_ENDPOINT_TCP6, {"port", "backlog", "interface", NULL}, 0, false, convert_tcp6},
+    /* reusePort is a keyword only: Twisted's positional order stays as it is */
+    {"tcp", TW_ENDPOINT_TCP, {"port", "interface", "backlog", "reusePort"}, 3, false, convert_tcp},
+    {"tcp6", TW_ENDPOINT_TCP6, {"port", "backlog", "interface", "reusePort"}, 3, false,
+     convert_tcp6},
     {"unix", TW_ENDPOINT_UNIX, {"address", "mode", "backlog", "lockfile"}, 0, false, convert_unix},
     {"stdio", TW_ENDPOINT_STDIO, {"", NULL}, 0, false, convert_stdio},
 };

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transport/memory.h"
 
@@ -332,6 +333,33 @@ int tw__memory_write(tw_transport *t, const struct iovec *iov, int iovcnt)
         st->out_len += iov[i].iov_len;
     }
     st->out[st->out_len] = '\0';
+    return 0;
+}
+
+int tw__memory_write_file(tw_transport *t, int fd, uint64_t offset, size_t len)
+{
+    char buf[TW__WQ_FILE_BUF];
+    int refused = tw__memory_write(t, NULL, 0); /* a closed transport refuses as a write does */
+    if (refused < 0)
+        return refused;
+    while (len > 0) {
+        ssize_t n;
+        do
+            n = pread(fd, buf, len < sizeof buf ? len : sizeof buf, (off_t)offset);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) { /* as on a socket: the connection is lost, the call itself succeeded */
+            int rc = n == 0 ? TW__WQ_SHORT_FILE : -errno;
+            tw__memory_request_close(tw__memory_of(t), TW_CLOSE_LOST, rc,
+                                     n == 0 ? "file shorter than the region written" : "write");
+            return 0;
+        }
+        struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
+        int rc = tw__memory_write(t, &iov, 1);
+        if (rc < 0)
+            return rc;
+        offset += (uint64_t)n;
+        len -= (size_t)n;
+    }
     return 0;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "transport/net.h"
@@ -41,6 +42,8 @@ static inline tw_string_transport *tw__memory_of(const tw_transport *t)
 
 /* ---- the public transport functions, for a memory transport (memory.c) --------------------- */
 int tw__memory_write(tw_transport *t, const struct iovec *iov, int iovcnt);
+/* Records len bytes of the file fd from offset, read in bounded pieces. */
+int tw__memory_write_file(tw_transport *t, int fd, uint64_t offset, size_t len);
 void tw__memory_lose_connection(tw_transport *t);
 void tw__memory_lose_write_connection(tw_transport *t);
 void tw__memory_abort_connection(tw_transport *t);

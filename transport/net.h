@@ -74,6 +74,13 @@ void tw__net_transport_free(tw_net *net, tw_transport *t);
  * The caller holds a reference: the chunks live as long as the context. */
 void tw__net_each_transport(tw_net *net, void (*fn)(tw_transport *t));
 
+/* ---- ports (port.c) ------------------------------------------------------------------------- */
+/* tw_listen_tcp (AF_INET) or tw_listen_tcp6 (AF_INET6), with SO_REUSEPORT set before bind when
+ * reuse_port (a server string's reusePort=1; -EOPNOTSUPP where the platform has none). */
+tw_port *tw__listen_ip(tw_reactor *r, int family, uint16_t port, const char *interface,
+                       int backlog, bool reuse_port, tw_factory *factory,
+                       int *err) TW__MUST_CHECK;
+
 /* ---- sockets (socket.c) ---------------------------------------------------------------------- */
 /* A non-blocking, close-on-exec stream socket, or a negative errno. */
 int tw__sock_stream(int family) TW__MUST_CHECK;

@@ -313,11 +313,25 @@ static int default_backlog(void)
     return end != buf && v > 0 && v <= INT_MAX ? (int)v : TW_PORT_BACKLOG_FALLBACK;
 }
 
+/* SO_REUSEPORT: several sockets, one per reactor thread, listen on the same address and the
+ * kernel spreads the connections among them. */
+static int set_reuse_port(int fd)
+{
+#ifdef SO_REUSEPORT
+    return tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEPORT, true);
+#else
+    (void)fd;
+    return -EOPNOTSUPP;
+#endif
+}
+
 static int bind_and_listen(int fd, const struct sockaddr_storage *ss, socklen_t len, int backlog,
-                           const char *unix_path, unsigned mode)
+                           const char *unix_path, unsigned mode, bool reuse_port)
 {
     int family = ss->ss_family, rc = 0;
     if (family != AF_UNIX && (rc = tw__sock_set_flag(fd, SOL_SOCKET, SO_REUSEADDR, true)) < 0)
+        return rc;
+    if (reuse_port && (rc = set_reuse_port(fd)) < 0)
         return rc;
     if (family == AF_INET6 && (rc = tw__sock_set_flag(fd, IPPROTO_IPV6, IPV6_V6ONLY, true)) < 0)
         return rc;
@@ -345,7 +359,7 @@ static void port_on_shutdown(tw_net_closer *closer)
 
 static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, socklen_t len,
                           int backlog, tw_factory *factory, const char *unix_path, unsigned mode,
-                          int *err)
+                          bool reuse_port, int *err)
 {
     int family = ss->ss_family, rc = 0;
     tw_net *net = tw__net_acquire(r, &rc);
@@ -361,7 +375,7 @@ static tw_port *listen_on(tw_reactor *r, const struct sockaddr_storage *ss, sock
         goto fail_port;
     if ((port->fd = rc = tw__sock_stream(family)) < 0)
         goto fail_port;
-    if ((rc = bind_and_listen(port->fd, ss, len, backlog, unix_path, mode)) < 0)
+    if ((rc = bind_and_listen(port->fd, ss, len, backlog, unix_path, mode, reuse_port)) < 0)
         goto fail_port;
     if ((rc = tw_reactor_add_reader(r, port->fd, port_on_readable, port)) < 0)
         goto fail_unlink;
@@ -402,8 +416,8 @@ static bool listen_args_ok(tw_reactor *r, tw_factory *factory, int *err)
     return false;
 }
 
-static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *interface,
-                          int backlog, tw_factory *factory, int *err)
+tw_port *tw__listen_ip(tw_reactor *r, int family, uint16_t port, const char *interface,
+                       int backlog, bool reuse_port, tw_factory *factory, int *err)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -417,19 +431,19 @@ static tw_port *listen_ip(tw_reactor *r, int family, uint16_t port, const char *
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, NULL, 0, err);
+    return listen_on(r, &ss, len, backlog, factory, NULL, 0, reuse_port, err);
 }
 
 tw_port *tw_listen_tcp(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                        tw_factory *factory, int *err)
 {
-    return listen_ip(r, AF_INET, port, interface, backlog, factory, err);
+    return tw__listen_ip(r, AF_INET, port, interface, backlog, false, factory, err);
 }
 
 tw_port *tw_listen_tcp6(tw_reactor *r, uint16_t port, const char *interface, int backlog,
                         tw_factory *factory, int *err)
 {
-    return listen_ip(r, AF_INET6, port, interface, backlog, factory, err);
+    return tw__listen_ip(r, AF_INET6, port, interface, backlog, false, factory, err);
 }
 
 tw_port *tw_listen_unix_mode(tw_reactor *r, const char *path, unsigned mode, int backlog,
@@ -445,7 +459,7 @@ tw_port *tw_listen_unix_mode(tw_reactor *r, const char *path, unsigned mode, int
             *err = rc;
         return NULL;
     }
-    return listen_on(r, &ss, len, backlog, factory, path, mode, err);
+    return listen_on(r, &ss, len, backlog, factory, path, mode, false, err);
 }
 
 tw_port *tw_listen_unix(tw_reactor *r, const char *path, int backlog, tw_factory *factory,

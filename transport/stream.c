@@ -5,6 +5,7 @@
  * (write_queue.c) and the unconsumed tail (tail.c) are data structures this file drives; addresses
  * and options are in stream_info.c. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -866,6 +867,54 @@ int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (
                                   : -ENOMEM);
 }
 
+/* What a send failed on, for connection_lost's reason. */
+static const char *write_context(int rc)
+{
+    return rc == TW__WQ_SHORT_FILE ? "file shorter than the region written" : "write";
+}
+
+/* Sends what it can of a file region now when nothing is queued; returns bytes taken (all of them
+ * when the connection closed on an error: dropped with it). */
+static size_t try_send_file_now(tw_transport *t, int fd, uint64_t offset, size_t len)
+{
+    if (queued(t))
+        return 0;
+    size_t left = len;
+    int rc = tw__wq_send_file(write_fd(t), fd, &offset, &left);
+    if (rc < 0) {
+        request_close(t, TW_CLOSE_LOST, rc, write_context(rc));
+        return len;
+    }
+    return len - left;
+}
+
+int tw_transport_write_file(tw_transport *t, int fd, uint64_t offset, uint64_t len,
+                            void (*release)(void *), void *arg)
+{
+    /* A region must fit the queue's count and the kernel's file offsets. */
+    if (!t || fd < 0 || len > SIZE_MAX || offset > (uint64_t)INT64_MAX - len)
+        return -EINVAL;
+    if (!can_write(t)) {
+        int rc = in_memory(t) ? tw__memory_write_file(t, fd, offset, (size_t)len) : -ENOTCONN;
+        if (rc == 0 && release) /* recorded: the file is no longer needed */
+            release(arg);
+        return rc;
+    }
+    size_t sent = len ? try_send_file_now(t, fd, offset, (size_t)len) : 0;
+    if (sent == len || !can_write(t)) {
+        if (release)
+            release(arg);
+        if (len)
+            ask_pull_producer_later(t);
+        return 0;
+    }
+    /* Out of memory: the file stays the caller's (release does not run). */
+    tw_stream_ext *e = ext_get(t);
+    return wait_for_writable(t, e ? tw__wq_file(&e->queue, fd, offset + sent, (size_t)len - sent,
+                                                release, arg)
+                                  : -ENOMEM);
+}
+
 static void resume_pull_producer(tw_transport *t)
 {
     if (producer_registered(t) && !t->ext->streaming)
@@ -882,7 +931,7 @@ static int stream_on_writable(tw_reactor *r, int fd, void *arg)
     close_if_unwatched(t);
     int rc = !(t->flags & closing) && queued(t) ? tw__wq_flush(&t->ext->queue, write_fd(t)) : 0;
     if (rc < 0)
-        request_close(t, TW_CLOSE_LOST, rc, "write");
+        request_close(t, TW_CLOSE_LOST, rc, write_context(rc));
     bool drained = !queued(t);
     if (rc < 0 || drained || (t->flags & closing))
         disarm_writer(t);

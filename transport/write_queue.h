@@ -6,8 +6,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+#include <errno.h>
 
 #include "twine/error.h"
 
@@ -31,6 +34,18 @@ int tw__wq_copy(tw_write_queue *q, const struct iovec *iov, int cnt, size_t skip
  * nothing is queued and release does not run). */
 int tw__wq_lend(tw_write_queue *q, const void *buf, size_t len, void (*release)(void *arg),
                 void *arg) TW__MUST_CHECK;
+/* A file region lent to the queue: len bytes of fd from off, sent with sendfile(2) (or read in
+ * TW__WQ_FILE_BUF pieces where sendfile cannot be used); release(arg) runs once it is sent or
+ * dropped. 0, or -ENOMEM (then nothing is queued and release does not run). */
+int tw__wq_file(tw_write_queue *q, int fd, uint64_t off, size_t len, void (*release)(void *arg),
+                void *arg) TW__MUST_CHECK;
+/* The error of a file that ended before its region did: the peer was promised those bytes. */
+#define TW__WQ_SHORT_FILE (-EIO)
+/* Bytes a file region may take in memory at a time where sendfile cannot be used. */
+#define TW__WQ_FILE_BUF 16384
+/* Sends the file region (*off, *len) to out until it is done or out would block, advancing both:
+ * 0, TW__WQ_SHORT_FILE, or another negative errno. */
+int tw__wq_send_file(int out, int fd, uint64_t *off, size_t *len) TW__MUST_CHECK;
 /* Sends from the front until the queue is empty or the kernel pushes back: 0, or a negative errno.
  * A lent buffer's release may run from inside, and may drop the queue (tw__wq_drop): the flush then
  * stops cleanly. */
