@@ -296,9 +296,14 @@ static int open_all(serve_run *s)
         if (status != 0)
             return status;
     }
+    return 0;
+}
+
+/* Once every reactor's thread runs, so that a "listening" line means served. */
+static void announce(serve_run *s)
+{
     for (size_t i = 0; i < s->l->count; i++)
         twined_announce(s->workers[0].ports[i]); /* the others listen on the same addresses */
-    return 0;
 }
 
 int twined_serve(twined_listeners *l)
@@ -317,6 +322,8 @@ int twined_serve(twined_listeners *l)
     status = open_all(&s);
     if (status == 0)
         status = start_threads(&s);
+    if (status == 0)
+        announce(&s);
     int err;
     if (status == 0 && (err = tw_reactor_run(s.workers[0].r)) < 0) {
         twined_note("%s: %s", l->command, tw_strerror(err));

@@ -1,7 +1,7 @@
 /* The programs in examples/, built by `make examples` against the installed library, run as a user
  * runs them and their output checked: servers are driven by loopback clients and stopped with
  * SIGINT (exit 0, promptly), the MX program asks the test DNS server and the forwarder forwards
- * to the echo server; the others run to the end. */
+ * to the echo server; the others (reactors too: it is its own client) run to the end. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -357,6 +357,32 @@ static void test_timers_ticks_then_stops(void **state)
     assert_null(strstr(out, "never printed"));
 }
 
+/* ---- reactors ------------------------------------------------------------------------------- */
+
+static void test_reactors_serve_one_port_and_stop(void **state)
+{
+    fixture *f = *state;
+    start(f, "reactors", "3", NULL);
+    assert_int_equal(tw_test_program_finish(&f->child, 0, WAIT_SECONDS), 0);
+    const char *out = f->child.text[TW_TEST_STDOUT];
+    assert_non_null(strstr(out, "3 reactors on 127.0.0.1 port "));
+    for (int i = 0; i < 3; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "reactor %d accepted ", i);
+        assert_non_null(strstr(out, want));
+    }
+    assert_non_null(strstr(out, "32 of 32 connections echoed, 32 accepted in all\n"));
+    assert_string_equal(f->child.text[TW_TEST_STDERR], "");
+}
+
+static void test_reactors_usage(void **state)
+{
+    fixture *f = *state;
+    start(f, "reactors", "0", NULL);
+    assert_int_equal(tw_test_program_finish(&f->child, 0, WAIT_SECONDS), 2);
+    assert_non_null(strstr(f->child.text[TW_TEST_STDERR], "usage: reactors [N]"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +399,8 @@ int main(void)
             test_port_forwarder_closes_only_the_client_when_the_backend_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_tour_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timers_ticks_then_stops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reactors_serve_one_port_and_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reactors_usage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include <twine/twine.h>
 
 #include "support/net.h"
+#include "support/twined_child.h"
 
 /* Guards only: a correct run finishes each wait in milliseconds. */
 #define WAIT_SECONDS 10.0
@@ -435,6 +436,11 @@ static const usage_case usage_cases[] = {
     {{"--debug=0", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold '0'"},
     {{"--debug=x", "echo", "--listen", "tcp:0", NULL}, "twined: --debug: bad threshold 'x'"},
     {{"--debug", NULL}, "twined: missing command"},
+    {{"echo", "--listen", "tcp:0", "--reactors", "0", NULL}, "--reactors: bad count '0'"},
+    {{"echo", "--listen", "tcp:0", "--reactors=65", NULL}, "(expected 1 to 64)"},
+    {{"echo", "--listen", "unix:/tmp/twine-x.sock", "--reactors", "2", NULL},
+     "can't be shared by --reactors 2"},
+    {{"echo", "--reactors", "3", "--listen", "stdio:", NULL}, "can't be shared by --reactors 3"},
 };
 
 static void test_bad_arguments_exit_2_with_one_line(void **state)
@@ -765,6 +771,47 @@ static void test_echo_back_pressure_bounds_memory(void **state)
     assert_int_equal(c->status, 0);
 }
 
+/* ---- --reactors ------------------------------------------------------------------------------ */
+
+/* Two reactors on one port (0: the first one's), announced once; clients connected all at once
+ * are all served; SIGTERM with connections open still exits 0 within 2 s. */
+static void test_echo_two_reactors(void **state)
+{
+    child *c = *state;
+    enum { CLIENTS = 50 };
+    const char *args[] = {"echo", "--listen", "tcp:0:interface=127.0.0.1", "--listen",
+                          "tcp:0:interface=127.0.0.1", "--reactors", "2", NULL};
+    spawn(c, args);
+    char first[128], second[128];
+    wait_listening(c, 0, first, sizeof first);
+    wait_listening(c, 1, second, sizeof second);
+    assert_string_not_equal(first, second);
+    assert_true(tw_test_process_threads(c->pid) >= 2);
+    int fds[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        fds[i] = connect_address(i % 2 ? second : first);
+    for (int i = 0; i < CLIENTS - 1; i++) {
+        unsigned char data[2000];
+        tw_test_fill_random(data, sizeof data, (uint32_t)i + 300);
+        echo_exchange(fds[i], data, sizeof data);
+        close(fds[i]);
+    }
+    int lines = 0; /* each address once, not once per reactor */
+    for (const char *at = c->err_text; (at = strstr(at, "listening on")); at++)
+        lines++;
+    assert_int_equal(lines, 2);
+    assert_int_equal(kill(c->pid, SIGTERM), 0);
+    double took = wait_exit(c, WAIT_SECONDS);
+    print_message("2 reactors: exit %.3f s after SIGTERM\n", took);
+    assert_int_equal(c->status, 0);
+    assert_true(took < SIGNAL_EXIT_SECONDS);
+    struct pollfd p = {.fd = fds[CLIENTS - 1], .events = POLLIN};
+    assert_int_equal(poll(&p, 1, (int)(WAIT_SECONDS * 1000)), 1);
+    char b;
+    assert_true(recv(fds[CLIENTS - 1], &b, 1, 0) <= 0);
+    close(fds[CLIENTS - 1]);
+}
+
 /* ---- signals --------------------------------------------------------------------------------- */
 
 static void signal_stops_cleanly(child *c, int sig)
@@ -868,6 +915,7 @@ int main(void)
         CHILD_TEST(test_echo_several_listeners_announced_in_order),
         CHILD_TEST(test_echo_half_close),
         CHILD_TEST(test_echo_back_pressure_bounds_memory),
+        CHILD_TEST(test_echo_two_reactors),
         CHILD_TEST(test_sigterm_exits_0),
         CHILD_TEST(test_sigint_exits_0),
     };

@@ -201,6 +201,20 @@ long tw_test_twined_rss_kib(const tw_test_twined *c)
     return kib;
 }
 
+int tw_test_process_threads(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    int threads = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &threads) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return threads;
+}
+
 int tw_test_twined_fds(const tw_test_twined *c)
 {
     char path[64];

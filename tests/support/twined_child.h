@@ -47,6 +47,8 @@ bool tw_test_twined_listening(void *c);
 uint16_t tw_test_twined_port(const tw_test_twined *c);
 /* twined's resident memory in KiB (from /proc), or -1. */
 long tw_test_twined_rss_kib(const tw_test_twined *c);
+/* The threads of process pid (from /proc), or -1. */
+int tw_test_process_threads(pid_t pid);
 /* Its open descriptors, or -1. */
 int tw_test_twined_fds(const tw_test_twined *c);
 /* Kills it if it still runs, reaps it, closes the pipes and frees the output. */
