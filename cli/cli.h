@@ -45,6 +45,15 @@ void twined_args_init(twined_args *a, const char *command, int argc, char **argv
 int twined_next_option(twined_args *a, const twined_option *options, size_t n,
                        const char **value);
 
+/* For a subcommand that takes options and no operands (echo, web, forward): reads every option,
+ * handing each to take(arg, index, value) (0, or an exit status that stops), except the one at
+ * help_option, which runs help() and stops with *stop set. Then an operand is a usage error.
+ * Returns 0 to go on, or the exit status to stop with. */
+int twined_parse_options(int argc, char **argv, const char *command,
+                         const twined_option *options, size_t n, int help_option,
+                         int (*help)(void), int (*take)(void *arg, int opt, const char *value),
+                         void *arg, bool *stop);
+
 /* ---- listening (listen.c) -----------------------------------------------------------------------
  * Listens as d says through its endpoint (any server string, stdio: too): 0 with *port set (NULL
  * for stdio, which has none), or TWINED_EXIT_FAILURE after printing "couldn't listen on 'TEXT':

@@ -112,29 +112,21 @@ static const twined_option echo_options[] = {
     [OPT_HELP] = {"help", 'h', false},
 };
 
+static int take_echo_option(void *arg, int opt, const char *value)
+{
+    twined_listeners *l = arg;
+    return opt == OPT_LISTEN ? twined_listeners_add(l, value)
+                             : twined_listeners_set_reactors(l, value);
+}
+
 /* 0 to go on, or the exit status to stop with (--help is TWINED_EXIT_OK and stops). */
 static int parse_echo_args(echo_server *s, int argc, char **argv, bool *stop)
 {
-    twined_args a;
-    twined_args_init(&a, "echo", argc, argv);
-    const size_t n_options = sizeof echo_options / sizeof echo_options[0];
-    const char *value;
-    int opt;
-    while ((opt = twined_next_option(&a, echo_options, n_options, &value)) >= 0) {
-        if (opt == OPT_HELP) {
-            *stop = true;
-            return echo_help();
-        }
-        int rc = opt == OPT_LISTEN ? twined_listeners_add(&s->listeners, value)
-                                   : twined_listeners_set_reactors(&s->listeners, value);
-        if (rc != 0)
-            return rc;
-    }
-    if (opt == TWINED_ARGS_ERROR)
-        return TWINED_EXIT_USAGE;
-    if (a.next < argc)
-        return twined_usage_error("echo", "unexpected argument '%s' (try 'twined echo --help')",
-                                  twined_show(argv[a.next]).text);
+    int rc = twined_parse_options(argc, argv, "echo", echo_options,
+                                  sizeof echo_options / sizeof echo_options[0], OPT_HELP,
+                                  echo_help, take_echo_option, &s->listeners, stop);
+    if (rc != 0 || *stop)
+        return rc;
     if (s->listeners.count == 0)
         return twined_usage_error("echo", "missing required option --listen "
                                   "(try 'twined echo --help')");

@@ -105,29 +105,20 @@ static int set_connect(forward_server *s, const char *description)
     return 0;
 }
 
+static int take_forward_option(void *arg, int opt, const char *value)
+{
+    forward_server *s = arg;
+    return opt == OPT_LISTEN ? twined_listeners_add(&s->listeners, value) : set_connect(s, value);
+}
+
 /* 0 to go on, or the exit status to stop with (--help is TWINED_EXIT_OK and stops). */
 static int parse_forward_args(forward_server *s, int argc, char **argv, bool *stop)
 {
-    twined_args a;
-    twined_args_init(&a, "forward", argc, argv);
-    const size_t n_options = sizeof forward_options / sizeof forward_options[0];
-    const char *value;
-    int opt, rc = 0;
-    while ((opt = twined_next_option(&a, forward_options, n_options, &value)) >= 0) {
-        if (opt == OPT_HELP) {
-            *stop = true;
-            return forward_help();
-        }
-        rc = opt == OPT_LISTEN ? twined_listeners_add(&s->listeners, value)
-                               : set_connect(s, value);
-        if (rc != 0)
-            return rc;
-    }
-    if (opt == TWINED_ARGS_ERROR)
-        return TWINED_EXIT_USAGE;
-    if (a.next < argc)
-        return twined_usage_error("forward", "unexpected argument '%s' (try 'twined forward "
-                                  "--help')", twined_show(argv[a.next]).text);
+    int rc = twined_parse_options(argc, argv, "forward", forward_options,
+                                  sizeof forward_options / sizeof forward_options[0], OPT_HELP,
+                                  forward_help, take_forward_option, s, stop);
+    if (rc != 0 || *stop)
+        return rc;
     if (s->listeners.count == 0 || !s->connect)
         return twined_usage_error("forward", "missing required option %s (try 'twined forward "
                                   "--help')", s->listeners.count == 0 ? "--listen" : "--connect");

@@ -129,6 +129,32 @@ int twined_next_option(twined_args *a, const twined_option *options, size_t n,
     return i;
 }
 
+int twined_parse_options(int argc, char **argv, const char *command,
+                         const twined_option *options, size_t n, int help_option,
+                         int (*help)(void), int (*take)(void *arg, int opt, const char *value),
+                         void *arg, bool *stop)
+{
+    twined_args a;
+    twined_args_init(&a, command, argc, argv);
+    const char *value;
+    int opt;
+    while ((opt = twined_next_option(&a, options, n, &value)) >= 0) {
+        if (opt == help_option) {
+            *stop = true;
+            return help();
+        }
+        int rc = take(arg, opt, value);
+        if (rc != 0)
+            return rc;
+    }
+    if (opt == TWINED_ARGS_ERROR)
+        return TWINED_EXIT_USAGE;
+    if (a.next < argc)
+        return twined_usage_error(command, "unexpected argument '%s' (try 'twined %s --help')",
+                                  twined_show(argv[a.next]).text, command);
+    return 0;
+}
+
 void twined_log(void *ctx, tw_log_level level, const char *message)
 {
     (void)ctx;

@@ -74,8 +74,9 @@ static int set_once(const char **slot, const char *name, const char *value)
     return 0;
 }
 
-static int take_option(web_server *s, int opt, const char *value)
+static int take_web_option(void *arg, int opt, const char *value)
 {
+    web_server *s = arg;
     switch (opt) {
     case OPT_LISTEN:
         return twined_listeners_add(&s->listeners, value);
@@ -104,25 +105,11 @@ static int check_endpoints(const twined_listeners *l)
 /* 0 to go on, or the exit status to stop with (--help is TWINED_EXIT_OK and stops). */
 static int parse_web_args(web_server *s, int argc, char **argv, bool *stop)
 {
-    twined_args a;
-    twined_args_init(&a, "web", argc, argv);
-    const size_t n_options = sizeof web_options / sizeof web_options[0];
-    const char *value;
-    int opt;
-    while ((opt = twined_next_option(&a, web_options, n_options, &value)) >= 0) {
-        if (opt == OPT_HELP) {
-            *stop = true;
-            return web_help();
-        }
-        int rc = take_option(s, opt, value);
-        if (rc != 0)
-            return rc;
-    }
-    if (opt == TWINED_ARGS_ERROR)
-        return TWINED_EXIT_USAGE;
-    if (a.next < argc)
-        return twined_usage_error("web", "unexpected argument '%s' (try 'twined web --help')",
-                                  twined_show(argv[a.next]).text);
+    int rc = twined_parse_options(argc, argv, "web", web_options,
+                                  sizeof web_options / sizeof web_options[0], OPT_HELP, web_help,
+                                  take_web_option, s, stop);
+    if (rc != 0 || *stop)
+        return rc;
     if (s->listeners.count == 0 || !s->path)
         return twined_usage_error("web", "missing required option %s (try 'twined web --help')",
                                   s->listeners.count == 0 ? "--listen" : "--path");

@@ -187,32 +187,32 @@ uint16_t tw_test_twined_port(const tw_test_twined *c)
     return (uint16_t)atoi(colon + 1);
 }
 
-long tw_test_twined_rss_kib(const tw_test_twined *c)
+/* A number from /proc/PID/status: the line "NAME: N", or -1. */
+static long proc_status(pid_t pid, const char *name)
 {
     char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)c->pid);
+    size_t n = strlen(name);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
-    long kib = -1;
+    long value = -1;
     while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            value = strtol(line + n + 1, NULL, 10);
             break;
+        }
     if (f)
         fclose(f);
-    return kib;
+    return value;
+}
+
+long tw_test_twined_rss_kib(const tw_test_twined *c)
+{
+    return proc_status(c->pid, "VmRSS");
 }
 
 int tw_test_process_threads(pid_t pid)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    int threads = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &threads) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return threads;
+    return (int)proc_status(pid, "Threads");
 }
 
 int tw_test_twined_fds(const tw_test_twined *c)
