@@ -171,6 +171,36 @@ static void test_tcp4_listen_failure_is_cannot_listen(void **state)
     close(taken);
 }
 
+/* A server endpoint made from a description with reusePort=1 shares its address with another port
+ * that asked for it too; one made without it is refused (CannotListenError, -EADDRINUSE). */
+static void test_server_endpoint_reuse_port(void **state)
+{
+    fixture *f = *state;
+    int err = 0;
+    tw_server_description d;
+    assert_int_equal(tw_server_from_string("tcp:0:interface=127.0.0.1:reusePort=1", &d, NULL, 0),
+                     0);
+    tw_port *first = tw_server_listen(f->net.r, &d, &f->net.server.factory, &err);
+    assert_non_null(first);
+    tw_address a;
+    assert_int_equal(tw_port_get_host(first, &a), 0);
+    d.port = a.port;
+    tw_server_endpoint *ep = tw_server_endpoint_from_description(f->net.r, &d, &err);
+    assert_non_null(ep);
+    tw_test_outcome o;
+    tw_test_outcome_expect(tw_server_endpoint_listen(ep, &f->net.server.factory, &err), &o);
+    assert_true(tw_test_outcome_ok(&o));
+    tw_port_free(o.value);
+    tw_server_endpoint_free(ep);
+    d.reuse_port = false;
+    ep = tw_server_endpoint_from_description(f->net.r, &d, &err);
+    assert_non_null(ep);
+    tw_test_outcome_expect(tw_server_endpoint_listen(ep, &f->net.server.factory, &err), &o);
+    assert_failed(&o, TW_CANNOT_LISTEN_ERROR, -EADDRINUSE);
+    tw_server_endpoint_free(ep);
+    tw_port_free(first);
+}
+
 static void test_tcp4_listen_default_interface_is_any(void **state)
 {
     fixture *f = *state;
@@ -690,6 +720,7 @@ int main(void)
         T(test_tcp4_listen_fires_with_the_port),
         T(test_tcp4_listen_failure_is_cannot_listen),
         T(test_tcp4_listen_default_interface_is_any),
+        T(test_server_endpoint_reuse_port),
         T(test_tcp6_listen),
         T(test_bad_server_arguments),
         T(test_unix_listen_applies_mode),

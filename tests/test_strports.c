@@ -303,6 +303,28 @@ static void test_tcp_parameter_binding_errors(void **state)
     parse_fails("tcp:80:Port=1", "unknown parameter 'Port'");
 }
 
+static void test_tcp_reuse_port(void **state)
+{
+    (void)state;
+    assert_false(parse_ok("tcp:80").reuse_port);
+    assert_true(parse_ok("tcp:80:reusePort=1").reuse_port);
+    assert_false(parse_ok("tcp:80:reusePort=0").reuse_port);
+    assert_true(parse_ok("tcp:80:127.0.0.1:5:reusePort=1").reuse_port);
+    assert_true(parse_ok("tcp6:80:reusePort=1:interface=\\:\\:1").reuse_port);
+    assert_false(parse_ok("tcp6:80").reuse_port);
+    parse_fails("tcp:80:reusePort=yes", "bad reusePort 'yes' for 'tcp' (expected 0 or 1)");
+    parse_fails("tcp:80:reusePort=2", "bad reusePort '2' for 'tcp'");
+    parse_fails("tcp:80:reusePort=", "bad reusePort '' for 'tcp'");
+    parse_fails("tcp:80:reusePort=01", "bad reusePort '01'");
+    parse_fails("tcp6:80:reusePort=true", "bad reusePort 'true' for 'tcp6'");
+    parse_fails("tcp:80:reusePort=1:reusePort=1", "parameter 'reusePort' given twice for 'tcp'");
+    parse_fails("tcp:80:reuseport=1", "unknown parameter 'reuseport' for 'tcp'");
+    /* a keyword only: the positional order stays Twisted's */
+    parse_fails("tcp:80:127.0.0.1:5:1", "too many parameters for 'tcp' (extra '1')");
+    parse_fails("unix:/tmp/x.sock:reusePort=1", "unknown parameter 'reusePort' for 'unix'");
+    parse_fails("stdio:reusePort=1", "unknown parameter 'reusePort' for 'stdio'");
+}
+
 /* ---- tcp6 ------------------------------------------------------------------------------------ */
 
 static void test_tcp6_escaped_interface(void **state)
@@ -571,6 +593,57 @@ static void test_listen_tcp(void **state)
     tw_port_free(port);
 }
 
+static tw_port *listen_string(listen_fixture *f, const char *description, int *err)
+{
+    tw_server_description d = parse_ok(description);
+    return tw_server_listen(f->r, &d, &f->factory, err);
+}
+
+/* Two ports with reusePort=1 listen on one address and the kernel gives each some of the
+ * connections (spread by a hash of the client's address and port: 64 connections all landing on
+ * one of two ports has a chance of 2^-63). A port without it cannot join them. */
+static void test_listen_reuse_port(void **state)
+{
+    listen_fixture *f = *state;
+    int err = 0;
+    tw_port *a = listen_string(f, "tcp:0:interface=127.0.0.1:reusePort=1", &err);
+    assert_non_null(a);
+    tw_address host;
+    assert_int_equal(tw_port_get_host(a, &host), 0);
+    char again[80];
+    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1:reusePort=1", (unsigned)host.port);
+    tw_port *b = listen_string(f, again, &err);
+    assert_non_null(b);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(host.port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 64 && (tw_port_accepted(a) == 0 || tw_port_accepted(b) == 0); i++)
+        connect_and_wait(f, (struct sockaddr *)&sin, sizeof sin);
+    assert_true(tw_port_accepted(a) > 0);
+    assert_true(tw_port_accepted(b) > 0);
+
+    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1", (unsigned)host.port);
+    assert_null(listen_string(f, again, &err));
+    assert_int_equal(err, -EADDRINUSE);
+    tw_port_free(b);
+    tw_port_free(a);
+}
+
+/* A port that did not ask for it keeps its address to itself, even from one that asks. */
+static void test_listen_reuse_port_needs_both(void **state)
+{
+    listen_fixture *f = *state;
+    int err = 0;
+    tw_port *a = listen_string(f, "tcp:0:interface=127.0.0.1", &err);
+    assert_non_null(a);
+    tw_address host;
+    assert_int_equal(tw_port_get_host(a, &host), 0);
+    char again[80];
+    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1:reusePort=1", (unsigned)host.port);
+    assert_null(listen_string(f, again, &err));
+    assert_int_equal(err, -EADDRINUSE);
+    tw_port_free(a);
+}
+
 static void test_listen_tcp_any_interface(void **state)
 {
     listen_fixture *f = *state;
@@ -674,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_tcp_bad_interfaces),
         cmocka_unit_test(test_tcp_bad_backlogs),
         cmocka_unit_test(test_tcp_parameter_binding_errors),
+        cmocka_unit_test(test_tcp_reuse_port),
         cmocka_unit_test(test_tcp6_escaped_interface),
         cmocka_unit_test(test_tcp6_positional_order_is_port_backlog_interface),
         cmocka_unit_test(test_tcp6_scopes),
@@ -690,6 +764,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listen_tcp_any_interface, listen_setup,
                                         listen_teardown),
         cmocka_unit_test_setup_teardown(test_listen_tcp6, listen_setup, listen_teardown),
+        cmocka_unit_test_setup_teardown(test_listen_reuse_port, listen_setup, listen_teardown),
+        cmocka_unit_test_setup_teardown(test_listen_reuse_port_needs_both, listen_setup,
+                                        listen_teardown),
         cmocka_unit_test_setup_teardown(test_listen_unix_default_mode, listen_setup,
                                         listen_teardown),
         cmocka_unit_test_setup_teardown(test_listen_unix_mode, listen_setup, listen_teardown),

@@ -131,8 +131,8 @@ TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
  * size until sent, so producers and a port's pause-reading-when-full see them, but cost no memory.
  * fd stays the caller's: it must stay open and the region unchanged until release(arg) runs (once:
  * sent, or dropped by a close; possibly before this call returns). A file that turns out shorter
- * than offset + len closes the connection with TW_CONNECTION_LOST (the peer was promised len
- * bytes). Returns as tw_transport_write_lent, and -EINVAL for fd < 0; on an error return release
+ * than offset + len closes the connection with TW_CONNECTION_LOST, code -EIO (the peer was
+ * promised len bytes). An empty region (len 0) sends nothing and runs release at once. Returns as tw_transport_write_lent, and -EINVAL for fd < 0; on an error return release
  * does not run. */
 TW_API int tw_transport_write_file(tw_transport *t, int fd, uint64_t offset, uint64_t len,
                                    void (*release)(void *arg), void *arg);
