@@ -142,7 +142,7 @@ static int main_before_shutdown(void *arg)
     s->stopping = true;
     stop_listening(main_worker);
     tw_reactor_hold_shutdown(main_worker->r);
-    s->unquiet = 1; /* held until every request is out */
+    s->unquiet = 1; /* this trigger's own: no answer settles it before all are asked */
     for (unsigned i = 1; i < s->n; i++) {
         worker *w = &s->workers[i];
         if (!w->started || w->ended) {
