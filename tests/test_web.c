@@ -1,8 +1,8 @@
 /* End-to-end tests of `twined web` with a real client (curl) over loopback, one test per line of
  * the twined contract: GET and HEAD with their headers, index.html, 403/404, listings, 301,
  * ranges, conditional GETs, paths that try to leave DIR, methods, pipelining, HTTP/1.0 and
- * Connection: close, the access log, bad arguments and the signals. test_web_load.c has the slow
- * and the many-connection tests. */
+ * Connection: close, a UNIX socket, the access log, bad arguments and the signals.
+ * test_web_load.c has the slow and the many-connection tests. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -321,6 +321,23 @@ static void test_http10_and_connection_close_end_the_connection(void **state)
     stop(f);
 }
 
+static void test_unix_socket_beside_tcp(void **state)
+{
+    fixture *f = *state;
+    tw_test_skip_without_curl();
+    char sock[128], endpoint[160];
+    snprintf(sock, sizeof sock, "%s.sock", f->web.dir);
+    snprintf(endpoint, sizeof endpoint, "unix:%s", sock);
+    const char *args[] = {"web", "--listen", "tcp:0:interface=127.0.0.1", "--listen", endpoint,
+                          "--path", f->web.dir, NULL};
+    tw_test_web_start_args(&f->web, args);
+    assert_int_equal(curl_get(f, "/a.txt", "--unix-socket", sock, NULL, NULL), 200);
+    assert_string_equal(body_of(f->out), "hello\n");
+    assert_int_equal(curl_get(f, "/sub/b.txt", NULL, NULL, NULL, NULL), 200);
+    stop(f);
+    assert_int_equal(access(sock, F_OK), -1); /* removed at exit */
+}
+
 /* ---- the access log -------------------------------------------------------------------------------- */
 
 static void test_access_log_to_a_file(void **state)
@@ -477,6 +494,7 @@ int main(void)
         WEB_TEST(test_other_methods),
         WEB_TEST(test_pipelined_requests_answered_in_order),
         WEB_TEST(test_http10_and_connection_close_end_the_connection),
+        WEB_TEST(test_unix_socket_beside_tcp),
         WEB_TEST(test_access_log_to_a_file),
         WEB_TEST(test_access_log_to_stdout),
         WEB_TEST(test_no_access_log_by_default),
