@@ -52,7 +52,7 @@ static int curl_get(fixture *f, const char *path, const char *a1, const char *a2
     int rc = tw_test_curl(f->out, sizeof f->out, args);
     if (rc != 0)
         fail_msg("curl %s: exit %d", path, rc);
-    return tw_test_http_status(f->out);
+    return tw_test_web_status(f->out);
 }
 
 static const char *body_of(const char *response)
@@ -65,7 +65,7 @@ static const char *body_of(const char *response)
 static void assert_header(const fixture *f, const char *name, const char *want)
 {
     char value[256];
-    if (!tw_test_http_header(f->out, name, value, sizeof value))
+    if (!tw_test_web_header(f->out, name, value, sizeof value))
         fail_msg("no %s header in: %s", name, f->out);
     if (want && strcmp(value, want) != 0)
         fail_msg("%s: '%s', wanted '%s'", name, value, want);
@@ -106,18 +106,18 @@ static void test_head_has_the_headers_and_no_body(void **state)
 {
     fixture *f = *state;
     start(f, NULL, NULL);
-    int fd = tw_test_http_connect(f->web.port);
+    int fd = tw_test_web_connect(f->web.port);
     /* A HEAD and a GET in one write: had the HEAD a body, the GET's answer would not follow its
      * head at once. */
-    tw_test_http_send(fd, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    tw_test_web_send(fd, "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
                           "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     char head[4096], body[64];
     size_t len;
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, true), 200);
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, true), 200);
     char value[32];
-    assert_true(tw_test_http_header(head, "Content-Length", value, sizeof value));
+    assert_true(tw_test_web_header(head, "Content-Length", value, sizeof value));
     assert_string_equal(value, "6");
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      200);
     assert_int_equal(len, 6);
     assert_memory_equal(body, "hello\n", 6);
@@ -275,25 +275,25 @@ static void test_pipelined_requests_answered_in_order(void **state)
 {
     fixture *f = *state;
     start(f, NULL, NULL);
-    int fd = tw_test_http_connect(f->web.port);
-    tw_test_http_send(fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+    int fd = tw_test_web_connect(f->web.port);
+    tw_test_web_send(fd, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
                           "GET /sub/b.txt HTTP/1.1\r\nHost: x\r\n\r\n"
                           "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n");
     char head[4096], body[4096];
     size_t len;
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      200);
     assert_int_equal(len, 6);
     assert_memory_equal(body, "hello\n", 6);
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      200);
     assert_int_equal(len, 4);
     assert_memory_equal(body, "bee\n", 4);
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      404);
     /* Still open: one more request on the same connection. */
-    tw_test_http_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+    tw_test_web_send(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      200);
     close(fd);
     stop(f);
@@ -308,14 +308,14 @@ static void test_http10_and_connection_close_end_the_connection(void **state)
         "GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     };
     for (size_t i = 0; i < 2; i++) {
-        int fd = tw_test_http_connect(f->web.port);
-        tw_test_http_send(fd, requests[i]);
+        int fd = tw_test_web_connect(f->web.port);
+        tw_test_web_send(fd, requests[i]);
         char head[4096], body[64];
         size_t len;
-        assert_int_equal(tw_test_http_read(fd, head, sizeof head, body, sizeof body, &len, false),
+        assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                          200);
         assert_int_equal(len, 6);
-        assert_true(tw_test_http_wait_eof(fd, WAIT_SECONDS));
+        assert_true(tw_test_web_wait_eof(fd, WAIT_SECONDS));
         close(fd);
     }
     stop(f);
@@ -452,18 +452,18 @@ static void signal_exits_promptly(fixture *f, int sig)
 {
     start(f, NULL, NULL);
     /* An idle keep-alive connection and a half-sent request must not hold the exit. */
-    int idle = tw_test_http_connect(f->web.port), partial = tw_test_http_connect(f->web.port);
-    tw_test_http_send(idle, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    int idle = tw_test_web_connect(f->web.port), partial = tw_test_web_connect(f->web.port);
+    tw_test_web_send(idle, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
     char head[4096], body[64];
     size_t len;
-    assert_int_equal(tw_test_http_read(idle, head, sizeof head, body, sizeof body, &len, false),
+    assert_int_equal(tw_test_web_read(idle, head, sizeof head, body, sizeof body, &len, false),
                      200);
-    tw_test_http_send(partial, "GET /a.txt HTTP/1.1\r\nHo");
+    tw_test_web_send(partial, "GET /a.txt HTTP/1.1\r\nHo");
     double took;
     assert_int_equal(tw_test_web_stop(&f->web, sig, SIGNAL_EXIT_SECONDS, &took), 0);
     print_message("exit %.3f s after signal %d\n", took, sig);
-    assert_true(tw_test_http_wait_eof(idle, 1.0));
-    assert_true(tw_test_http_wait_eof(partial, 1.0));
+    assert_true(tw_test_web_wait_eof(idle, 1.0));
+    assert_true(tw_test_web_wait_eof(partial, 1.0));
     close(idle);
     close(partial);
 }

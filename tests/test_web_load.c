@@ -60,11 +60,11 @@ static void stop(fixture *f)
 
 static int get_one(uint16_t port, const char *path)
 {
-    int fd = tw_test_http_connect(port);
+    int fd = tw_test_web_connect(port);
     char request[256], buf[8192];
     snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
-    tw_test_http_send(fd, request);
-    int status = tw_test_http_read_only(fd, buf, sizeof buf);
+    tw_test_web_send(fd, request);
+    int status = tw_test_web_read_only(fd, buf, sizeof buf);
     close(fd);
     return status;
 }
@@ -78,14 +78,14 @@ static void test_trickled_head_is_cut_at_10_seconds(void **state)
     fixture *f = *state;
     tw_test_web_start(&f->web, NULL);
     static const char head[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaa";
-    int fd = tw_test_http_connect(f->web.port);
+    int fd = tw_test_web_connect(f->web.port);
     double start = tw_test_web_now(), closed_at = 0;
     for (size_t i = 0; i < sizeof head - 1 && !closed_at; i++) {
         if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1) {
             closed_at = tw_test_web_now();
             break;
         }
-        if (tw_test_http_wait_eof(fd, 1.0))
+        if (tw_test_web_wait_eof(fd, 1.0))
             closed_at = tw_test_web_now();
     }
     double took = closed_at - start;
@@ -128,11 +128,11 @@ static void open_idle(uint16_t port, int *fds, int n)
     for (int done = 0; done < n; done += BATCH) {
         int end = done + BATCH < n ? done + BATCH : n;
         for (int i = done; i < end; i++) {
-            fds[i] = tw_test_http_connect(port);
-            tw_test_http_send(fds[i], request);
+            fds[i] = tw_test_web_connect(port);
+            tw_test_web_send(fds[i], request);
         }
         for (int i = done; i < end; i++)
-            if (tw_test_http_read_only(fds[i], buf, sizeof buf) != 200)
+            if (tw_test_web_read_only(fds[i], buf, sizeof buf) != 200)
                 fail_msg("connection %d: no 200: %s", i, buf);
     }
 }
@@ -163,8 +163,8 @@ static void test_many_idle_keep_alive_connections(void **state)
     /* Still serving, new connections and idle ones alike. */
     assert_int_equal(get_one(f->web.port, "/a.txt"), 200);
     char buf[4096];
-    tw_test_http_send(fds[n / 2], "GET /sub/b.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_int_equal(tw_test_http_read_only(fds[n / 2], buf, sizeof buf), 200);
+    tw_test_web_send(fds[n / 2], "GET /sub/b.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(tw_test_web_read_only(fds[n / 2], buf, sizeof buf), 200);
     stop(f);
     for (int i = 0; i < n; i++)
         close(fds[i]);
@@ -208,10 +208,10 @@ static void test_client_that_stops_reading_costs_no_memory(void **state)
     tw_test_web_start(&f->web, NULL);
     assert_int_equal(get_one(f->web.port, "/a.txt"), 200); /* warm up */
     long before = tw_test_twined_rss_kib(&f->web.twined);
-    int fd = tw_test_http_connect(f->web.port);
+    int fd = tw_test_web_connect(f->web.port);
     int small = 64 * 1024;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    tw_test_http_send(fd, "GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    tw_test_web_send(fd, "GET /large.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     /* Read a little, then not at all: the server must wait, not buffer the gigabyte. */
     size_t got = read_until_stalled(fd, 1u << 20);
     struct pollfd p = {.fd = fd, .events = 0};
@@ -238,11 +238,11 @@ static void test_two_reactors_serve_every_client(void **state)
     char buf[4096];
     /* All connected at once, so both reactors get some; each asks twice (keep-alive). */
     for (int i = 0; i < REACTOR_CLIENTS; i++)
-        fds[i] = tw_test_http_connect(f->web.port);
+        fds[i] = tw_test_web_connect(f->web.port);
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < REACTOR_CLIENTS; i++) {
-            tw_test_http_send(fds[i], "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-            assert_int_equal(tw_test_http_read_only(fds[i], buf, sizeof buf), 200);
+            tw_test_web_send(fds[i], "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+            assert_int_equal(tw_test_web_read_only(fds[i], buf, sizeof buf), 200);
             assert_non_null(strstr(buf, "\r\n\r\nhello\n"));
         }
     /* One address, announced once; two reactors, two threads at least. */
@@ -254,7 +254,7 @@ static void test_two_reactors_serve_every_client(void **state)
     print_message("2 reactors: exit %.3f s after SIGTERM with %d connections open\n", took,
                   REACTOR_CLIENTS);
     for (int i = 0; i < REACTOR_CLIENTS; i++) {
-        assert_true(tw_test_http_wait_eof(fds[i], 1.0));
+        assert_true(tw_test_web_wait_eof(fds[i], 1.0));
         close(fds[i]);
     }
 }

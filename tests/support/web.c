@@ -189,13 +189,13 @@ const char *tw_test_web_url(const tw_test_web *w, const char *path)
     return url;
 }
 
-int tw_test_http_status(const char *head)
+int tw_test_web_status(const char *head)
 {
     int status;
     return sscanf(head, "HTTP/1.%*d %d", &status) == 1 ? status : -1;
 }
 
-bool tw_test_http_header(const char *head, const char *name, char *value, size_t size)
+bool tw_test_web_header(const char *head, const char *name, char *value, size_t size)
 {
     size_t n = strlen(name);
     for (const char *line = strstr(head, "\n"); line; line = strstr(line + 1, "\n")) {
@@ -213,7 +213,7 @@ bool tw_test_http_header(const char *head, const char *name, char *value, size_t
 
 /* ---- raw HTTP -------------------------------------------------------------------------------- */
 
-int tw_test_http_connect(uint16_t port)
+int tw_test_web_connect(uint16_t port)
 {
     int fd = tw_test_tcp_client(port);
     assert_true(fd >= 0);
@@ -222,7 +222,7 @@ int tw_test_http_connect(uint16_t port)
     return fd;
 }
 
-void tw_test_http_send(int fd, const char *text)
+void tw_test_web_send(int fd, const char *text)
 {
     size_t len = strlen(text), sent = 0;
     while (sent < len) {
@@ -253,7 +253,7 @@ static size_t read_head(int fd, char *head, size_t size)
     return 0;
 }
 
-int tw_test_http_read(int fd, char *head, size_t head_size, char *body, size_t body_size,
+int tw_test_web_read(int fd, char *head, size_t head_size, char *body, size_t body_size,
                       size_t *body_len, bool no_body)
 {
     if (body_len)
@@ -262,9 +262,9 @@ int tw_test_http_read(int fd, char *head, size_t head_size, char *body, size_t b
         return -1;
     char value[32];
     size_t want = 0;
-    if (!no_body && tw_test_http_header(head, "Content-Length", value, sizeof value))
+    if (!no_body && tw_test_web_header(head, "Content-Length", value, sizeof value))
         want = (size_t)strtoull(value, NULL, 10);
-    int status = tw_test_http_status(head);
+    int status = tw_test_web_status(head);
     if (no_body || status == 304 || want == 0)
         return status;
     assert_true(want <= body_size);
@@ -275,7 +275,7 @@ int tw_test_http_read(int fd, char *head, size_t head_size, char *body, size_t b
     return status;
 }
 
-int tw_test_http_read_only(int fd, char *buf, size_t size)
+int tw_test_web_read_only(int fd, char *buf, size_t size)
 {
     size_t len = 0;
     for (;;) {
@@ -287,15 +287,15 @@ int tw_test_http_read_only(int fd, char *buf, size_t size)
         buf[len += (size_t)k] = '\0';
         char *end = strstr(buf, "\r\n\r\n"), value[32];
         size_t body = 0;
-        if (end && tw_test_http_header(buf, "Content-Length", value, sizeof value))
+        if (end && tw_test_web_header(buf, "Content-Length", value, sizeof value))
             body = (size_t)strtoull(value, NULL, 10);
         if (end && len >= (size_t)(end + 4 - buf) + body)
-            return tw_test_http_status(buf);
+            return tw_test_web_status(buf);
         assert_true(len + 1 < size);
     }
 }
 
-bool tw_test_http_wait_eof(int fd, double timeout)
+bool tw_test_web_wait_eof(int fd, double timeout)
 {
     double deadline = tw_test_web_now() + timeout;
     char buf[65536];

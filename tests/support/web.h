@@ -52,27 +52,27 @@ int tw_test_curl(char *out, size_t size, const char *const *args);
 const char *tw_test_web_url(const tw_test_web *w, const char *path);
 
 /* The status code of a response head ("HTTP/1.1 206 ..."), or -1. */
-int tw_test_http_status(const char *head);
+int tw_test_web_status(const char *head);
 /* The value of header name in a response head (case-insensitive name), copied into value; false
  * when absent. */
-bool tw_test_http_header(const char *head, const char *name, char *value, size_t size);
+bool tw_test_web_header(const char *head, const char *name, char *value, size_t size);
 
 /* ---- raw HTTP over a socket ------------------------------------------------------------------ */
 
 /* A blocking loopback connection to port with a 10 s receive timeout. */
-int tw_test_http_connect(uint16_t port);
+int tw_test_web_connect(uint16_t port);
 /* Writes all of text. */
-void tw_test_http_send(int fd, const char *text);
+void tw_test_web_send(int fd, const char *text);
 /* Reads one response: the head (with its blank line) into head, then Content-Length bytes of
  * body into body unless no_body (a HEAD). Returns the status, or -1 at EOF before a whole head. */
-int tw_test_http_read(int fd, char *head, size_t head_size, char *body, size_t body_size,
+int tw_test_web_read(int fd, char *head, size_t head_size, char *body, size_t body_size,
                       size_t *body_len, bool no_body);
 /* Reads the one response a connection gets, in as few reads as it takes (buf holds it whole):
  * its status, or -1 at EOF first. Only for a connection with no other response behind it. */
-int tw_test_http_read_only(int fd, char *buf, size_t size);
+int tw_test_web_read_only(int fd, char *buf, size_t size);
 /* Waits up to timeout seconds for the peer's EOF (reading and dropping what comes): true at EOF
  * (or a reset). */
-bool tw_test_http_wait_eof(int fd, double timeout);
+bool tw_test_web_wait_eof(int fd, double timeout);
 
 /* Seconds on the monotonic clock. */
 double tw_test_web_now(void);
