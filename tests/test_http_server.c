@@ -506,6 +506,8 @@ static void test_access_log(void **state)
     assert_non_null(strstr(buf, "] \"GET /a.txt HTTP/1.1\" 200 11 \"http://r/\" \"u\\x22a\\x5Cb\"\n"));
     assert_non_null(strstr(buf, "] \"GET /nope HTTP/1.1\" 404 "));
     assert_non_null(strstr(buf, " \"-\" \"-\"\n"));
+    tw_port_free(f->port); /* stop listening first */
+    f->port = NULL;
     tw_http_server_free(f->s); /* the log must stay open until the server is freed */
     f->s = NULL;
     close(p[0]);
