@@ -22,20 +22,13 @@ sizes=${ECHO_SIZES:-"64 16384"}
 churn_slots=${ECHO_CHURN_SLOTS:-8}
 idle_burst=${ECHO_IDLE_BURST:-100}
 server_cpu=0 client_same=0 client_other=1
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((idle_n + 64)) ]; then
-    idle_n=$(($(ulimit -n) - 64))
-    echo "note: RLIMIT_NOFILE is $(ulimit -n): idle test limited to $idle_n connections"
-fi
+bench_open_files "$idle_n"
+idle_n=$BENCH_CONNS
 pin() { command -v taskset >/dev/null 2>&1 && echo "taskset -c $1"; }
 
 # ---- build -----------------------------------------------------------------------------------------
 out=$BENCH_OUT
-# Two echo benchmarks at once would share these files and measure each other: take turns.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$out/.lock"
-    flock -n 9 || { echo "echo: waiting for another run of this benchmark to finish" >&2; flock 9; }
-fi
+bench_take_turns
 rm -f "$out"/echo_* "$out"/loadgen
 $BENCH_CC $BENCH_CFLAGS -o "$out/loadgen" "$here/loadgen.c" || { echo "bench: loadgen does not build" >&2; exit 1; }
 $BENCH_CC $BENCH_CFLAGS -I"$here" -o "$out/echo_plain" "$here/echo_plain.c" \

@@ -79,3 +79,30 @@ bench_table() {
     awk -v cols="$2" -v labels="$3" -v base=twine -v ratio="$4" -v ratio_label="$5" \
         -f "$TWINE_ROOT/bench/lib/table.awk" "$1"
 }
+
+# bench_open_files N: raises RLIMIT_NOFILE as far as the hard limit allows for N connections and
+# sets BENCH_CONNS to N, or to fewer (saying so) when the limit is too low.
+bench_open_files() {
+    BENCH_CONNS=$1
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $(($1 + 64)) ]; then
+        BENCH_CONNS=$(($(ulimit -n) - 64))
+        echo "note: RLIMIT_NOFILE is $(ulimit -n): idle test limited to $BENCH_CONNS connections"
+    fi
+}
+
+# bench_take_turns: waits for any other run of this benchmark to finish (a lock on fd 9, which every
+# server must then be started without: 9>&-), since two runs at once would measure each other.
+bench_take_turns() {
+    command -v flock >/dev/null 2>&1 || return 0
+    exec 9>"$BENCH_OUT/.lock"
+    flock -n 9 || { echo "$BENCH_NAME: waiting for another run of this benchmark to finish" >&2; flock 9; }
+}
+
+# bench_matrix TITLE MODE PIN KEY SCALE DECIMALS ROWS RESULTS: a table of medians from RESULTS, one
+# row per value of the ROWS keys, one column per library, ratios against twine (echo_table.awk).
+bench_matrix() {
+    echo "$1"
+    awk -v mode="$2" -v pin="$3" -v key="$4" -v scale="$5" -v decimals="$6" -v rows="$7" \
+        -f "$TWINE_ROOT/bench/echo/echo_table.awk" "$8"
+}
