@@ -103,8 +103,8 @@ $(TWINED): $(CLI_OBJS) $(STATIC)
 
 # Tests count or hook some syscalls, and make some fail, through the linker
 # (tests/support/syscalls.c).
-TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen -Wl,--wrap=getaddrinfo \
-             -Wl,--wrap=getnameinfo
+TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen -Wl,--wrap=send -Wl,--wrap=sendmsg \
+             -Wl,--wrap=getaddrinfo -Wl,--wrap=getnameinfo
 ifeq ($(UNAME),Linux)
 TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc
 endif

@@ -24,6 +24,7 @@
 #include "support/files.h"
 #include "support/http_client.h"
 #include "support/net.h"
+#include "support/syscalls.h"
 
 typedef struct {
     tw_test_clock_env env;
@@ -377,6 +378,7 @@ static void test_pipelining(void **state)
         n += (size_t)sprintf(raw + n, "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n",
                              i % 3 == 2 ? "nope" : i % 3 ? "page.html" : "a.txt");
     tw_test_http_send(&f->c, raw, n);
+    long sends = tw_test_send_calls_now();
     for (int i = 0; i < N; i++) {
         tw_test_http_response r;
         assert_true(tw_test_http_read(&f->c, &r, false));
@@ -386,6 +388,8 @@ static void test_pipelining(void **state)
         tw_test_http_response_free(&r);
     }
     assert_int_equal(tw_http_server_requests(f->s), N);
+    /* The burst arrived in one read, so its N responses leave in one write. */
+    assert_int_equal(tw_test_send_calls_now() - sends, 1);
 }
 
 static void test_close(void **state)

@@ -175,6 +175,21 @@ cpu_ticks() {
         awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
 
+# settle PIDS: waits (at most 5 s) until those processes use no CPU for 200 ms, so that a server
+# still finishing the previous run (Twisted flushing its log, closing 50 connections) takes nothing
+# from the one measured next on the same core.
+settle() {
+    local before after tries=0
+    after=$(cpu_ticks "$@")
+    while [ $tries -lt 25 ]; do
+        before=$after
+        sleep 0.2
+        after=$(cpu_ticks "$@")
+        [ "$after" != "$before" ] || return 0
+        tries=$((tries + 1))
+    done
+}
+
 # ---- load: wrk ---------------------------------------------------------------------------------------
 results=$out/results.txt
 : >"$results"
@@ -187,6 +202,8 @@ wrk_run() {
     eval "p=\$port_$name pids=\$pids_$name ver=\$ver_$name"
     [ "$where" = 1core ] && client=$(pin $client_cpu)
     log=$out/wrk-$name-$where-$size.txt
+    # shellcheck disable=SC2086
+    settle $all_pids
     t0=$(cpu_ticks $pids)
     $client wrk -t1 -c"$conns" -d"${4:-$seconds}s" --latency "http://127.0.0.1:$p/$size.bin" \
         >"$log" 2>&1 9>&- || { echo "bench: wrk against $name failed: $(cat "$log")" >&2; exit 1; }
@@ -212,6 +229,7 @@ phase() {
         fi
     done
     [ -n "$up" ] || return 0
+    all_pids=$(for s in $up; do eval "echo \$pids_$s"; done)
     echo "== web, $where:$up; $BENCH_RUNS rounds of wrk -t1 -c$conns -d${seconds}s =="
     if [ "$warmup" != 0 ]; then
         for s in $up; do for size in $sizes; do wrk_run "$s" "$where" "$size" "$warmup"; done; done
@@ -295,8 +313,8 @@ cat <<NOTE
 
 How measured: every server serves the same directory ($www) on 127.0.0.1 and is checked to
 return each file byte for byte first. wrk keeps $conns connections alive and GETs one file again and
-again; rounds interleaved (server A, B, C, .., A, ...), medians of $BENCH_RUNS runs of ${seconds}s, after
-a ${warmup}s warm-up per server and file. Server CPU = utime+stime (/proc/PID/stat; nginx: its
+again; rounds interleaved (server A, B, C, .., A, ...), each run once all servers are idle;
+medians of $BENCH_RUNS runs of ${seconds}s, after a ${warmup}s warm-up per server and file. Server CPU = utime+stime (/proc/PID/stat; nginx: its
 workers) over the run / requests wrk counted. Idle: a fresh server, one warm-up GET, VmRSS; then
 $idle_n connections, $idle_burst at a time, each doing one GET of the smallest file and staying open;
 200 ms later VmRSS again; (after - before) / connections. Ratios are lib / twine: above 1.00x is

@@ -49,6 +49,11 @@ void tw__http_batch_body(tw__http_batch *b, tw_transport *t, tw__http_entry *e, 
 {
     if (!len)
         return;
+    if (len <= TW__HTTP_BATCH_COPY_MAX) {
+        tw__http_text_add(&b->text, (const char *)e->body + off, len);
+        tw__http_batch_text_done(b, t);
+        return;
+    }
     tw__http_entry_ref(e);
     b->seg[b->nseg++] = (tw__http_batch_seg){.off = off, .len = len, .entry = e};
     b->bytes += len;

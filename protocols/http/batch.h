@@ -14,6 +14,9 @@
 
 /* Segments per write; a batch that fills them is flushed early. */
 #define TW__HTTP_BATCH_SEGMENTS 32
+/* A cached body this small is copied into the text rather than lent as a segment of its own, so
+ * that a pipelined burst of small responses is one contiguous buffer: one write, however many. */
+#define TW__HTTP_BATCH_COPY_MAX 2048
 /* A batch holding more bytes than this is flushed early too (the transport's high mark). */
 #define TW__HTTP_BATCH_BYTES TW_TRANSPORT_HIGH_WATER_DEFAULT
 

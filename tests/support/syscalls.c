@@ -1,8 +1,9 @@
 /* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4, listen,
- * getaddrinfo and getnameinfo (and, on Linux, epoll_ctl and realloc), so every call made by a test
+ * send, sendmsg, getaddrinfo and getnameinfo (and, on Linux, epoll_ctl and realloc), so every call made by a test
  * or by twine comes here first. Counts accept4() and epoll_ctl() calls, so tests can assert what a
  * behaviour costs (a lone connection must cost exactly one accept4, none failing; closing it no
- * epoll_ctl), and the resolver calls (the transports must make none); runs a hook right after
+ * epoll_ctl), the send() and sendmsg() calls (a pipelined burst's responses must leave in one), and
+ * the resolver calls (the transports must make none); runs a hook right after
  * listen(), so a test can act at the moment a socket starts listening; and makes one chosen
  * epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that says
  * no. */
@@ -56,6 +57,30 @@ void tw_test_set_listen_hook(void (*hook)(int fd, void *arg), void *arg)
 {
     listen_hook = hook;
     listen_hook_arg = arg;
+}
+
+ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+static atomic_long send_calls;
+
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
+{
+    atomic_fetch_add(&send_calls, 1);
+    return __real_send(fd, buf, len, flags);
+}
+
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    atomic_fetch_add(&send_calls, 1);
+    return __real_sendmsg(fd, msg, flags);
+}
+
+long tw_test_send_calls_now(void)
+{
+    return atomic_load(&send_calls);
 }
 
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,

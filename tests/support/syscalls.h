@@ -1,5 +1,5 @@
-/* Syscalls seen through the linker (see syscalls.c): counters of accept4() calls, a hook run right
- * after listen(), and one-shot failures of epoll_ctl() and realloc() (Linux). */
+/* Syscalls seen through the linker (see syscalls.c): counters of accept4() and send() calls, a
+ * hook run right after listen(), and one-shot failures of epoll_ctl() and realloc() (Linux). */
 #ifndef TWINE_TESTS_SYSCALLS_H
 #define TWINE_TESTS_SYSCALLS_H
 
@@ -26,6 +26,9 @@ tw_test_epoll_counts tw_test_epoll_counts_now(void);
 void tw_test_refuse_epoll_ctl(int fd, int err);
 /* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
 void tw_test_refuse_realloc(size_t size);
+
+/* send() and sendmsg() calls so far, by anyone in the test binary. */
+long tw_test_send_calls_now(void);
 
 /* getaddrinfo() and getnameinfo() calls so far: the transport layer must make none (only a
  * resolver may; a static build would otherwise warn about glibc's NSS). */
