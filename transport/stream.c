@@ -840,6 +840,20 @@ int tw_transport_write(tw_transport *t, const void *data, size_t len)
     return tw_transport_write_sequence(t, &iov, 1);
 }
 
+/* Whether a lent write is over after its first send: all of it went, or the connection closed
+ * (dropping the rest); then the caller's buffer or file is released at once. */
+static bool sent_at_once(tw_transport *t, size_t sent, size_t len, void (*release)(void *),
+                         void *arg)
+{
+    if (sent != len && can_write(t))
+        return false;
+    if (release)
+        release(arg);
+    if (len)
+        ask_pull_producer_later(t);
+    return true;
+}
+
 int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (*release)(void *),
                             void *arg)
 {
@@ -853,13 +867,8 @@ int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len, void (
         return rc;
     }
     size_t sent = len ? try_send_now(t, &iov, 1, len) : 0;
-    if (sent == len || !can_write(t)) {
-        if (release)
-            release(arg);
-        if (len)
-            ask_pull_producer_later(t);
+    if (sent_at_once(t, sent, len, release, arg))
         return 0;
-    }
     /* Out of memory: buf stays the caller's (release does not run). */
     tw_stream_ext *e = ext_get(t);
     return wait_for_writable(t, e ? tw__wq_lend(&e->queue, (const char *)buf + sent, len - sent,
@@ -901,13 +910,8 @@ int tw_transport_write_file(tw_transport *t, int fd, uint64_t offset, uint64_t l
         return rc;
     }
     size_t sent = len ? try_send_file_now(t, fd, offset, (size_t)len) : 0;
-    if (sent == len || !can_write(t)) {
-        if (release)
-            release(arg);
-        if (len)
-            ask_pull_producer_later(t);
+    if (sent_at_once(t, sent, (size_t)len, release, arg))
         return 0;
-    }
     /* Out of memory: the file stays the caller's (release does not run). */
     tw_stream_ext *e = ext_get(t);
     return wait_for_writable(t, e ? tw__wq_file(&e->queue, fd, offset + sent, (size_t)len - sent,
