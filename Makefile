@@ -106,7 +106,7 @@ $(TWINED): $(CLI_OBJS) $(STATIC)
 TEST_WRAP := -Wl,--wrap=accept4 -Wl,--wrap=listen -Wl,--wrap=send -Wl,--wrap=sendmsg \
              -Wl,--wrap=getaddrinfo -Wl,--wrap=getnameinfo
 ifeq ($(UNAME),Linux)
-TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc
+TEST_WRAP += -Wl,--wrap=epoll_ctl -Wl,--wrap=realloc -Wl,--wrap=sendfile
 endif
 $(OUT)/tests/%: $(OUT)/obj/tests/%.o $(SUPPORT_OBJS) $(STATIC)
 	@mkdir -p $(@D)

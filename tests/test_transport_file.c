@@ -1,7 +1,8 @@
 /* Tests for tw_transport_write_file over real loopback TCP sockets: whole files and regions in
  * order with writes around them, a 64 MiB file queued to a peer that does not read (counted, not
  * held in memory), release exactly once however the region ends, error returns, a file shorter
- * than promised, empty regions, back-pressure on a streaming producer, and the string transport. */
+ * than promised, empty regions, back-pressure on a streaming producer, the string transport, and
+ * a kernel that refuses sendfile. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 
 #include "support/net.h"
 #include "support/reactor_test.h"
+#include "support/syscalls.h"
 
 typedef struct {
     tw_test_net_env net; /* reactor, captured log, server and client factories, the port */
@@ -95,6 +97,11 @@ static int temp_file(size_t size, bool sparse)
 static void count_release(void *arg)
 {
     (*(int *)arg)++;
+}
+
+static bool released_once(void *arg)
+{
+    return *(int *)arg == 1;
 }
 
 /* Reads want bytes at the client, running the reactor meanwhile; returns them (malloc'd). */
@@ -450,6 +457,57 @@ static void test_string_transport_records_file(void **state)
     close(fd);
 }
 
+/* ---- without sendfile ------------------------------------------------------------------------ */
+
+/* Where sendfile is refused (EINVAL: a file system or descriptor that cannot splice), the region
+ * goes out read piece by piece instead, all of it and in order. */
+static void test_read_when_sendfile_refused(void **state)
+{
+    fixture *f = *state;
+    const size_t size = 1000 * 1000 + 3;
+    int fd = temp_file(size, false);
+    int released = 0;
+    tw_test_refuse_sendfile(EINVAL);
+    long tried = tw_test_sendfile_calls_now();
+    assert_int_equal(tw_transport_write(f->server->transport, "<", 1), 0);
+    assert_int_equal(tw_transport_write_file(f->server->transport, fd, 5, size - 5, count_release,
+                                             &released),
+                     0);
+    unsigned char *got = read_at_client(f, 1 + size - 5);
+    tw_test_refuse_sendfile(0);
+    assert_int_equal(got[0], '<');
+    assert_pattern(got + 1, 5, size - 5);
+    free(got);
+    assert_true(tw_test_run_until(f->net.r, released_once, &released, 5));
+    assert_int_equal(filled(f), 0);
+#ifdef __linux__
+    assert_true(tw_test_sendfile_calls_now() > tried);
+#else
+    (void)tried;
+#endif
+    close(fd);
+}
+
+/* Any other refusal is the connection's end: lost with that error, the file released once. */
+static void test_sendfile_error_loses_connection(void **state)
+{
+#ifndef __linux__
+    skip();
+#endif
+    fixture *f = *state;
+    int fd = temp_file(100000, false);
+    int released = 0;
+    tw_test_refuse_sendfile(EIO);
+    assert_int_equal(
+        tw_transport_write_file(f->server->transport, fd, 0, 100000, count_release, &released), 0);
+    tw_test_refuse_sendfile(0);
+    assert_true(tw_test_run_until(f->net.r, server_lost, f->server, 5));
+    assert_string_equal(f->server->reason_type, TW_CONNECTION_LOST);
+    assert_int_equal(f->server->reason_code, -EIO);
+    assert_int_equal(released, 1);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +522,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_region_past_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streaming_producer_paused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_string_transport_records_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_when_sendfile_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendfile_error_loses_connection, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

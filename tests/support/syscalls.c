@@ -1,12 +1,12 @@
 /* Syscalls seen through the linker: test binaries are linked with -Wl,--wrap for accept4, listen,
- * send, sendmsg, getaddrinfo and getnameinfo (and, on Linux, epoll_ctl and realloc), so every call made by a test
- * or by twine comes here first. Counts accept4() and epoll_ctl() calls, so tests can assert what a
- * behaviour costs (a lone connection must cost exactly one accept4, none failing; closing it no
- * epoll_ctl), the send() and sendmsg() calls (a pipelined burst's responses must leave in one), and
- * the resolver calls (the transports must make none); runs a hook right after
- * listen(), so a test can act at the moment a socket starts listening; and makes one chosen
- * epoll_ctl or realloc fail, so tests can reach the paths of a kernel or an allocator that says
- * no. */
+ * send, sendmsg, getaddrinfo and getnameinfo (and, on Linux, epoll_ctl, realloc and sendfile), so
+ * every call made by a test or by twine comes here first. Counts accept4() and epoll_ctl() calls,
+ * so tests can assert what a behaviour costs (a lone connection must cost exactly one accept4,
+ * none failing; closing it no epoll_ctl), the send() and sendmsg() calls (a pipelined burst's
+ * responses must leave in one), and the resolver calls (the transports must make none); runs a
+ * hook right after listen(), so a test can act at the moment a socket starts listening; and makes
+ * one chosen epoll_ctl or realloc fail, or every sendfile, so tests can reach the paths of a
+ * kernel or an allocator that says no. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdatomic.h>
@@ -121,6 +121,34 @@ tw_test_accept_counts tw_test_accept_counts_now(void)
 
 #ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
+
+ssize_t __real_sendfile(int out, int in, off_t *off, size_t len);
+ssize_t __wrap_sendfile(int out, int in, off_t *off, size_t len);
+
+static atomic_int sendfile_refusal;
+static atomic_long sendfile_calls;
+
+void tw_test_refuse_sendfile(int err)
+{
+    atomic_store(&sendfile_refusal, err);
+}
+
+long tw_test_sendfile_calls_now(void)
+{
+    return atomic_load(&sendfile_calls);
+}
+
+ssize_t __wrap_sendfile(int out, int in, off_t *off, size_t len)
+{
+    atomic_fetch_add(&sendfile_calls, 1);
+    int err = atomic_load(&sendfile_refusal);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return __real_sendfile(out, in, off, len);
+}
 
 int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
 int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
@@ -175,5 +203,15 @@ void *__wrap_realloc(void *p, size_t size)
 tw_test_epoll_counts tw_test_epoll_counts_now(void)
 {
     return (tw_test_epoll_counts){0, 0, 0};
+}
+
+void tw_test_refuse_sendfile(int err)
+{
+    (void)err;
+}
+
+long tw_test_sendfile_calls_now(void)
+{
+    return 0;
 }
 #endif

@@ -1,5 +1,5 @@
 /* Syscalls seen through the linker (see syscalls.c): counters of accept4() and send() calls, a
- * hook run right after listen(), and one-shot failures of epoll_ctl() and realloc() (Linux). */
+ * hook run right after listen(), and failures of epoll_ctl(), realloc() and sendfile() (Linux). */
 #ifndef TWINE_TESTS_SYSCALLS_H
 #define TWINE_TESTS_SYSCALLS_H
 
@@ -26,6 +26,11 @@ tw_test_epoll_counts tw_test_epoll_counts_now(void);
 void tw_test_refuse_epoll_ctl(int fd, int err);
 /* The next realloc() asking for exactly size bytes fails with ENOMEM; 0 disarms. */
 void tw_test_refuse_realloc(size_t size);
+/* Every sendfile() fails with err (a positive errno), as a file system or kernel without it would;
+ * 0 disarms (Linux; elsewhere twine makes no sendfile call). */
+void tw_test_refuse_sendfile(int err);
+/* sendfile() calls so far (Linux; 0 elsewhere). */
+long tw_test_sendfile_calls_now(void);
 
 /* send() and sendmsg() calls so far, by anyone in the test binary. */
 long tw_test_send_calls_now(void);
