@@ -52,7 +52,7 @@ static int curl_get(fixture *f, const char *path, const char *a1, const char *a2
     int rc = tw_test_curl(f->out, sizeof f->out, args);
     if (rc != 0)
         fail_msg("curl %s: exit %d", path, rc);
-    return tw_test_web_status(f->out);
+    return tw_test_http_status_of(f->out);
 }
 
 static const char *body_of(const char *response)
@@ -65,7 +65,7 @@ static const char *body_of(const char *response)
 static void assert_header(const fixture *f, const char *name, const char *want)
 {
     char value[256];
-    if (!tw_test_web_header(f->out, name, value, sizeof value))
+    if (!tw_test_http_head_value(f->out, name, value, sizeof value))
         fail_msg("no %s header in: %s", name, f->out);
     if (want && strcmp(value, want) != 0)
         fail_msg("%s: '%s', wanted '%s'", name, value, want);
@@ -115,7 +115,7 @@ static void test_head_has_the_headers_and_no_body(void **state)
     size_t len;
     assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, true), 200);
     char value[32];
-    assert_true(tw_test_web_header(head, "Content-Length", value, sizeof value));
+    assert_true(tw_test_http_head_value(head, "Content-Length", value, sizeof value));
     assert_string_equal(value, "6");
     assert_int_equal(tw_test_web_read(fd, head, sizeof head, body, sizeof body, &len, false),
                      200);

@@ -101,26 +101,32 @@ static const char *find_head_end(const char *buf, size_t len)
     return NULL;
 }
 
+int tw_test_http_status_of(const char *head)
+{
+    int status;
+    return sscanf(head, "HTTP/1.%*d %d", &status) == 1 ? status : -1;
+}
+
+bool tw_test_http_head_value(const char *head, const char *name, char *value, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *line = strstr(head, "\n"); line; line = strstr(line + 1, "\n")) {
+        if (strncasecmp(line + 1, name, n) != 0 || line[1 + n] != ':')
+            continue;
+        const char *v = line + 2 + n;
+        while (*v == ' ')
+            v++;
+        size_t len = strcspn(v, "\r\n");
+        snprintf(value, size, "%.*s", (int)len, v);
+        return true;
+    }
+    return false;
+}
+
 const char *tw_test_http_header(const tw_test_http_response *r, const char *name)
 {
     static char value[1024];
-    size_t n = strlen(name);
-    for (const char *line = strstr(r->head, "\r\n"); line && line[2] != '\r';
-         line = strstr(line + 2, "\r\n")) {
-        const char *l = line + 2;
-        if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
-            const char *v = l + n + 1;
-            while (*v == ' ')
-                v++;
-            size_t vlen = (size_t)(strstr(v, "\r\n") - v);
-            if (vlen >= sizeof value)
-                vlen = sizeof value - 1;
-            memcpy(value, v, vlen);
-            value[vlen] = '\0';
-            return value;
-        }
-    }
-    return NULL;
+    return tw_test_http_head_value(r->head, name, value, sizeof value) ? value : NULL;
 }
 
 /* Takes the first n buffered bytes out as a NUL-terminated copy. */
@@ -146,7 +152,7 @@ bool tw_test_http_read(tw_test_http_client *c, tw_test_http_response *out, bool 
         pump(c);
     }
     out->head = take(c, (size_t)(head_end - c->buf));
-    out->status = atoi(out->head + 9);
+    out->status = tw_test_http_status_of(out->head);
     const char *cl = tw_test_http_header(out, "Content-Length");
     size_t want = head_only || out->status == 304 || !cl ? 0 : strtoull(cl, NULL, 10);
     while (c->len < want) {

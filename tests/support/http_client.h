@@ -43,6 +43,12 @@ const char *tw_test_http_header(const tw_test_http_response *r, const char *name
 bool tw_test_http_wait_closed(tw_test_http_client *c);
 /* Runs the reactor turns for a while and says whether anything arrived meanwhile. */
 bool tw_test_http_quiet(tw_test_http_client *c, int turns);
+/* The status code of a response head ("HTTP/1.1 206 ..."), or -1. */
+int tw_test_http_status_of(const char *head);
+/* The value of header name in a response head (case-insensitive name), copied into value; false
+ * when absent. */
+bool tw_test_http_head_value(const char *head, const char *name, char *value, size_t size);
+
 /* Sends "GET path HTTP/1.1" with a Host and reads the response. */
 bool tw_test_http_get(tw_test_http_client *c, const char *path, tw_test_http_response *out);
 

@@ -189,28 +189,6 @@ const char *tw_test_web_url(const tw_test_web *w, const char *path)
     return url;
 }
 
-int tw_test_web_status(const char *head)
-{
-    int status;
-    return sscanf(head, "HTTP/1.%*d %d", &status) == 1 ? status : -1;
-}
-
-bool tw_test_web_header(const char *head, const char *name, char *value, size_t size)
-{
-    size_t n = strlen(name);
-    for (const char *line = strstr(head, "\n"); line; line = strstr(line + 1, "\n")) {
-        if (strncasecmp(line + 1, name, n) != 0 || line[1 + n] != ':')
-            continue;
-        const char *v = line + 2 + n;
-        while (*v == ' ')
-            v++;
-        size_t len = strcspn(v, "\r\n");
-        snprintf(value, size, "%.*s", (int)len, v);
-        return true;
-    }
-    return false;
-}
-
 /* ---- raw HTTP -------------------------------------------------------------------------------- */
 
 int tw_test_web_connect(uint16_t port)
@@ -262,9 +240,9 @@ int tw_test_web_read(int fd, char *head, size_t head_size, char *body, size_t bo
         return -1;
     char value[32];
     size_t want = 0;
-    if (!no_body && tw_test_web_header(head, "Content-Length", value, sizeof value))
+    if (!no_body && tw_test_http_head_value(head, "Content-Length", value, sizeof value))
         want = (size_t)strtoull(value, NULL, 10);
-    int status = tw_test_web_status(head);
+    int status = tw_test_http_status_of(head);
     if (no_body || status == 304 || want == 0)
         return status;
     assert_true(want <= body_size);
@@ -287,10 +265,10 @@ int tw_test_web_read_only(int fd, char *buf, size_t size)
         buf[len += (size_t)k] = '\0';
         char *end = strstr(buf, "\r\n\r\n"), value[32];
         size_t body = 0;
-        if (end && tw_test_web_header(buf, "Content-Length", value, sizeof value))
+        if (end && tw_test_http_head_value(buf, "Content-Length", value, sizeof value))
             body = (size_t)strtoull(value, NULL, 10);
         if (end && len >= (size_t)(end + 4 - buf) + body)
-            return tw_test_web_status(buf);
+            return tw_test_http_status_of(buf);
         assert_true(len + 1 < size);
     }
 }

@@ -10,6 +10,7 @@
 
 #include <twine/twine.h>
 
+#include "http_client.h"
 #include "reactor_test.h"
 #include "twined_child.h"
 
@@ -50,12 +51,6 @@ void tw_test_skip_without_curl(void);
 int tw_test_curl(char *out, size_t size, const char *const *args);
 /* http://127.0.0.1:PORT/PATH in a static buffer (one of two, so two may be in use at once). */
 const char *tw_test_web_url(const tw_test_web *w, const char *path);
-
-/* The status code of a response head ("HTTP/1.1 206 ..."), or -1. */
-int tw_test_web_status(const char *head);
-/* The value of header name in a response head (case-insensitive name), copied into value; false
- * when absent. */
-bool tw_test_web_header(const char *head, const char *name, char *value, size_t size);
 
 /* ---- raw HTTP over a socket ------------------------------------------------------------------ */
 
