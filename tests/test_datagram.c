@@ -281,6 +281,36 @@ static void test_start_protocol_refuses(void **state)
     assert_int_equal(tw_test_count_open_fds(), fds);
 }
 
+/* start_protocol stopping its own port: stop_protocol runs once, after start_protocol returns;
+ * the listen gives no port (-ECANCELED, or start_protocol's own error) and leaks no descriptor. */
+static int stop_at_start(tw_datagram_port *port)
+{
+    rec *r = tw_datagram_port_protocol(port)->user;
+    r->started++;
+    tw_datagram_port_stop(port);
+    assert_int_equal(r->stopped, 0);
+    return r->refused ? -EPERM : 0;
+}
+
+static void test_start_protocol_stops_its_port(void **state)
+{
+    tw_test_env *env = *state;
+    static const tw_datagram_protocol_ops ops = {.start_protocol = stop_at_start,
+                                                 .stop_protocol = rec_stop};
+    int fds = tw_test_count_open_fds();
+    for (int refuse = 0; refuse < 2; refuse++) {
+        rec a = {.refused = refuse};
+        tw_datagram_protocol proto = {.ops = &ops, .user = &a};
+        int err = 0;
+        assert_null(tw_listen_udp(env->r, 0, "127.0.0.1", &proto, &err));
+        assert_int_equal(err, refuse ? -EPERM : -ECANCELED);
+        assert_int_equal(a.started, 1);
+        assert_int_equal(a.stopped, 1);
+        assert_int_equal(tw_test_count_open_fds(), fds);
+    }
+    tw_reactor_iterate(env->r, 0);
+}
+
 /* One readiness event reads at most TW_DATAGRAM_READS_PER_WAKE datagrams; the rest come later. */
 static void test_bounded_reads_per_turn(void **state)
 {
@@ -384,6 +414,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_connected_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_argument_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_protocol_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_protocol_stops_its_port, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bounded_reads_per_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_inside_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_stops_ports, setup, teardown),

@@ -176,7 +176,17 @@ tw_datagram_port *tw_listen_udp(tw_reactor *r, uint16_t number, const char *inte
     if ((rc = tw_reactor_add_reader(r, port->fd, on_readable, port)) < 0)
         return listen_failed(port, rc, err);
     tw__net_register(port->net, &port->closer, datagram_on_shutdown);
-    if (proto->ops && proto->ops->start_protocol && (rc = proto->ops->start_protocol(port)) < 0)
+    if (proto->ops && proto->ops->start_protocol) {
+        port->in_dispatch = true; /* a stop from inside start_protocol waits for its return */
+        rc = proto->ops->start_protocol(port);
+        port->in_dispatch = false;
+    }
+    if (port->stop_pending) { /* started, then stopped: stop_protocol runs, there is no port */
+        finish_stop(port);
+        *err = rc < 0 ? rc : -ECANCELED;
+        return NULL;
+    }
+    if (rc < 0)
         return listen_failed(port, rc, err);
     return port;
 }

@@ -37,7 +37,9 @@ typedef struct tw_datagram_port tw_datagram_port;
 /* What a datagram protocol does; every op is optional and runs in the reactor thread.
  *
  * start_protocol: the port is bound and reading (Twisted's startProtocol). A negative return makes
- *   tw_listen_udp fail with that error; stop_protocol then does not run.
+ *   tw_listen_udp fail with that error; stop_protocol then does not run. A start_protocol that
+ *   stops its own port (tw_datagram_port_stop) gets stop_protocol once it returns, and
+ *   tw_listen_udp then returns NULL with -ECANCELED (or start_protocol's error): the port is gone.
  * datagram_received: one datagram of len bytes (0 is a valid, empty datagram, not an end of
  *   anything) from the address from. data is lent for this call only. A negative return is logged
  *   and reading goes on (Twisted logs an exception in datagramReceived).
@@ -63,7 +65,8 @@ typedef struct tw_datagram_protocol {
 /* A port bound to interface:port. interface is a numeric IPv4 or IPv6 address ("127.0.0.1", "::1",
  * "fe80::1%eth0"), NULL for "0.0.0.0"; port 0 picks a free one (read it with tw_datagram_get_host).
  * Errors: -EINVAL (bad interface, no protocol), -EADDRINUSE, -EACCES, -EMFILE, -ENOMEM,
- * -ESHUTDOWN (the reactor is being freed), or start_protocol's error. */
+ * -ESHUTDOWN (the reactor is being freed), -ECANCELED (start_protocol stopped the port), or
+ * start_protocol's error. */
 TW_API tw_datagram_port *tw_listen_udp(tw_reactor *r, uint16_t port, const char *interface,
                                        const tw_datagram_protocol *proto, int *err);
 
