@@ -177,8 +177,8 @@ tw_failure *tw__stream_close_reason(tw_close_kind kind, int code, const char *co
  * for: err is connection_made's error (the connection is then closing), or 0. */
 typedef void (*tw__made_fn)(void *arg, tw_protocol *p, int err);
 void tw__stream_start_then(tw_transport *t, tw__made_fn made, void *arg);
-/* Watch the read or write side of t with fn (the reactor; once a turn for stdio's always-ready
- * files), or stop watching it (stdio.c). */
+/* Watch the read or write side of t with fn (the reactor; stdio's through tw__stdio_watch), or
+ * stop watching it. */
 int tw__stream_watch(tw_transport *t, bool write, tw_io_fn fn);
 void tw__stream_unwatch(tw_transport *t, bool write);
 
@@ -189,6 +189,10 @@ void tw__stream_unwatch(tw_transport *t, bool write);
  * -EBUSY when one is open already, -EBADF, -ENOMEM, or build_protocol's error (then *refused). */
 int tw__stdio_start(tw_net *net, tw_factory *f, bool *refused);
 int tw__stdio_wfd(const tw_transport *t);
+/* tw__stream_watch and _unwatch for a TW_T_PIPE transport: its two fds, and the files epoll cannot
+ * watch (regular files, devices) served once a turn as always ready. */
+int tw__stdio_watch(tw_transport *t, bool write, tw_io_fn fn);
+void tw__stdio_unwatch(tw_transport *t, bool write);
 /* Half-close: shutdown() a socket, else close the copy of stdout and let fd 1 go. */
 void tw__stdio_shut_write(tw_transport *t);
 /* Restores both fds' flags and closes them; if the transport was started, lets fds 0 and 1 go (they

@@ -79,12 +79,9 @@ static void unwatch_always_ready(tw__stdio *s, int side)
     s->ready[side] = NULL;
 }
 
-int tw__stream_watch(tw_transport *t, bool write, tw_io_fn fn)
+int tw__stdio_watch(tw_transport *t, bool write, tw_io_fn fn)
 {
     tw_reactor *r = t->net->r;
-    if (!(t->flags & TW_T_PIPE))
-        return write ? tw_reactor_add_writer(r, t->fd, fn, t)
-                     : tw_reactor_add_reader(r, t->fd, fn, t);
     tw__stdio *s = stdio_of(t);
     int side = write ? WRITE_SIDE : READ_SIDE;
     s->fn[side] = fn;
@@ -94,16 +91,9 @@ int tw__stream_watch(tw_transport *t, bool write, tw_io_fn fn)
                  : tw_reactor_add_reader(r, s->fd[side], fn, t);
 }
 
-void tw__stream_unwatch(tw_transport *t, bool write)
+void tw__stdio_unwatch(tw_transport *t, bool write)
 {
     tw_reactor *r = t->net->r;
-    if (!(t->flags & TW_T_PIPE)) {
-        if (write)
-            tw_reactor_remove_writer(r, t->fd);
-        else
-            tw_reactor_remove_reader(r, t->fd);
-        return;
-    }
     tw__stdio *s = stdio_of(t);
     int side = write ? WRITE_SIDE : READ_SIDE;
     unwatch_always_ready(s, side);

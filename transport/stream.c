@@ -40,6 +40,24 @@ static void discard(tw_transport *t)
     tw__net_release(net);
 }
 
+int tw__stream_watch(tw_transport *t, bool write, tw_io_fn fn)
+{
+    if (t->flags & TW_T_PIPE)
+        return tw__stdio_watch(t, write, fn);
+    return write ? tw_reactor_add_writer(t->net->r, t->fd, fn, t)
+                 : tw_reactor_add_reader(t->net->r, t->fd, fn, t);
+}
+
+void tw__stream_unwatch(tw_transport *t, bool write)
+{
+    if (t->flags & TW_T_PIPE)
+        tw__stdio_unwatch(t, write);
+    else if (write)
+        tw_reactor_remove_writer(t->net->r, t->fd);
+    else
+        tw_reactor_remove_reader(t->net->r, t->fd);
+}
+
 tw_transport *tw__stream_new(tw_net *net, int fd, uint32_t flags, int *err)
 {
     tw_transport *t = tw__net_transport_alloc(net);
