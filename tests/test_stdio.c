@@ -47,6 +47,7 @@ typedef struct {
     bool flags_restored;    /* O_NONBLOCK back off on both original descriptions */
     bool released;          /* fds 0 and 1 now read and write /dev/null */
     int errors_logged;
+    char host[16], peer[16], built_for[16]; /* the addresses, formatted */
 } report;
 
 #define CHILD_CHECK(r, cond)                                                                      \
@@ -89,9 +90,19 @@ static int echo_write_lost(tw_protocol *p)
     return 0;
 }
 
+static void format_address(int rc, const tw_address *a, char *text, size_t size)
+{
+    if (rc < 0 || tw_address_format(a, text, size) < 0)
+        snprintf(text, size, "error %d", rc);
+}
+
 static int echo_made(tw_protocol *p)
 {
-    ((echo_state *)p->user)->t = p->transport;
+    echo_state *s = p->user;
+    s->t = p->transport;
+    tw_address a;
+    format_address(tw_transport_get_host(p->transport, &a), &a, s->r->host, sizeof s->r->host);
+    format_address(tw_transport_get_peer(p->transport, &a), &a, s->r->peer, sizeof s->r->peer);
     return 0;
 }
 
@@ -119,8 +130,8 @@ static const tw_protocol_ops plain_ops = {
 
 static int echo_build(tw_factory *f, const tw_address *peer, tw_protocol *out)
 {
-    (void)peer;
     echo_state *s = f->user;
+    format_address(0, peer, s->r->built_for, sizeof s->r->built_for);
     out->ops = s->half_close ? &half_close_ops : &plain_ops;
     out->user = s;
     return 0;
@@ -348,6 +359,10 @@ static void test_pipes_echo_with_half_close(void **state)
     assert_true(r.flags_restored);
     assert_true(r.released);
     assert_int_equal(r.errors_logged, 0);
+    /* Twisted's PipeAddress: stdio's ends have no socket address */
+    assert_string_equal(r.built_for, "stdio:");
+    assert_string_equal(r.host, "stdio:");
+    assert_string_equal(r.peer, "stdio:");
 }
 
 static void test_regular_files_are_always_ready(void **state)
@@ -381,6 +396,7 @@ static void test_a_socket_on_both_fds(void **state)
     assert_true(r.output_eof); /* the write side was shut down: the peer saw EOF */
     assert_int_equal(r.lost, 1);
     assert_true(r.flags_restored);
+    assert_string_equal(r.peer, "stdio:"); /* a socket on the fds changes nothing */
 }
 
 /* stdout is not read while stdin is fed: the echo stops reading stdin, so what it holds to write

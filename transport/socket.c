@@ -192,6 +192,8 @@ int tw_address_format(const tw_address *a, char *buf, size_t size)
         return snprintf(buf, size, "tcp6:[%s]:%u", a->host, (unsigned)a->port);
     case TW_ADDRESS_UNIX:
         return snprintf(buf, size, "unix:%s", a->path);
+    case TW_ADDRESS_PIPE:
+        return snprintf(buf, size, "stdio:");
     default:
         return -EINVAL;
     }

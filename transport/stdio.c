@@ -247,7 +247,7 @@ int tw__stdio_start(tw_net *net, tw_factory *f, bool *refused)
         return rc;
     }
     net->stdio = s;
-    static const tw_address no_address; /* stdio has no address */
+    static const tw_address pipe_address = {.type = TW_ADDRESS_PIPE};
     int read_fd = s->fd[READ_SIDE];
     tw_transport *t = tw__stream_new(net, read_fd, TW_T_PIPE | TW_T_SELF_PAUSE | TW_T_CLIENT, &rc);
     if (!t) { /* no transport was made: both copies are still ours */
@@ -255,7 +255,7 @@ int tw__stdio_start(tw_net *net, tw_factory *f, bool *refused)
         undo_open(s);
         return rc;
     }
-    if ((rc = tw__stream_build(t, f, &no_address)) < 0) { /* gone, and stdio with it */
+    if ((rc = tw__stream_build(t, f, &pipe_address)) < 0) { /* gone, and stdio with it */
         *refused = true;
         return rc;
     }

@@ -15,6 +15,10 @@ static int socket_address(const tw_transport *t, tw_address *out, bool peer)
         return -EINVAL;
     if (t->flags & TW_T_MEMORY)
         return tw__memory_address(t, out, peer);
+    if (t->flags & TW_T_PIPE) {
+        *out = (tw_address){.type = TW_ADDRESS_PIPE};
+        return 0;
+    }
     if (t->flags & TW_T_CLOSED)
         return -ENOTCONN;
     struct sockaddr_storage ss;

@@ -65,9 +65,15 @@ extern "C" {
 
 /* ---- addresses ---------------------------------------------------------------------------------
  * A printable socket address, small enough for the stack (Twisted's IPv4Address, IPv6Address,
- * UNIXAddress). host is numeric ("127.0.0.1", "::1", "fe80::1%eth0"); path is the UNIX path
- * (empty for an unnamed socket). */
-typedef enum { TW_ADDRESS_TCP4 = 1, TW_ADDRESS_TCP6, TW_ADDRESS_UNIX } tw_address_type;
+ * UNIXAddress, PipeAddress). host is numeric ("127.0.0.1", "::1", "fe80::1%eth0"); path is the
+ * UNIX path (empty for an unnamed socket). TW_ADDRESS_PIPE is both ends of the stdio transport,
+ * whatever its fds are (pipes, files, a terminal, a socket): it has no host, port or path. */
+typedef enum {
+    TW_ADDRESS_TCP4 = 1,
+    TW_ADDRESS_TCP6,
+    TW_ADDRESS_UNIX,
+    TW_ADDRESS_PIPE
+} tw_address_type;
 #define TW_ADDRESS_HOST_MAX 64
 #define TW_ADDRESS_PATH_MAX 108
 struct tw_address {
@@ -79,8 +85,8 @@ struct tw_address {
 
 /* Fills out from a kernel sockaddr: 0, or -EAFNOSUPPORT for another family. */
 TW_API int tw_address_from_sockaddr(tw_address *out, const struct sockaddr *sa, socklen_t len);
-/* "tcp:127.0.0.1:8080", "tcp6:[::1]:8080" or "unix:/path" into buf (always NUL-terminated when
- * size > 0). Returns the length it needed (as snprintf), or a negative error for a bad address. */
+/* "tcp:127.0.0.1:8080", "tcp6:[::1]:8080", "unix:/path" or "stdio:" into buf (always
+ * NUL-terminated when size > 0). Returns the length it needed (as snprintf), or a negative error for a bad address. */
 TW_API int tw_address_format(const tw_address *a, char *buf, size_t size);
 
 /* ---- producers and consumers -------------------------------------------------------------------
