@@ -137,6 +137,15 @@ static void assert_good_mx(const outcome *o, const char *name)
     assert_int_equal(o->mx->items[1].preference, 20);
 }
 
+/* Looks name up and expects the two good MX records. */
+static void expect_good(fixture *f, const char *name)
+{
+    outcome o;
+    lookup(f, name, &o);
+    assert_good_mx(&o, name);
+    tw_dns_mx_list_free(o.mx);
+}
+
 static void test_mx_sorted(void **state)
 {
     fixture *f = *state;
@@ -191,6 +200,33 @@ static void test_truncated_retried_over_tcp(void **state)
     tw_dns_mx_list_free(o.mx);
     assert_int_equal(f->server.udp_queries, 1);
     assert_int_equal(f->server.tcp_queries, 1);
+}
+
+/* Without the option no query carries an OPT record (as Twisted's client); with it every query
+ * does, and a server that answers FORMERR without OPT is asked once more without it. */
+static void test_edns(void **state)
+{
+    fixture *f = *state;
+    expect_good(f, "noedns.example.test");
+    assert_int_equal(f->server.edns_queries, 0);
+
+    tw_dns_resolver_free(f->res);
+    static const double timeouts[] = {2.0, 2.0};
+    tw_dns_resolver_options opt = {.servers = &f->server.addr, .nservers = 1,
+                                   .timeouts = timeouts, .ntimeouts = 2, .edns = true};
+    int err = 0;
+    f->res = tw_dns_resolver_new(f->env.r, &opt, &err);
+    assert_non_null(f->res);
+    f->server.udp_queries = 0;
+    expect_good(f, "example.test");
+    assert_int_equal(f->server.udp_queries, 1);
+    assert_int_equal(f->server.edns_queries, 1);
+    expect_good(f, "noedns.example.test"); /* FORMERR to the OPT, then the answer without it */
+    assert_int_equal(f->server.udp_queries, 3);
+    assert_int_equal(f->server.edns_queries, 2);
+    expect_good(f, "tc.example.test"); /* TC still goes to TCP */
+    assert_int_equal(f->server.tcp_queries, 1);
+    assert_int_equal(tw_dns_resolver_in_flight(f->res), 0);
 }
 
 /* A reply with another ID, one from another port of the server's host, and one that does not
@@ -390,6 +426,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_servfail_and_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nodata_is_an_empty_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_retried_over_tcp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spoofed_and_malformed_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_server_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_never_answers, setup_controlled, teardown),

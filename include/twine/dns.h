@@ -306,6 +306,11 @@ typedef struct tw_dns_resolver_options {
     const double *timeouts;       /* per pass over the servers; NULL: TW_DNS_TIMEOUTS_DEFAULT */
     size_t ntimeouts;             /* at most TW_DNS_TIMEOUTS_MAX */
     double tcp_timeout;           /* 0: TW_DNS_TCP_TIMEOUT */
+    /* EDNS0 (RFC 6891): every query carries an OPT record advertising TW_DNS_EDNS_PAYLOAD bytes
+     * over UDP, so a large answer comes in one datagram instead of TC and a TCP retry. A server
+     * that answers FORMERR without an OPT record knows no EDNS: it is asked the same question
+     * once more without one. Off by default, as in Twisted's client. */
+    bool edns;
 } tw_dns_resolver_options;
 
 /* A resolver on r (Twisted's twisted.names.client.Resolver). options may be NULL. NULL + *err:

@@ -144,7 +144,7 @@ static int attempt_datagram(tw_datagram_port *port, const char *data, size_t len
     (void)from;
     (void)from_len; /* the socket is connected: the kernel delivers only the server's datagrams */
     tw_dns_attempt *a = tw_datagram_port_protocol(port)->user;
-    tw__dns_query_reply(a->q, a->server, (const uint8_t *)data, len, false);
+    tw__dns_query_reply(a->q, a->server, (const uint8_t *)data, len, a);
     return 0;
 }
 
@@ -178,6 +178,7 @@ static int send_attempt(tw_dns_pending *q, size_t server)
     int err = 0;
     a->q = q;
     a->server = server;
+    a->edns = q->edns;
     a->port = tw_listen_udp(res->r, 0, s->addr.ss_family == AF_INET6 ? "::" : "0.0.0.0", &proto,
                             &err);
     if (!a->port)
@@ -243,14 +244,46 @@ static void act_on_rcode(tw_dns_pending *q, size_t server, tw_dns_message *m)
     }
 }
 
-void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, size_t len,
-                         bool over_tcp)
+/* A FORMERR without OPT to a query with one: the server knows no EDNS (RFC 6891 §7). The same
+ * question, with the same ID and no OPT, goes to the same server once, on the current attempt's
+ * time. */
+static void ask_again_without_edns(tw_dns_pending *q, size_t server)
 {
+    tw_dns_resolver *res = q->res;
+    uint16_t id = (uint16_t)(q->packet[0] << 8 | q->packet[1]);
+    int n = tw_dns_query_encode(q->packet, sizeof q->packet, id, q->name, q->type,
+                                TW_DNS_CLASS_IN, TW_DNS_QUERY_RD);
+    q->edns = false;
+    if (n < 0 || q->nattempts == TW_DNS_ATTEMPTS_LIMIT) {
+        strike(q, server, TW_DNS_FORMAT_ERROR, 0, "server answered FORMERR to EDNS");
+        return;
+    }
+    q->len = (size_t)n;
+    int err = send_attempt(q, server);
+    if (err < 0) {
+        strike(q, server, TW_CONNECT_ERROR, err, tw_strerror(err));
+        return;
+    }
+    size_t pass = (q->next_attempt - 1) / res->nservers;
+    if ((err = set_timer(q, res->timeouts[pass])) < 0)
+        tw__dns_query_fail(q, TW_MEMORY_ERROR, err, "cannot set a timer");
+}
+
+void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, size_t len,
+                         const tw_dns_attempt *udp)
+{
+    bool over_tcp = !udp;
     tw_dns_message *m = NULL;
     if (tw_dns_message_parse(data, len, &m) < 0)
         return; /* malformed: dropped, as anything that does not answer the query */
     if (!tw_dns_message_answers(m, q->packet, q->len)) {
         tw_dns_message_free(m);
+        return;
+    }
+    if (udp && udp->edns && m->rcode == TW_DNS_RCODE_FORMERR && !m->edns) {
+        tw_dns_message_free(m);
+        if (q->edns) /* else asked again already: a late copy for an earlier attempt */
+            ask_again_without_edns(q, server);
         return;
     }
     if (!over_tcp && (m->flags & TW_DNS_FLAG_TC)) {
@@ -296,6 +329,7 @@ static int copy_options(tw_dns_resolver *res, const tw_dns_resolver_options *o)
     memcpy(res->timeouts, timeouts, ntimeouts * sizeof *timeouts);
     res->ntimeouts = ntimeouts;
     res->tcp_timeout = o && o->tcp_timeout > 0 ? o->tcp_timeout : TW_DNS_TCP_TIMEOUT;
+    res->edns = o && o->edns;
     return 0;
 }
 
@@ -345,7 +379,7 @@ static tw_dns_pending *query_new(tw_dns_resolver *res, const char *name, uint16_
         return NULL;
     }
     int n = tw_dns_query_encode(q->packet, sizeof q->packet, id, name, type, TW_DNS_CLASS_IN,
-                                TW_DNS_QUERY_RD);
+                                TW_DNS_QUERY_RD | (res->edns ? TW_DNS_QUERY_EDNS : 0));
     if (n < 0) {
         *err = n;
         free(q);
@@ -360,6 +394,8 @@ static tw_dns_pending *query_new(tw_dns_resolver *res, const char *name, uint16_
         return NULL;
     }
     q->len = (size_t)n;
+    q->type = type;
+    q->edns = res->edns;
     q->res = res;
     q->next = res->queries;
     if (res->queries)

@@ -18,6 +18,7 @@ typedef struct tw_dns_attempt {
     tw_dns_pending *q;
     tw_datagram_port *port;
     size_t server;
+    bool edns; /* sent with an OPT record */
 } tw_dns_attempt;
 
 struct tw_dns_resolver {
@@ -27,6 +28,7 @@ struct tw_dns_resolver {
     double timeouts[TW_DNS_TIMEOUTS_MAX];
     size_t ntimeouts;
     double tcp_timeout;
+    bool edns;               /* queries carry an OPT record */
     tw_dns_pending *queries; /* running, through next/prev */
     size_t in_flight;
 };
@@ -36,6 +38,8 @@ struct tw_dns_pending {
     tw_dns_pending *next, *prev;
     tw_deferred *d; /* our reference until the query ends */
     char *name;
+    uint16_t type;
+    bool edns;                      /* the packet carries an OPT record */
     uint8_t packet[TW_DNS_QUERY_SIZE_MAX];
     size_t len;
     size_t next_attempt;            /* index into the schedule: server k % n, timeout k / n */
@@ -49,10 +53,11 @@ struct tw_dns_pending {
     char last_why[64];
 };
 
-/* Hands one received message (from UDP or TCP) to its query: checks it answers the query and acts
- * on TC and the rcode. server: the index of the server that sent it. */
+/* Hands one received message to its query: checks it answers the query and acts on EDNS, TC and
+ * the rcode. server: the index of the server that sent it; udp: the attempt it came on, or NULL
+ * over TCP. */
 void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, size_t len,
-                         bool over_tcp);
+                         const tw_dns_attempt *udp);
 /* Ends the query with a failure of this type (message "NAME: why"). */
 void tw__dns_query_fail(tw_dns_pending *q, const char *type, int code, const char *why);
 

@@ -57,7 +57,7 @@ static ssize_t tcp_data(tw_protocol *p, const char *data, size_t len)
         }
         if (len - used - 2 < n)
             break;
-        tw__dns_query_reply(tcp->q, tcp->server, (const uint8_t *)data + used + 2, n, true);
+        tw__dns_query_reply(tcp->q, tcp->server, (const uint8_t *)data + used + 2, n, NULL);
         used += 2 + n;
     }
     return tcp->q ? (ssize_t)used : (ssize_t)len;

@@ -89,6 +89,8 @@ static void good_reply(tw_test_wire *w, const tw_dns_message *q, bool tcp)
         soa_reply(w, q);
     else if (first_label_is(q, "tc") && !tcp)
         reply_start(w, q, q->id, 0x8380, 0, 0);
+    else if (first_label_is(q, "noedns") && q->edns)
+        reply_start(w, q, q->id, 0x8181, 0, 0);
     else
         mx_reply(w, q, q->id, false);
 }
@@ -151,6 +153,7 @@ static int udp_query(tw_datagram_port *port, const char *data, size_t len,
         return 0;
     }
     s->udp_queries++;
+    s->edns_queries += q->edns;
     if (!first_label_is(q, "silent")) {
         if (++s->pending > s->max_pending)
             s->max_pending = s->pending;

@@ -7,6 +7,8 @@
  *   loop.*      first a reply whose answer holds a compression loop, then the good one
  *   wrongid.*   first a reply with another ID (exchange spoofed.invalid), then the good one
  *   wrongport.* first the good reply's twin from another port (spoofed.invalid), then the good one
+ *   noedns.*    a query with an OPT record: FORMERR without one (a server that knows no EDNS);
+ *               without: the MX records
  *   anything else: MX 20 mx2.NAME, MX 10 mx1.NAME (in that order on the wire).
  * Each answer is sent `delay` seconds after its query (0: at once). The server counts queries and
  * the most it ever held unanswered at once. */
@@ -29,6 +31,7 @@ typedef struct tw_test_dns_server {
     tw_dns_server addr;      /* where to ask it */
     double delay;
     size_t udp_queries, tcp_queries;
+    size_t edns_queries;         /* queries that carried an OPT record */
     size_t pending, max_pending; /* queries received and not answered yet (silent ones excluded) */
     tw_test_dns_reply *replies;  /* scheduled replies */
 } tw_test_dns_server;
