@@ -203,7 +203,8 @@ static void test_truncated_retried_over_tcp(void **state)
 }
 
 /* Without the option no query carries an OPT record (as Twisted's client); with it every query
- * does, and a server that answers FORMERR without OPT is asked once more without it. */
+ * does, and a server that answers FORMERR without OPT is asked once more without it, a second
+ * copy of that FORMERR changing nothing. */
 static void test_edns(void **state)
 {
     fixture *f = *state;
@@ -221,7 +222,8 @@ static void test_edns(void **state)
     expect_good(f, "example.test");
     assert_int_equal(f->server.udp_queries, 1);
     assert_int_equal(f->server.edns_queries, 1);
-    expect_good(f, "noedns.example.test"); /* FORMERR to the OPT, then the answer without it */
+    /* FORMERR to the OPT (and a duplicate of it, ignored), then the answer without the OPT */
+    expect_good(f, "noedns.example.test");
     assert_int_equal(f->server.udp_queries, 3);
     assert_int_equal(f->server.edns_queries, 2);
     expect_good(f, "tc.example.test"); /* TC still goes to TCP */

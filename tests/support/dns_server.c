@@ -165,6 +165,8 @@ static int udp_query(tw_datagram_port *port, const char *data, size_t len,
             mx_reply(w, q, q->id ^ 0x5A5A, true);
         else if (first_label_is(q, "wrongport"))
             mx_reply(w, q, q->id, true);
+        else if (first_label_is(q, "noedns") && q->edns)
+            reply_start(w, q, q->id, 0x8181, 0, 0); /* a duplicate of the FORMERR below */
         if (w->n)
             schedule(s, bad_from, w, from, from_len, false);
         w->n = 0;

@@ -7,8 +7,8 @@
  *   loop.*      first a reply whose answer holds a compression loop, then the good one
  *   wrongid.*   first a reply with another ID (exchange spoofed.invalid), then the good one
  *   wrongport.* first the good reply's twin from another port (spoofed.invalid), then the good one
- *   noedns.*    a query with an OPT record: FORMERR without one (a server that knows no EDNS);
- *               without: the MX records
+ *   noedns.*    a query with an OPT record: FORMERR without one (a server that knows no EDNS),
+ *               twice (a duplicated datagram); without: the MX records
  *   anything else: MX 20 mx2.NAME, MX 10 mx1.NAME (in that order on the wire).
  * Each answer is sent `delay` seconds after its query (0: at once). The server counts queries and
  * the most it ever held unanswered at once. */
