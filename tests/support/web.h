@@ -38,8 +38,8 @@ uint16_t tw_test_web_start_args(tw_test_web *w, const char *const *args);
 /* `twined web --listen tcp:0:interface=127.0.0.1 --path w->dir` plus up to 6 extra arguments
  * (NULL-terminated, may be NULL). */
 uint16_t tw_test_web_start(tw_test_web *w, const char *const *extra);
-/* Sends sig and waits for twined to exit: its status; the seconds it took in *took (may be NULL).
- * Fails the test when it takes more than timeout seconds. */
+/* Sends sig (0: none) and waits for twined to exit: its status; the seconds it took in *took (may
+ * be NULL). Fails the test when it takes more than timeout seconds. */
 int tw_test_web_stop(tw_test_web *w, int sig, double timeout, double *took);
 /* Runs twined to completion with args and returns its status (stderr in w->twined.err_text). */
 int tw_test_web_run(tw_test_web *w, const char *const *args);
