@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/web: static files over HTTP/1.1 keep-alive on 127.0.0.1, twined web against nginx (1 worker,
-# sendfile), libevent's evhttp (web_evhttp.c) and Twisted web: wrk req/s and server CPU per request
+# sendfile; once as configured out of the box, once with open_file_cache), libevent's evhttp (web_evhttp.c) and Twisted web: wrk req/s and server CPU per request
 # for a 1 KiB and a 64 KiB file on one core, twined --reactors 2 against 2 nginx workers on two
 # cores, and the server memory each idle keep-alive connection costs (idle.c).
 # Run through `make bench` or `make -C bench web`; QUICK=1 for a short smoke run.
@@ -61,14 +61,20 @@ wait_port() {
     done
 }
 
+# label NAME: the server's name in the results and tables (nginx_ofc: nginx-ofc).
+label() { echo "$1" | tr _ -; }
+
 # children PID: the pids of PID's child processes.
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' '; }
 
-# nginx_conf PREFIX PORT WORKERS: a private configuration; everything it writes stays under PREFIX.
+# nginx_conf PREFIX PORT WORKERS [CACHE]: a private configuration; everything it writes stays under
+# PREFIX. With CACHE, open_file_cache keeps files' descriptors and stat results open across
+# requests (nginx's own tuning for static files; off by default).
 nginx_conf() {
-    local reuse="" user=""
+    local reuse="" user="" cache=""
     mkdir -p "$1/logs" "$1/tmp"
     [ "$3" -gt 1 ] && reuse=" reuseport" # one listening socket per worker, as twined --reactors
+    [ -n "$4" ] && cache="open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;"
     [ "$(id -u)" = 0 ] && user="user $(id -un) $(id -gn);" # else the workers become nobody
     cat >"$1/nginx.conf" <<EOF
 daemon off;
@@ -82,6 +88,7 @@ events { worker_connections 16384; }
 http {
     access_log off;
     sendfile on;
+    $cache
     keepalive_requests 100000000;
     keepalive_timeout 3600s;
     types { text/html html; application/octet-stream bin; }
@@ -112,9 +119,9 @@ start() {
         $on "$TWINE_BUILD/twined" web --listen "tcp:$p:interface=127.0.0.1" --path "$www" \
             $reactors 2>"$err" 9>&- &
         ver=$("$TWINE_BUILD/twined" --version | awk '{print $2}') ;;
-    nginx)
-        prefix=$out/nginx-$cores
-        nginx_conf "$prefix" "$p" "$cores"
+    nginx | nginx_ofc)
+        prefix=$out/$name-$cores
+        nginx_conf "$prefix" "$p" "$cores" "$([ "$name" = nginx ] || echo cache)"
         $on "$nginx_bin" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/logs/error.log" \
             2>"$err" 9>&- &
         ver=$("$nginx_bin" -v 2>&1 | sed 's|.*nginx/||') ;;
@@ -135,7 +142,7 @@ start() {
         return 1
     fi
     serving=$pid
-    if [ "$name" = nginx ]; then # the workers serve; the master only waits for them
+    if [ "$name" != "${name#nginx}" ]; then # the workers serve; the master only waits for them
         tries=0
         until [ "$(children "$pid" | wc -w)" -ge "$cores" ] || [ $tries -gt 100 ]; do
             sleep 0.05; tries=$((tries + 1))
@@ -210,7 +217,7 @@ wrk_run() {
     t1=$(cpu_ticks $pids)
     [ -z "$4" ] || return 0
     if [ "$t1" -lt "$t0" ]; then echo "bench: $name: CPU ticks went from $t0 to $t1" >&2; exit 1; fi
-    awk -v lib="$name" -v ver="$ver" -v pin="$where" -v size="$size" -v ticks=$((t1 - t0)) \
+    awk -v lib="$(label "$name")" -v ver="$ver" -v pin="$where" -v size="$size" -v ticks=$((t1 - t0)) \
         -v hz="$clk_tck" -f "$here/wrk.awk" "$log" >>"$results"
     bad=$(tail -1 "$results" | sed -n 's/.* non2xx=\([0-9]*\) errors=\([0-9]*\).*/\1 \2/p')
     if [ "$bad" != "0 0" ]; then
@@ -253,7 +260,7 @@ available() {
     case $1 in
     twine) [ -x "$TWINE_BUILD/twined" ] && twine_has_web ||
         { echo "skipped: twine: $TWINE_BUILD/twined has no web subcommand (build twine: make)"; return 1; } ;;
-    nginx) [ -n "$nginx_bin" ] || { echo "skipped: nginx: not installed (apt-get install nginx)"; return 1; } ;;
+    nginx | nginx_ofc) [ -n "$nginx_bin" ] || { echo "skipped: $1: nginx is not installed (apt-get install nginx)"; return 1; } ;;
     evhttp) [ -x "$out/web_evhttp" ] ;; # bench_build_peer said why not
     twisted) [ -n "$twistd_cmd" ] ||
         { echo "skipped: twisted: no twistd with web (apt-get install python3-twisted)"; return 1; } ;;
@@ -261,7 +268,7 @@ available() {
     esac
 }
 servers=""
-for s in ${WEB_SERVERS:-twine nginx evhttp twisted}; do
+for s in ${WEB_SERVERS:-twine nginx nginx_ofc evhttp twisted}; do
     if available "$s"; then servers="$servers $s"; fi
 done
 two_core=""
@@ -283,7 +290,7 @@ while [ $i -le "$BENCH_RUNS" ]; do
         pid_args=$(for x in $pids; do printf ' --pid %s' "$x"; done)
         # shellcheck disable=SC2086
         $(pin $client_cpu) "$out/idle" --port "$p" $pid_args --conns "$idle_n" --burst "$idle_burst" \
-            --url "/$(echo $sizes | awk '{print $1}').bin" --lib "$s" --ver "$ver" >>"$results" 9>&- ||
+            --url "/$(echo $sizes | awk '{print $1}').bin" --lib "$(label "$s")" --ver "$ver" >>"$results" 9>&- ||
             echo "warning: $s dropped idle connections or failed the idle test (see $results)"
         stop "$s"
     done
