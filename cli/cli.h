@@ -64,8 +64,8 @@ int twined_listen(tw_reactor *r, const tw_server_description *d, const char *tex
 void twined_announce(const tw_port *port);
 
 /* A server subcommand's --listen endpoints (at most TWINED_LISTEN_MAX) and how it runs them. Set
- * command, factory (for accepted connections) and stdio_factory (for stdio:, which may be given
- * once), and the optional hooks; the rest is filled in by twined_listeners_add and
+ * command, factory (for accepted connections; may be NULL when setup gives each reactor its own)
+ * and stdio_factory (for stdio:, which may be given once), and the optional hooks; the rest is filled in by twined_listeners_add and
  * twined_listeners_set_reactors. */
 #define TWINED_LISTEN_MAX 16
 /* Most --reactors: one reactor, on a thread of its own, per core. */

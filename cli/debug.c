@@ -77,21 +77,17 @@ static int watch_sigusr1(tw_reactor *r)
     return err;
 }
 
-int twined_reactor_setup(tw_reactor *r)
-{
-    tw_reactor_set_logger(r, twined_log, NULL);
-    tw_reactor_set_log_level(r, TW_LOG_INFO); /* twined says why it stops */
-    if (debug_seconds <= 0)
-        return 0;
-    int err = tw_reactor_set_debug(r, debug_seconds);
-    return err < 0 ? err : watch_sigusr1(r);
-}
-
 int twined_reactor_setup_worker(tw_reactor *r)
 {
     tw_reactor_set_logger(r, twined_log, NULL);
-    tw_reactor_set_log_level(r, TW_LOG_INFO);
+    tw_reactor_set_log_level(r, TW_LOG_INFO); /* twined says why it stops */
     return debug_seconds > 0 ? tw_reactor_set_debug(r, debug_seconds) : 0;
+}
+
+int twined_reactor_setup(tw_reactor *r)
+{
+    int err = twined_reactor_setup_worker(r);
+    return err < 0 || debug_seconds <= 0 ? err : watch_sigusr1(r);
 }
 
 void twined_reactor_teardown(tw_reactor *r)

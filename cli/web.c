@@ -11,8 +11,7 @@
 #include "cli/cli.h"
 
 typedef struct web_server {
-    tw_factory factory; /* a placeholder template: each reactor listens with its server's factory */
-    twined_listeners listeners;
+    twined_listeners listeners; /* no factory template: each reactor's server brings its own */
     const char *path;
     bool listing;
     const char *access_log; /* FILE, "-" for stdout, or NULL */
@@ -192,10 +191,9 @@ static void free_server(void *arg, tw_reactor *r, unsigned index)
 
 static int run_web(int argc, char **argv)
 {
-    static const tw_factory_ops no_ops = {0};
-    web_server s = {.factory = {.ops = &no_ops}, .access_log_fd = -1};
-    s.listeners = (twined_listeners){.command = "web", .factory = &s.factory,
-                                     .setup = make_server, .teardown = free_server, .arg = &s};
+    web_server s = {.access_log_fd = -1};
+    s.listeners = (twined_listeners){.command = "web", .setup = make_server,
+                                     .teardown = free_server, .arg = &s};
     bool stop = false;
     int status = parse_web_args(&s, argc, argv, &stop);
     if (status != 0 || stop)

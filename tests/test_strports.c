@@ -599,6 +599,15 @@ static tw_port *listen_string(listen_fixture *f, const char *description, int *e
     return tw_server_listen(f->r, &d, &f->factory, err);
 }
 
+/* Listens on 127.0.0.1 at the port of p, with options added to the string (e.g. ":reusePort=1"). */
+static tw_port *listen_beside(listen_fixture *f, tw_port *p, const char *options, int *err)
+{
+    char text[96];
+    snprintf(text, sizeof text, "tcp:%u:interface=127.0.0.1%s",
+             (unsigned)tw_test_port_number(p), options);
+    return listen_string(f, text, err);
+}
+
 /* Two ports with reusePort=1 listen on one address and the kernel gives each some of the
  * connections (spread by a hash of the client's address and port: 64 connections all landing on
  * one of two ports has a chance of 2^-63). A port without it cannot join them. */
@@ -608,21 +617,16 @@ static void test_listen_reuse_port(void **state)
     int err = 0;
     tw_port *a = listen_string(f, "tcp:0:interface=127.0.0.1:reusePort=1", &err);
     assert_non_null(a);
-    tw_address host;
-    assert_int_equal(tw_port_get_host(a, &host), 0);
-    char again[80];
-    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1:reusePort=1", (unsigned)host.port);
-    tw_port *b = listen_string(f, again, &err);
+    tw_port *b = listen_beside(f, a, ":reusePort=1", &err);
     assert_non_null(b);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(host.port)};
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(tw_test_port_number(a))};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (int i = 0; i < 64 && (tw_port_accepted(a) == 0 || tw_port_accepted(b) == 0); i++)
         connect_and_wait(f, (struct sockaddr *)&sin, sizeof sin);
     assert_true(tw_port_accepted(a) > 0);
     assert_true(tw_port_accepted(b) > 0);
 
-    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1", (unsigned)host.port);
-    assert_null(listen_string(f, again, &err));
+    assert_null(listen_beside(f, a, "", &err));
     assert_int_equal(err, -EADDRINUSE);
     tw_port_free(b);
     tw_port_free(a);
@@ -635,11 +639,7 @@ static void test_listen_reuse_port_needs_both(void **state)
     int err = 0;
     tw_port *a = listen_string(f, "tcp:0:interface=127.0.0.1", &err);
     assert_non_null(a);
-    tw_address host;
-    assert_int_equal(tw_port_get_host(a, &host), 0);
-    char again[80];
-    snprintf(again, sizeof again, "tcp:%u:interface=127.0.0.1:reusePort=1", (unsigned)host.port);
-    assert_null(listen_string(f, again, &err));
+    assert_null(listen_beside(f, a, ":reusePort=1", &err));
     assert_int_equal(err, -EADDRINUSE);
     tw_port_free(a);
 }

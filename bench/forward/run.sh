@@ -63,17 +63,11 @@ wait_port() {
     done
 }
 
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    return 0
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+bench_kill_at_exit
 
 err=$out/backend.stderr
 $(pin $other_cpu) "$out/echo_plain" 2>"$err" &
-pids="$pids $!"
+BENCH_PIDS="$BENCH_PIDS $!"
 tries=0
 until grep -q "listening on" "$err"; do
     tries=$((tries + 1)); [ $tries -gt 100 ] && { echo "bench: echo_plain did not start" >&2; exit 1; }
@@ -103,7 +97,7 @@ start() {
         ver=$($twistd_cmd --version | awk 'NR == 1 {print $NF}') ;;
     esac
     eval "pid_$1=$! port_$1=$p ver_$1=$(echo "${ver:-?}" | tr ' ' _)"
-    pids="$pids $!"
+    BENCH_PIDS="$BENCH_PIDS $!"
     wait_port "$p"
 }
 

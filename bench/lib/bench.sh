@@ -2,6 +2,14 @@
 # $TWINE_BUILD/bench/<name>/ (never into the source tree), links peers when they are installed (or
 # says "skipped: <why>"), runs programs interleaved, and prints the table of medians.
 
+# bench_kill_at_exit: every pid added to $BENCH_PIDS is killed when the script ends, however it
+# ends (an error, Ctrl-C).
+BENCH_PIDS=""
+bench_kill_at_exit() {
+    trap 'for p in $BENCH_PIDS; do kill "$p" 2>/dev/null || true; done' EXIT
+    trap 'exit 130' INT TERM
+}
+
 # bench_init NAME: sets BENCH_OUT, BENCH_CC, BENCH_CFLAGS, BENCH_RUNS; stops if twine is not built.
 bench_init() {
     : "${TWINE_ROOT:?TWINE_ROOT must name the twine source tree (run: make bench)}"

@@ -135,7 +135,7 @@ start() {
     esac
     pid=$!
     eval "pid_$name=$pid port_$name=$p ver_$name=$(echo "${ver:-?}" | tr ' ' _)"
-    started="$started $pid"
+    BENCH_PIDS="$BENCH_PIDS $pid"
     if ! wait_port "$p" "$pid"; then
         why="did not start: $(head -c 300 "$err" | tr '\n' ' ')"
         stop "$name"
@@ -168,13 +168,7 @@ stop() {
     eval "pid_$1="
 }
 
-started=""
-cleanup() {
-    for p in $started; do kill "$p" 2>/dev/null || true; done
-    return 0
-}
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+bench_kill_at_exit
 
 # cpu_ticks PIDS: user + system CPU of those processes (all their threads), in clock ticks.
 cpu_ticks() {

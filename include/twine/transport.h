@@ -86,7 +86,8 @@ struct tw_address {
 /* Fills out from a kernel sockaddr: 0, or -EAFNOSUPPORT for another family. */
 TW_API int tw_address_from_sockaddr(tw_address *out, const struct sockaddr *sa, socklen_t len);
 /* "tcp:127.0.0.1:8080", "tcp6:[::1]:8080", "unix:/path" or "stdio:" into buf (always
- * NUL-terminated when size > 0). Returns the length it needed (as snprintf), or a negative error for a bad address. */
+ * NUL-terminated when size > 0). Returns the length it needed (as snprintf), or a negative error
+ * for a bad address. */
 TW_API int tw_address_format(const tw_address *a, char *buf, size_t size);
 
 /* ---- producers and consumers -------------------------------------------------------------------
@@ -138,8 +139,8 @@ TW_API int tw_transport_write_lent(tw_transport *t, const void *buf, size_t len,
  * fd stays the caller's: it must stay open and the region unchanged until release(arg) runs (once:
  * sent, or dropped by a close; possibly before this call returns). A file that turns out shorter
  * than offset + len closes the connection with TW_CONNECTION_LOST, code -EIO (the peer was
- * promised len bytes). An empty region (len 0) sends nothing and runs release at once. Returns as tw_transport_write_lent, and -EINVAL for fd < 0; on an error return release
- * does not run. */
+ * promised len bytes). An empty region (len 0) sends nothing and runs release at once. Returns as
+ * tw_transport_write_lent, and -EINVAL for fd < 0; on an error return release does not run. */
 TW_API int tw_transport_write_file(tw_transport *t, int fd, uint64_t offset, uint64_t len,
                                    void (*release)(void *arg), void *arg);
 

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "client.h"
+#include "dns_private.h"
 
 static const double default_timeouts[] = TW_DNS_TIMEOUTS_DEFAULT;
 
@@ -250,7 +251,7 @@ static void act_on_rcode(tw_dns_pending *q, size_t server, tw_dns_message *m)
 static void ask_again_without_edns(tw_dns_pending *q, size_t server)
 {
     tw_dns_resolver *res = q->res;
-    uint16_t id = (uint16_t)(q->packet[0] << 8 | q->packet[1]);
+    uint16_t id = tw__dns_get16(q->packet);
     int n = tw_dns_query_encode(q->packet, sizeof q->packet, id, q->name, q->type,
                                 TW_DNS_CLASS_IN, TW_DNS_QUERY_RD);
     q->edns = false;
@@ -272,7 +273,6 @@ static void ask_again_without_edns(tw_dns_pending *q, size_t server)
 void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, size_t len,
                          const tw_dns_attempt *udp)
 {
-    bool over_tcp = !udp;
     tw_dns_message *m = NULL;
     if (tw_dns_message_parse(data, len, &m) < 0)
         return; /* malformed: dropped, as anything that does not answer the query */
@@ -286,7 +286,7 @@ void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, 
             ask_again_without_edns(q, server);
         return;
     }
-    if (!over_tcp && (m->flags & TW_DNS_FLAG_TC)) {
+    if (udp && (m->flags & TW_DNS_FLAG_TC)) {
         tw_dns_message_free(m);
         if (q->tcp)
             return; /* already asking over TCP: a second truncated copy changes nothing */

@@ -76,7 +76,8 @@ void tw__http_access_log_add(tw__http_access_log *l, tw_transport *t, tw__http_s
         return;
     tw_address peer;
     const char *addr = "-";
-    if (tw_transport_get_peer(t, &peer) == 0 && (peer.type == TW_ADDRESS_TCP4 || peer.type == TW_ADDRESS_TCP6))
+    if (tw_transport_get_peer(t, &peer) == 0 &&
+        (peer.type == TW_ADDRESS_TCP4 || peer.type == TW_ADDRESS_TCP6))
         addr = peer.host;
     tw__http_text *x = &l->lines;
     tw__http_text_cstr(x, addr);
