@@ -179,19 +179,12 @@ static int set_up_namespace(const scenario *sc)
     return rc;
 }
 
-static double monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The connect itself, on a reactor of the child's own, freed before the outcome is reported. */
 static void run_connect(const scenario *sc, outcome *out)
 {
     /* Timed from before the reactor reads its clock: the connect timeout counts from the time
      * its turn cached, which the slow /proc count below (under ThreadSanitizer) makes stale. */
-    double start = monotonic_seconds();
+    double start = tw_test_now();
     tw_test_log log;
     tw_reactor *r = tw_test_reactor_new(&log);
     if (!r) {
@@ -208,7 +201,7 @@ static void run_connect(const scenario *sc, outcome *out)
         snprintf(out->detail, sizeof out->detail, "tw_connect_tcp: %s", tw_strerror(err));
     } else {
         tw_test_run_until(r, tw_test_failed, &fac, NETNS_RESOLVE_BOUND);
-        out->elapsed = monotonic_seconds() - start;
+        out->elapsed = tw_test_now() - start;
         tw_reactor_iterate(r, 0); /* closes are done by the end of a turn */
         out->fds_after = tw_test_count_open_fds();
     }

@@ -89,20 +89,13 @@ static tw_test_peer *accept_one(fixture *f)
     return f->net.server.peers[0];
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Runs the reactor and reads the raw client, at most step bytes a turn, until the server's EOF (or
  * 20 s): the bytes read. */
 static size_t read_until_eof(fixture *f, char *buf, size_t cap, size_t step)
 {
     size_t n = 0;
-    double deadline = now_s() + 20;
-    while (now_s() < deadline) {
+    double deadline = tw_test_now() + 20;
+    while (tw_test_now() < deadline) {
         tw_reactor_iterate(f->net.r, 0.001);
         ssize_t k = recv(f->client, buf + n, cap - n < step ? cap - n : step, MSG_DONTWAIT);
         if (k == 0)

@@ -50,13 +50,6 @@ typedef struct {
     int status;                    /* exit status, or -signal */
 } child;
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *twined_path(void)
 {
     static char path[512];
@@ -135,7 +128,7 @@ static bool read_some(child *c, double deadline)
     struct pollfd p[2] = {{.fd = c->out, .events = POLLIN}, {.fd = c->err, .events = POLLIN}};
     if (c->out < 0 && c->err < 0)
         return false;
-    double left = deadline - now_seconds();
+    double left = deadline - tw_test_now();
     if (left <= 0 || poll(p, 2, (int)(left * 1000) + 1) <= 0)
         return false;
     if (p[0].revents)
@@ -149,7 +142,7 @@ static bool read_some(child *c, double deadline)
  * still running at the deadline is killed and the test fails. */
 static double wait_exit(child *c, double seconds)
 {
-    double start = now_seconds(), deadline = start + seconds;
+    double start = tw_test_now(), deadline = start + seconds;
     while ((c->out >= 0 || c->err >= 0) && read_some(c, deadline))
         ;
     if (c->out >= 0 || c->err >= 0) {
@@ -162,7 +155,7 @@ static double wait_exit(child *c, double seconds)
     assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
     c->pid = 0;
     c->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    return now_seconds() - start;
+    return tw_test_now() - start;
 }
 
 /* Runs twined to completion and returns its exit status. */
@@ -177,7 +170,7 @@ static int run_twined(child *c, const char *const *args)
 static void wait_listening(child *c, int index, char *address, size_t size)
 {
     static const char prefix[] = "twined: listening on ";
-    double deadline = now_seconds() + WAIT_SECONDS;
+    double deadline = tw_test_now() + WAIT_SECONDS;
     for (;;) {
         const char *line = c->err_text;
         for (int i = 0; line && i < index; i++)
@@ -292,14 +285,14 @@ static void echo_exchange(int fd, const unsigned char *data, size_t len)
     assert_non_null(got);
     size_t sent = 0, received = 0;
     bool shut = false, eof = false;
-    double deadline = now_seconds() + WAIT_SECONDS;
+    double deadline = tw_test_now() + WAIT_SECONDS;
     while (!eof) {
         if (sent == len && !shut) {
             assert_int_equal(shutdown(fd, SHUT_WR), 0);
             shut = true;
         }
         struct pollfd p = {.fd = fd, .events = (short)(POLLIN | (shut ? 0 : POLLOUT))};
-        assert_true(now_seconds() < deadline);
+        assert_true(tw_test_now() < deadline);
         assert_true(poll(&p, 1, 1000) >= 0);
         if (p.revents & POLLOUT) {
             ssize_t n = send(fd, data + sent, len - sent, MSG_NOSIGNAL);
@@ -725,10 +718,10 @@ static void read_back_pattern(int fd, size_t pushed)
 {
     static unsigned char buf[65536];
     size_t got = 0;
-    double deadline = now_seconds() + WAIT_SECONDS;
+    double deadline = tw_test_now() + WAIT_SECONDS;
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_true(now_seconds() < deadline);
+        assert_true(tw_test_now() < deadline);
         assert_true(poll(&p, 1, 1000) >= 0);
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n == 0)
@@ -854,7 +847,7 @@ static void signal_stops_cleanly(child *c, int sig)
 /* Waits until twined's stderr holds needle. */
 static void wait_output(child *c, const char *needle)
 {
-    double deadline = now_seconds() + WAIT_SECONDS;
+    double deadline = tw_test_now() + WAIT_SECONDS;
     while (!strstr(c->err_text, needle))
         if (!read_some(c, deadline))
             fail_msg("no '%s' from twined; stderr: %s", needle, c->err_text);

@@ -82,14 +82,14 @@ static void test_trickled_head_is_cut_at_10_seconds(void **state)
     tw_test_web_start(&f->web, NULL);
     static const char head[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaa";
     int fd = tw_test_web_connect(f->web.port);
-    double start = tw_test_web_now(), closed_at = 0;
+    double start = tw_test_now(), closed_at = 0;
     for (size_t i = 0; i < sizeof head - 1 && !closed_at; i++) {
         if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1) {
-            closed_at = tw_test_web_now();
+            closed_at = tw_test_now();
             break;
         }
         if (tw_test_web_wait_eof(fd, 1.0))
-            closed_at = tw_test_web_now();
+            closed_at = tw_test_now();
     }
     double took = closed_at - start;
     print_message("trickled head cut after %.2f s\n", took);
@@ -254,7 +254,7 @@ static void test_two_reactors_serve_every_client(void **state)
     assert_true(tw_test_process_threads(f->web.twined.pid) >= 2);
     /* The shutdown's order: every reactor stops listening before any connection is closed, so
      * once a client sees its connection end, no new connection is taken on either socket. */
-    double start = tw_test_web_now();
+    double start = tw_test_now();
     assert_int_equal(kill(f->web.twined.pid, SIGTERM), 0);
     assert_true(tw_test_web_wait_eof(fds[0], SIGNAL_EXIT_SECONDS));
     /* Many tries, spread by the kernel over both sockets, through the rest of the shutdown. */
@@ -266,7 +266,7 @@ static void test_two_reactors_serve_every_client(void **state)
     }
     assert_int_equal(tw_test_web_stop(&f->web, 0, SIGNAL_EXIT_SECONDS, NULL), 0); /* waits */
     print_message("2 reactors: exit %.3f s after SIGTERM with %d connections open\n",
-                  tw_test_web_now() - start, REACTOR_CLIENTS);
+                  tw_test_now() - start, REACTOR_CLIENTS);
     for (int i = 0; i < REACTOR_CLIENTS; i++) {
         assert_true(tw_test_web_wait_eof(fds[i], 1.0));
         close(fds[i]);

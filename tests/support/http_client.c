@@ -20,13 +20,6 @@
 
 #define WAIT_SECONDS 5.0
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void tw_test_http_open(tw_test_http_client *c, tw_reactor *r, uint16_t port)
 {
     memset(c, 0, sizeof *c);
@@ -74,7 +67,7 @@ static bool pump(tw_test_http_client *c)
 void tw_test_http_send(tw_test_http_client *c, const void *data, size_t len)
 {
     const char *p = data;
-    double end = now_seconds() + WAIT_SECONDS;
+    double end = tw_test_now() + WAIT_SECONDS;
     while (len) {
         ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
         if (n > 0) {
@@ -83,7 +76,7 @@ void tw_test_http_send(tw_test_http_client *c, const void *data, size_t len)
             continue;
         }
         assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
-        assert_true(now_seconds() < end);
+        assert_true(tw_test_now() < end);
         (void)tw_reactor_iterate(c->r, 0.002);
     }
 }
@@ -144,10 +137,10 @@ static char *take(tw_test_http_client *c, size_t n)
 bool tw_test_http_read(tw_test_http_client *c, tw_test_http_response *out, bool head_only)
 {
     memset(out, 0, sizeof *out);
-    double end = now_seconds() + WAIT_SECONDS;
+    double end = tw_test_now() + WAIT_SECONDS;
     const char *head_end;
     while (!(head_end = c->buf ? find_head_end(c->buf, c->len) : NULL)) {
-        if ((c->eof && !pump(c)) || now_seconds() > end)
+        if ((c->eof && !pump(c)) || tw_test_now() > end)
             return false;
         pump(c);
     }
@@ -156,7 +149,7 @@ bool tw_test_http_read(tw_test_http_client *c, tw_test_http_response *out, bool 
     const char *cl = tw_test_http_header(out, "Content-Length");
     size_t want = head_only || out->status == 304 || !cl ? 0 : strtoull(cl, NULL, 10);
     while (c->len < want) {
-        if ((c->eof && !pump(c)) || now_seconds() > end)
+        if ((c->eof && !pump(c)) || tw_test_now() > end)
             return false;
         pump(c);
     }
@@ -174,8 +167,8 @@ void tw_test_http_response_free(tw_test_http_response *r)
 
 bool tw_test_http_wait_closed(tw_test_http_client *c)
 {
-    double end = now_seconds() + WAIT_SECONDS;
-    while (!c->eof && now_seconds() < end)
+    double end = tw_test_now() + WAIT_SECONDS;
+    while (!c->eof && tw_test_now() < end)
         pump(c);
     return c->eof;
 }

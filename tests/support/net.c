@@ -231,17 +231,10 @@ bool tw_test_made_at_least(void *made_count)
 
 /* ---- running and sockets --------------------------------------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 bool tw_test_run_until(tw_reactor *r, bool (*cond)(void *arg), void *arg, double timeout)
 {
-    double deadline = now_seconds() + timeout;
-    while (!cond(arg) && now_seconds() < deadline)
+    double deadline = tw_test_now() + timeout;
+    while (!cond(arg) && tw_test_now() < deadline)
         if (tw_reactor_iterate(r, 0.05) < 0)
             break;
     return cond(arg);

@@ -324,7 +324,7 @@ void tw_test_fds_release(tw_test_fd_filler *f)
     *f = (tw_test_fd_filler){0};
 }
 
-static double monotonic_seconds(void)
+double tw_test_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -334,9 +334,9 @@ static double monotonic_seconds(void)
 int tw_test_wait_threads_at_most(int want, double timeout_seconds)
 {
     /* A joined thread may still be listed for a moment while the kernel finishes its exit. */
-    double deadline = monotonic_seconds() + timeout_seconds;
+    double deadline = tw_test_now() + timeout_seconds;
     int n = tw_test_count_threads();
-    while (n > want && monotonic_seconds() < deadline) {
+    while (n > want && tw_test_now() < deadline) {
         sched_yield();
         n = tw_test_count_threads();
     }
@@ -402,9 +402,9 @@ bool tw_test_iterate_until(tw_reactor *r, const volatile bool *flag, double time
 {
     /* Each turn blocks until something happens, so this does not spin; the deadline only bounds a
      * broken test. It reads the real clock, so it also works on a reactor with a test clock. */
-    double deadline = monotonic_seconds() + timeout_seconds;
+    double deadline = tw_test_now() + timeout_seconds;
     while (!*flag) {
-        double left = deadline - monotonic_seconds();
+        double left = deadline - tw_test_now();
         if (left <= 0)
             break;
         if (tw_reactor_iterate(r, left < 0.5 ? left : 0.5) < 0)

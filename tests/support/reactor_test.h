@@ -59,6 +59,9 @@ void tw_test_log_destroy(tw_test_log *log);
 tw_reactor *tw_test_reactor_new(tw_test_log *log);
 void tw_test_reactor_free(tw_reactor *r, tw_test_log *log);
 
+/* Seconds on the monotonic clock (the wall time tests wait on, never the reactor's). */
+double tw_test_now(void);
+
 /* ---- the shared fixture ---------------------------------------------------------------------- */
 
 /* Which clock a fixture's reactor runs on. */

@@ -28,13 +28,6 @@
 
 #define WAIT_SECONDS 10.0
 
-double tw_test_web_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- the tree -------------------------------------------------------------------------------- */
 
 static void make_tree(char *dir, size_t size)
@@ -111,12 +104,12 @@ uint16_t tw_test_web_start(tw_test_web *w, const char *const *extra)
 
 int tw_test_web_stop(tw_test_web *w, int sig, double timeout, double *took)
 {
-    double start = tw_test_web_now();
+    double start = tw_test_now();
     assert_int_equal(kill(w->twined.pid, sig), 0);
     if (!tw_test_run_until(w->env.r, tw_test_twined_finished, &w->twined, timeout))
         fail_msg("twined did not exit within %.1f s of signal %d", timeout, sig);
     if (took)
-        *took = tw_test_web_now() - start;
+        *took = tw_test_now() - start;
     return w->twined.status;
 }
 
@@ -275,10 +268,10 @@ int tw_test_web_read_only(int fd, char *buf, size_t size)
 
 bool tw_test_web_wait_eof(int fd, double timeout)
 {
-    double deadline = tw_test_web_now() + timeout;
+    double deadline = tw_test_now() + timeout;
     char buf[65536];
     for (;;) {
-        double left = deadline - tw_test_web_now();
+        double left = deadline - tw_test_now();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
             return false;

@@ -69,7 +69,5 @@ int tw_test_web_read_only(int fd, char *buf, size_t size);
  * (or a reset). */
 bool tw_test_web_wait_eof(int fd, double timeout);
 
-/* Seconds on the monotonic clock. */
-double tw_test_web_now(void);
 
 #endif
