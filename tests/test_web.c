@@ -49,7 +49,7 @@ static int curl_get(fixture *f, const char *path, const char *a1, const char *a2
         args[n++] = extra[i];
     args[n++] = tw_test_web_url(&f->web, path);
     args[n] = NULL;
-    int rc = tw_test_curl(f->out, sizeof f->out, args);
+    int rc = tw_test_curl(&f->web, f->out, sizeof f->out, args);
     if (rc != 0)
         fail_msg("curl %s: exit %d", path, rc);
     return tw_test_http_status_of(f->out);

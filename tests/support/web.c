@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -19,12 +18,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "files.h"
 #include "net.h"
+#include "program.h"
 
 #define WAIT_SECONDS 10.0
 
@@ -134,7 +132,7 @@ void tw_test_skip_without_curl(void)
     }
 }
 
-int tw_test_curl(char *out, size_t size, const char *const *args)
+int tw_test_curl(tw_test_web *w, char *out, size_t size, const char *const *args)
 {
     const char *argv[32] = {TW_TEST_CURL, "-sS", "--max-time", "10"};
     size_t n = 4;
@@ -143,34 +141,14 @@ int tw_test_curl(char *out, size_t size, const char *const *args)
         argv[n++] = args[i];
     }
     argv[n] = NULL;
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], STDOUT_FILENO);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t len = 0;
-    char junk[4096];
-    for (;;) {
-        ssize_t k = len + 1 < size ? read(p[0], out + len, size - 1 - len)
-                                   : read(p[0], junk, sizeof junk);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        if (len + 1 < size)
-            len += (size_t)k;
-    }
-    out[len] = '\0';
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    tw_test_program curl;
+    tw_test_program_start(&curl, w->env.r, argv);
+    int status = tw_test_program_finish(&curl, 0, WAIT_SECONDS + 5);
+    if (status != 0)
+        print_message("curl: %s", curl.text[TW_TEST_STDERR]);
+    assert_true(curl.len[TW_TEST_STDOUT] < TW_TEST_PROGRAM_OUTPUT_MAX - 1); /* not cut short */
+    snprintf(out, size, "%s", curl.text[TW_TEST_STDOUT]);
+    return status;
 }
 
 const char *tw_test_web_url(const tw_test_web *w, const char *path)

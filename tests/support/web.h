@@ -46,9 +46,10 @@ int tw_test_web_run(tw_test_web *w, const char *const *args);
 
 /* Skips the running test when curl is not installed. */
 void tw_test_skip_without_curl(void);
-/* Runs curl -sS with args (NULL-terminated) and a 10 s limit: its exit status, with what it wrote
- * to stdout in out (NUL-terminated, cut at size). */
-int tw_test_curl(char *out, size_t size, const char *const *args);
+/* Runs curl -sS with args (NULL-terminated) and a 10 s limit through w's reactor (tests/support/
+ * program.h), so twined's output is read meanwhile: its exit status, with what it wrote to stdout
+ * in out (NUL-terminated, cut at size). */
+int tw_test_curl(tw_test_web *w, char *out, size_t size, const char *const *args);
 /* http://127.0.0.1:PORT/PATH in a static buffer (one of two, so two may be in use at once). */
 const char *tw_test_web_url(const tw_test_web *w, const char *path);
 
