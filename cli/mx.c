@@ -146,9 +146,14 @@ static int look_up_all(mx_run *run)
     else
         twined_note("mx: %s", tw_strerror(err ? err : -ENOMEM));
     if (run->list) {
-        /* After a signal: cancelling the list cancels every lookup, running or waiting for a
-         * token, so the semaphore gets its tokens back before it is freed. */
+        /* After a signal every lookup is cancelled, running or waiting for a token, so the
+         * semaphore gets its tokens back before it is freed. Last first: a lookup still waiting
+         * is gone before an earlier one's cancellation hands on its token, so no new query goes
+         * out while twined stops. The list then finds them all done. */
         run->interrupted = !run->done;
+        for (size_t i = run->count; i-- > 0;)
+            if (ds[i])
+                tw_deferred_cancel(ds[i]);
         tw_deferred_cancel(run->list);
         tw_deferred_unref(run->list);
     }

@@ -27,6 +27,7 @@
 #include <twine/twine.h>
 
 #include "support/net.h"
+#include "support/stop_signal.h"
 #include "support/twined_child.h"
 
 /* Guards only: a correct run finishes each wait in milliseconds. */
@@ -199,7 +200,7 @@ static void start_echo(child *c, const char *endpoint, char *address, size_t siz
 static void stop_child(child *c, int sig)
 {
     if (c->pid > 0) {
-        kill(c->pid, sig);
+        tw_test_stop_signal(c->pid, sig);
         wait_exit(c, WAIT_SECONDS);
     }
     if (c->out >= 0)
@@ -793,7 +794,7 @@ static void test_echo_two_reactors(void **state)
     for (const char *at = c->err_text; (at = strstr(at, "listening on")); at++)
         lines++;
     assert_int_equal(lines, 2);
-    assert_int_equal(kill(c->pid, SIGTERM), 0);
+    assert_int_equal(tw_test_stop_signal(c->pid, SIGTERM), 0);
     double took = wait_exit(c, WAIT_SECONDS);
     print_message("2 reactors: exit %.3f s after SIGTERM\n", took);
     assert_int_equal(c->status, 0);
@@ -826,7 +827,7 @@ static void signal_stops_cleanly(child *c, int sig)
     char b;
     assert_int_equal(recv(fd, &b, 1, 0), 1);
 
-    assert_int_equal(kill(c->pid, sig), 0);
+    assert_int_equal(tw_test_stop_signal(c->pid, sig), 0);
     double took = wait_exit(c, WAIT_SECONDS);
     print_message("exit %.3f s after signal %d\n", took, sig);
     assert_int_equal(c->status, 0);
@@ -867,7 +868,7 @@ static void test_debug_prints_metrics_on_sigusr1_and_at_exit(void **state)
     assert_non_null(strstr(line, " callbacks="));
     assert_non_null(strstr(line, " wait="));
     assert_non_null(strstr(line, " pending_timers="));
-    assert_int_equal(kill(c->pid, SIGTERM), 0);
+    assert_int_equal(tw_test_stop_signal(c->pid, SIGTERM), 0);
     wait_exit(c, WAIT_SECONDS);
     assert_int_equal(c->status, 0);
     assert_non_null(strstr(strstr(c->err_text, "received SIGTERM"), "twined: metrics: turns="));

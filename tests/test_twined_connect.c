@@ -21,6 +21,7 @@
 
 #include "support/net.h"
 #include "support/reactor_test.h"
+#include "support/stop_signal.h"
 #include "support/twined_child.h"
 
 /* Guards only: a correct run finishes in milliseconds. */
@@ -309,7 +310,7 @@ static void test_sigterm_is_status_0(void **state)
     tw_test_twined_start(&f->twined, f->env.r, args, "ping", 4, false);
     while (f->twined.output_len < 4)
         assert_true(tw_reactor_iterate(f->env.r, 0.1) >= 0);
-    kill(f->twined.pid, SIGTERM);
+    assert_int_equal(tw_test_stop_signal(f->twined.pid, SIGTERM), 0);
     assert_true(tw_test_run_until(f->env.r, tw_test_twined_finished, &f->twined, 2.0));
     assert_int_equal(f->twined.status, 0);
     assert_memory_equal(f->twined.output, "ping", 4);

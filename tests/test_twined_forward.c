@@ -22,6 +22,7 @@
 #include "support/net.h"
 #include "support/outcome.h"
 #include "support/reactor_test.h"
+#include "support/stop_signal.h"
 #include "support/twined_child.h"
 
 #define WAIT_SECONDS 10.0
@@ -426,7 +427,7 @@ static void test_sigterm_is_status_0(void **state)
     tw_transport_write(c->t, "hi", 2);
     while (c->len < 2)
         assert_true(tw_reactor_iterate(f->env.r, 0.1) >= 0);
-    kill(f->twined.pid, SIGTERM);
+    assert_int_equal(tw_test_stop_signal(f->twined.pid, SIGTERM), 0);
     assert_true(tw_test_run_until(f->env.r, tw_test_twined_finished, &f->twined, 2.0));
     assert_int_equal(f->twined.status, 0);
     wait_for(f, end_read_eof, c);

@@ -23,6 +23,7 @@
 #include <twine/twine.h>
 
 #include "support/net.h"
+#include "support/stop_signal.h"
 #include "support/web.h"
 
 #define SIGNAL_EXIT_SECONDS 2.0
@@ -255,7 +256,7 @@ static void test_two_reactors_serve_every_client(void **state)
     /* The shutdown's order: every reactor stops listening before any connection is closed, so
      * once a client sees its connection end, no new connection is taken on either socket. */
     double start = tw_test_now();
-    assert_int_equal(kill(f->web.twined.pid, SIGTERM), 0);
+    assert_int_equal(tw_test_stop_signal(f->web.twined.pid, SIGTERM), 0);
     assert_true(tw_test_web_wait_eof(fds[0], SIGNAL_EXIT_SECONDS));
     /* Many tries, spread by the kernel over both sockets, through the rest of the shutdown. */
     for (int i = 0; i < LATE_CONNECTS; i++) {

@@ -154,6 +154,8 @@ static int udp_query(tw_datagram_port *port, const char *data, size_t len,
     }
     s->udp_queries++;
     s->edns_queries += q->edns;
+    size_t used = strlen(s->asked);
+    snprintf(s->asked + used, sizeof s->asked - used, "%s\n", q->question.name);
     if (!first_label_is(q, "silent")) {
         if (++s->pending > s->max_pending)
             s->max_pending = s->pending;

@@ -11,7 +11,7 @@
  *               twice (a duplicated datagram); without: the MX records
  *   anything else: MX 20 mx2.NAME, MX 10 mx1.NAME (in that order on the wire).
  * Each answer is sent `delay` seconds after its query (0: at once). The server counts queries and
- * the most it ever held unanswered at once. */
+ * the most it ever held unanswered at once, and keeps the names asked over UDP, one per line. */
 #ifndef TWINE_TESTS_DNS_SERVER_H
 #define TWINE_TESTS_DNS_SERVER_H
 
@@ -19,6 +19,8 @@
 #include <stddef.h>
 
 #include <twine/twine.h>
+
+#define TW_TEST_DNS_ASKED_MAX 4096
 
 typedef struct tw_test_dns_reply tw_test_dns_reply;
 
@@ -33,6 +35,7 @@ typedef struct tw_test_dns_server {
     size_t udp_queries, tcp_queries;
     size_t edns_queries;         /* queries that carried an OPT record */
     size_t pending, max_pending; /* queries received and not answered yet (silent ones excluded) */
+    char asked[TW_TEST_DNS_ASKED_MAX]; /* "name\n" per UDP query, while it fits */
     tw_test_dns_reply *replies;  /* scheduled replies */
 } tw_test_dns_server;
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "stop_signal.h"
 
 extern char **environ;
 
@@ -93,7 +94,7 @@ static bool pipes_closed(void *arg)
 int tw_test_program_finish(tw_test_program *c, int sig, double timeout)
 {
     if (sig)
-        kill(c->pid, sig);
+        tw_test_stop_signal(c->pid, sig);
     if (!tw_test_run_until(c->r, pipes_closed, c, timeout)) {
         tw_test_program_kill(c);
         fail_msg("child still running after %.1f s; stdout: %s; stderr: %s", timeout,
