@@ -56,8 +56,10 @@ int main(int argc, char **argv)
     size_t n = (size_t)argc - 3;
     int err = 0;
     tw_reactor *r = tw_reactor_new(&err);
+    if (r) /* before the first query goes out: from then on Ctrl-C is an orderly stop */
+        err = tw_reactor_install_signal_handlers(r);
     tw_dns_resolver_options options = {.servers = &server, .nservers = 1};
-    tw_dns_resolver *resolver = r ? tw_dns_resolver_new(r, &options, &err) : NULL;
+    tw_dns_resolver *resolver = r && !err ? tw_dns_resolver_new(r, &options, &err) : NULL;
     tw_semaphore *sem = resolver ? tw_semaphore_new(r, concurrency, &err) : NULL;
     lookup *lookups = calloc(n, sizeof *lookups);
     tw_deferred **ds = calloc(n, sizeof *ds), *all = NULL;
@@ -67,13 +69,16 @@ int main(int argc, char **argv)
     }
     if (sem && lookups && ds && !err)
         all = tw_deferred_list_new(r, ds, n, TW_DL_CONSUME_ERRORS, &err);
-    if (!all || tw_deferred_add_callback(all, print_all, lookups) < 0 ||
-        tw_reactor_install_signal_handlers(r) < 0) {
+    if (!all || tw_deferred_add_callback(all, print_all, lookups) < 0) {
         fprintf(stderr, "mx_semaphore: %s\n", tw_strerror(err ? err : -ENOMEM));
         return 1;
     }
     tw_reactor_run(r);
-    tw_deferred_cancel(all); /* after Ctrl-C: every lookup still running or waiting is cancelled */
+    /* After Ctrl-C: every lookup still running or waiting is cancelled, last first, so a waiting
+     * one is gone before an earlier one's cancellation would hand it its token and start it. */
+    for (size_t i = n; i-- > 0;)
+        tw_deferred_cancel(ds[i]);
+    tw_deferred_cancel(all);
     tw_deferred_unref(all);
     for (size_t i = 0; i < n; i++)
         tw_deferred_unref(ds[i]);

@@ -197,6 +197,27 @@ static void test_mx_semaphore_in_order_at_most_n_at_once(void **state)
     assert_int_equal(server->max_pending, 2); /* the semaphore's bound, seen at the server */
 }
 
+/* Ctrl-C while two lookups wait for a server that never answers and a third waits for a token:
+ * status 0, and the third is cancelled without ever being asked. */
+static void test_mx_semaphore_ctrl_c_starts_no_waiting_lookup(void **state)
+{
+    fixture *f = *state;
+    tw_test_dns_server *server = &f->dns;
+    assert_int_equal(tw_test_dns_server_start(server, f->env.r), 0);
+    f->dns_started = true;
+    char where[80];
+    tw_dns_server_format(&server->addr, where, sizeof where);
+    const char *argv[] = {tw_test_example_path("mx_semaphore"), where, "2", "silent.a",
+                          "silent.b", "silent.c", NULL};
+    tw_test_program_start(&f->child, f->env.r, argv);
+    assert_true(
+        tw_test_run_until(f->env.r, tw_test_dns_server_two_queries, server, WAIT_SECONDS));
+    assert_int_equal(tw_test_program_finish(&f->child, SIGINT, WAIT_SECONDS), 0);
+    assert_true(tw_reactor_iterate(f->env.r, 0) >= 0); /* reads what it sent before exiting */
+    assert_non_null(strstr(server->asked, "silent.a"));
+    assert_null(strstr(server->asked, "silent.c"));
+}
+
 static void test_mx_semaphore_usage(void **state)
 {
     fixture *f = *state;
@@ -390,6 +411,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_chat_server_relays_lines_to_the_others, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_mx_semaphore_in_order_at_most_n_at_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mx_semaphore_ctrl_c_starts_no_waiting_lookup, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_mx_semaphore_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_happy_eyeballs_connects_and_talks, setup, teardown),

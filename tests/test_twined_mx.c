@@ -198,11 +198,6 @@ static void test_concurrency_bound_at_server(void **state)
     }
 }
 
-static bool two_queries_seen(void *arg)
-{
-    return ((tw_test_dns_server *)arg)->udp_queries >= 2;
-}
-
 /* SIGTERM while lookups wait for a server that never answers: status 0 within 2 s, nothing
  * printed for the lookups it abandoned, and the one still waiting for a token (silent.c) is not
  * started on the way out. */
@@ -212,7 +207,7 @@ static void test_sigterm_stops(void **state)
     const char *args[] = {"mx", "--concurrency", "2", "--server", f->server_text, "silent.a",
                           "silent.b", "silent.c", NULL};
     child c;
-    run_twined_until(f, &c, args, two_queries_seen, &f->server);
+    run_twined_until(f, &c, args, tw_test_dns_server_two_queries, &f->server);
     assert_true(tw_reactor_iterate(f->env.r, 0) >= 0); /* reads what twined sent before exiting */
     assert_int_equal(c.status, 0);
     assert_string_equal(c.out, "");

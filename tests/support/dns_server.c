@@ -279,3 +279,8 @@ void tw_test_dns_server_stop(tw_test_dns_server *s)
     s->udp = s->spoof = NULL;
     s->tcp = NULL;
 }
+
+bool tw_test_dns_server_two_queries(void *server)
+{
+    return ((tw_test_dns_server *)server)->udp_queries >= 2;
+}

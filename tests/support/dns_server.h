@@ -43,5 +43,7 @@ typedef struct tw_test_dns_server {
 int tw_test_dns_server_start(tw_test_dns_server *s, tw_reactor *r);
 /* Stops it, dropping replies not yet sent. */
 void tw_test_dns_server_stop(tw_test_dns_server *s);
+/* For tw_test_run_until: true once the server (a tw_test_dns_server *) has had two UDP queries. */
+bool tw_test_dns_server_two_queries(void *server);
 
 #endif
