@@ -65,8 +65,8 @@ void twined_announce(const tw_port *port);
 
 /* A server subcommand's --listen endpoints (at most TWINED_LISTEN_MAX) and how it runs them. Set
  * command, factory (for accepted connections; may be NULL when setup gives each reactor its own)
- * and stdio_factory (for stdio:, which may be given once), and the optional hooks; the rest is filled in by twined_listeners_add and
- * twined_listeners_set_reactors. */
+ * and stdio_factory (for stdio:, which may be given once), and the optional hooks; the rest is
+ * filled in by twined_listeners_add and twined_listeners_set_reactors. */
 #define TWINED_LISTEN_MAX 16
 /* Most --reactors: one reactor, on a thread of its own, per core. */
 #define TWINED_REACTORS_MAX 64

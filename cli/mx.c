@@ -151,9 +151,8 @@ static int look_up_all(mx_run *run)
          * is gone before an earlier one's cancellation hands on its token, so no new query goes
          * out while twined stops. The list then finds them all done. */
         run->interrupted = !run->done;
-        for (size_t i = run->count; i-- > 0;)
-            if (ds[i])
-                tw_deferred_cancel(ds[i]);
+        for (size_t i = run->count; i-- > 0;) /* a list exists only once every lookup does */
+            tw_deferred_cancel(ds[i]);
         tw_deferred_cancel(run->list);
         tw_deferred_unref(run->list);
     }

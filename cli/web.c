@@ -122,20 +122,14 @@ static int parse_web_args(web_server *s, int argc, char **argv, bool *stop)
 static int check_path(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) < 0) {
-        twined_note("--path '%s': %s", twined_show(path).text, strerror(errno));
-        return TWINED_EXIT_FAILURE;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        twined_note("--path '%s': %s", twined_show(path).text, strerror(ENOTDIR));
-        return TWINED_EXIT_FAILURE;
-    }
-    return 0;
+    int err = stat(path, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (err)
+        twined_note("--path '%s': %s", twined_show(path).text, strerror(err));
+    return err ? TWINED_EXIT_FAILURE : 0;
 }
 
 static int open_access_log(web_server *s)
 {
-    s->access_log_fd = -1;
     if (!s->access_log)
         return 0;
     if (strcmp(s->access_log, "-") == 0) {

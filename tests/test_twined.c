@@ -677,21 +677,6 @@ static void test_echo_half_close(void **state)
     assert_int_equal(c->status, 0);
 }
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 /* Pushes a byte pattern without reading until the kernel has refused more for STALL_SECONDS;
  * returns the bytes pushed. */
 static size_t push_until_stalled(int fd)
@@ -745,12 +730,12 @@ static void test_echo_back_pressure_bounds_memory(void **state)
     char address[128];
     start_echo(c, "tcp:0:interface=127.0.0.1", address, sizeof address);
     echo_random(address, 100000, 41); /* warm up: the reactor's read buffer, the first chunks */
-    long before = rss_kib(c->pid);
+    long before = tw_test_process_rss_kib(c->pid);
     assert_true(before > 0);
 
     int fd = connect_address(address);
     size_t pushed = push_until_stalled(fd);
-    long after = rss_kib(c->pid);
+    long after = tw_test_process_rss_kib(c->pid);
     print_message("pushed %zu KiB without reading; twined RSS %ld -> %ld KiB\n", pushed >> 10,
                   before, after);
     /* The server stopped reading: the kernel buffers filled up long before PUSH_MAX ... */

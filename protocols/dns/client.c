@@ -191,6 +191,18 @@ static int send_attempt(tw_dns_pending *q, size_t server)
     return err;
 }
 
+/* Sends the query to server and gives the attempt `seconds`: 0, or the send's error. Without a
+ * timer the query fails at once (and is gone when this returns 0). */
+static int send_timed_attempt(tw_dns_pending *q, size_t server, double seconds)
+{
+    int err = send_attempt(q, server);
+    if (err < 0)
+        return err;
+    if ((err = set_timer(q, seconds)) < 0)
+        tw__dns_query_fail(q, TW_MEMORY_ERROR, err, "cannot set a timer");
+    return 0;
+}
+
 /* The next attempt in the schedule that goes to a server not struck: sent, with its timer set.
  * None left: the query fails with the last server error, or TimeoutError. */
 static void run_next_attempt(tw_dns_pending *q)
@@ -202,13 +214,11 @@ static void run_next_attempt(tw_dns_pending *q)
         size_t k = q->next_attempt++, server = k % res->nservers;
         if (q->struck[server])
             continue;
-        int err = send_attempt(q, server);
+        int err = send_timed_attempt(q, server, res->timeouts[k / res->nservers]);
         if (err < 0) { /* a loop, not a recursion: a query never nests its own retries */
             remember_strike(q, server, TW_CONNECT_ERROR, err, tw_strerror(err));
             continue;
         }
-        if ((err = set_timer(q, res->timeouts[k / res->nservers])) < 0)
-            tw__dns_query_fail(q, TW_MEMORY_ERROR, err, "cannot set a timer");
         return;
     }
     if (q->last_type)
@@ -260,14 +270,10 @@ static void ask_again_without_edns(tw_dns_pending *q, size_t server)
         return;
     }
     q->len = (size_t)n;
-    int err = send_attempt(q, server);
-    if (err < 0) {
+    size_t pass = (q->next_attempt - 1) / res->nservers; /* the current attempt's */
+    int err = send_timed_attempt(q, server, res->timeouts[pass]);
+    if (err < 0)
         strike(q, server, TW_CONNECT_ERROR, err, tw_strerror(err));
-        return;
-    }
-    size_t pass = (q->next_attempt - 1) / res->nservers;
-    if ((err = set_timer(q, res->timeouts[pass])) < 0)
-        tw__dns_query_fail(q, TW_MEMORY_ERROR, err, "cannot set a timer");
 }
 
 void tw__dns_query_reply(tw_dns_pending *q, size_t server, const uint8_t *data, size_t len,

@@ -1,16 +1,15 @@
 /* Stop signals that survive ThreadSanitizer's signal handling: see stop_signal.h. */
 #include "stop_signal.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "twined_child.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_TSAN 1
@@ -32,17 +31,8 @@ typedef struct {
  * has begun its shutdown it restores the default action, and a second signal would kill it. */
 static bool catches(pid_t pid, int sig)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    unsigned long long caught = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "SigCgt: %llx", &caught) == 1)
-            break;
-    fclose(f);
-    return (caught >> (sig - 1)) & 1;
+    unsigned long long caught;
+    return tw_test_proc_status(pid, "SigCgt", 16, &caught) && (caught >> (sig - 1)) & 1;
 }
 
 static void *resend(void *arg)
@@ -80,7 +70,8 @@ int tw_test_stop_signal(pid_t pid, int sig)
 {
     if (kill(pid, sig) < 0)
         return -1;
-    start_resender(pid, sig);
+    if (sig > 0) /* 0 only asks whether pid exists */
+        start_resender(pid, sig);
     return 0;
 }
 

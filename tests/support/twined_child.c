@@ -187,32 +187,38 @@ uint16_t tw_test_twined_port(const tw_test_twined *c)
     return (uint16_t)atoi(colon + 1);
 }
 
-/* A number from /proc/PID/status: the line "NAME: N", or -1. */
-static long proc_status(pid_t pid, const char *name)
+bool tw_test_proc_status(pid_t pid, const char *name, int base, unsigned long long *value)
 {
     char path[64], line[256];
     size_t n = strlen(name);
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
-    long value = -1;
-    while (f && fgets(line, sizeof line, f))
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f))
         if (strncmp(line, name, n) == 0 && line[n] == ':') {
-            value = strtol(line + n + 1, NULL, 10);
-            break;
+            *value = strtoull(line + n + 1, NULL, base);
+            found = true;
         }
     if (f)
         fclose(f);
-    return value;
+    return found;
+}
+
+long tw_test_process_rss_kib(pid_t pid)
+{
+    unsigned long long kib;
+    return tw_test_proc_status(pid, "VmRSS", 10, &kib) ? (long)kib : -1;
 }
 
 long tw_test_twined_rss_kib(const tw_test_twined *c)
 {
-    return proc_status(c->pid, "VmRSS");
+    return tw_test_process_rss_kib(c->pid);
 }
 
 int tw_test_process_threads(pid_t pid)
 {
-    return (int)proc_status(pid, "Threads");
+    unsigned long long n;
+    return tw_test_proc_status(pid, "Threads", 10, &n) ? (int)n : -1;
 }
 
 int tw_test_twined_fds(const tw_test_twined *c)

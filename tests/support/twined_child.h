@@ -47,6 +47,11 @@ bool tw_test_twined_listening(void *c);
 uint16_t tw_test_twined_port(const tw_test_twined *c);
 /* twined's resident memory in KiB (from /proc), or -1. */
 long tw_test_twined_rss_kib(const tw_test_twined *c);
+/* The field name of /proc/PID/status ("VmRSS", "Threads", "SigCgt") as a number in base (16 for
+ * the signal masks); false when the process or the field is missing. */
+bool tw_test_proc_status(pid_t pid, const char *name, int base, unsigned long long *value);
+/* The resident memory of process pid in KiB, or -1. */
+long tw_test_process_rss_kib(pid_t pid);
 /* The threads of process pid (from /proc), or -1. */
 int tw_test_process_threads(pid_t pid);
 /* Its open descriptors, or -1. */

@@ -70,5 +70,4 @@ int tw_test_web_read_only(int fd, char *buf, size_t size);
  * (or a reset). */
 bool tw_test_web_wait_eof(int fd, double timeout);
 
-
 #endif
